@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options every resource module of nslab.net takes.
+    DOCUMENTATION = r"""
+options:
+  netns:
+    description:
+      - The network namespace the resource lives in (a name under C(/run/netns)).
+      - Omitted means the host's own namespace. It may differ per entry of O(items).
+      - Outside check mode a missing namespace is an error; nothing is created implicitly.
+        In check mode a namespace an earlier task would create is treated as empty.
+    type: str
+  state:
+    description:
+      - V(present) creates or repairs the resource, V(absent) removes it.
+      - V(absent) on a resource that is not there is a no-op.
+      - Only what this collection created under the same O(lab) label is ever changed or
+        removed; anything else in the way is an error that says what is there.
+    type: str
+    choices: [present, absent]
+    default: present
+  items:
+    description:
+      - A list of resources to converge in one module call, each a dictionary of the
+        per-resource options of this module (and O(netns)).
+      - An option given at module level is the default for every entry.
+      - Without O(items), the module-level options describe a single resource.
+    type: list
+    elements: dict
+  lab:
+    description:
+      - Ownership label. Everything the collection creates carries it (interface alias,
+        route protocol, rule comment, a mark on the C(lo) of each namespace it made).
+      - 1-24 letters, digits, C(_), C(.) or C(-).
+    type: str
+    default: nslab
+  purge:
+    description:
+      - With O(items), also remove the resources of this type and this O(lab), in the
+        namespaces involved, that the list no longer names.
+      - Resources of another lab, or made by hand, are never purged.
+    type: bool
+    default: false
+"""
+
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    support: full
+    description: Reads only; never creates a namespace while looking. Reports what it would do.
+  diff_mode:
+    support: full
+    description: Returns C(diff.before) and C(diff.after) as dictionaries of the changed resources.
+  idempotent:
+    support: full
+    description: A second identical run reports C(changed=false).
+  platform:
+    platforms: [linux]
+    support: full
+    description: Linux only; needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) on the managed host.
+"""
+
+    INFO_ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    support: full
+    description: An info module; it never changes anything.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+  platform:
+    platforms: [linux]
+    support: full
+    description: Linux only.
+"""

@@ -1,0 +1,294 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one engine every module runs on.
+
+read the current state once -> compute the wanted state -> plan operations ->
+apply them unless in check mode -> re-read and report.
+
+A module describes its resource with a :class:`Resource` subclass; :func:`run`
+does the rest: argument handling (module-level options are defaults for every
+entry of ``items``), validation before any change, check mode, diff mode,
+``actions`` and error mapping.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.validation import (
+    check_type_bool, check_type_int, check_type_list, check_type_str)
+
+from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils import validate as v
+
+COMMON_OPTIONS = dict(
+    netns=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    lab=dict(type="str", default="nslab"),
+    purge=dict(type="bool", default=False),
+)
+
+GONE = (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)
+
+
+class Conflict(Exception):
+    """Something is in the way that the collection did not create."""
+
+
+class Failure(Exception):
+    """A kernel or tool error while applying, already worded for the user."""
+
+
+def owner_tag(lab: str) -> str:
+    return f"nslab:{lab}"
+
+
+def parse_owner(alias: str | None) -> tuple[str | None, str]:
+    """'nslab:LAB extra words' -> ('LAB', 'extra words'); foreign -> (None, '')."""
+    if not alias or not alias.startswith("nslab:"):
+        return None, ""
+    head, _, rest = alias.partition(" ")
+    return head[len("nslab:"):], rest
+
+
+def where(ns: str | None) -> str:
+    return f"netns {ns}" if ns else "the host namespace"
+
+
+def netlink(text: str, fn, *args, exists_ok: bool = False, gone_ok: bool = False, **kwargs):
+    """Run one pyroute2 call and map its errors once, for every module."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        return fn(*args, **kwargs)
+    except NetlinkError as exc:
+        if exists_ok and exc.code == errno.EEXIST:
+            return None
+        if gone_ok and exc.code in GONE:
+            return None
+        raise Failure(f"{text}: {os.strerror(exc.code) if exc.code else exc} (errno {exc.code})") from None
+
+
+class Plan:
+    """Actions in words, the callables that perform them, and the diff."""
+
+    def __init__(self):
+        self.actions: list[str] = []
+        self.ops: list[tuple[str, object]] = []
+        self.before: dict = {}
+        self.after: dict = {}
+        self.warnings: list[str] = []
+
+    def do(self, text: str, fn=None) -> None:
+        self.actions.append(text)
+        if fn is not None:
+            self.ops.append((text, fn))
+
+    def state(self, key: str, before, after) -> None:
+        """Record a resource's before/after for diff mode (None = absent)."""
+        self.before[key] = before
+        self.after[key] = after
+
+
+class Context:
+    """What one module run shares: the netlink session, check mode, caches."""
+
+    def __init__(self, module: AnsibleModule, lab: str):
+        self.module = module
+        self.check_mode = module.check_mode
+        self.lab = lab
+        self.session = nsmod.Session()
+        self.created_ns: set = set()   # namespaces this run creates (check mode: would)
+        self.deleted_ns: set = set()
+        self.cache: dict = {}
+        self.done: list[str] = []     # actions applied so far (reported on failure)
+
+    def ns_exists(self, ns: str | None) -> bool:
+        if ns in self.deleted_ns:
+            return False
+        return ns in self.created_ns or nsmod.ns_exists(ns)
+
+    def readable(self, ns: str | None) -> bool:
+        """Can we look inside? In check mode a namespace that does not exist yet
+        (an earlier task would create it) reads as empty."""
+        return ns not in self.deleted_ns and nsmod.ns_exists(ns)
+
+    def ipr(self, ns: str | None):
+        return self.session.ipr(ns)
+
+
+class Resource:
+    """Describe one module's resource; subclasses fill these in."""
+
+    #: per-item options (Ansible argument spec without defaults)
+    options: dict = {}
+    #: module options that are not per item
+    module_options: dict = {}
+    #: key of the returned list of resources
+    result_key = "resources"
+    #: per-item options that must name an existing namespace outside check mode
+    netns_options = ("netns",)
+    #: allowed states
+    states = ("present", "absent")
+
+    def __init__(self, ctx: Context, params: dict):
+        self.ctx = ctx
+        self.params = params
+
+    def normalize(self, item: dict, option) -> dict:
+        """Validate and canonicalise one item. ``option(name)`` gives the
+        user-facing option path ("items[2].port") for error messages."""
+        return item
+
+    def check_items(self, items: list[dict]) -> None:
+        """Cross-item validation (conflicting duplicates...)."""
+        keys = {}
+        for index, item in enumerate(items):
+            key = self.key(item)
+            if key in keys:
+                raise Invalid(f"items[{index}]", f"describes the same resource ({key}) as items[{keys[key]}]")
+            keys[key] = index
+
+    def key(self, item: dict) -> str:
+        raise NotImplementedError
+
+    def plan(self, items: list[dict], plan: Plan) -> None:
+        raise NotImplementedError
+
+    def purge(self, items: list[dict], plan: Plan) -> None:
+        raise Invalid("purge", "is not supported by this module")
+
+    def finish(self, plan: Plan) -> None:
+        """Turn what plan/purge collected into batched operations (NAT)."""
+
+    def report(self, items: list[dict], plan: Plan) -> list:
+        """The resources' state after the run (re-read unless in check mode)."""
+        return [plan.after.get(self.key(item)) for item in items]
+
+
+def _ns_label(ns):
+    return ns if ns is not None else "host"
+
+
+_CONVERTERS = {
+    "str": check_type_str, "int": check_type_int, "bool": check_type_bool,
+    "list": check_type_list, "raw": lambda value: value,
+}
+
+
+def _convert(option: str, spec: dict, value):
+    """Type an ``items`` entry the way Ansible types a module option."""
+    try:
+        value = _CONVERTERS[spec.get("type", "str")](value)
+        if spec.get("type") == "list" and spec.get("elements"):
+            value = [_CONVERTERS[spec["elements"]](e) for e in value]
+    except (TypeError, ValueError) as exc:
+        raise Invalid(option, f"{exc}") from None
+    return value
+
+
+def _merge_items(params: dict, item_options: dict) -> tuple[list[dict], bool]:
+    """Module-level options are the defaults of every entry of ``items``."""
+    allowed = dict(item_options, netns=dict(type="str"))
+    defaults = {name: params.get(name) for name in allowed}
+    if params.get("items") is None:
+        return [dict(defaults)], False
+    merged = []
+    for index, entry in enumerate(params["items"]):
+        if not isinstance(entry, dict):
+            raise Invalid(f"items[{index}]", "must be a dictionary of per-resource options")
+        item = dict(defaults)
+        for name, value in entry.items():
+            if name not in allowed:
+                raise Invalid(f"items[{index}].{name}", f"unknown option; an item takes: {', '.join(sorted(allowed))}")
+            if value is not None:
+                item[name] = _convert(f"items[{index}].{name}", allowed[name], value)
+        merged.append(item)
+    return merged, True
+
+
+def run(resource_cls) -> None:
+    """Entry point of every module."""
+    item_options = dict(resource_cls.options)
+    spec = dict(COMMON_OPTIONS)
+    if "state" not in resource_cls.states or "absent" not in resource_cls.states:
+        spec["state"] = dict(type="str", default=resource_cls.states[0], choices=list(resource_cls.states))
+    spec.update(item_options)
+    spec.update(resource_cls.module_options)
+    spec["items"] = dict(type="list", elements="dict")
+
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    params = module.params
+    try:
+        lab = v.lab("lab", params["lab"])
+    except Invalid as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    ctx = Context(module, lab)
+    plan = Plan()
+    result = dict(changed=False, actions=[])
+    try:
+        resource = resource_cls(ctx, params)
+        raw, listed = _merge_items(params, item_options)
+        if params.get("purge") and not listed:
+            raise Invalid("purge", "needs 'items': it removes what the list no longer names")
+
+        def option_path(index):
+            return (lambda name: f"items[{index}].{name}") if listed else (lambda name: name)
+
+        items = []
+        for index, item in enumerate(raw):
+            path = option_path(index)
+            item["netns"] = v.netns_name(path("netns"), item.get("netns"))
+            items.append(resource.normalize(item, path))
+        resource.check_items(items)
+        if not ctx.check_mode:
+            for index, item in enumerate(items):
+                for opt in resource.netns_options:
+                    if opt in item and not ctx.ns_exists(item[opt]):
+                        raise Invalid(option_path(index)(opt), f"namespace {item[opt]!r} does not exist"
+                                      " (nothing is created implicitly; create it with nslab.net.netns first)")
+
+        resource.plan(items, plan)
+        if params.get("purge"):
+            resource.purge(items, plan)
+        resource.finish(plan)
+
+        if not ctx.check_mode:
+            for text, fn in plan.ops:
+                try:
+                    fn()
+                except (Failure, Conflict, Invalid) as exc:
+                    raise Failure(f"{text}: {exc}" if not str(exc).startswith(text) else str(exc)) from None
+                except OSError as exc:
+                    raise Failure(f"{text}: {exc}") from None
+                ctx.done.append(text)
+        result["changed"] = bool(plan.actions)
+        result["actions"] = plan.actions
+        result[resource.result_key] = resource.report(items, plan)
+        if module._diff:
+            result["diff"] = dict(before=_clean(plan.before), after=_clean(plan.after))
+        if plan.warnings:
+            result["warnings"] = plan.warnings
+    except Invalid as exc:
+        ctx.session.close()
+        module.fail_json(msg=str(exc), changed=False, actions=[])
+    except (Conflict, Failure) as exc:
+        ctx.session.close()
+        module.fail_json(msg=str(exc), changed=bool(ctx.done),
+                         actions=ctx.done if ctx.done else plan.actions, failed_in=type(exc).__name__)
+    except Exception as exc:  # never a traceback: say what happened
+        ctx.session.close()
+        module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", changed=False,
+                         actions=plan.actions, exception=traceback.format_exc())
+    ctx.session.close()
+    module.exit_json(**result)
+
+
+def _clean(state: dict) -> dict:
+    """Diff dicts: drop resources that are absent on both sides; absent = {}."""
+    return {k: (val if val is not None else {"state": "absent"}) for k, val in sorted(state.items())}

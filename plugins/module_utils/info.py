@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""netns_info: read-only view of namespaces, links, addresses, routes and our NAT rules."""
+
+from __future__ import annotations
+
+import socket
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+from ansible_collections.nslab.net.plugins.module_utils import validate as v
+from ansible_collections.nslab.net.plugins.module_utils.engine import Context, parse_owner
+from ansible_collections.nslab.net.plugins.module_utils.links import link_dict, read_addresses
+from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
+from ansible_collections.nslab.net.plugins.module_utils.routes import route_dict
+from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+
+def namespace_info(ctx: Context, ns: str | None, with_nat: bool) -> dict:
+    ipr = ctx.ipr(ns)
+    links, names = [], {}
+    msgs = list(ipr.get_links())
+    for msg in msgs:
+        names[msg["index"]] = msg.get_attr("IFLA_IFNAME")
+    lo_lab = None
+    for msg in msgs:
+        link = link_dict(msg)
+        lab, extra = parse_owner(link["alias"])
+        if link["name"] == "lo":
+            lo_lab = lab
+        entry = dict(name=link["name"], kind=link["kind"] or ("loopback" if link["name"] == "lo" else "device"),
+                     up=link["up"], mtu=link["mtu"], master=names.get(link["master"]) if link["master"] else None,
+                     addresses=read_addresses(ipr, link["index"]), lab=lab)
+        if link["kind"] == "veth" and "peer=" in extra:
+            peer, _, pns = extra.split("peer=", 1)[1].partition("@")
+            entry["peer"], entry["peer_netns"] = peer, (None if pns == "-" else pns)
+        if link["hairpin"] is not None:
+            entry["hairpin"] = link["hairpin"]
+        links.append(entry)
+    routes = []
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for msg in ipr.get_routes(family=family):
+            if msg["type"] != 1:
+                continue
+            route = route_dict(msg, names)
+            if family == socket.AF_INET6 and (route["prefix"].startswith("fe80:") or route["table"] == 255):
+                continue
+            routes.append(dict(dst=route["dst"], gateway=route["gateway"], dev=route["dev"], metric=route["metric"],
+                               table=route["table"], proto=route["proto"]))
+    out = dict(name=ns, lab=lo_lab if ns else None, links=links, routes=routes)
+    if with_nat:
+        nat = NatResource(ctx, dict(state="present"))
+        scope = nat.scope(ns, "auto")
+        out["nat_backend"] = scope["backend"]
+        out["nat_rules"] = [dict(lab=e["lab"], type=e["type"], key=k, to=e.get("to"), comment=e.get("comment"),
+                                 rules=e["lines"]) for k, e in sorted(nat.existing(scope).items())]
+    return out
+
+
+def main(module: AnsibleModule) -> None:
+    params = module.params
+    ctx = Context(module, "nslab")
+    try:
+        wanted = params.get("netns")
+        names = nsmod.list_namespaces()
+        if wanted is not None:
+            v.netns_name("netns", wanted)
+            if wanted not in names:
+                raise Invalid("netns", f"namespace {wanted!r} does not exist")
+            scopes = [wanted]
+        else:
+            scopes = [None] + names
+        result = dict(changed=False, namespaces=[n for n in names],
+                      info=[namespace_info(ctx, ns, params["nat"]) for ns in scopes])
+    except Invalid as exc:
+        ctx.session.close()
+        module.fail_json(msg=str(exc))
+    except Exception as exc:
+        ctx.session.close()
+        module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", exception=traceback.format_exc())
+    ctx.session.close()
+    module.exit_json(**result)

@@ -1,0 +1,485 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Links and their addresses: reading by name, and the veth / bridge_port resources."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+
+from ansible_collections.nslab.net.plugins.module_utils import validate as v
+from ansible_collections.nslab.net.plugins.module_utils.engine import (
+    Conflict, Failure, Resource, netlink, owner_tag, parse_owner, where)
+from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+IFF_UP = 1
+
+
+def read_link(ipr, name: str) -> dict | None:
+    """One link by name (a netlink get, never a dump); None if it is missing."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        msg = ipr.link("get", ifname=name)[0]
+    except NetlinkError as exc:
+        if exc.code in (errno.ENODEV, errno.ENOENT):
+            return None
+        raise Failure(f"reading link {name}: errno {exc.code}") from None
+    return link_dict(msg)
+
+
+def link_dict(msg) -> dict:
+    info = msg.get_attr("IFLA_LINKINFO")
+    kind = info.get_attr("IFLA_INFO_KIND") if info else None
+    hairpin = None
+    if info and info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge":
+        slave = info.get_attr("IFLA_INFO_SLAVE_DATA")
+        if slave:
+            hairpin = bool(slave.get_attr("IFLA_BRPORT_MODE"))
+    return dict(
+        name=msg.get_attr("IFLA_IFNAME"), index=msg["index"], kind=kind,
+        alias=msg.get_attr("IFLA_IFALIAS") or None, up=bool(msg["flags"] & IFF_UP),
+        mtu=msg.get_attr("IFLA_MTU"), master=msg.get_attr("IFLA_MASTER") or None,
+        peer_index=msg.get_attr("IFLA_LINK"), hairpin=hairpin,
+    )
+
+
+def read_addresses(ipr, index: int) -> list[str]:
+    """The link's global (non-link-local) addresses as sorted CIDR strings."""
+    out = []
+    for msg in ipr.get_addr(index=index):
+        if msg["index"] != index or msg["scope"] != 0:
+            continue
+        addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+        out.append(ipaddress.ip_interface(f"{addr}/{msg['prefixlen']}").with_prefixlen)
+    return sorted(set(out))
+
+
+def index_of(ipr, ns, name: str) -> int:
+    link = read_link(ipr, name)
+    if link is None:
+        raise Failure(f"link {name} is missing in {where(ns)}")
+    return link["index"]
+
+
+def addr_kwargs(cidr: str) -> dict:
+    iface = ipaddress.ip_interface(cidr)
+    kwargs = dict(address=str(iface.ip), prefixlen=iface.network.prefixlen)
+    if iface.version == 4 and iface.network.prefixlen <= 30:
+        kwargs["broadcast"] = str(iface.network.broadcast_address)
+    return kwargs
+
+
+class LinkBase(Resource):
+    """Shared link plumbing: cached reads per (namespace, name), planned ops."""
+
+    def link(self, ns, name) -> dict | None:
+        key = ("link", ns, name)
+        cache = self.ctx.cache
+        if key not in cache:
+            cache[key] = read_link(self.ctx.ipr(ns), name) if self.ctx.readable(ns) else None
+            if cache[key] is not None:
+                cache[key]["addresses"] = read_addresses(self.ctx.ipr(ns), cache[key]["index"])
+        return cache[key]
+
+    def set_cached(self, ns, name, state) -> None:
+        self.ctx.cache[("link", ns, name)] = state
+
+    def owned(self, link: dict | None) -> bool:
+        return link is not None and parse_owner(link["alias"])[0] == self.ctx.lab
+
+    def refuse(self, ns, link: dict, wanted: str) -> Conflict:
+        lab, _ = parse_owner(link["alias"])
+        who = f"made by nslab lab {lab!r}, not {self.ctx.lab!r}" if lab else "not made by nslab.net"
+        return Conflict(f"{wanted}: link {link['name']} already exists in {where(ns)} "
+                        f"(kind {link['kind'] or 'unknown'}, {who}); it is left untouched: "
+                        "remove or rename it, or choose another name")
+
+    # -- operations (resolved by name at apply time, so planned links work) --
+    def op_set(self, ns, name, text, plan, **attrs):
+        ctx = self.ctx
+
+        def fn():
+            ipr = ctx.ipr(ns)
+            netlink(text, ipr.link, "set", index=index_of(ipr, ns, name), **attrs)
+        plan.do(text, fn)
+
+    def op_delete(self, ns, name, text, plan):
+        ctx = self.ctx
+
+        def fn():
+            ipr = ctx.ipr(ns)
+            link = read_link(ipr, name)
+            if link is not None:
+                netlink(text, ipr.link, "del", index=link["index"], gone_ok=True)
+        plan.do(text, fn)
+
+    def plan_addresses(self, ns, name, current: list[str], wanted: list[str] | None, plan) -> list[str]:
+        if wanted is None:
+            return current
+        ctx = self.ctx
+        for cidr in sorted(set(current) - set(wanted)):
+            def fn(cidr=cidr, text=f"delete address {cidr} from {name} in {where(ns)}"):
+                ipr = ctx.ipr(ns)
+                netlink(text, ipr.addr, "del", index=index_of(ipr, ns, name), gone_ok=True, **addr_kwargs(cidr))
+            plan.do(f"delete address {cidr} from {name} in {where(ns)}", fn)
+        for cidr in sorted(set(wanted) - set(current)):
+            def fn(cidr=cidr, text=f"add address {cidr} to {name} in {where(ns)}"):
+                ipr = ctx.ipr(ns)
+                netlink(text, ipr.addr, "add", index=index_of(ipr, ns, name), exists_ok=True, **addr_kwargs(cidr))
+            plan.do(f"add address {cidr} to {name} in {where(ns)}", fn)
+        return list(wanted)
+
+    def scan_owned(self, namespaces, kind: str) -> list[tuple]:
+        """(ns, link) for every link of ``kind`` this lab owns in ``namespaces``."""
+        found = []
+        for ns in sorted(namespaces, key=lambda n: n or ""):
+            if not self.ctx.readable(ns):
+                continue
+            for msg in self.ctx.ipr(ns).get_links():
+                link = link_dict(msg)
+                if link["kind"] == kind and self.owned(link):
+                    found.append((ns, link))
+        return found
+
+
+class VethResource(LinkBase):
+    options = dict(
+        name=dict(type="str"),
+        peer=dict(type="str"),
+        peer_netns=dict(type="str"),
+        address=dict(type="list", elements="str"),
+        peer_address=dict(type="list", elements="str"),
+        mtu=dict(type="int"),
+    )
+    result_key = "veths"
+    netns_options = ("netns", "peer_netns")
+
+    def normalize(self, item, option):
+        item["name"] = v.ifname(option("name"), item.get("name"))
+        state = self.params["state"]
+        if state == "present" or item.get("peer") is not None:
+            item["peer"] = v.ifname(option("peer"), v.required(option("peer"), item.get("peer"),
+                                                                  "(the name of the other end)"))
+        item["peer_netns"] = v.netns_name(option("peer_netns"), item.get("peer_netns"))
+        item["address"] = v.interfaces(option("address"), item.get("address"))
+        item["peer_address"] = v.interfaces(option("peer_address"), item.get("peer_address"))
+        item["mtu"] = v.integer(option("mtu"), item.get("mtu"), 68, 65535)
+        if item.get("peer") and item["peer"] == item["name"] and item["peer_netns"] == item["netns"]:
+            raise Invalid(option("peer"), "the two ends cannot have the same name in the same namespace")
+        if state == "absent":
+            item["peer_netns"] = item["peer_netns"] if item.get("peer") else None
+        return item
+
+    def check_items(self, items):
+        super().check_items(items)
+        seen = {}
+        for index, item in enumerate(items):
+            for end in ((item["netns"], item["name"]), (item["peer_netns"], item.get("peer"))):
+                if end[1] is None:
+                    continue
+                if end in seen and seen[end] != index:
+                    raise Invalid(f"items[{index}]", f"link {end[1]} in {where(end[0])} is also used by items[{seen[end]}]")
+                seen[end] = index
+
+    def key(self, item):
+        return f"{item['netns'] or '-'}/{item['name']}"
+
+    def _tag(self, ns, peer_ns, peer):
+        return f"{owner_tag(self.ctx.lab)} peer={peer}@{peer_ns or '-'}"
+
+    def view(self, item, end, peer_end, up=True):
+        if end is None:
+            return None
+        return dict(name=item["name"], netns=item["netns"], peer=item["peer"], peer_netns=item["peer_netns"],
+                    mtu=end.get("mtu"), address=end.get("addresses", []),
+                    peer_address=(peer_end or {}).get("addresses", []), up=end.get("up", up))
+
+    def paired(self, item, end, peer_end) -> bool:
+        if end is None or peer_end is None:
+            return False
+        return (end["alias"] == self._tag(item["netns"], item["peer_netns"], item["peer"])
+                and peer_end["alias"] == self._tag(item["peer_netns"], item["netns"], item["name"])
+                and end["peer_index"] == peer_end["index"] and peer_end["peer_index"] == end["index"])
+
+    def plan(self, items, plan):
+        for item in items:
+            if self.params["state"] == "absent":
+                self.plan_absent(item, plan)
+            else:
+                self.plan_present(item, plan)
+
+    def plan_absent(self, item, plan):
+        ns, name = item["netns"], item["name"]
+        end = self.link(ns, name)
+        if end is None:
+            plan.state(self.key(item), None, None)
+            return
+        if end["kind"] != "veth" or not self.owned(end):
+            raise self.refuse(ns, end, f"delete veth {name}")
+        before = dict(name=name, netns=ns, mtu=end["mtu"], address=end["addresses"], up=end["up"],
+                      alias=end["alias"])
+        self.op_delete(ns, name, f"delete veth {name} in {where(ns)} (and its peer)", plan)
+        self.set_cached(ns, name, None)
+        plan.state(self.key(item), before, None)
+
+    def plan_present(self, item, plan):
+        ns, name, pns, peer = item["netns"], item["name"], item["peer_netns"], item["peer"]
+        end, peer_end = self.link(ns, name), self.link(pns, peer)
+        what = f"veth {name} <-> {peer}@{pns or 'host'}"
+        for n, link in ((ns, end), (pns, peer_end)):
+            if link is not None and (link["kind"] != "veth" or not self.owned(link)):
+                raise self.refuse(n, link, what)
+        before = self.view(item, end, peer_end)
+        if not self.paired(item, end, peer_end):
+            if end is not None:
+                self.op_delete(ns, name, f"delete veth {name} in {where(ns)}: its peer is not {peer}@{pns or 'host'}", plan)
+            if peer_end is not None:
+                self.op_delete(pns, peer, f"delete veth {peer} in {where(pns)}: its peer is not {name}@{ns or 'host'}", plan)
+            self.op_create(item, plan, f"add {what}" + (f" in {where(ns)}" if ns else ""))
+            end = dict(name=name, mtu=item["mtu"] or 1500, addresses=[], up=True, alias=None)
+            peer_end = dict(name=peer, mtu=item["mtu"] or 1500, addresses=[], up=True, alias=None)
+        else:
+            for n, link in ((ns, end), (pns, peer_end)):
+                if item["mtu"] and link["mtu"] != item["mtu"]:
+                    self.op_set(n, link["name"], f"set mtu {item['mtu']} on {link['name']} in {where(n)}", plan,
+                                mtu=item["mtu"])
+                if not link["up"]:
+                    self.op_set(n, link["name"], f"set {link['name']} up in {where(n)}", plan, state="up")
+        after_end = dict(end, up=True, mtu=item["mtu"] or end["mtu"])
+        after_peer = dict(peer_end, up=True, mtu=item["mtu"] or peer_end["mtu"])
+        after_end["addresses"] = self.plan_addresses(ns, name, end["addresses"], item["address"], plan)
+        after_peer["addresses"] = self.plan_addresses(pns, peer, peer_end["addresses"], item["peer_address"], plan)
+        self.set_cached(ns, name, after_end)
+        self.set_cached(pns, peer, after_peer)
+        plan.state(self.key(item), before, self.view(item, after_end, after_peer))
+
+    def op_create(self, item, plan, text):
+        ctx = self.ctx
+        ns, name, pns, peer, mtu = item["netns"], item["name"], item["peer_netns"], item["peer"], item["mtu"]
+
+        def fn():
+            ipr = ctx.ipr(ns)
+            peer_spec = dict(ifname=peer)
+            if pns != ns:
+                peer_spec["net_ns_fd"] = ctx.session.fd(pns)
+            kwargs = dict(ifname=name, kind="veth", peer=peer_spec)
+            if mtu:
+                kwargs["mtu"] = mtu
+            netlink(text, ipr.link, "add", **kwargs)
+            pipr = ctx.ipr(pns)
+            pidx = index_of(pipr, pns, peer)
+            if mtu:
+                netlink(text, pipr.link, "set", index=pidx, mtu=mtu)
+            netlink(text, pipr.link, "set", index=pidx, ifalias=self._tag(pns, ns, name), state="up")
+            netlink(text, ipr.link, "set", index=index_of(ipr, ns, name), ifalias=self._tag(ns, pns, peer),
+                    state="up")
+        plan.do(text, fn)
+
+    def purge(self, items, plan):
+        listed = set()
+        namespaces = set()
+        for item in items:
+            listed.update({(item["netns"], item["name"]), (item["peer_netns"], item.get("peer"))})
+            namespaces.update({item["netns"], item["peer_netns"]})
+        gone = set()
+        for ns, link in self.scan_owned(namespaces, "veth"):
+            if (ns, link["name"]) in listed or (ns, link["name"]) in gone:
+                continue
+            _, extra = parse_owner(link["alias"])
+            peer, _, pns = extra.partition("peer=")[2].partition("@")
+            gone.add((None if pns == "-" else pns, peer))
+            self.op_delete(ns, link["name"], f"delete veth {link['name']} in {where(ns)} (purge: no longer listed)", plan)
+            plan.state(f"{ns or '-'}/{link['name']}", dict(name=link["name"], netns=ns, alias=link["alias"]), None)
+
+    def report(self, items, plan):
+        if self.ctx.check_mode:
+            return [plan.after.get(self.key(item)) for item in items]
+        self.ctx.cache.clear()
+        out = []
+        for item in items:
+            end = self.link(item["netns"], item["name"])
+            peer_end = self.link(item["peer_netns"], item["peer"]) if item.get("peer") else None
+            out.append(self.view(item, end, peer_end) if end else dict(name=item["name"], netns=item["netns"],
+                                                                        state="absent"))
+        return out
+
+
+class BridgePortResource(LinkBase):
+    options = dict(
+        bridge=dict(type="str"),
+        port=dict(type="str"),
+        address=dict(type="list", elements="str"),
+        hairpin=dict(type="bool"),
+    )
+    result_key = "bridges"
+
+    def normalize(self, item, option):
+        item["bridge"] = v.ifname(option("bridge"), item.get("bridge"))
+        item["port"] = v.ifname(option("port"), item["port"]) if item.get("port") is not None else None
+        if item["port"] == item["bridge"]:
+            raise Invalid(option("port"), "a bridge cannot be its own port")
+        item["address"] = v.interfaces(option("address"), item.get("address"))
+        if item.get("hairpin") is not None and item["port"] is None:
+            raise Invalid(option("hairpin"), "is a port flag: give 'port' too")
+        return item
+
+    def key(self, item):
+        base = f"{item['netns'] or '-'}/{item['bridge']}"
+        return f"{base}/{item['port']}" if item["port"] else base
+
+    def check_items(self, items):
+        super().check_items(items)
+        addresses = {}
+        for index, item in enumerate(items):
+            br = (item["netns"], item["bridge"])
+            if item["address"] is not None:
+                if br in addresses and addresses[br][1] != item["address"]:
+                    raise Invalid(f"items[{index}].address", f"bridge {item['bridge']} is given other addresses "
+                                  f"in items[{addresses[br][0]}]")
+                addresses.setdefault(br, (index, item["address"]))
+
+    def bridge_view(self, ns, br, ports: dict):
+        if br is None:
+            return None
+        return dict(bridge=br["name"], netns=ns, address=br.get("addresses", []), up=br.get("up", True),
+                    ports=sorted(ports), hairpin=sorted(p for p, on in ports.items() if on))
+
+    def ports_of(self, ns, br) -> dict:
+        """{port name: hairpin flag} of a bridge, as the kernel has it."""
+        if br is None or br.get("index") is None or not self.ctx.readable(ns):
+            return {}
+        ports = {}
+        for msg in self.ctx.ipr(ns).get_links(master=br["index"]):
+            link = link_dict(msg)
+            if link["master"] == br["index"] and link["name"] != br["name"]:
+                ports[link["name"]] = bool(link["hairpin"])
+        return ports
+
+    def plan(self, items, plan):
+        absent = self.params["state"] == "absent"
+        bridges = {}
+        for item in items:
+            ns, name = item["netns"], item["bridge"]
+            if (ns, name) not in bridges:
+                br = self.link(ns, name)
+                if br is not None and br["kind"] != "bridge":
+                    raise self.refuse(ns, br, f"bridge {name}")
+                ports = self.ports_of(ns, br)
+                bridges[(ns, name)] = dict(before=self.bridge_view(ns, br, ports), ports=dict(ports))
+            entry = bridges[(ns, name)]
+            if absent:
+                self.plan_absent(item, entry, plan)
+            else:
+                self.plan_present(item, entry, plan)
+        for (ns, name), entry in bridges.items():
+            br = self.link(ns, name)
+            plan.state(f"{ns or '-'}/{name}", entry["before"],
+                       self.bridge_view(ns, br, entry["ports"]) if br else None)
+
+    def plan_present(self, item, entry, plan):
+        ns, name = item["netns"], item["bridge"]
+        ctx = self.ctx
+        br = self.link(ns, name)
+        if br is None:
+            text = f"add bridge {name} in {where(ns)}"
+
+            def create(text=text):
+                ipr = ctx.ipr(ns)
+                netlink(text, ipr.link, "add", ifname=name, kind="bridge")
+                netlink(text, ipr.link, "set", index=index_of(ipr, ns, name), ifalias=owner_tag(ctx.lab),
+                        state="up")
+            plan.do(text, create)
+            br = dict(name=name, index=None, kind="bridge", alias=owner_tag(ctx.lab), up=True, mtu=1500,
+                      master=None, addresses=[])
+            self.set_cached(ns, name, br)
+        ours = self.owned(br)
+        if item["address"] is not None and set(item["address"]) != set(br["addresses"]) and not ours:
+            raise self.refuse(ns, br, f"set addresses {', '.join(item['address'])} on bridge {name}")
+        if ours:
+            if not br["up"]:
+                self.op_set(ns, name, f"set bridge {name} up in {where(ns)}", plan, state="up")
+                br["up"] = True
+            br["addresses"] = self.plan_addresses(ns, name, br["addresses"], item["address"], plan)
+        port = item["port"]
+        if port is None:
+            return
+        if self.link(ns, port) is None and not ctx.check_mode:
+            raise Invalid("port", f"link {port} does not exist in {where(ns)}; create it first (nslab.net.veth)")
+        if port not in entry["ports"]:
+            self.op_set_master(ns, port, name, f"attach {port} to bridge {name} in {where(ns)}", plan)
+            entry["ports"][port] = False        # a newly attached port starts with hairpin off
+        if item["hairpin"] is not None and entry["ports"][port] != item["hairpin"]:
+            flag = item["hairpin"]
+            text = f"set hairpin {'on' if flag else 'off'} on port {port} of {name} in {where(ns)}"
+
+            def hairpin(text=text, flag=int(flag)):
+                ipr = ctx.ipr(ns)
+                netlink(text, ipr.brport, "set", index=index_of(ipr, ns, port), mode=flag)
+            plan.do(text, hairpin)
+            entry["ports"][port] = flag
+
+    def op_set_master(self, ns, port, bridge, text, plan):
+        ctx = self.ctx
+
+        def fn():
+            ipr = ctx.ipr(ns)
+            netlink(text, ipr.link, "set", index=index_of(ipr, ns, port), master=index_of(ipr, ns, bridge))
+        plan.do(text, fn)
+
+    def plan_absent(self, item, entry, plan):
+        ns, name, port = item["netns"], item["bridge"], item["port"]
+        br = self.link(ns, name)
+        if br is None:
+            return
+        if port is not None:
+            if port in entry["ports"]:
+                self.op_set(ns, port, f"detach {port} from bridge {name} in {where(ns)}", plan, master=0)
+                del entry["ports"][port]
+            return
+        if not self.owned(br):
+            raise self.refuse(ns, br, f"delete bridge {name}")
+        self.op_delete(ns, name, f"delete bridge {name} in {where(ns)}", plan)
+        self.set_cached(ns, name, None)
+
+    def purge(self, items, plan):
+        if self.params["state"] == "absent":
+            return
+        namespaces = {item["netns"] for item in items}
+        listed_bridges = {(item["netns"], item["bridge"]) for item in items}
+        listed_ports = {(item["netns"], item["bridge"], item["port"]) for item in items if item["port"]}
+        for ns, br in self.scan_owned(namespaces, "bridge"):
+            name = br["name"]
+            if (ns, name) not in listed_bridges:
+                self.op_delete(ns, name, f"delete bridge {name} in {where(ns)} (purge: no longer listed)", plan)
+                plan.state(f"{ns or '-'}/{name}", dict(bridge=name, netns=ns), None)
+                continue
+            for port in self.ports_of(ns, br):
+                if (ns, name, port) not in listed_ports:
+                    self.op_set(ns, port, f"detach {port} from bridge {name} in {where(ns)} (purge: no longer listed)",
+                                plan, master=0)
+                    after = plan.after.get(f"{ns or '-'}/{name}")
+                    if after and port in after["ports"]:
+                        after["ports"] = [p for p in after["ports"] if p != port]
+                        after["hairpin"] = [p for p in after["hairpin"] if p != port]
+
+    def report(self, items, plan):
+        if self.ctx.check_mode:
+            seen = []
+            for item in items:
+                key = f"{item['netns'] or '-'}/{item['bridge']}"
+                if key not in seen:
+                    seen.append(key)
+            return [plan.after.get(key) for key in seen]
+        self.ctx.cache.clear()
+        out, seen = [], set()
+        for item in items:
+            key = (item["netns"], item["bridge"])
+            if key in seen:
+                continue
+            seen.add(key)
+            br = self.link(*key)
+            out.append(self.bridge_view(key[0], br, self.ports_of(key[0], br)) if br else
+                       dict(bridge=item["bridge"], netns=item["netns"], state="absent"))
+        return out

@@ -1,0 +1,710 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""NAT and forward rules: the nat_rule resource and its two backends.
+
+Every rule the collection writes lives in chains it owns (iptables) or in a
+table it owns (nftables), joined to the built-in chains by one jump each, and
+carries a comment ``nslab:LAB:TYPE:KEY:DIGEST [user comment]``: KEY is a hash of
+the rule's identity (type + match fields), DIGEST a hash of everything that
+makes up the rule, so comparing needs no canonical form of the rule text.
+Rules are read once per namespace (iptables-save / nft -j list ruleset) and
+written in one batch (iptables-restore --noflush / one nft -f).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import shutil
+import subprocess
+
+from ansible_collections.nslab.net.plugins.module_utils import validate as v
+from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, where
+from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+TYPES = ("masquerade", "snat", "dnat", "forward")
+PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")
+BACKENDS = ("auto", "iptables", "nftables")
+RENDER_VERSION = "1"
+
+# iptables: (table, our chain, built-in chain it hangs off)
+IPT_CHAINS = {"pre": ("nat", "NSLAB-PRE", "PREROUTING"),
+              "post": ("nat", "NSLAB-POST", "POSTROUTING"),
+              "fwd": ("filter", "NSLAB-FWD", "FORWARD")}
+NFT_TABLE = "nslab"
+NFT_CHAINS = {"pre": "type nat hook prerouting priority dstnat; policy accept;",
+              "post": "type nat hook postrouting priority srcnat; policy accept;",
+              "fwd": "type filter hook forward priority filter; policy accept;"}
+XTABLES_NAMES = {"filter", "nat", "mangle", "raw", "security"}
+_TAG_RE = re.compile(r'--comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
+
+
+# ----------------------------------------------------------------- the rule
+def _digest(*parts) -> str:
+    return hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def parse_to(option: str, value, rtype: str) -> tuple[str, tuple | None] | None:
+    """'addr', 'addr:port', 'addr:first-last', '[v6]:port' -> (addr, ports)."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(.+))?", text)
+    if m:
+        addr, port = m.group(1), m.group(2)
+    elif text.count(":") == 1:
+        addr, port = text.split(":")
+    else:
+        addr, port = text, None
+    addr = v.address(option, addr)
+    if port is not None and rtype != "dnat":
+        raise Invalid(option, f"{rtype} takes an address only, not a port ({value!r})")
+    return addr, v.port(option, port) if port is not None else None
+
+
+def to_text(to) -> str | None:
+    if to is None:
+        return None
+    addr, ports = to
+    host = f"[{addr}]" if ":" in addr else addr
+    return f"{host}:{v.port_text(ports)}" if ports else addr
+
+
+class Rule:
+    """A normalised nat_rule item and its rendering for both backends."""
+
+    def __init__(self, item: dict, lab: str):
+        self.item = item
+        self.lab = lab
+        self.type = item["type"]
+        self.family = item["family"]
+        ident = (self.type, self.family, item["source"], item["destination"], item["in_interface"],
+                 item["out_interface"], item["protocol"], v.port_text(item["port"]))
+        self.key = _digest(*ident)[:10]
+        self.digest = _digest(RENDER_VERSION, self.key, to_text(item["to"]), item["comment"])[:8]
+        self.tag = f"nslab:{lab}:{self.type}:{self.key}:{self.digest}"
+        self.comment = self.tag + (f" {item['comment']}" if item["comment"] else "")
+
+    def view(self, backend: str | None = None) -> dict:
+        item = self.item
+        out = dict(netns=item["netns"], type=self.type, source=item["source"], destination=item["destination"],
+                   in_interface=item["in_interface"], out_interface=item["out_interface"],
+                   protocol=item["protocol"], port=v.port_text(item["port"]), to=to_text(item["to"]),
+                   comment=item["comment"], key=self.key)
+        if backend:
+            out["backend"] = backend
+        return out
+
+    # iptables ---------------------------------------------------------
+    @staticmethod
+    def _ipt_iface(flag, name):
+        if not name:
+            return []
+        return ["!", flag, name[1:]] if name.startswith("!") else [flag, name]
+
+    def _ipt_l4(self, port=None, direction="--dport", ports=None):
+        proto = self.item["protocol"]
+        if not proto:
+            return []
+        out = ["-p", proto]
+        ports = ports if ports is not None else self.item["port"]
+        if ports and proto in ("tcp", "udp", "sctp"):
+            out += ["-m", proto, direction, v.port_text(ports, ":")]
+        return out
+
+    def ipt_rules(self) -> list[tuple[str, str]]:
+        """[(chain key, rule spec without '-A CHAIN')]."""
+        it = self.item
+        src = ["-s", it["source"]] if it["source"] else []
+        dst = ["-d", it["destination"]] if it["destination"] else []
+        tag = ["-m", "comment", "--comment", f'"{self.comment}"']
+        est = ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"]
+        rules = []
+        if self.type in ("masquerade", "snat"):
+            target = ["-j", "MASQUERADE"] if self.type == "masquerade" else \
+                ["-j", "SNAT", "--to-source", to_text(it["to"])]
+            rules.append(("post", src + dst + self._ipt_iface("-o", it["out_interface"]) + self._ipt_l4() + tag + target))
+            if it["source"] or it["out_interface"]:
+                rules.append(("fwd", src + dst + self._ipt_iface("-o", it["out_interface"]) + self._ipt_l4()
+                              + tag + ["-j", "ACCEPT"]))
+                back = (["-d", it["source"]] if it["source"] else []) + self._ipt_iface("-i", it["out_interface"])
+                rules.append(("fwd", back + est + tag + ["-j", "ACCEPT"]))
+        elif self.type == "dnat":
+            rules.append(("pre", src + dst + self._ipt_iface("-i", it["in_interface"]) + self._ipt_l4() + tag
+                          + ["-j", "DNAT", "--to-destination", to_text(it["to"])]))
+            addr, to_ports = it["to"]
+            ports = to_ports or it["port"]
+            rules.append(("fwd", ["-d", addr] + self._ipt_l4(ports=ports) + ["-m", "conntrack", "--ctstate", "DNAT"]
+                          + tag + ["-j", "ACCEPT"]))
+            rules.append(("fwd", ["-s", addr] + self._ipt_l4(direction="--sport", ports=ports) + est + tag
+                          + ["-j", "ACCEPT"]))
+        else:
+            rules.append(("fwd", src + dst + self._ipt_iface("-i", it["in_interface"])
+                          + self._ipt_iface("-o", it["out_interface"]) + self._ipt_l4() + tag + ["-j", "ACCEPT"]))
+        return [(chain, " ".join(parts)) for chain, parts in rules]
+
+    # nftables ---------------------------------------------------------
+    def _nft_addr(self, field, value):
+        return [f"{'ip' if self.family == 4 else 'ip6'} {field} {value}"] if value else []
+
+    @staticmethod
+    def _nft_iface(field, name):
+        if not name:
+            return []
+        return [f'{field} != "{name[1:]}"'] if name.startswith("!") else [f'{field} "{name}"']
+
+    def _nft_l4(self, direction="dport", ports=None):
+        proto = self.item["protocol"]
+        if not proto:
+            return []
+        ports = ports if ports is not None else self.item["port"]
+        if ports and proto in ("tcp", "udp", "sctp"):
+            return [f"{proto} {direction} {v.port_text(ports)}"]
+        return [f"meta l4proto {proto}"]
+
+    def nft_rules(self) -> list[tuple[str, str]]:
+        it = self.item
+        fam = [f"meta nfproto {'ipv4' if self.family == 4 else 'ipv6'}"]
+        src, dst = self._nft_addr("saddr", it["source"]), self._nft_addr("daddr", it["destination"])
+        tag = [f'comment "{self.comment}"']
+        est = ["ct state established,related"]
+        rules = []
+        ipkw = "ip" if self.family == 4 else "ip6"
+        if self.type in ("masquerade", "snat"):
+            target = ["masquerade"] if self.type == "masquerade" else [f"snat {ipkw} to {to_text(it['to'])}"]
+            rules.append(("post", fam + src + dst + self._nft_iface("oifname", it["out_interface"]) + self._nft_l4()
+                          + target + tag))
+            if it["source"] or it["out_interface"]:
+                rules.append(("fwd", fam + src + dst + self._nft_iface("oifname", it["out_interface"]) + self._nft_l4()
+                              + ["accept"] + tag))
+                back = self._nft_addr("daddr", it["source"]) + self._nft_iface("iifname", it["out_interface"])
+                rules.append(("fwd", fam + back + est + ["accept"] + tag))
+        elif self.type == "dnat":
+            rules.append(("pre", fam + src + dst + self._nft_iface("iifname", it["in_interface"]) + self._nft_l4()
+                          + [f"dnat {ipkw} to {to_text(it['to'])}"] + tag))
+            addr, to_ports = it["to"]
+            ports = to_ports or it["port"]
+            rules.append(("fwd", fam + self._nft_addr("daddr", addr) + self._nft_l4(ports=ports)
+                          + ["ct status dnat", "accept"] + tag))
+            rules.append(("fwd", fam + self._nft_addr("saddr", addr) + self._nft_l4("sport", ports=ports) + est
+                          + ["accept"] + tag))
+        else:
+            rules.append(("fwd", fam + src + dst + self._nft_iface("iifname", it["in_interface"])
+                          + self._nft_iface("oifname", it["out_interface"]) + self._nft_l4() + ["accept"] + tag))
+        return [(chain, " ".join(parts)) for chain, parts in rules]
+
+
+def parse_tag(comment: str | None) -> dict | None:
+    """'nslab:LAB:TYPE:KEY:DIGEST user words' -> dict; None if not ours."""
+    if not comment or not comment.startswith("nslab:"):
+        return None
+    head, _, user = comment.partition(" ")
+    parts = head.split(":")
+    if len(parts) != 5:
+        return None
+    return dict(lab=parts[1], type=parts[2], key=parts[3], digest=parts[4], comment=user or None)
+
+
+# ------------------------------------------------------------ running tools
+class Tools:
+    """Runs iptables/nft inside a namespace (the thread switches, the child inherits)."""
+
+    def __init__(self, ctx, ns):
+        self.ctx, self.ns = ctx, ns
+
+    def run(self, argv: list[str], stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        with self.ctx.session.entered(self.ns):
+            try:
+                proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+            except FileNotFoundError:
+                raise Failure(f"{argv[0]} is not installed on the managed host (install iptables or nftables)") from None
+        if check and proc.returncode != 0:
+            raise Failure(f"{' '.join(argv)} failed in {where(self.ns)} (exit {proc.returncode}): "
+                          f"{(proc.stderr or proc.stdout).strip()}")
+        return proc
+
+    def read_proc(self, path: str) -> str:
+        with self.ctx.session.entered(self.ns):
+            try:
+                with open(path) as fh:
+                    return fh.read()
+            except OSError:
+                return ""
+
+
+def which(*names) -> str | None:
+    for name in names:
+        path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}")
+                                           if os.access(p, os.X_OK)), None)
+        if path:
+            return path
+    return None
+
+
+# --------------------------------------------------------- iptables backend
+class IptablesState:
+    """What iptables-save shows for one family in one namespace."""
+
+    def __init__(self, text: str, variant: str, family: int):
+        self.variant, self.family = variant, family
+        self.ours: dict = {}             # key -> dict(tag, lines, lab...)
+        self.chain_lines: dict = {c: [] for c in IPT_CHAINS}   # chain key -> our rule lines, in order
+        self.chains: set = set()         # our chains that exist
+        self.jumps: dict = {}            # chain key -> the jump spec found in the built-in chain
+        self.foreign = False             # foreign rules or non-ACCEPT policies
+        self.forward_drop = False
+        by_name = {name: key for key, (_, name, _) in IPT_CHAINS.items()}
+        builtin = {base: key for key, (_, _, base) in IPT_CHAINS.items()}
+        table = None
+        for line in text.splitlines():
+            if line.startswith("*"):
+                table = line[1:].strip()
+            elif line.startswith(":"):
+                name, policy = line[1:].split()[:2]
+                if name in by_name:
+                    self.chains.add(by_name[name])
+                elif policy not in ("ACCEPT", "-"):
+                    self.foreign = True
+                    if table == "filter" and name == "FORWARD":
+                        self.forward_drop = True
+                elif policy == "-":
+                    self.foreign = True
+            elif line.startswith("-A "):
+                chain = line.split()[1]
+                target = line.rsplit("-j ", 1)[-1].split()[0] if "-j " in line else ""
+                if chain in by_name:
+                    key = by_name[chain]
+                    self.chain_lines[key].append(line)
+                    m = _TAG_RE.search(line)
+                    tag = parse_tag((m.group(1) or m.group(2)) if m else None)
+                    if tag:
+                        entry = self.ours.setdefault(tag["key"], dict(tag, lines=[], family=family))
+                        entry["lines"].append(line)
+                        to = re.search(r"--to-(?:destination|source) (\S+)", line)
+                        if to:
+                            entry["to"] = to.group(1)
+                elif target in by_name and builtin.get(chain) == by_name[target] \
+                        and table == IPT_CHAINS[by_name[target]][0]:
+                    self.jumps[by_name[target]] = line[len("-A "):]
+                else:
+                    self.foreign = True
+
+
+class IptablesBackend:
+    name = "iptables"
+
+    def __init__(self, tools: Tools, family: int, legacy: bool):
+        self.tools, self.family = tools, family
+        base = "iptables" if family == 4 else "ip6tables"
+        if legacy:
+            self.save, self.restore = which(f"{base}-legacy-save"), which(f"{base}-legacy-restore")
+            self.variant = "legacy"
+        else:
+            self.save = which(f"{base}-nft-save", f"{base}-save")
+            self.restore = which(f"{base}-nft-restore", f"{base}-restore")
+            self.variant = "nft"
+
+    def available(self) -> bool:
+        return bool(self.save and self.restore)
+
+    def read(self) -> IptablesState:
+        if not self.tools.ctx.readable(self.tools.ns) or not self.available():
+            return IptablesState("", self.variant, self.family)
+        return IptablesState(self.tools.run([self.save]).stdout, self.variant, self.family)
+
+    def batch(self, state: IptablesState, keep: set, add: list[Rule], lab: str) -> str:
+        """The restore text that leaves our chains holding exactly: the lines of
+        ``keep`` keys (and every other lab's), plus the rules in ``add``."""
+        lines = {c: [] for c in IPT_CHAINS}
+        for chain, existing in state.chain_lines.items():
+            for line in existing:
+                m = _TAG_RE.search(line)
+                tag = parse_tag((m.group(1) or m.group(2)) if m else None)
+                if tag is None or tag["lab"] != lab or tag["key"] in keep:
+                    lines[chain].append(line[len("-A "):])
+        for rule in add:
+            for chain, spec in rule.ipt_rules():
+                lines[chain].append(f"{IPT_CHAINS[chain][1]} {spec}")
+        out = []
+        for table in ("nat", "filter"):
+            chains = [c for c, (t, _, _) in IPT_CHAINS.items() if t == table]
+            body = []
+            for c in chains:
+                _, name, base = IPT_CHAINS[c]
+                if lines[c]:
+                    body.append(f":{name} - [0:0]")
+                    body += [f"-A {spec}" for spec in lines[c]]
+                    if c not in state.jumps:
+                        body.append(f"-I {base} 1 -j {name}")
+                elif c in state.chains:
+                    if c in state.jumps:
+                        body.append(f"-D {state.jumps[c]}")
+                    body += [f"-F {name}", f"-X {name}"]
+            if body:
+                out += [f"*{table}"] + body + ["COMMIT"]
+        return "\n".join(out) + "\n" if out else ""
+
+    def write(self, text: str) -> None:
+        self.tools.run([self.restore, "--noflush", "-w"], stdin=text)
+
+
+# --------------------------------------------------------- nftables backend
+class NftState:
+    def __init__(self, data: dict | None, family_filter=None):
+        self.ours: dict = {}            # key -> entry with handles
+        self.table = False
+        self.chains: set = set()
+        self.native = False             # native nftables tables other than ours / iptables-nft's
+        self.drop_forward = []          # foreign base chains on the forward hook with policy drop
+        self.xtables = False
+        for obj in (data or {}).get("nftables", []):
+            if "table" in obj:
+                t = obj["table"]
+                if t["family"] == "inet" and t["name"] == NFT_TABLE:
+                    self.table = True
+                elif t["family"] in ("ip", "ip6", "arp", "bridge") and t["name"] in XTABLES_NAMES:
+                    self.xtables = True
+                else:
+                    self.native = True
+            elif "chain" in obj:
+                c = obj["chain"]
+                if c["family"] == "inet" and c["table"] == NFT_TABLE:
+                    self.chains.add(c["name"])
+                elif c.get("hook") == "forward" and c.get("policy") == "drop":
+                    self.drop_forward.append(f"{c['family']} {c['table']} {c['name']}")
+            elif "rule" in obj:
+                r = obj["rule"]
+                if r["family"] != "inet" or r["table"] != NFT_TABLE:
+                    continue
+                tag = parse_tag(r.get("comment"))
+                if tag is None:
+                    continue
+                entry = self.ours.setdefault(tag["key"], dict(tag, lines=[], handles=[]))
+                entry["handles"].append((r["chain"], r["handle"]))
+                entry["lines"].append(f"{r['chain']}: {r.get('comment')}")
+                for expr in r.get("expr", []):
+                    for kind in ("dnat", "snat"):
+                        if kind in expr:
+                            entry["to"] = _nft_to(expr[kind])
+
+
+def _nft_to(spec: dict) -> str:
+    addr, port = spec.get("addr"), spec.get("port")
+    if isinstance(port, dict) and "range" in port:
+        port = f"{port['range'][0]}-{port['range'][1]}"
+    host = f"[{addr}]" if addr and ":" in str(addr) and port else addr
+    return f"{host}:{port}" if port is not None else str(addr)
+
+
+class NftBackend:
+    name = "nftables"
+
+    def __init__(self, tools: Tools):
+        self.tools = tools
+        self.nft = which("nft")
+
+    def available(self) -> bool:
+        return bool(self.nft)
+
+    def read(self) -> NftState:
+        if not self.tools.ctx.readable(self.tools.ns) or not self.available():
+            return NftState(None)
+        proc = self.tools.run([self.nft, "-j", "list", "ruleset"])
+        try:
+            return NftState(json.loads(proc.stdout or "{}"))
+        except ValueError as exc:
+            raise Failure(f"cannot parse 'nft -j list ruleset' output in {where(self.tools.ns)}: {exc}") from None
+
+    def batch(self, state: NftState, remove_keys: set, add: list[Rule], lab: str) -> str:
+        remaining = {k for k, e in state.ours.items() if not (e["lab"] == lab and k in remove_keys)}
+        out = []
+        if not remaining and not add:
+            if state.table:
+                out.append(f"delete table inet {NFT_TABLE}")
+            return "\n".join(out) + ("\n" if out else "")
+        out.append(f"add table inet {NFT_TABLE}")
+        for chain, spec in NFT_CHAINS.items():
+            out.append(f"add chain inet {NFT_TABLE} {chain} {{ {spec} }}")
+        for key in sorted(remove_keys):
+            entry = state.ours.get(key)
+            if entry and entry["lab"] == lab:
+                for chain, handle in entry["handles"]:
+                    out.append(f"delete rule inet {NFT_TABLE} {chain} handle {handle}")
+        for rule in add:
+            for chain, spec in rule.nft_rules():
+                out.append(f"add rule inet {NFT_TABLE} {chain} {spec}")
+        return "\n".join(out) + "\n"
+
+    def write(self, text: str) -> None:
+        self.tools.run([self.nft, "-f", "-"], stdin=text)
+
+
+# ----------------------------------------------------------------- resource
+class NatResource(Resource):
+    options = dict(
+        type=dict(type="str"),
+        source=dict(type="str"),
+        destination=dict(type="str"),
+        in_interface=dict(type="str"),
+        out_interface=dict(type="str"),
+        protocol=dict(type="str"),
+        port=dict(type="str"),
+        to=dict(type="str"),
+        comment=dict(type="str"),
+        backend=dict(type="str"),
+    )
+    result_key = "rules"
+
+    def normalize(self, item, option):
+        rtype = v.choice(option("type"), v.required(option("type"), item.get("type"),
+                                                    f"(one of {', '.join(TYPES)})"), TYPES)
+        item["type"] = rtype
+        item["backend"] = v.choice(option("backend"), item.get("backend") or "auto", BACKENDS)
+        item["source"] = v.network(option("source"), item.get("source"))
+        item["destination"] = v.network(option("destination"), item.get("destination"))
+        for name in ("in_interface", "out_interface"):
+            value = item.get(name)
+            if value:
+                v.ifname(option(name), value[1:] if value.startswith("!") else value)
+            item[name] = value or None
+        if rtype in ("masquerade", "snat") and item["in_interface"]:
+            raise Invalid(option("in_interface"), f"{rtype} happens after routing (POSTROUTING): match "
+                          "out_interface instead")
+        if rtype == "dnat" and item["out_interface"]:
+            raise Invalid(option("out_interface"), "dnat happens before routing (PREROUTING): match in_interface instead")
+        proto = item.get("protocol")
+        item["protocol"] = v.choice(option("protocol"), str(proto).lower(), PROTOCOLS) if proto else None
+        item["port"] = v.port(option("port"), item.get("port"))
+        if item["port"] and item["protocol"] not in ("tcp", "udp", "sctp"):
+            raise Invalid(option("port"), "needs protocol tcp, udp or sctp")
+        item["to"] = parse_to(option("to"), item.get("to"), rtype)
+        if rtype in ("dnat", "snat") and item["to"] is None:
+            raise Invalid(option("to"), f"is required for {rtype} (the new {'destination' if rtype == 'dnat' else 'source'} address)")
+        if rtype in ("masquerade", "forward") and item["to"] is not None:
+            raise Invalid(option("to"), f"does not apply to {rtype}")
+        if rtype == "dnat" and item["to"][1] and item["port"]:
+            span_to = item["to"][1][1] - item["to"][1][0]
+            if span_to not in (0, item["port"][1] - item["port"][0]):
+                raise Invalid(option("to"), "a port range must map to one port or to a range of the same size")
+        if rtype == "dnat" and item["to"][1] and not item["port"]:
+            raise Invalid(option("port"), "is required when 'to' names a port")
+        item["comment"] = v.comment(option("comment"), item.get("comment"))
+        families = {ipaddress.ip_network(x).version for x in (item["source"], item["destination"]) if x}
+        if item["to"]:
+            families.add(ipaddress.ip_address(item["to"][0]).version)
+        if item["protocol"] == "icmpv6":
+            families.add(6)
+        if len(families) > 1:
+            raise Invalid(option("to" if item["to"] else "destination"), "mixes IPv4 and IPv6 addresses")
+        item["family"] = families.pop() if families else 4
+        item["_rule"] = Rule(item, self.ctx.lab)
+        return item
+
+    def key(self, item):
+        return f"{item['netns'] or '-'}/{item['_rule'].key}"
+
+    def check_items(self, items):
+        super().check_items(items)
+        wanted = {}
+        for index, item in enumerate(items):
+            if item["backend"] != "auto":
+                prev = wanted.setdefault(item["netns"], (index, item["backend"]))
+                if prev[1] != item["backend"]:
+                    raise Invalid(f"items[{index}].backend", f"{item['backend']} differs from items[{prev[0]}] in the "
+                                  f"same namespace: a namespace's rules live in one backend")
+
+    # -- per namespace: read both backends once, choose, plan one batch --
+    def scope(self, ns, requested: str) -> dict:
+        key = ("nat", ns)
+        if key in self.ctx.cache:
+            return self.ctx.cache[key]
+        tools = Tools(self.ctx, ns)
+        ipt, ipt_state = {}, {}
+        for family, names in ((4, "/proc/net/ip_tables_names"), (6, "/proc/net/ip6_tables_names")):
+            found = self.pick_variant(ns, family, tools, bool(tools.read_proc(names).strip()))
+            if found:
+                ipt[family], ipt_state[family] = found
+        nft = NftBackend(tools)
+        nft_state = nft.read() if nft.available() else NftState(None)
+        ipt_ours = any(s.ours or s.chains for s in ipt_state.values())
+        if ipt_ours and nft_state.table:
+            raise Conflict(f"nslab rules found both in iptables ({'/'.join(sorted({s.variant for s in ipt_state.values()}))}"
+                           f" chains NSLAB-*) and in nftables (table inet {NFT_TABLE}) in {where(ns)}: a lab's rules "
+                           "must live in one backend; remove one set (state: absent with that backend)")
+        if requested == "iptables" and nft_state.table:
+            raise Conflict(f"backend iptables requested, but this collection's rules are in nftables table inet "
+                           f"{NFT_TABLE} in {where(ns)}: remove them with backend nftables first")
+        if requested == "nftables" and ipt_ours:
+            raise Conflict(f"backend nftables requested, but this collection's rules are in iptables chains NSLAB-* "
+                           f"in {where(ns)}: remove them with backend iptables first")
+        foreign_ipt = any(s.foreign for s in ipt_state.values())
+        if requested != "auto":
+            chosen = requested
+        elif ipt_ours:
+            chosen = "iptables"
+        elif nft_state.table:
+            chosen = "nftables"
+        elif foreign_ipt or not nft_state.native or not nft.available():
+            chosen = "iptables" if ipt_state else "nftables"
+        else:
+            chosen = "nftables"
+        if chosen == "iptables" and not ipt_state:
+            raise Failure(f"backend iptables: iptables-save/iptables-restore are not installed on the managed host")
+        if chosen == "nftables" and not nft.available():
+            raise Failure("backend nftables: nft is not installed on the managed host")
+        scope = dict(ns=ns, backend=chosen, ipt=ipt, ipt_state=ipt_state, nft=nft, nft_state=nft_state,
+                     remove=set(), add=[])
+        self.ctx.cache[key] = scope
+        return scope
+
+    @staticmethod
+    def pick_variant(ns, family, tools, legacy_tables: bool):
+        """iptables-nft or iptables-legacy: the one holding our chains, else the
+        one the host uses. Legacy is read only when its tables already exist
+        (reading it would create them)."""
+        candidates = []
+        for legacy in ((False, True) if legacy_tables else (False,)):
+            backend = IptablesBackend(tools, family, legacy)
+            if backend.available():
+                candidates.append((backend, backend.read()))
+        if not candidates:
+            return None
+        ours = [c for c in candidates if c[1].ours or c[1].chains]
+        if len(ours) > 1:
+            raise Conflict(f"nslab chains found in both iptables-nft and iptables-legacy (IPv{family}) in {where(ns)}: "
+                           "rules must live in one backend; remove one set by hand")
+        if ours:
+            return ours[0]
+        legacy = [c for c in candidates if c[0].variant == "legacy" and c[1].foreign]
+        nft_foreign = [c for c in candidates if c[0].variant == "nft" and c[1].foreign]
+        return legacy[0] if legacy and not nft_foreign else candidates[0]
+
+    def existing(self, scope) -> dict:
+        if scope["backend"] == "iptables":
+            merged = {}
+            for state in scope["ipt_state"].values():
+                merged.update(state.ours)
+            return merged
+        return scope["nft_state"].ours
+
+    def old_view(self, scope, entry, rule: Rule | None) -> dict:
+        base = rule.view(scope["backend"]) if rule else dict(netns=scope["ns"], type=entry["type"], key=entry["key"],
+                                                              backend=scope["backend"])
+        base.update(to=entry.get("to"), comment=entry.get("comment"), rules=len(entry["lines"]))
+        return base
+
+    def plan(self, items, plan):
+        absent = self.params["state"] == "absent"
+        scopes = []
+        for item in items:
+            scope = self.scope(item["netns"], item["backend"])
+            if scope not in scopes:
+                scopes.append(scope)
+            rule = item["_rule"]
+            entry = self.existing(scope).get(rule.key)
+            if entry is not None and entry["lab"] != self.ctx.lab:
+                raise Conflict(f"{rule.type} rule {rule.key} in {where(item['netns'])} belongs to nslab lab "
+                               f"{entry['lab']!r}, not {self.ctx.lab!r}; it is left untouched")
+            before = self.old_view(scope, entry, rule) if entry else None
+            complete = entry is not None and entry["digest"] == rule.digest and \
+                len(entry["lines"]) == len(rule.ipt_rules())
+            if absent:
+                plan.state(self.key(item), before, None)
+                if entry is not None:
+                    scope["remove"].add(rule.key)
+                    plan.do(f"delete {self.describe(rule)} in {where(item['netns'])} ({scope['backend']})")
+                continue
+            after = dict(rule.view(scope["backend"]), rules=len(rule.ipt_rules()))
+            plan.state(self.key(item), before, after)
+            if complete:
+                continue
+            if entry is not None:
+                scope["remove"].add(rule.key)
+            scope["add"].append(rule)
+            verb = "replace" if entry is not None else "add"
+            plan.do(f"{verb} {self.describe(rule)} in {where(item['netns'])} ({scope['backend']})")
+        for scope in scopes:
+            self.check_forward_policy(scope, plan)
+        self.scopes = scopes
+
+    def purge(self, items, plan):
+        if self.params["state"] == "absent":
+            return
+        listed = {(item["netns"], item["_rule"].key) for item in items}
+        for scope in self.scopes:
+            for key, entry in sorted(self.existing(scope).items()):
+                if entry["lab"] == self.ctx.lab and (scope["ns"], key) not in listed:
+                    scope["remove"].add(key)
+                    plan.state(f"{scope['ns'] or '-'}/{key}", self.old_view(scope, entry, None), None)
+                    plan.do(f"delete {entry['type']} rule {key} in {where(scope['ns'])} ({scope['backend']}; "
+                            "purge: no longer listed)")
+
+    def finish(self, plan):
+        """One batch per namespace (and per family for iptables)."""
+        for scope in getattr(self, "scopes", []):
+            if not scope["remove"] and not scope["add"]:
+                continue
+            if scope["backend"] == "iptables":
+                for family, backend in scope["ipt"].items():
+                    state = scope["ipt_state"].get(family)
+                    if state is None:
+                        continue
+                    adds = [r for r in scope["add"] if r.family == family]
+                    removes = {k for k in scope["remove"] if k in state.ours}
+                    if not adds and not removes:
+                        continue
+                    keep = {k for k in state.ours if k not in removes}
+                    text = backend.batch(state, keep, adds, self.ctx.lab)
+                    if text:
+                        plan.ops.append((f"{backend.restore} --noflush in {where(scope['ns'])}",
+                                         lambda b=backend, t=text: b.write(t)))
+            else:
+                text = scope["nft"].batch(scope["nft_state"], scope["remove"], scope["add"], self.ctx.lab)
+                if text:
+                    plan.ops.append((f"nft -f in {where(scope['ns'])}", lambda b=scope["nft"], t=text: b.write(t)))
+
+    def check_forward_policy(self, scope, plan):
+        if scope["add"] and scope["backend"] == "nftables":
+            drops = [s for s in scope["ipt_state"].values() if s.forward_drop]
+            if drops:
+                raise Conflict(f"backend nftables cannot open forwarding in {where(scope['ns'])}: the iptables FORWARD "
+                               "policy is DROP there and an nftables accept does not override it; use backend "
+                               "iptables (or auto) on this host")
+            if scope["nft_state"].drop_forward:
+                plan.warnings.append(f"forward hook chains with policy drop in {where(scope['ns'])} "
+                                     f"({', '.join(scope['nft_state'].drop_forward)}) may still drop lab traffic: "
+                                     "nftables evaluates every base chain")
+
+    @staticmethod
+    def describe(rule: Rule) -> str:
+        it = rule.item
+        parts = [rule.type]
+        if it["source"]:
+            parts.append(f"from {it['source']}")
+        if it["in_interface"]:
+            parts.append(f"in {it['in_interface']}")
+        if it["destination"]:
+            parts.append(f"to {it['destination']}")
+        if it["out_interface"]:
+            parts.append(f"out {it['out_interface']}")
+        if it["protocol"]:
+            parts.append(it["protocol"] + (f"/{v.port_text(it['port'])}" if it["port"] else ""))
+        if it["to"]:
+            parts.append(f"-> {to_text(it['to'])}")
+        return " ".join(parts)
+
+    def report(self, items, plan):
+        if self.ctx.check_mode:
+            return [plan.after.get(self.key(item)) for item in items]
+        self.ctx.cache.clear()
+        out = []
+        for item in items:
+            scope = self.scope(item["netns"], "auto")
+            entry = self.existing(scope).get(item["_rule"].key)
+            out.append(self.old_view(scope, entry, item["_rule"]) if entry else
+                       dict(item["_rule"].view(), state="absent"))
+        return out

@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Named network namespaces and one netlink socket per namespace.
+
+Namespaces are handled in-process with setns(2)/unshare(2)/mount(2) rather than
+with pyroute2's ``IPRoute(netns=...)``: that call creates a missing namespace
+(unless ``flags=0``) and, in pyroute2 0.9, forks a helper process per socket.
+Here a socket is opened while the thread sits in the namespace and stays bound
+to it after the thread switches back, so switching costs two syscalls.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+from contextlib import contextmanager
+
+NETNS_RUN_DIR = "/run/netns"
+NETNS_ETC_DIR = "/etc/netns"
+
+CLONE_NEWNET = 0x40000000
+MS_BIND = 4096
+MS_REC = 16384
+MS_SHARED = 1 << 20
+MNT_DETACH = 2
+NSFS_MAGIC = 0x6E736673
+
+_libc = None
+
+
+def _c():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def setns(fd: int) -> None:
+    if hasattr(os, "setns"):
+        os.setns(fd, CLONE_NEWNET)
+    else:  # Python < 3.12
+        _check(_c().setns(fd, CLONE_NEWNET), "setns")
+
+
+def ns_path(name: str) -> str:
+    return os.path.join(NETNS_RUN_DIR, name)
+
+
+def ns_exists(name: str | None) -> bool:
+    """True for the host namespace (None) and for a mounted /run/netns/NAME.
+
+    An unmounted leftover file (a half-deleted namespace) does not count.
+    """
+    if name is None:
+        return True
+    try:
+        fd = os.open(ns_path(name), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return _fs_magic(fd) == NSFS_MAGIC
+    finally:
+        os.close(fd)
+
+
+class _Statfs(ctypes.Structure):
+    _fields_ = [("f_type", ctypes.c_long), ("rest", ctypes.c_byte * 120)]
+
+
+def _fs_magic(fd: int) -> int:
+    buf = _Statfs()
+    if _c().fstatfs(fd, ctypes.byref(buf)) != 0:
+        return 0
+    return buf.f_type & 0xFFFFFFFF
+
+
+def list_namespaces() -> list[str]:
+    try:
+        names = sorted(os.listdir(NETNS_RUN_DIR))
+    except FileNotFoundError:
+        return []
+    return [n for n in names if ns_exists(n)]
+
+
+def _ensure_run_dir() -> None:
+    """Make /run/netns a shared mount point, as iproute2 does."""
+    os.makedirs(NETNS_RUN_DIR, mode=0o755, exist_ok=True)
+    run = NETNS_RUN_DIR.encode()
+    if _c().mount(b"none", run, None, MS_SHARED | MS_REC, None) == 0:
+        return
+    if ctypes.get_errno() != errno.EINVAL:
+        _check(-1, f"mount --make-shared {NETNS_RUN_DIR}")
+    _check(_c().mount(run, run, b"none", MS_BIND | MS_REC, None), f"mount --bind {NETNS_RUN_DIR}")
+    _check(_c().mount(b"none", run, None, MS_SHARED | MS_REC, None), f"mount --make-shared {NETNS_RUN_DIR}")
+
+
+def create_namespace(name: str) -> None:
+    """Create /run/netns/NAME without forking: unshare, bind-mount, switch back."""
+    _ensure_run_dir()
+    path = ns_path(name)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    os.close(fd)
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        _check(_c().unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+        try:
+            _check(_c().mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None),
+                   f"mount --bind {path}")
+        finally:
+            setns(home)
+    except OSError:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise
+    finally:
+        os.close(home)
+
+
+def delete_namespace(name: str) -> None:
+    path = ns_path(name)
+    if _c().umount2(path.encode(), MNT_DETACH) != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):
+        _check(-1, f"umount {path}")
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class Session:
+    """One netlink socket per namespace touched, reused for every item."""
+
+    def __init__(self):
+        self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        self._ipr: dict = {}
+        self._fds: dict = {}
+
+    def close(self) -> None:
+        for ipr in self._ipr.values():
+            try:
+                ipr.close()
+            except Exception:  # pragma: no cover - best effort
+                pass
+        for fd in self._fds.values():
+            os.close(fd)
+        os.close(self._home)
+        self._ipr.clear()
+        self._fds.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def fd(self, name: str | None) -> int:
+        """An open descriptor of the namespace (None = the one we started in)."""
+        if name is None:
+            return self._home
+        if name not in self._fds:
+            self._fds[name] = os.open(ns_path(name), os.O_RDONLY)
+        return self._fds[name]
+
+    def forget(self, name: str | None) -> None:
+        """Drop the socket and descriptor of a namespace that was deleted."""
+        ipr = self._ipr.pop(name, None)
+        if ipr is not None:
+            ipr.close()
+        fd = self._fds.pop(name, None)
+        if fd is not None:
+            os.close(fd)
+
+    @contextmanager
+    def entered(self, name: str | None):
+        if name is None:
+            yield
+            return
+        setns(self.fd(name))
+        try:
+            yield
+        finally:
+            setns(self._home)
+
+    def ipr(self, name: str | None):
+        """The netlink socket of a namespace; never creates the namespace."""
+        if name not in self._ipr:
+            from pyroute2 import IPRoute
+
+            with self.entered(name):
+                self._ipr[name] = IPRoute()
+        return self._ipr[name]

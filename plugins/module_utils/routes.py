@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ns_route resource. Identity: netns + table + dst + metric.
+
+Routes the collection makes carry a route protocol number derived from the lab
+label (``lab_proto``), so purge and absent touch only this lab's routes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import zlib
+
+from ansible_collections.nslab.net.plugins.module_utils import validate as v
+from ansible_collections.nslab.net.plugins.module_utils.engine import (
+    Conflict, Resource, netlink, where)
+from ansible_collections.nslab.net.plugins.module_utils.links import read_link
+from ansible_collections.nslab.net.plugins.module_utils.namespaces import marker_lab
+from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+RT_TABLE_MAIN = 254
+TABLE_NAMES = {"main": 254, "default": 253, "local": 255}
+PROTO_BASE, PROTO_SPAN = 110, 60   # 110..169: unused by iproute2's rt_protos
+
+
+def lab_proto(lab: str) -> int:
+    """The route protocol number that marks this lab's routes."""
+    return PROTO_BASE + zlib.crc32(lab.encode()) % PROTO_SPAN
+
+
+def route_dict(msg, links: dict) -> dict:
+    family = msg["family"]
+    dst = msg.get_attr("RTA_DST")
+    width = 32 if family == socket.AF_INET else 128
+    dst = ipaddress.ip_network(f"{dst or ('0.0.0.0' if family == socket.AF_INET else '::')}/{msg['dst_len']}").compressed
+    oif = msg.get_attr("RTA_OIF")
+    return dict(dst="default" if msg["dst_len"] == 0 else dst, prefix=dst, family=family,
+                gateway=msg.get_attr("RTA_GATEWAY"), dev=links.get(oif, oif), metric=msg.get_attr("RTA_PRIORITY") or 0,
+                table=msg.get_attr("RTA_TABLE") or msg["table"], proto=msg["proto"], width=width)
+
+
+class RouteResource(Resource):
+    options = dict(
+        dst=dict(type="str"),
+        gateway=dict(type="str"),
+        dev=dict(type="str"),
+        metric=dict(type="int"),
+        table=dict(type="str"),
+    )
+    result_key = "routes"
+
+    def normalize(self, item, option):
+        dst = v.required(option("dst"), item.get("dst"), "('default' or a CIDR)")
+        gateway = v.address(option("gateway"), item.get("gateway"))
+        gw_family = ipaddress.ip_address(gateway).version if gateway else None
+        if str(dst).strip() == "default":
+            family = gw_family or 4
+            prefix = "0.0.0.0/0" if family == 4 else "::/0"
+        else:
+            prefix = v.network(option("dst"), dst)
+            family = ipaddress.ip_network(prefix).version
+            if gw_family and gw_family != family:
+                raise Invalid(option("gateway"), f"{gateway} is IPv{gw_family} but dst {prefix} is IPv{family}")
+        item["dst"] = "default" if prefix in ("0.0.0.0/0", "::/0") else prefix
+        item["prefix"] = prefix
+        item["family"] = family
+        item["gateway"] = gateway
+        item["dev"] = v.ifname(option("dev"), item["dev"]) if item.get("dev") is not None else None
+        if self.params["state"] == "present" and not gateway and not item["dev"]:
+            raise Invalid(option("gateway"), "a route needs a gateway, a dev, or both")
+        item["metric"] = v.integer(option("metric"), item.get("metric") or 0, 0, 2 ** 32 - 1)
+        table = item.get("table")
+        if table is None:
+            item["table"] = RT_TABLE_MAIN
+        elif str(table) in TABLE_NAMES:
+            item["table"] = TABLE_NAMES[str(table)]
+        else:
+            item["table"] = v.integer(option("table"), table, 1, 2 ** 32 - 1)
+        if item["table"] == 255:
+            raise Invalid(option("table"), "the local table belongs to the kernel")
+        item["_option"] = option
+        return item
+
+    def key(self, item):
+        return f"{item['netns'] or '-'}/table {item['table']}/{item['dst']}/metric {item['metric']}"
+
+    def routes(self, ns, family) -> list[dict]:
+        key = ("routes", ns, family)
+        if key not in self.ctx.cache:
+            found = []
+            if self.ctx.readable(ns):
+                ipr = self.ctx.ipr(ns)
+                links = {m["index"]: m.get_attr("IFLA_IFNAME") for m in ipr.get_links()}
+                fam = socket.AF_INET if family == 4 else socket.AF_INET6
+                for msg in ipr.get_routes(family=fam):
+                    if msg["type"] == 1:   # unicast
+                        found.append(route_dict(msg, links))
+            self.ctx.cache[key] = found
+        return self.ctx.cache[key]
+
+    def find(self, item) -> dict | None:
+        for route in self.routes(item["netns"], item["family"]):
+            if route["prefix"] == item["prefix"] and route["metric"] == item["metric"] \
+                    and route["table"] == item["table"]:
+                return route
+        return None
+
+    def view(self, item, route):
+        if route is None:
+            return None
+        return dict(netns=item["netns"], dst=item["dst"], gateway=route.get("gateway"), dev=route.get("dev"),
+                    metric=item["metric"], table=item["table"])
+
+    def may_replace(self, ns, route) -> bool:
+        if route["proto"] == lab_proto(self.ctx.lab):
+            return True
+        # a namespace this lab made is the lab's: its routes are repaired
+        return ns is not None and marker_lab(self.ctx, ns) == self.ctx.lab
+
+    def refuse(self, item, route, doing):
+        return Conflict(f"{doing}: route {item['dst']} (table {item['table']}, metric {item['metric']}) already exists "
+                        f"in {where(item['netns'])} via {route.get('gateway') or '-'} dev {route.get('dev') or '-'} "
+                        f"(proto {route['proto']}, not made by nslab lab {self.ctx.lab!r}); it is left untouched")
+
+    def check_gateway(self, item):
+        gateway, ns = item["gateway"], item["netns"]
+        if not gateway or self.ctx.check_mode or not self.ctx.readable(ns):
+            return
+        ip = ipaddress.ip_address(gateway)
+        if ip.version == 6 and ip.is_link_local:
+            if not item["dev"]:
+                raise Invalid(item["_option"]("dev"), f"a link-local gateway {gateway} needs 'dev'")
+            return
+        for msg in self.ctx.ipr(ns).get_addr():
+            addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+            if addr and ip in ipaddress.ip_interface(f"{addr}/{msg['prefixlen']}").network and str(ip) != addr:
+                return
+        raise Invalid(item["_option"]("gateway"), f"{gateway} is not inside any subnet connected in {where(ns)}: "
+                      "no address of the namespace reaches it (add the address first, e.g. with nslab.net.veth)")
+
+    def plan(self, items, plan):
+        for item in items:
+            current = self.find(item)
+            if self.params["state"] == "absent":
+                if current is None:
+                    plan.state(self.key(item), None, None)
+                    continue
+                if not self.may_replace(item["netns"], current):
+                    raise self.refuse(item, current, f"delete route {item['dst']}")
+                self.op(item, "del", f"delete route {item['dst']} (table {item['table']}, metric {item['metric']}) "
+                        f"in {where(item['netns'])}", plan)
+                plan.state(self.key(item), self.view(item, current), None)
+                continue
+            self.check_gateway(item)
+            if item["dev"] and not self.ctx.check_mode and read_link(self.ctx.ipr(item["netns"]), item["dev"]) is None:
+                raise Invalid(item["_option"]("dev"), f"link {item['dev']} does not exist in {where(item['netns'])}")
+            want = dict(gateway=item["gateway"], dev=item["dev"])
+            if current is not None:
+                same = current["gateway"] == item["gateway"] and (item["dev"] is None or current["dev"] == item["dev"]) \
+                    and current["proto"] == lab_proto(self.ctx.lab)
+                if same:
+                    plan.state(self.key(item), self.view(item, current), self.view(item, current))
+                    continue
+                if not self.may_replace(item["netns"], current):
+                    raise self.refuse(item, current, f"route {item['dst']}")
+                want["dev"] = item["dev"] or (current["dev"] if current["gateway"] == item["gateway"] else None)
+            via = f" via {item['gateway']}" if item["gateway"] else ""
+            dev = f" dev {item['dev']}" if item["dev"] else ""
+            self.op(item, "replace", f"{'replace' if current else 'add'} route {item['dst']}{via}{dev} "
+                    f"(table {item['table']}, metric {item['metric']}) in {where(item['netns'])}", plan)
+            plan.state(self.key(item), self.view(item, current), self.view(item, want))
+
+    def op(self, item, command, text, plan):
+        ctx = self.ctx
+
+        def fn():
+            ipr = ctx.ipr(item["netns"])
+            net = ipaddress.ip_network(item["prefix"])
+            kwargs = dict(family=socket.AF_INET if item["family"] == 4 else socket.AF_INET6,
+                          dst_len=net.prefixlen, table=item["table"], priority=item["metric"])
+            if net.prefixlen:
+                kwargs["dst"] = str(net.network_address)
+            if command != "del":
+                kwargs["proto"] = lab_proto(ctx.lab)
+                if item["gateway"]:
+                    kwargs["gateway"] = item["gateway"]
+                if item["dev"]:
+                    link = read_link(ipr, item["dev"])
+                    if link is None:
+                        raise Invalid("dev", f"link {item['dev']} does not exist in {where(item['netns'])}")
+                    kwargs["oif"] = link["index"]
+            netlink(text, ipr.route, command, gone_ok=(command == "del"), **kwargs)
+        plan.do(text, fn)
+
+    def purge(self, items, plan):
+        if self.params["state"] == "absent":
+            return
+        listed = {self.key(item) for item in items}
+        scopes = {(item["netns"], item["family"]) for item in items}
+        proto = lab_proto(self.ctx.lab)
+        for ns, family in sorted(scopes, key=lambda s: (s[0] or "", s[1])):
+            for route in self.routes(ns, family):
+                if route["proto"] != proto:
+                    continue
+                item = dict(netns=ns, dst=route["dst"], prefix=route["prefix"], family=family,
+                            metric=route["metric"], table=route["table"], gateway=None, dev=None)
+                if self.key(item) in listed:
+                    continue
+                self.op(item, "del", f"delete route {route['dst']} (table {route['table']}, metric {route['metric']}) "
+                        f"in {where(ns)} (purge: no longer listed)", plan)
+                plan.state(self.key(item), self.view(item, route), None)
+
+    def report(self, items, plan):
+        if self.ctx.check_mode:
+            return [plan.after.get(self.key(item)) for item in items]
+        self.ctx.cache.clear()
+        return [self.view(item, self.find(item)) or dict(netns=item["netns"], dst=item["dst"], state="absent")
+                for item in items]

@@ -1,0 +1,126 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: nat_rule
+short_description: MASQUERADE, SNAT, DNAT (published ports) and forward accepts
+version_added: 1.0.0
+description:
+  - Converges NAT rules like C(iptables -t nat -A POSTROUTING -s 192.168.0.0/16 ! -o br0 -j MASQUERADE)
+    and C(iptables -t nat -A PREROUTING -d 172.31.8.154 -p tcp --dport 5000 -j DNAT --to-destination 192.168.0.2:5000).
+  - Rules live in chains owned by the collection (C(NSLAB-PRE), C(NSLAB-POST) in C(nat), C(NSLAB-FWD) in
+    C(filter)) or in the nftables table C(inet nslab), joined to the built-in hooks by one jump each.
+    Rules of users, Docker or other tools are never flushed, reordered or deleted.
+  - V(masquerade) and V(snat) also accept their flows (and the replies) in the FORWARD hook, V(dnat)
+    accepts the translated connections, V(forward) accepts what it matches; so lab traffic keeps
+    working when the FORWARD policy is DROP, as Docker sets it.
+  - Rules are read once per namespace (C(iptables-save) / C(nft -j list ruleset)) and written in one
+    batch (C(iptables-restore --noflush) / one C(nft -f)).
+  - Identity is O(netns) + O(type) + the match fields; O(to) and O(comment) are attributes,
+    changing them replaces the rule.
+options:
+  type:
+    description: What the rule does.
+    type: str
+    choices: [masquerade, snat, dnat, forward]
+  source:
+    description: Match source address or network (CIDR, host bits zero).
+    type: str
+  destination:
+    description: Match destination address or network (for V(dnat), usually the uplink address).
+    type: str
+  in_interface:
+    description: Match input interface; a leading C(!) negates. Not for V(masquerade) / V(snat).
+    type: str
+  out_interface:
+    description: Match output interface; a leading C(!) negates (V(!br0)). Not for V(dnat).
+    type: str
+  protocol:
+    description: Match protocol.
+    type: str
+    choices: [tcp, udp, sctp, icmp, icmpv6]
+  port:
+    description: Destination port, an integer or a range C(first-last) (1-65535); needs O(protocol) tcp, udp or sctp.
+    type: str
+  to:
+    description:
+      - V(dnat) new destination C(address), C(address:port) or C(address:first-last) (C([v6]:port) for IPv6).
+      - V(snat) new source address.
+    type: str
+  comment:
+    description: A note of yours added to the rule comment (64 characters at most).
+    type: str
+  backend:
+    description:
+      - V(iptables) (iptables-nft or iptables-legacy, whichever the host uses), V(nftables), or V(auto).
+      - V(auto) keeps the backend that already holds this collection's rules; otherwise it uses iptables
+        when the host has iptables rules or policies or nothing at all, and nftables when it has native
+        nftables tables and no iptables rules.
+      - The collection's rules are never split across backends; finding them in the other one is an error.
+    type: str
+    choices: [auto, iptables, nftables]
+    default: auto
+extends_documentation_fragment:
+  - nslab.net.common
+  - nslab.net.common.attributes
+notes:
+  - Teardown with O(state=absent) removes exactly the rules this lab made, and the chains and jumps
+    (or the table) once no lab has rules left.
+author:
+  - nslab.net contributors
+"""
+
+EXAMPLES = r"""
+- name: Seed 002 - egress, MASQUERADE the lab subnet out of anything but the bridge
+  nslab.net.nat_rule:
+    type: masquerade
+    source: 192.168.0.0/16
+    out_interface: "!br0"
+
+- name: Seed 002 - ingress, publish port 5000 of netns1 on the uplink address
+  nslab.net.nat_rule:
+    type: dnat
+    destination: 203.0.113.10
+    protocol: tcp
+    port: 5000
+    to: 192.168.0.2:5000
+
+- name: Several rules in one batch, purging this lab's rules no longer listed
+  nslab.net.nat_rule:
+    items:
+      - {type: masquerade, source: 192.168.0.0/16, out_interface: "!br0"}
+      - {type: dnat, destination: 203.0.113.10, protocol: tcp, port: 8000-8010, to: 192.168.0.3}
+    purge: true
+"""
+
+RETURN = r"""
+actions:
+  description: The operations planned (check mode) or done, in words.
+  returned: always
+  type: list
+  elements: str
+  sample: ["add masquerade from 192.168.0.0/16 out !br0 in the host namespace (iptables)"]
+rules:
+  description: Each requested rule as it is after the run (as it would be, in check mode).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"netns": null, "type": "masquerade", "source": "192.168.0.0/16", "destination": null,
+            "in_interface": null, "out_interface": "!br0", "protocol": null, "port": null, "to": null,
+            "comment": null, "key": "3f2a9c1b0d", "backend": "iptables", "rules": 3}]
+"""
+
+from ansible_collections.nslab.net.plugins.module_utils.engine import run
+from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
+
+
+def main() -> None:
+    run(NatResource)
+
+
+if __name__ == "__main__":
+    main()

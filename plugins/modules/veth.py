@@ -1,0 +1,97 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: veth
+short_description: veth pairs across namespaces, with their addresses and MTU
+version_added: 1.0.0
+description:
+  - Creates a veth pair with one end O(name) in O(netns) and the other end O(peer) created
+    directly in O(peer_netns), sets both ends up, and converges their addresses and MTU
+    (C(ip link add ... type veth peer name ... netns ...), C(ip addr add/del), C(ip link set up)).
+  - Both ends carry the O(lab) label in their interface alias. A pair this lab made with another
+    peer is replaced; a link it did not make is never deleted or replaced - the error says what is there.
+  - Deleting either end deletes the pair.
+options:
+  name:
+    description: Name of the end in O(netns) (at most 15 characters).
+    type: str
+  peer:
+    description: Name of the other end, in O(peer_netns). Required with O(state=present).
+    type: str
+  peer_netns:
+    description: Namespace of the peer end; omitted means the host namespace.
+    type: str
+  address:
+    description:
+      - The complete set of global addresses (CIDR) of the O(name) end; others are removed.
+      - Omitted leaves the addresses untouched; V([]) removes them all.
+    type: list
+    elements: str
+  peer_address:
+    description: The complete set of global addresses of the O(peer) end, same semantics as O(address).
+    type: list
+    elements: str
+  mtu:
+    description: MTU of both ends (68-65535).
+    type: int
+extends_documentation_fragment:
+  - nslab.net.common
+  - nslab.net.common.attributes
+seealso:
+  - module: nslab.net.bridge_port
+author:
+  - nslab.net contributors
+"""
+
+EXAMPLES = r"""
+- name: Seed 002 - veth0 on the host, ceth0 in netns1 with 192.168.0.2/16
+  nslab.net.veth:
+    name: veth0
+    peer: ceth0
+    peer_netns: netns1
+    peer_address: [192.168.0.2/16]
+
+- name: Seed 000 - both pairs in one call; purge pairs dropped from the list
+  nslab.net.veth:
+    items:
+      - {name: veth1, peer: ceth1, peer_netns: netns1, peer_address: [172.20.0.11/16]}
+      - {name: veth2, peer: ceth2, peer_netns: netns2, peer_address: [172.20.0.12/16]}
+    purge: true
+
+- name: Remove a pair
+  nslab.net.veth:
+    name: veth2
+    state: absent
+"""
+
+RETURN = r"""
+actions:
+  description: The operations planned (check mode) or done, in words.
+  returned: always
+  type: list
+  elements: str
+  sample: ["add veth veth0 <-> ceth0@netns1", "add address 192.168.0.2/16 to ceth0 in netns netns1"]
+veths:
+  description: Each requested pair as it is after the run (as it would be, in check mode).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"name": "veth0", "netns": null, "peer": "ceth0", "peer_netns": "netns1", "mtu": 1500,
+            "address": [], "peer_address": ["192.168.0.2/16"], "up": true}]
+"""
+
+from ansible_collections.nslab.net.plugins.module_utils.engine import run
+from ansible_collections.nslab.net.plugins.module_utils.links import VethResource
+
+
+def main() -> None:
+    run(VethResource)
+
+
+if __name__ == "__main__":
+    main()

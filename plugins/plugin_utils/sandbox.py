@@ -1,0 +1,154 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Sandbox hosts on the local machine (controller side).
+
+A sandbox is a holder process in its own network, mount, UTS and PID namespaces
+with a private ``/run`` (so a private ``/run/netns``) and a private copy-on-write
+view of ``/etc`` (so a private ``/etc/netns`` and ``/etc/resolv.conf``). Commands
+run inside with ``nsenter``. The machine's own network is never touched.
+The holder is PID 1 of its PID namespace: killing it (SIGKILL: a PID-namespace
+init ignores SIGTERM) ends every process started inside.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+DEFAULT_ROOT = "/run/nslab-sandbox"
+MARKER = "nslab-sandbox"
+RESOLV = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
+
+_SETUP = r"""
+set -e
+mount -t tmpfs -o mode=0755 nslab-run /run
+mkdir -p /run/netns /run/lock
+mount -t overlay overlay -o lowerdir=/etc,upperdir="$1/etc-upper",workdir="$1/etc-work" /etc
+rm -f /etc/resolv.conf
+printf '%s' "$2" > /etc/resolv.conf
+rm -rf /etc/netns
+hostname "$3"
+ip link set lo up
+echo ready
+exec -a "$4" sleep infinity
+"""
+
+
+class SandboxError(Exception):
+    pass
+
+
+class Sandbox:
+    def __init__(self, name: str, root: str = DEFAULT_ROOT):
+        self.name = name
+        self.root = root
+        self.dir = os.path.join(root, name)
+
+    # -- state ----------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        """PID (in our PID namespace) of the holder, if it is alive."""
+        try:
+            with open(os.path.join(self.dir, "pid")) as fh:
+                pid = int(fh.read().strip())
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if not fh.read().startswith(f"{MARKER}:{self.name}".encode()):
+                    return None
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def exists(self) -> bool:
+        return self.pid is not None
+
+    # -- life cycle -----------------------------------------------------
+    def create(self, hostname: str | None = None, resolv: str = RESOLV, timeout: float = 10.0) -> bool:
+        """Start the holder; False if it was already running."""
+        if self.exists():
+            return False
+        if os.path.isdir(self.dir):
+            shutil.rmtree(self.dir)
+        os.makedirs(os.path.join(self.dir, "etc-upper"))
+        os.makedirs(os.path.join(self.dir, "etc-work"))
+        argv = ["unshare", "--net", "--mount", "--uts", "--pid", "--fork", "--mount-proc",
+                "--propagation", "private", "--", "/bin/bash", "-c", _SETUP, "nslab-sandbox-setup",
+                self.dir, resolv, hostname or self.name, f"{MARKER}:{self.name}"]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        line = proc.stdout.readline().decode().strip()
+        if line != "ready":
+            err = proc.stderr.read().decode() if proc.poll() is not None else ""
+            proc.kill()
+            raise SandboxError(f"sandbox {self.name} did not start: {line} {err}".strip())
+        proc.stdout.close()
+        proc.stderr.close()
+        deadline = time.monotonic() + timeout
+        holder = None
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
+                    kids = fh.read().split()
+                if kids:
+                    holder = int(kids[0])
+                    with open(f"/proc/{holder}/cmdline", "rb") as fh:
+                        if fh.read().startswith(MARKER.encode()):
+                            break
+            except OSError:
+                pass
+            time.sleep(0.01)
+        else:
+            proc.kill()
+            raise SandboxError(f"sandbox {self.name}: holder process not found")
+        with open(os.path.join(self.dir, "pid"), "w") as fh:
+            fh.write(str(holder))
+        self._unshare = proc
+        return True
+
+    def destroy(self, timeout: float = 10.0) -> bool:
+        """Kill the holder (and with it every process inside); False if none ran."""
+        pid = self.pid
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+                unshare = getattr(self, "_unshare", None)
+                if unshare is not None:
+                    unshare.poll()
+                time.sleep(0.01)
+        unshare = getattr(self, "_unshare", None)
+        if unshare is not None:
+            try:
+                unshare.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                unshare.kill()
+        if os.path.isdir(self.dir):
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return pid is not None
+
+    # -- running inside -------------------------------------------------
+    def argv(self, cmd: list[str]) -> list[str]:
+        pid = self.pid
+        if pid is None:
+            raise SandboxError(f"sandbox {self.name} is not running (create it first)")
+        return ["nsenter", "-t", str(pid), "-n", "-m", "-u", "-p", "--"] + list(cmd)
+
+    def run(self, cmd, input: str | None = None, check: bool = True, timeout: float = 120,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+        if isinstance(cmd, str):
+            cmd = ["/bin/sh", "-c", cmd]
+        proc = subprocess.run(self.argv(cmd), input=input, capture_output=True, text=True, timeout=timeout,
+                              env=env, check=False)
+        if check and proc.returncode != 0:
+            raise SandboxError(f"in sandbox {self.name}: {cmd} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+
+def list_sandboxes(root: str = DEFAULT_ROOT) -> list[str]:
+    try:
+        return sorted(n for n in os.listdir(root) if Sandbox(n, root).exists())
+    except FileNotFoundError:
+        return []

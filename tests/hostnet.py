@@ -1,0 +1,72 @@
+"""A fingerprint of this machine's own network, to prove the tests left it alone."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import subprocess
+
+SYSCTLS = [
+    "net/ipv4/ip_forward", "net/ipv6/conf/all/forwarding",
+    "net/ipv4/conf/all/route_localnet", "net/ipv4/conf/default/route_localnet",
+    "net/bridge/bridge-nf-call-iptables", "net/bridge/bridge-nf-call-ip6tables",
+    "net/bridge/bridge-nf-call-arptables",
+]
+
+
+def _run(argv):
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        return f"<{argv[0]} not installed>"
+    return proc.stdout + (f"\n<exit {proc.returncode}: {proc.stderr.strip()}>" if proc.returncode else "")
+
+
+def _no_counters(text: str) -> str:
+    text = re.sub(r"\[\d+:\d+\]", "[-]", text)                  # iptables-save chain counters
+    text = re.sub(r"counter packets \d+ bytes \d+", "counter", text)  # nft counters
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+
+
+def fingerprint() -> dict:
+    fp = {
+        "links": _run(["ip", "-o", "link", "show"]),
+        "addresses": _run(["ip", "-o", "addr", "show"]),
+        "routes4": _run(["ip", "-4", "route", "show", "table", "all"]),
+        "routes6": _run(["ip", "-6", "route", "show", "table", "all"]),
+        "rules": _run(["ip", "rule", "show"]),
+        "netns": _run(["ip", "netns", "list"]),
+        "run_netns": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else None,
+        "etc_netns": sorted(os.listdir("/etc/netns")) if os.path.isdir("/etc/netns") else None,
+        "mounts": [line.split()[4] for line in open("/proc/self/mountinfo")
+                   if "/netns" in line.split()[4] or line.split()[4].startswith("/run/nslab")],
+        "iptables": _no_counters(_run(["iptables-save"])),
+        "ip6tables": _no_counters(_run(["ip6tables-save"])),
+        "nft": _no_counters(_run(["nft", "list", "ruleset"])),
+        "legacy_tables": [open(p).read() for p in ("/proc/net/ip_tables_names", "/proc/net/ip6_tables_names")
+                          if os.path.exists(p)],
+        "resolv": open("/etc/resolv.conf").read() if os.path.exists("/etc/resolv.conf") else None,
+    }
+    for name in SYSCTLS:
+        path = f"/proc/sys/{name}"
+        fp[name] = open(path).read().strip() if os.path.exists(path) else None
+    return fp
+
+
+def sandbox_processes() -> list[str]:
+    """Processes that look like ours and outlived their test (holders, demo servers)."""
+    out = []
+    for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            text = open(cmdline, "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text.startswith(("nslab-sandbox", "nslab-demo")):
+            out.append(f"{cmdline.split('/')[2]}: {text.strip()}")
+    return sorted(out)
+
+
+def compare(before: dict, after: dict) -> list[str]:
+    return [f"{key}:\n  before: {before.get(key)!r}\n  after:  {after.get(key)!r}"
+            for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]

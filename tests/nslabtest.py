@@ -1,0 +1,76 @@
+"""Helpers for tests that run the collection's modules inside sandboxes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(REPO, ".cache", "collections")
+PYTHON = os.environ.get("NSLAB_MANAGED_PYTHON", sys.executable)
+
+
+def ensure_collection_link() -> str:
+    """<repo>/.cache/collections/ansible_collections/nslab/net -> the repo."""
+    parent = os.path.join(COLLECTIONS, "ansible_collections", "nslab")
+    os.makedirs(parent, exist_ok=True)
+    link = os.path.join(parent, "net")
+    if not os.path.islink(link):
+        os.symlink(os.path.relpath(REPO, parent), link)
+    return COLLECTIONS
+
+
+ensure_collection_link()
+sys.path.insert(0, COLLECTIONS)
+from ansible_collections.nslab.net.plugins.plugin_utils.sandbox import Sandbox  # noqa: E402
+
+
+class ModuleRunner:
+    """Run a module through its real entry point (an args file) inside a sandbox."""
+
+    def __init__(self, sandbox: Sandbox, tmpdir: str):
+        self.sandbox = sandbox
+        self.tmpdir = tmpdir
+
+    def __call__(self, module: str, check: bool = False, diff: bool = True, expect_fail: bool = False, **args):
+        args = {k: val for k, val in args.items() if val is not None}
+        args.update(_ansible_check_mode=check, _ansible_diff=diff)
+        fd, path = tempfile.mkstemp(dir=self.tmpdir, suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"ANSIBLE_MODULE_ARGS": args}, fh)
+        env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+        proc = self.sandbox.run([PYTHON, "-m", f"ansible_collections.nslab.net.plugins.modules.{module}", path],
+                                check=False, env=env)
+        assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr + proc.stdout
+        try:
+            result = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError(f"module {module} printed no JSON (exit {proc.returncode}):\n"
+                                 f"{proc.stdout}\n{proc.stderr}") from None
+        if expect_fail:
+            assert result.get("failed"), f"{module} should have failed: {result}"
+            assert "exception" not in result, result["exception"]
+        else:
+            assert not result.get("failed"), f"{module} failed: {result.get('msg')}\n{result}"
+        return result
+
+    def four(self, module: str, **args):
+        """check, apply, check, apply: changed twice, then not; returns the first apply."""
+        first_check = self(module, check=True, **args)
+        assert first_check["changed"], f"check mode should report a change: {first_check}"
+        applied = self(module, **args)
+        assert applied["changed"], applied
+        assert applied["actions"] == first_check["actions"], (first_check["actions"], applied["actions"])
+        assert applied["diff"]["before"] != applied["diff"]["after"]
+        assert first_check["diff"] == applied["diff"], (first_check["diff"], applied["diff"])
+        second_check = self(module, check=True, **args)
+        assert not second_check["changed"], second_check["actions"]
+        again = self(module, **args)
+        assert not again["changed"], again["actions"]
+        assert again["diff"]["before"] == again["diff"]["after"]
+        return applied
+
+    def sh(self, cmd: str, check: bool = True):
+        return self.sandbox.run(cmd, check=check)
