@@ -24,7 +24,7 @@ def ensure_collection_link() -> str:
 
 ensure_collection_link()
 sys.path.insert(0, COLLECTIONS)
-from ansible_collections.nslab.net.plugins.plugin_utils.sandbox import Sandbox  # noqa: E402
+from ansible_collections.nslab.net.plugins.plugin_utils.sandbox import Internet, Sandbox  # noqa: E402,F401
 
 
 class ModuleRunner:

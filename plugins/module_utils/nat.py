@@ -36,9 +36,10 @@ IPT_CHAINS = {"pre": ("nat", "NSLAB-PRE", "PREROUTING"),
               "post": ("nat", "NSLAB-POST", "POSTROUTING"),
               "fwd": ("filter", "NSLAB-FWD", "FORWARD")}
 NFT_TABLE = "nslab"
-NFT_CHAINS = {"pre": "type nat hook prerouting priority dstnat; policy accept;",
-              "post": "type nat hook postrouting priority srcnat; policy accept;",
-              "fwd": "type filter hook forward priority filter; policy accept;"}
+# nftables: chain key -> (chain name in table inet nslab, its base chain spec)
+NFT_CHAINS = {"pre": ("prerouting_nat", "type nat hook prerouting priority dstnat; policy accept;"),
+              "post": ("postrouting_nat", "type nat hook postrouting priority srcnat; policy accept;"),
+              "fwd": ("forward_filter", "type filter hook forward priority filter; policy accept;")}
 XTABLES_NAMES = {"filter", "nat", "mangle", "raw", "security"}
 _TAG_RE = re.compile(r'--comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
 
@@ -427,8 +428,8 @@ class NftBackend:
                 out.append(f"delete table inet {NFT_TABLE}")
             return "\n".join(out) + ("\n" if out else "")
         out.append(f"add table inet {NFT_TABLE}")
-        for chain, spec in NFT_CHAINS.items():
-            out.append(f"add chain inet {NFT_TABLE} {chain} {{ {spec} }}")
+        for name, spec in NFT_CHAINS.values():
+            out.append(f"add chain inet {NFT_TABLE} {name} {{ {spec} }}")
         for key in sorted(remove_keys):
             entry = state.ours.get(key)
             if entry and entry["lab"] == lab:
@@ -436,7 +437,7 @@ class NftBackend:
                     out.append(f"delete rule inet {NFT_TABLE} {chain} handle {handle}")
         for rule in add:
             for chain, spec in rule.nft_rules():
-                out.append(f"add rule inet {NFT_TABLE} {chain} {spec}")
+                out.append(f"add rule inet {NFT_TABLE} {NFT_CHAINS[chain][0]} {spec}")
         return "\n".join(out) + "\n"
 
     def write(self, text: str) -> None:

@@ -139,7 +139,7 @@ class Sandbox:
     def run(self, cmd, input: str | None = None, check: bool = True, timeout: float = 120,
             env: dict | None = None) -> subprocess.CompletedProcess:
         if isinstance(cmd, str):
-            cmd = ["/bin/sh", "-c", cmd]
+            cmd = ["/bin/bash", "-c", cmd]
         proc = subprocess.run(self.argv(cmd), input=input, capture_output=True, text=True, timeout=timeout,
                               env=env, check=False)
         if check and proc.returncode != 0:
@@ -152,3 +152,89 @@ def list_sandboxes(root: str = DEFAULT_ROOT) -> list[str]:
         return sorted(n for n in os.listdir(root) if Sandbox(n, root).exists())
     except FileNotFoundError:
         return []
+
+
+# ------------------------------------------------------ the simulated internet
+INTERNET = "nslab-internet"
+WAN_GATEWAY = "203.0.113.1"
+WAN_PREFIX = 24
+PUBLIC_SERVER = "198.51.100.10"
+
+# A public server: answers HTTP on port 80 with the source address it saw.
+_SERVER = r'''
+import http.server, socketserver, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("seen-from %s\n" % self.client_address[0]).encode()
+        with open(sys.argv[2], "a") as log:
+            log.write(self.client_address[0] + "\n")
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)   # no getfqdn(): no DNS lookup
+        self.server_name, self.server_port = self.server_address[:2]
+S((sys.argv[1], 80), H).serve_forever()
+'''
+
+
+class Internet(Sandbox):
+    """One sandbox that plays the internet: a router on 203.0.113.1/24 for the
+    lab hosts' uplinks and a public server on 198.51.100.10 (ping and HTTP).
+    It has no route to any lab subnet, so lab egress works only through NAT.
+    It is also the outside client that reaches the hosts' published ports."""
+
+    def __init__(self, root: str = DEFAULT_ROOT):
+        super().__init__(INTERNET, root)
+
+    def create(self, hostname: str | None = None, resolv: str = RESOLV, timeout: float = 10.0) -> bool:
+        if not super().create(hostname or "internet", resolv, timeout):
+            return False
+        server = os.path.join(self.dir, "server.py")
+        with open(server, "w") as fh:
+            fh.write(_SERVER)
+        self.run(f"""set -e
+ip link add wan0 type bridge
+ip addr add {WAN_GATEWAY}/{WAN_PREFIX} dev wan0
+ip link set wan0 up
+ip addr add {PUBLIC_SERVER}/32 dev lo
+echo 1 > /proc/sys/net/ipv4/ip_forward
+""")
+        import sys
+        subprocess.Popen(self.argv(["setsid", "-f", "/bin/bash", "-c",
+                                    f'exec -a nslab-sandbox-server "$0" "$@" </dev/null >/dev/null 2>&1',
+                                    sys.executable, server, PUBLIC_SERVER, os.path.join(self.dir, "seen.log")]),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).wait()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.run(f"exec 3<>/dev/tcp/{PUBLIC_SERVER}/80", check=False).returncode == 0:
+                break
+            time.sleep(0.05)
+        return True
+
+    def attach(self, host: Sandbox, address: str) -> None:
+        """Give ``host`` an uplink eth0 with ``address`` (/24) and a default route here."""
+        port = f"up-{host.name}"[:15]
+        hostpid = host.pid
+        # -n only: the host's PID must be resolved in our PID namespace
+        subprocess.run(["nsenter", "-t", str(self.pid), "-n", "ip", "link", "add", port, "type", "veth",
+                        "peer", "name", "eth0", "netns", str(hostpid)], check=True, capture_output=True)
+        self.run(f"ip link set {port} master wan0 && ip link set {port} up")
+        host.run(f"""set -e
+ip addr add {address}/{WAN_PREFIX} dev eth0
+ip link set eth0 up
+ip route add default via {WAN_GATEWAY} dev eth0
+""")
+
+    def seen(self) -> list[str]:
+        try:
+            with open(os.path.join(self.dir, "seen.log")) as fh:
+                return fh.read().split()
+        except FileNotFoundError:
+            return []

@@ -20,3 +20,30 @@ def sandbox(tmp_path):
 @pytest.fixture
 def mod(sandbox, tmp_path):
     return ModuleRunner(sandbox, str(tmp_path))
+
+
+@pytest.fixture
+def lab_host(tmp_path):
+    """A lab host sandbox with uplink eth0 203.0.113.10/24 to a simulated internet
+    (public server 198.51.100.10; the internet sandbox is also the outside client)."""
+    from nslabtest import Internet
+
+    root = str(tmp_path / "sandboxes")
+    internet = Internet(root=root)
+    host = Sandbox(f"h-{uuid.uuid4().hex[:6]}", root=root)
+    internet.create()
+    try:
+        host.create()
+        internet.attach(host, "203.0.113.10")
+        yield host, internet
+    finally:
+        host.destroy()
+        internet.destroy()
+
+
+@pytest.fixture
+def lab(lab_host, tmp_path):
+    host, internet = lab_host
+    runner = ModuleRunner(host, str(tmp_path))
+    runner.internet = internet
+    return runner
