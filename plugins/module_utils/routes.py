@@ -21,6 +21,7 @@ from ansible_collections.nslab.net.plugins.module_utils.namespaces import marker
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 RT_TABLE_MAIN = 254
+IP6_DEFAULT_METRIC = 1024
 TABLE_NAMES = {"main": 254, "default": 253, "local": 255}
 PROTO_BASE, PROTO_SPAN = 110, 60   # 110..169: unused by iproute2's rt_protos
 
@@ -71,6 +72,8 @@ class RouteResource(Resource):
         if self.params["state"] == "present" and not gateway and not item["dev"]:
             raise Invalid(option("gateway"), "a route needs a gateway, a dev, or both")
         item["metric"] = v.integer(option("metric"), item.get("metric") or 0, 0, 2 ** 32 - 1)
+        if family == 6 and item["metric"] == 0:
+            item["metric"] = IP6_DEFAULT_METRIC     # what the kernel stores for metric 0
         table = item.get("table")
         if table is None:
             item["table"] = RT_TABLE_MAIN
@@ -84,7 +87,7 @@ class RouteResource(Resource):
         return item
 
     def key(self, item):
-        return f"{item['netns'] or '-'}/table {item['table']}/{item['dst']}/metric {item['metric']}"
+        return f"{item['netns'] or '-'} table {item['table']} {item['prefix']} metric {item['metric']}"
 
     def routes(self, ns, family) -> list[dict]:
         key = ("routes", ns, family)

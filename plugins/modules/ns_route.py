@@ -28,7 +28,7 @@ options:
     description: Output link; needed for a device route or a link-local IPv6 gateway.
     type: str
   metric:
-    description: Route priority (default 0).
+    description: Route priority (default 0; for IPv6 the kernel stores 0 as 1024, and so does this module).
     type: int
   table:
     description: Routing table, a number or V(main) / V(default) (default V(main)).

@@ -1,0 +1,132 @@
+"""Each module against the real kernel in a throwaway sandbox: every change runs
+four times (check, apply, check, apply), and the diff shows what changed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def links(mod, netns=None):
+    out = mod.sh(f"ip {'-n ' + netns if netns else ''} -j -d addr show").stdout
+    return {link["ifname"]: link for link in json.loads(out)}
+
+
+def test_netns_lifecycle_dns_and_marks(mod):
+    r = mod.four("netns", name="red", dns=["192.0.2.53"])
+    assert r["diff"]["after"]["red"] == {"name": "red", "loopback": True, "dns": ["192.0.2.53"]}
+    assert mod.sh("ip netns list").stdout.split()[0] == "red"
+    assert "options timeout:1 attempts:1" in mod.sh("cat /etc/netns/red/resolv.conf").stdout
+    assert links(mod, "red")["lo"]["operstate"] == "UNKNOWN"          # lo up
+    assert "nslab:nslab" in mod.sh("ip -n red -d link show lo").stdout   # the lab's mark
+    r = mod.four("netns", name="red", dns=["192.0.2.54"], loopback=False)
+    assert r["diff"]["before"]["red"]["dns"] == ["192.0.2.53"] and r["diff"]["after"]["red"]["dns"] == ["192.0.2.54"]
+    assert r["diff"]["before"]["red"]["loopback"] is True and r["diff"]["after"]["red"]["loopback"] is False
+    r = mod.four("netns", name="red", state="absent")
+    assert r["diff"]["after"]["red"] == {"state": "absent"}
+    assert mod.sh("ip netns list").stdout == "" and mod.sh("ls /etc/netns/red", check=False).returncode != 0
+
+
+def test_veth_mtu_addresses_ipv6_and_peer_change(mod):
+    mod("netns", items=[{"name": "a"}, {"name": "b"}])
+    mod.four("veth", name="v0", peer="c0", peer_netns="a", address=["10.1.0.1/24", "fd00:1::1/64"],
+             peer_address=["10.1.0.2/24", "fd00:1::2/64"])
+    r = mod.four("veth", name="v0", peer="c0", peer_netns="a", mtu=1400, address=["10.1.0.1/24"],
+                 peer_address=["10.1.0.2/24", "fd00:1::2/64"])
+    before, after = r["diff"]["before"]["-/v0"], r["diff"]["after"]["-/v0"]
+    assert (before["mtu"], after["mtu"]) == (1500, 1400)
+    assert before["address"] == ["10.1.0.1/24", "fd00:1::1/64"] and after["address"] == ["10.1.0.1/24"]
+    assert links(mod, "a")["c0"]["mtu"] == 1400
+    assert mod.sh("ip netns exec a ping -c1 -W2 10.1.0.1").returncode == 0
+    # the same host end, now paired with a peer in another namespace: replaced
+    r = mod.four("veth", name="v0", peer="c1", peer_netns="b", peer_address=["10.1.0.3/24"])
+    assert any(a.startswith("delete veth v0") for a in r["actions"])
+    assert "c0" not in links(mod, "a") and "c1" in links(mod, "b")
+    mod.four("veth", name="v0", state="absent")
+    assert "v0" not in links(mod) and "c1" not in links(mod, "b")
+
+
+def test_bridge_port_hairpin_and_detach(mod):
+    mod("netns", name="a")
+    mod("veth", name="v0", peer="c0", peer_netns="a")
+    r = mod.four("bridge_port", bridge="br0", address=["192.168.0.1/16"], port="v0")
+    assert r["diff"]["after"]["-/br0"]["ports"] == ["v0"]
+    r = mod.four("bridge_port", bridge="br0", port="v0", hairpin=True)
+    assert r["diff"]["before"]["-/br0"]["hairpin"] == [] and r["diff"]["after"]["-/br0"]["hairpin"] == ["v0"]
+    assert "hairpin on" in mod.sh("ip -d link show v0").stdout
+    r = mod.four("bridge_port", bridge="br0", port="v0", state="absent")
+    assert r["diff"]["after"]["-/br0"]["ports"] == []
+    assert "master" not in mod.sh("ip link show v0").stdout
+    mod.four("bridge_port", bridge="br0", state="absent")
+    assert "br0" not in links(mod)
+
+
+def test_ns_route_v4_v6_gateway_change(mod):
+    mod("netns", name="a")
+    mod("veth", name="v0", peer="c0", peer_netns="a", address=["10.9.0.1/24", "fd00:9::1/64"],
+        peer_address=["10.9.0.2/24", "fd00:9::2/64"])
+    mod.four("ns_route", netns="a", items=[{"dst": "default", "gateway": "10.9.0.1"},
+                                           {"dst": "default", "gateway": "fd00:9::1"},
+                                           {"dst": "198.51.100.0/24", "dev": "c0", "metric": 50}])
+    routes = mod.sh("ip -n a route; ip -n a -6 route").stdout
+    assert "default via 10.9.0.1 dev c0 proto" in routes and "default via fd00:9::1 dev c0" in routes
+    assert "198.51.100.0/24 dev c0 proto" in routes and "metric 50" in routes
+    mod("veth", name="v0", peer="c0", peer_netns="a", address=["10.9.0.1/24", "10.9.0.254/24", "fd00:9::1/64"])
+    r = mod.four("ns_route", netns="a", dst="default", gateway="10.9.0.254")
+    key = "a table 254 0.0.0.0/0 metric 0"
+    assert r["diff"]["before"][key]["gateway"] == "10.9.0.1" and r["diff"]["after"][key]["gateway"] == "10.9.0.254"
+    mod.four("ns_route", netns="a", dst="default", gateway="10.9.0.254", state="absent")
+    assert "default via 10.9.0.254" not in mod.sh("ip -n a route").stdout
+
+
+def test_ns_sysctl_host_and_namespace(mod):
+    mod("netns", name="a")
+    r = mod.four("ns_sysctl", items=[{"name": "net.ipv4.ip_forward", "value": 1},
+                                     {"name": "net.ipv4.conf.all.forwarding", "value": "1", "netns": "a"}])
+    assert r["diff"]["before"]["-/net.ipv4.ip_forward"]["value"] == "0"
+    assert r["diff"]["after"]["-/net.ipv4.ip_forward"]["value"] == "1"
+    assert mod.sh("cat /proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"
+    assert mod.sh("ip netns exec a cat /proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("backend", ["iptables", "nftables"])
+def test_nat_rule_change_of_to_replaces(mod, backend):
+    args = dict(type="dnat", destination="203.0.113.10", protocol="tcp", port="8000-8010", backend=backend)
+    r = mod.four("nat_rule", to="192.168.0.2", **args)
+    key = next(iter(r["diff"]["after"]))
+    assert r["diff"]["after"][key]["to"] == "192.168.0.2" and r["diff"]["before"][key] == {"state": "absent"}
+    r = mod.four("nat_rule", to="192.168.0.3", comment="moved", **args)
+    assert r["diff"]["before"][key]["to"] == "192.168.0.2" and r["diff"]["after"][key]["to"] == "192.168.0.3"
+    assert r["diff"]["after"][key]["comment"] == "moved"
+    assert r["actions"][0].startswith("replace dnat")
+    dump = mod.sh("iptables-save" if backend == "iptables" else "nft list ruleset").stdout
+    assert "192.168.0.3" in dump and "192.168.0.2" not in dump
+    # snat and forward, in a namespace, in one batch
+    mod("netns", name="a")
+    mod.four("nat_rule", netns="a", backend=backend, items=[
+        {"type": "snat", "source": "10.0.0.0/8", "out_interface": "eth9", "to": "198.51.100.7"},
+        {"type": "forward", "in_interface": "br0", "out_interface": "!br0", "protocol": "udp", "port": 53}])
+    dump = mod.sh("ip netns exec a " + ("iptables-save" if backend == "iptables" else "nft list ruleset")).stdout
+    assert "198.51.100.7" in dump
+    r = mod.four("nat_rule", state="absent", to="192.168.0.3", **args)
+    assert r["diff"]["after"][key] == {"state": "absent"}
+    if backend == "iptables":
+        assert "NSLAB" not in mod.sh("iptables-save").stdout
+    else:
+        assert "nslab" not in mod.sh("nft list ruleset").stdout
+
+
+def test_netns_info_reads_without_creating(mod):
+    mod("netns", name="a")
+    mod("veth", name="v0", peer="c0", peer_netns="a", peer_address=["10.3.0.2/24"])
+    mod("nat_rule", type="masquerade", source="10.3.0.0/24")
+    r = mod("netns_info")
+    assert not r["changed"] and r["namespaces"] == ["a"]
+    host, ns_a = r["info"]
+    assert any(link["name"] == "v0" and link["peer"] == "c0" and link["peer_netns"] == "a" for link in host["links"])
+    assert host["nat_backend"] == "iptables" and host["nat_rules"][0]["type"] == "masquerade"
+    assert [link for link in ns_a["links"] if link["name"] == "c0"][0]["addresses"] == ["10.3.0.2/24"]
+    r = mod("netns_info", netns="missing", expect_fail=True)
+    assert "netns: namespace 'missing' does not exist" in r["msg"]
+    assert [line.split()[0] for line in mod.sh("ip netns list").stdout.splitlines()] == ["a"]

@@ -1,0 +1,1 @@
+import nslabtest  # noqa: F401  (puts the collection on sys.path)

@@ -1,0 +1,110 @@
+"""The planner's NAT rendering: identity, digest and the text both backends get."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.nslab.net.plugins.module_utils.nat import (
+    IptablesState, NftBackend, NftState, Rule, parse_tag, parse_to)
+from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+
+def item(**kw):
+    base = dict(netns=None, type="masquerade", family=4, source=None, destination=None, in_interface=None,
+                out_interface=None, protocol=None, port=None, to=None, comment=None)
+    base.update(kw)
+    return base
+
+
+def test_identity_ignores_to_and_comment_but_digest_does_not():
+    a = Rule(item(type="dnat", destination="203.0.113.10/32", protocol="tcp", port=(5000, 5000),
+                  to=("192.168.0.2", (5000, 5000))), "lab1")
+    b = Rule(item(type="dnat", destination="203.0.113.10/32", protocol="tcp", port=(5000, 5000),
+                  to=("192.168.0.3", None), comment="moved"), "lab1")
+    assert a.key == b.key and a.digest != b.digest
+    assert Rule(item(source="10.0.0.0/8"), "x").key != Rule(item(source="10.1.0.0/16"), "x").key
+
+
+def test_masquerade_iptables_lines_match_seed_002():
+    rule = Rule(item(source="192.168.0.0/16", out_interface="!br0"), "nslab")
+    lines = rule.ipt_rules()
+    assert lines[0][0] == "post"
+    assert lines[0][1].startswith("-s 192.168.0.0/16 ! -o br0 -m comment --comment \"nslab:nslab:masquerade:")
+    assert lines[0][1].endswith("-j MASQUERADE")
+    assert [c for c, _ in lines] == ["post", "fwd", "fwd"]
+    assert "-d 192.168.0.0/16 ! -i br0 -m conntrack --ctstate RELATED,ESTABLISHED" in lines[2][1]
+
+
+def test_dnat_port_range_rendering_both_backends():
+    rule = Rule(item(type="dnat", destination="203.0.113.10/32", protocol="tcp", port=(8000, 8010),
+                     to=("192.168.0.3", None)), "nslab")
+    ipt = dict(rule.ipt_rules())
+    assert "-p tcp -m tcp --dport 8000:8010" in ipt["pre"]
+    assert "--to-destination 192.168.0.3" in ipt["pre"]
+    nft = [spec for chain, spec in rule.nft_rules() if chain == "pre"][0]
+    assert "tcp dport 8000-8010" in nft and "dnat ip to 192.168.0.3" in nft
+
+
+def test_parse_to_forms():
+    assert parse_to("to", "192.168.0.2:5000", "dnat") == ("192.168.0.2", (5000, 5000))
+    assert parse_to("to", "[fd00::2]:80-81", "dnat") == ("fd00::2", (80, 81))
+    assert parse_to("to", "fd00::2", "dnat") == ("fd00::2", None)
+    with pytest.raises(Invalid, match="^to: snat takes an address only"):
+        parse_to("to", "10.0.0.1:80", "snat")
+    with pytest.raises(Invalid, match="^to"):
+        parse_to("to", "10.0.0.300", "dnat")
+
+
+def test_tag_round_trip():
+    rule = Rule(item(source="10.0.0.0/8", comment="hello there"), "lab-a")
+    tag = parse_tag(rule.comment)
+    assert tag == dict(lab="lab-a", type="masquerade", key=rule.key, digest=rule.digest, comment="hello there")
+    assert parse_tag("DOCKER rule") is None and parse_tag(None) is None
+
+
+SAVE = """*nat
+:PREROUTING ACCEPT [0:0]
+:POSTROUTING ACCEPT [3:180]
+:DOCKER - [0:0]
+:NSLAB-POST - [0:0]
+-A POSTROUTING -j NSLAB-POST
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A NSLAB-POST -s 10.0.0.0/8 -m comment --comment "nslab:a:masquerade:k1:d1" -j MASQUERADE
+-A NSLAB-POST -s 10.1.0.0/16 -m comment --comment "nslab:b:masquerade:k2:d2 theirs" -j MASQUERADE
+COMMIT
+*filter
+:FORWARD DROP [0:0]
+COMMIT
+"""
+
+
+def test_iptables_state_parsing_and_batch_keeps_other_labs():
+    from ansible_collections.nslab.net.plugins.module_utils.nat import IptablesBackend
+
+    state = IptablesState(SAVE, "nft", 4)
+    assert state.foreign and state.forward_drop
+    assert set(state.ours) == {"k1", "k2"} and state.ours["k2"]["comment"] == "theirs"
+    assert state.jumps == {"post": "POSTROUTING -j NSLAB-POST"}
+    backend = IptablesBackend.__new__(IptablesBackend)
+    text = backend.batch(state, keep=set(), add=[], lab="a")
+    assert "nslab:b:masquerade:k2:d2 theirs" in text          # the other lab's rule is written back
+    assert "k1" not in text
+    assert "-D POSTROUTING" not in text                         # chain still used by lab b
+    text = IptablesBackend.batch(backend, IptablesState(SAVE.replace("-A NSLAB-POST -s 10.1", "#"), "nft", 4),
+                                 keep=set(), add=[], lab="a")
+    assert "-D POSTROUTING -j NSLAB-POST" in text and "-X NSLAB-POST" in text
+
+
+def test_nft_batch_deletes_by_handle_and_drops_empty_table():
+    data = {"nftables": [
+        {"table": {"family": "inet", "name": "nslab"}},
+        {"rule": {"family": "inet", "table": "nslab", "chain": "postrouting_nat", "handle": 7,
+                  "comment": "nslab:a:masquerade:k1:d1", "expr": []}},
+    ]}
+    state = NftState(data)
+    backend = NftBackend.__new__(NftBackend)
+    assert backend.batch(state, {"k1"}, [], "a") == "delete table inet nslab\n"
+    rule = Rule(item(source="10.2.0.0/16"), "a")
+    text = backend.batch(state, {"k1"}, [rule], "a")
+    assert "delete rule inet nslab postrouting_nat handle 7" in text
+    assert "add rule inet nslab postrouting_nat meta nfproto ipv4 ip saddr 10.2.0.0/16 masquerade" in text
