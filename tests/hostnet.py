@@ -32,7 +32,7 @@ def _no_counters(text: str) -> str:
 def fingerprint() -> dict:
     fp = {
         "links": _run(["ip", "-o", "link", "show"]),
-        "addresses": _run(["ip", "-o", "addr", "show"]),
+        "addresses": _run(["ip", "-o", "addr", "show"]).replace(" tentative", ""),
         "routes4": _run(["ip", "-4", "route", "show", "table", "all"]),
         "routes6": _run(["ip", "-6", "route", "show", "table", "all"]),
         "rules": _run(["ip", "rule", "show"]),
@@ -70,3 +70,9 @@ def sandbox_processes() -> list[str]:
 def compare(before: dict, after: dict) -> list[str]:
     return [f"{key}:\n  before: {before.get(key)!r}\n  after:  {after.get(key)!r}"
             for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(fingerprint(), sort_keys=True))

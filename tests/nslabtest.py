@@ -74,3 +74,28 @@ class ModuleRunner:
 
     def sh(self, cmd: str, check: bool = True):
         return self.sandbox.run(cmd, check=check)
+
+
+def playbook(box, path: str, *extra: str) -> "subprocess.CompletedProcess":
+    """ansible-playbook inside the sandbox, connection local; returns the process."""
+    bindir = os.path.dirname(sys.executable)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml",
+               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+    return box.run([os.path.join(bindir, "ansible-playbook"), "-i", "lab,", "-c", "local",
+                    "-e", f"ansible_python_interpreter={PYTHON}", path, *extra], check=False, env=env, timeout=300)
+
+
+def state_of(box) -> dict:
+    """The sandbox's own network state (the same fingerprint the suite takes of the machine)."""
+    import json
+    proc = box.run([sys.executable, os.path.join(REPO, "tests", "hostnet.py")])
+    return json.loads(proc.stdout)
+
+
+def recap(proc) -> dict:
+    """The PLAY RECAP counters of the one host."""
+    import re
+    m = re.search(r"^lab\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout, re.M)
+    assert m, proc.stdout + proc.stderr
+    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups())))

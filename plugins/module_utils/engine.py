@@ -246,7 +246,7 @@ def run(resource_cls) -> None:
             item["netns"] = v.netns_name(path("netns"), item.get("netns"))
             items.append(resource.normalize(item, path))
         resource.check_items(items)
-        if not ctx.check_mode:
+        if not ctx.check_mode and params["state"] != "absent":
             for index, item in enumerate(items):
                 for opt in resource.netns_options:
                     if opt in item and not ctx.ns_exists(item[opt]):

@@ -170,8 +170,8 @@ def _write_resolv(name: str, text: str) -> None:
 
 def _remove_resolv(name: str) -> None:
     path = resolv_path(name)
-    try:
-        os.unlink(path)
-        os.rmdir(os.path.dirname(path))
-    except OSError:
-        pass
+    for remove, target in ((os.unlink, path), (os.rmdir, os.path.dirname(path)), (os.rmdir, nsmod.NETNS_ETC_DIR)):
+        try:
+            remove(target)
+        except OSError:     # gone already, or holds files of someone else
+            return

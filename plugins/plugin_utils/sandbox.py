@@ -32,6 +32,9 @@ rm -f /etc/resolv.conf
 printf '%s' "$2" > /etc/resolv.conf
 rm -rf /etc/netns
 hostname "$3"
+# no IPv6 duplicate address detection: addresses are usable at once and stay stable
+echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad
+echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad
 ip link set lo up
 echo ready
 exec -a "$4" sleep infinity
