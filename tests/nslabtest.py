@@ -22,6 +22,19 @@ def ensure_collection_link() -> str:
     return COLLECTIONS
 
 
+def ansible_only() -> str:
+    """A directory holding only the controller's ``ansible`` package, so a managed
+    Python of another version (with its own pyroute2) can import module_utils."""
+    import ansible
+
+    path = os.path.join(REPO, ".cache", "ansible-only")
+    os.makedirs(path, exist_ok=True)
+    link = os.path.join(path, "ansible")
+    if not os.path.islink(link):
+        os.symlink(os.path.dirname(ansible.__file__), link)
+    return path
+
+
 ensure_collection_link()
 sys.path.insert(0, COLLECTIONS)
 from ansible_collections.nslab.net.plugins.plugin_utils.sandbox import Internet, Sandbox  # noqa: E402,F401
@@ -40,7 +53,7 @@ class ModuleRunner:
         fd, path = tempfile.mkstemp(dir=self.tmpdir, suffix=".json")
         with os.fdopen(fd, "w") as fh:
             json.dump({"ANSIBLE_MODULE_ARGS": args}, fh)
-        env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([COLLECTIONS, ansible_only()]))
         proc = self.sandbox.run([PYTHON, "-m", f"ansible_collections.nslab.net.plugins.modules.{module}", path],
                                 check=False, env=env)
         assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr + proc.stdout
