@@ -37,7 +37,7 @@ def ansible_only() -> str:
 
 ensure_collection_link()
 sys.path.insert(0, COLLECTIONS)
-from ansible_collections.nslab.net.plugins.plugin_utils.sandbox import Internet, Sandbox  # noqa: E402,F401
+from ansible_collections.nslab.net.plugins.module_utils.sandbox import Internet, Sandbox  # noqa: E402,F401
 
 
 class ModuleRunner:

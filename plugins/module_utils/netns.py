@@ -164,11 +164,12 @@ class Session:
         self.close()
 
     def fd(self, name: str | None) -> int:
-        """An open descriptor of the namespace (None = the one we started in)."""
+        """An open descriptor of the namespace: None = the one we started in, a
+        name under /run/netns, or an absolute path (e.g. /proc/PID/ns/net)."""
         if name is None:
             return self._home
         if name not in self._fds:
-            self._fds[name] = os.open(ns_path(name), os.O_RDONLY)
+            self._fds[name] = os.open(name if name.startswith("/") else ns_path(name), os.O_RDONLY)
         return self._fds[name]
 
     def forget(self, name: str | None) -> None:

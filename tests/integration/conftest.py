@@ -31,8 +31,8 @@ def lab_host(tmp_path):
     root = str(tmp_path / "sandboxes")
     internet = Internet(root=root)
     host = Sandbox(f"h-{uuid.uuid4().hex[:6]}", root=root)
-    internet.create()
     try:
+        internet.create()
         host.create()
         internet.attach(host, "203.0.113.10")
         yield host, internet

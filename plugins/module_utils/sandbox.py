@@ -19,6 +19,8 @@ import signal
 import subprocess
 import time
 
+from ansible_collections.nslab.net.plugins.module_utils.netns import Session
+
 DEFAULT_ROOT = "/run/nslab-sandbox"
 MARKER = "nslab-sandbox"
 RESOLV = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
@@ -35,7 +37,6 @@ hostname "$3"
 # no IPv6 duplicate address detection: addresses are usable at once and stay stable
 echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad
 echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad
-ip link set lo up
 echo ready
 exec -a "$4" sleep infinity
 """
@@ -109,7 +110,14 @@ class Sandbox:
         with open(os.path.join(self.dir, "pid"), "w") as fh:
             fh.write(str(holder))
         self._unshare = proc
+        with Session() as session:
+            session.ipr(self.netns).link("set", index=1, state="up")
         return True
+
+    @property
+    def netns(self) -> str:
+        """The holder's network namespace as a path a Session can enter."""
+        return f"/proc/{self.pid}/ns/net"
 
     def destroy(self, timeout: float = 10.0) -> bool:
         """Kill the holder (and with it every process inside); False if none ran."""
@@ -202,13 +210,16 @@ class Internet(Sandbox):
         server = os.path.join(self.dir, "server.py")
         with open(server, "w") as fh:
             fh.write(_SERVER)
-        self.run(f"""set -e
-ip link add wan0 type bridge
-ip addr add {WAN_GATEWAY}/{WAN_PREFIX} dev wan0
-ip link set wan0 up
-ip addr add {PUBLIC_SERVER}/32 dev lo
-echo 1 > /proc/sys/net/ipv4/ip_forward
-""")
+        with Session() as session:
+            ipr = session.ipr(self.netns)
+            ipr.link("add", ifname="wan0", kind="bridge")
+            wan = ipr.link("get", ifname="wan0")[0]["index"]
+            ipr.addr("add", index=wan, address=WAN_GATEWAY, prefixlen=WAN_PREFIX)
+            ipr.link("set", index=wan, state="up")
+            ipr.addr("add", index=1, address=PUBLIC_SERVER, prefixlen=32)
+            with session.entered(self.netns):
+                with open("/proc/sys/net/ipv4/ip_forward", "w") as fh:
+                    fh.write("1")
         import sys
         subprocess.Popen(self.argv(["setsid", "-f", "/bin/bash", "-c",
                                     f'exec -a nslab-sandbox-server "$0" "$@" </dev/null >/dev/null 2>&1',
@@ -224,16 +235,27 @@ echo 1 > /proc/sys/net/ipv4/ip_forward
     def attach(self, host: Sandbox, address: str) -> None:
         """Give ``host`` an uplink eth0 with ``address`` (/24) and a default route here."""
         port = f"up-{host.name}"[:15]
-        hostpid = host.pid
-        # -n only: the host's PID must be resolved in our PID namespace
-        subprocess.run(["nsenter", "-t", str(self.pid), "-n", "ip", "link", "add", port, "type", "veth",
-                        "peer", "name", "eth0", "netns", str(hostpid)], check=True, capture_output=True)
-        self.run(f"ip link set {port} master wan0 && ip link set {port} up")
-        host.run(f"""set -e
-ip addr add {address}/{WAN_PREFIX} dev eth0
-ip link set eth0 up
-ip route add default via {WAN_GATEWAY} dev eth0
-""")
+        with Session() as session:
+            ipr = session.ipr(self.netns)
+            ipr.link("add", ifname=port, kind="veth", peer={"ifname": "eth0", "net_ns_fd": session.fd(host.netns)})
+            index = ipr.link("get", ifname=port)[0]["index"]
+            ipr.link("set", index=index, master=ipr.link("get", ifname="wan0")[0]["index"], state="up")
+            hipr = session.ipr(host.netns)
+            eth0 = hipr.link("get", ifname="eth0")[0]["index"]
+            hipr.addr("add", index=eth0, address=address, prefixlen=WAN_PREFIX)
+            hipr.link("set", index=eth0, state="up")
+            hipr.route("add", dst_len=0, gateway=WAN_GATEWAY, oif=eth0)
+
+    def detach(self, host: Sandbox) -> None:
+        """Remove the uplink of ``host`` (its eth0 goes with it)."""
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        with Session() as session:
+            ipr = session.ipr(self.netns)
+            try:
+                ipr.link("del", index=ipr.link("get", ifname=f"up-{host.name}"[:15])[0]["index"])
+            except NetlinkError:
+                pass
 
     def seen(self) -> list[str]:
         try:
@@ -241,3 +263,118 @@ ip route add default via {WAN_GATEWAY} dev eth0
                 return fh.read().split()
         except FileNotFoundError:
             return []
+
+
+# ------------------------------------------------------- the sandbox module
+def _uplink_of(box: Sandbox) -> str | None:
+    import ipaddress
+
+    with Session() as session:
+        ipr = session.ipr(box.netns)
+        try:
+            eth0 = ipr.link("get", ifname="eth0")[0]["index"]
+        except Exception:
+            return None
+        for msg in ipr.get_addr(index=eth0):
+            if msg["family"] == 2 and msg["index"] == eth0:
+                return str(ipaddress.ip_address(msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")))
+    return None
+
+
+def sandbox_resource():
+    """The Resource behind the nslab.net.sandbox module (imported lazily: the
+    connection plugin needs Sandbox without the module engine)."""
+    import ipaddress
+
+    from ansible_collections.nslab.net.plugins.module_utils import validate as v
+    from ansible_collections.nslab.net.plugins.module_utils.engine import Resource
+
+    wan = ipaddress.ip_network(f"{WAN_GATEWAY}/{WAN_PREFIX}", strict=False)
+
+    class SandboxResource(Resource):
+        options = dict(name=dict(type="str"), uplink_address=dict(type="str"))
+        module_options = dict(root=dict(type="str", default=DEFAULT_ROOT))
+        result_key = "sandboxes"
+        netns_options = ()
+
+        def normalize(self, item, option):
+            name = v.required(option("name"), item.get("name"))
+            if not isinstance(name, str) or not all(c.isalnum() or c in "-_" for c in name) or not 1 <= len(name) <= 12 \
+                    or name == INTERNET:
+                raise v.Invalid(option("name"), f"sandbox name {name!r} must be 1-12 letters, digits, '-' or '_'")
+            item["name"] = name
+            if item.get("netns") is not None:
+                raise v.Invalid(option("netns"), "does not apply to nslab.net.sandbox")
+            if self.params["state"] == "present":
+                addr = v.address(option("uplink_address"), v.required(option("uplink_address"),
+                                                                      item.get("uplink_address")))
+                ip = ipaddress.ip_address(addr)
+                if ip not in wan or ip in (wan.network_address, wan.broadcast_address, ipaddress.ip_address(WAN_GATEWAY)):
+                    raise v.Invalid(option("uplink_address"), f"{addr} must be a host address in {wan} other than "
+                                    f"the simulated internet's gateway {WAN_GATEWAY}")
+                item["uplink_address"] = addr
+            return item
+
+        def check_items(self, items):
+            super().check_items(items)
+            seen = {}
+            for index, item in enumerate(items):
+                addr = item.get("uplink_address")
+                if addr and addr in seen:
+                    raise v.Invalid(f"items[{index}].uplink_address", f"{addr} is also given to items[{seen[addr]}]")
+                seen[addr] = index
+
+        def key(self, item):
+            return item["name"]
+
+        def plan(self, items, plan):
+            root = self.params["root"]
+            internet = Internet(root)
+            for item in items:
+                box = Sandbox(item["name"], root)
+                current = dict(name=box.name, uplink_address=_uplink_of(box)) if box.exists() else None
+                if self.params["state"] == "absent":
+                    plan.state(box.name, current, None)
+                    if current:
+                        plan.do(f"destroy sandbox {box.name}", lambda box=box: (internet.detach(box) if internet.exists()
+                                                                               else None, box.destroy()))
+                    continue
+                want = dict(name=box.name, uplink_address=item["uplink_address"])
+                plan.state(box.name, current, want)
+                if current == want:
+                    continue
+                if not internet.exists() and "create the simulated internet" not in plan.actions:
+                    plan.do("create the simulated internet", lambda: internet.create())
+                if current is not None:
+                    plan.do(f"destroy sandbox {box.name} (uplink address changes)",
+                            lambda box=box: (internet.detach(box), box.destroy()))
+                plan.do(f"create sandbox {box.name} with uplink eth0 {item['uplink_address']}/{WAN_PREFIX}",
+                        lambda box=box, addr=item["uplink_address"]: (box.create(), internet.attach(box, addr)))
+            if self.params["state"] == "absent":
+                names = {item["name"] for item in items}
+                if internet.exists() and not [n for n in list_sandboxes(root) if n != INTERNET and n not in names]:
+                    plan.do("destroy the simulated internet", lambda: internet.destroy())
+
+        def purge(self, items, plan):
+            root = self.params["root"]
+            listed = {item["name"] for item in items}
+            internet = Internet(root)
+            for name in list_sandboxes(root):
+                if name != INTERNET and name not in listed:
+                    box = Sandbox(name, root)
+                    plan.state(name, dict(name=name, uplink_address=_uplink_of(box)), None)
+                    plan.do(f"destroy sandbox {name} (purge: no longer listed)",
+                            lambda box=box: (internet.detach(box), box.destroy()))
+
+        def report(self, items, plan):
+            if self.ctx.check_mode:
+                return [plan.after.get(item["name"]) for item in items]
+            root = self.params["root"]
+            out = []
+            for item in items:
+                box = Sandbox(item["name"], root)
+                out.append(dict(name=box.name, pid=box.pid, uplink_address=_uplink_of(box), root=root)
+                           if box.exists() else dict(name=box.name, state="absent"))
+            return out
+
+    return SandboxResource
