@@ -60,6 +60,19 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool) -> dict:
     return out
 
 
+def uplink(host: dict) -> dict:
+    """The host's uplink: the device of its IPv4 default route (lowest metric, main
+    table) and that device's first global IPv4 address."""
+    defaults = sorted((r for r in host["routes"] if r["dst"] == "default" and r["table"] == 254
+                       and r["gateway"] and ":" not in r["gateway"]), key=lambda r: r["metric"])
+    if not defaults:
+        return dict(interface=None, address=None, gateway=None)
+    dev = defaults[0]["dev"]
+    link = next((link for link in host["links"] if link["name"] == dev), {"addresses": []})
+    v4 = [a.split("/")[0] for a in link["addresses"] if ":" not in a]
+    return dict(interface=dev, address=v4[0] if v4 else None, gateway=defaults[0]["gateway"])
+
+
 def main(module: AnsibleModule) -> None:
     params = module.params
     ctx = Context(module, "nslab")
@@ -73,8 +86,10 @@ def main(module: AnsibleModule) -> None:
             scopes = [wanted]
         else:
             scopes = [None] + names
-        result = dict(changed=False, namespaces=[n for n in names],
-                      info=[namespace_info(ctx, ns, params["nat"]) for ns in scopes])
+        info = [namespace_info(ctx, ns, params["nat"]) for ns in scopes]
+        result = dict(changed=False, namespaces=list(names), info=info)
+        if wanted is None:
+            result["uplink"] = uplink(info[0])
     except Invalid as exc:
         ctx.session.close()
         module.fail_json(msg=str(exc))

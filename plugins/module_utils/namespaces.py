@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+from ansible_collections.nslab.net.plugins.module_utils import services
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
     Conflict, Resource, netlink, owner_tag, parse_owner)
@@ -127,6 +128,11 @@ class NetnsResource(Resource):
             return
         if cur["lab"] != ctx.lab:
             raise self.refuse(name, cur["lab"], f"delete netns {name}")
+
+        for record in services.records():
+            if record.get("netns") == name:
+                plan.do(f"stop service {record['name']} in netns {name} (before deleting the namespace)",
+                        lambda record=record: services.stop(record))
 
         def delete(name=name, ours_resolv=bool(cur["resolv"] and cur["resolv"].startswith("# written by nslab.net"))):
             ctx.session.forget(name)

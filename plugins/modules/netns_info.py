@@ -44,6 +44,13 @@ namespaces:
   type: list
   elements: str
   sample: [netns1, netns2]
+uplink:
+  description:
+    - The host's uplink, found from its IPv4 default route (lowest metric): C(interface), C(address), C(gateway).
+    - Returned when O(netns) is omitted; all null when the host has no default route.
+  returned: when O(netns) is omitted
+  type: dict
+  sample: {"interface": "eth0", "address": "203.0.113.10", "gateway": "203.0.113.1"}
 info:
   description: One entry per namespace reported (C(name) null for the host namespace).
   returned: success

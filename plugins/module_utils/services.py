@@ -1,0 +1,204 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ns_service: supervised processes inside namespaces (the lab's demo services).
+
+Each service is a small supervisor process (its command line carries
+``nslab-service:LAB:NAME``) that runs the command with ``ip netns exec`` (so the
+namespace's /etc/netns resolver applies) and restarts it a second after it
+exits. Its state lives in /run/nslab/services/LAB/NAME.json. A re-run restarts
+a supervisor that died; absent stops the supervisor and its command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from ansible_collections.nslab.net.plugins.module_utils import validate as v
+from ansible_collections.nslab.net.plugins.module_utils.engine import Failure, Resource, where
+
+STATE_DIR = "/run/nslab/services"
+
+SUPERVISOR = r"""
+import os, signal, subprocess, sys, time
+marker, netns, cwd, log = sys.argv[1:5]
+cmd = sys.argv[5:]
+child = None
+stopping = False
+def stop(*_):
+    global stopping
+    stopping = True
+    if child is not None and child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(3)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+while not stopping:
+    with open(log, "ab") as out:
+        argv = (["ip", "netns", "exec", netns] if netns != "-" else []) + cmd
+        child = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    child.wait()
+    time.sleep(1)
+"""
+
+
+def state_path(lab: str, name: str) -> str:
+    return os.path.join(STATE_DIR, lab, f"{name}.json")
+
+
+def marker(lab: str, name: str) -> str:
+    return f"nslab-service:{lab}:{name}"
+
+
+def alive(record: dict | None) -> bool:
+    if not record:
+        return False
+    try:
+        with open(f"/proc/{record['pid']}/cmdline", "rb") as fh:
+            return marker(record["lab"], record["name"]).encode() in fh.read().split(b"\0")
+    except (OSError, KeyError):
+        return False
+
+
+def read_record(lab: str, name: str) -> dict | None:
+    try:
+        with open(state_path(lab, name)) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def records(lab: str | None = None) -> list[dict]:
+    out = []
+    labs = [lab] if lab else (os.listdir(STATE_DIR) if os.path.isdir(STATE_DIR) else [])
+    for one in labs:
+        folder = os.path.join(STATE_DIR, one)
+        if not os.path.isdir(folder):
+            continue
+        for entry in sorted(os.listdir(folder)):
+            if entry.endswith(".json"):
+                record = read_record(one, entry[:-5])
+                if record:
+                    out.append(record)
+    return out
+
+
+def stop(record: dict, timeout: float = 5.0) -> None:
+    """SIGTERM the supervisor (it stops its command), SIGKILL if it lingers."""
+    if alive(record):
+        pid = record["pid"]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while alive(record) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if alive(record):
+            os.kill(pid, signal.SIGKILL)
+    try:
+        os.unlink(state_path(record["lab"], record["name"]))
+    except FileNotFoundError:
+        pass
+
+
+def stop_in_namespace(netns: str) -> list[str]:
+    """Stop every supervised service recorded in ``netns`` (before deleting it)."""
+    stopped = []
+    for record in records():
+        if record.get("netns") == netns:
+            stop(record)
+            stopped.append(record["name"])
+    return stopped
+
+
+def start(lab: str, name: str, netns: str | None, command: list[str], directory: str) -> dict:
+    os.makedirs(os.path.join(STATE_DIR, lab), exist_ok=True)
+    log = os.path.join(STATE_DIR, lab, f"{name}.log")
+    argv = [sys.executable, "-c", SUPERVISOR, marker(lab, name), netns or "-", directory, log] + command
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, close_fds=True)
+    record = dict(lab=lab, name=name, netns=netns, command=command, directory=directory, pid=proc.pid, log=log)
+    with open(state_path(lab, name), "w") as fh:
+        json.dump(record, fh)
+    return record
+
+
+class ServiceResource(Resource):
+    options = dict(
+        name=dict(type="str"),
+        command=dict(type="list", elements="str"),
+        directory=dict(type="str"),
+    )
+    result_key = "services"
+
+    def normalize(self, item, option):
+        name = v.required(option("name"), item.get("name"))
+        if not all(c.isalnum() or c in "-_." for c in name) or len(name) > 64:
+            raise v.Invalid(option("name"), f"service name {name!r} must be letters, digits, '-', '_' or '.'")
+        item["name"] = name
+        if self.params["state"] == "present":
+            item["command"] = v.required(option("command"), item.get("command"), "(the argv to run)")
+        item["directory"] = item.get("directory") or "/"
+        if not os.path.isabs(item["directory"]):
+            raise v.Invalid(option("directory"), "must be an absolute path")
+        return item
+
+    def key(self, item):
+        return item["name"]
+
+    def view(self, record):
+        if not record:
+            return None
+        return dict(name=record["name"], netns=record.get("netns"), command=record["command"],
+                    directory=record.get("directory", "/"), running=alive(record))
+
+    def plan(self, items, plan):
+        lab = self.ctx.lab
+        for item in items:
+            record = read_record(lab, item["name"])
+            before = self.view(record)
+            if self.params["state"] == "absent":
+                plan.state(item["name"], before, None)
+                if record:
+                    plan.do(f"stop service {item['name']} in {where(record.get('netns'))}",
+                            lambda record=record: stop(record))
+                continue
+            want = dict(name=item["name"], netns=item["netns"], command=item["command"],
+                        directory=item["directory"], running=True)
+            plan.state(item["name"], before, want)
+            if before == want:
+                continue
+            if record and alive(record):
+                plan.do(f"stop service {item['name']} in {where(record.get('netns'))} (its definition changed)",
+                        lambda record=record: stop(record))
+            if item["directory"] and not self.ctx.check_mode and not os.path.isdir(item["directory"]):
+                raise v.Invalid("directory", f"{item['directory']} does not exist")
+            plan.do(f"start service {item['name']} in {where(item['netns'])}: {' '.join(item['command'])}",
+                    lambda item=item: self.start(item))
+
+    def start(self, item):
+        record = start(self.ctx.lab, item["name"], item["netns"], item["command"], item["directory"])
+        time.sleep(0.2)
+        if not alive(record):
+            raise Failure(f"service {item['name']} exited at once; see {record['log']}")
+
+    def purge(self, items, plan):
+        listed = {item["name"] for item in items}
+        for record in records(self.ctx.lab):
+            if record["name"] not in listed:
+                plan.state(record["name"], self.view(record), None)
+                plan.do(f"stop service {record['name']} in {where(record.get('netns'))} (purge: no longer listed)",
+                        lambda record=record: stop(record))
+
+    def report(self, items, plan):
+        if self.ctx.check_mode:
+            return [plan.after.get(item["name"]) for item in items]
+        return [self.view(read_record(self.ctx.lab, item["name"])) or dict(name=item["name"], state="absent")
+                for item in items]

@@ -1,0 +1,93 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ns_probe
+short_description: Measure connectivity from inside namespaces with real traffic
+version_added: 1.0.0
+description:
+  - Runs each probe from inside its namespace at that moment - a ping, a TCP connect or an HTTP GET -
+    and reports whether it got through. It never changes anything and never fails because a probe did;
+    the lab playbook builds its connectivity report from these results.
+options:
+  probes:
+    description: The probes to run, in order.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: A label for the report.
+        type: str
+      netns:
+        description: Namespace to send from; omitted means the host namespace.
+        type: str
+      kind:
+        description: What to send.
+        type: str
+        choices: [ping, tcp, http]
+        default: ping
+      target:
+        description: Address to reach.
+        type: str
+        required: true
+      port:
+        description: TCP port (for V(tcp) and V(http)).
+        type: int
+      path:
+        description: HTTP path.
+        type: str
+        default: /
+      expect:
+        description: Text the HTTP answer must contain.
+        type: str
+      timeout:
+        description: Seconds to wait.
+        type: float
+        default: 2
+extends_documentation_fragment:
+  - nslab.net.common.info_attributes
+author:
+  - nslab.net contributors
+"""
+
+EXAMPLES = r"""
+- name: Can netns1 reach the public server, and is the host's address what it sees?
+  nslab.net.ns_probe:
+    probes:
+      - {name: egress, netns: netns1, kind: http, target: 198.51.100.10, port: 80, expect: "seen-from 203.0.113.10"}
+      - {name: host to netns1, target: 192.168.0.2}
+  register: probe
+"""
+
+RETURN = r"""
+ok:
+  description: Whether every probe got through.
+  returned: success
+  type: bool
+results:
+  description: Each probe with C(ok), C(detail) (the answer or the error) and C(ms).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"name": "egress", "netns": "netns1", "kind": "http", "target": "198.51.100.10", "port": 80,
+            "ok": true, "detail": "seen-from 203.0.113.10", "ms": 3.2}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.nslab.net.plugins.module_utils.probe import main as probe_main
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=dict(probes=dict(type="list", elements="dict", required=True)),
+                           supports_check_mode=True)
+    probe_main(module)
+
+
+if __name__ == "__main__":
+    main()
