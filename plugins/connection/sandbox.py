@@ -16,12 +16,15 @@ description:
 author:
   - nslab.net contributors
 options:
-  sandbox_name:
-    description: Name of the sandbox; defaults to the inventory host name.
+  remote_addr:
+    description:
+      - Name of the sandbox; defaults to the inventory host name (or the delegated host's).
     type: str
+    default: inventory_hostname
     vars:
-      - name: nslab_sandbox_name
       - name: inventory_hostname
+      - name: ansible_host
+      - name: nslab_sandbox_name
   sandbox_root:
     description: Directory holding the sandboxes' state.
     type: str
@@ -60,7 +63,7 @@ class Connection(ConnectionBase):
 
     def _connect(self):
         if not self._connected:
-            name = self.get_option("sandbox_name")
+            name = self.get_option("remote_addr")
             box = Sandbox(name, self.get_option("sandbox_root"))
             if not box.exists():
                 raise AnsibleConnectionFailure(

@@ -163,6 +163,14 @@ class Resource:
     def purge(self, items: list[dict], plan: Plan) -> None:
         raise Invalid("purge", "is not supported by this module")
 
+    def purge_namespaces(self, items: list[dict], *options: str) -> set:
+        """The namespaces purge looks in: those the items name (in ``options``),
+        and the module-level netns (so ``items: []`` purges there)."""
+        found = {self.params.get("netns")}
+        for item in items:
+            found.update(item.get(opt) for opt in options or ("netns",))
+        return found
+
     def finish(self, plan: Plan) -> None:
         """Turn what plan/purge collected into batched operations (NAT)."""
 

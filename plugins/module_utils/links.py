@@ -279,10 +279,9 @@ class VethResource(LinkBase):
 
     def purge(self, items, plan):
         listed = set()
-        namespaces = set()
         for item in items:
             listed.update({(item["netns"], item["name"]), (item["peer_netns"], item.get("peer"))})
-            namespaces.update({item["netns"], item["peer_netns"]})
+        namespaces = self.purge_namespaces(items, "netns", "peer_netns")
         gone = set()
         for ns, link in self.scan_owned(namespaces, "veth"):
             if (ns, link["name"]) in listed or (ns, link["name"]) in gone:
@@ -446,7 +445,7 @@ class BridgePortResource(LinkBase):
     def purge(self, items, plan):
         if self.params["state"] == "absent":
             return
-        namespaces = {item["netns"] for item in items}
+        namespaces = self.purge_namespaces(items)
         listed_bridges = {(item["netns"], item["bridge"]) for item in items}
         listed_ports = {(item["netns"], item["bridge"], item["port"]) for item in items if item["port"]}
         for ns, br in self.scan_owned(namespaces, "bridge"):

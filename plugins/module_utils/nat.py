@@ -636,6 +636,11 @@ class NatResource(Resource):
         if self.params["state"] == "absent":
             return
         listed = {(item["netns"], item["_rule"].key) for item in items}
+        for ns in self.purge_namespaces(items):
+            if self.ctx.readable(ns):
+                scope = self.scope(ns, "auto")
+                if scope not in self.scopes:
+                    self.scopes.append(scope)
         for scope in self.scopes:
             for key, entry in sorted(self.existing(scope).items()):
                 if entry["lab"] == self.ctx.lab and (scope["ns"], key) not in listed:

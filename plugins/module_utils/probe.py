@@ -61,7 +61,8 @@ def run_probe(session, probe: dict) -> dict:
 
 def normalize(index: int, probe: dict) -> dict:
     opt = f"probes[{index}]"
-    out = dict(name=probe.get("name") or f"probe {index}", netns=v.netns_name(f"{opt}.netns", probe.get("netns")),
+    out = dict(name=probe.get("name") or f"probe {index}", fact=probe.get("fact") or probe.get("name") or "",
+               netns=v.netns_name(f"{opt}.netns", probe.get("netns")),
                kind=v.choice(f"{opt}.kind", probe.get("kind", "ping"), KINDS),
                target=v.address(f"{opt}.target", v.required(f"{opt}.target", probe.get("target"))),
                timeout=float(probe.get("timeout", 2)), expect=probe.get("expect"), path=probe.get("path", "/"))
@@ -70,7 +71,7 @@ def normalize(index: int, probe: dict) -> dict:
     if out["netns"] is not None and not nsmod.ns_exists(out["netns"]):
         raise Invalid(f"{opt}.netns", f"namespace {out['netns']!r} does not exist")
     for key in probe:
-        if key not in ("name", "netns", "kind", "target", "port", "timeout", "expect", "path"):
+        if key not in ("name", "fact", "netns", "kind", "target", "port", "timeout", "expect", "path"):
             raise Invalid(f"{opt}.{key}", "unknown option")
     return out
 

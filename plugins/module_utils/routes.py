@@ -201,7 +201,7 @@ class RouteResource(Resource):
         if self.params["state"] == "absent":
             return
         listed = {self.key(item) for item in items}
-        scopes = {(item["netns"], item["family"]) for item in items}
+        scopes = {(ns, family) for ns in self.purge_namespaces(items) for family in (4, 6)}
         proto = lab_proto(self.ctx.lab)
         for ns, family in sorted(scopes, key=lambda s: (s[0] or "", s[1])):
             for route in self.routes(ns, family):

@@ -27,9 +27,9 @@ RESOLV = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
 
 _SETUP = r"""
 set -e
+mount -t overlay overlay -o lowerdir=/etc,upperdir="$1/etc-upper",workdir="$1/etc-work" /etc
 mount -t tmpfs -o mode=0755 nslab-run /run
 mkdir -p /run/netns /run/lock
-mount -t overlay overlay -o lowerdir=/etc,upperdir="$1/etc-upper",workdir="$1/etc-work" /etc
 rm -f /etc/resolv.conf
 printf '%s' "$2" > /etc/resolv.conf
 rm -rf /etc/netns
@@ -138,6 +138,10 @@ class Sandbox:
                 unshare.kill()
         if os.path.isdir(self.dir):
             shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            os.rmdir(self.root)          # the last one out tidies up
+        except OSError:
+            pass
         return pid is not None
 
     # -- running inside -------------------------------------------------
@@ -170,6 +174,7 @@ INTERNET = "nslab-internet"
 WAN_GATEWAY = "203.0.113.1"
 WAN_PREFIX = 24
 PUBLIC_SERVER = "198.51.100.10"
+SEEN_LOG = "/run/nslab-seen.log"
 
 # A public server: answers HTTP on port 80 with the source address it saw.
 _SERVER = r'''
@@ -207,9 +212,6 @@ class Internet(Sandbox):
     def create(self, hostname: str | None = None, resolv: str = RESOLV, timeout: float = 10.0) -> bool:
         if not super().create(hostname or "internet", resolv, timeout):
             return False
-        server = os.path.join(self.dir, "server.py")
-        with open(server, "w") as fh:
-            fh.write(_SERVER)
         with Session() as session:
             ipr = session.ipr(self.netns)
             ipr.link("add", ifname="wan0", kind="bridge")
@@ -221,9 +223,10 @@ class Internet(Sandbox):
                 with open("/proc/sys/net/ipv4/ip_forward", "w") as fh:
                     fh.write("1")
         import sys
+        # the server's code and log live inside the sandbox (its /run is private)
         subprocess.Popen(self.argv(["setsid", "-f", "/bin/bash", "-c",
-                                    f'exec -a nslab-sandbox-server "$0" "$@" </dev/null >/dev/null 2>&1',
-                                    sys.executable, server, PUBLIC_SERVER, os.path.join(self.dir, "seen.log")]),
+                                    'exec -a nslab-sandbox-server "$0" "$@" </dev/null >/dev/null 2>&1',
+                                    sys.executable, "-c", _SERVER, PUBLIC_SERVER, SEEN_LOG]),
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).wait()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -258,11 +261,8 @@ class Internet(Sandbox):
                 pass
 
     def seen(self) -> list[str]:
-        try:
-            with open(os.path.join(self.dir, "seen.log")) as fh:
-                return fh.read().split()
-        except FileNotFoundError:
-            return []
+        """Source addresses the public server has seen, oldest first."""
+        return self.run(f"cat {SEEN_LOG} 2>/dev/null || true").stdout.split()
 
 
 # ------------------------------------------------------- the sandbox module
@@ -367,14 +367,17 @@ def sandbox_resource():
                             lambda box=box: (internet.detach(box), box.destroy()))
 
         def report(self, items, plan):
-            if self.ctx.check_mode:
-                return [plan.after.get(item["name"]) for item in items]
             root = self.params["root"]
             out = []
             for item in items:
                 box = Sandbox(item["name"], root)
-                out.append(dict(name=box.name, pid=box.pid, uplink_address=_uplink_of(box), root=root)
-                           if box.exists() else dict(name=box.name, state="absent"))
+                exists = box.exists()
+                if self.ctx.check_mode:
+                    after = plan.after.get(item["name"]) or {}
+                    out.append(dict(name=box.name, exists=exists, root=root, uplink_address=after.get("uplink_address")))
+                else:
+                    out.append(dict(name=box.name, exists=exists, root=root, pid=box.pid,
+                                    uplink_address=_uplink_of(box) if exists else None))
             return out
 
     return SandboxResource

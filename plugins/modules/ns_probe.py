@@ -23,6 +23,9 @@ options:
       name:
         description: A label for the report.
         type: str
+      fact:
+        description: The connectivity fact this probe measures (grouping for the report).
+        type: str
       netns:
         description: Namespace to send from; omitted means the host namespace.
         type: str

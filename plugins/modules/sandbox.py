@@ -72,7 +72,7 @@ sandboxes:
   returned: success
   type: list
   elements: dict
-  sample: [{"name": "lab1", "pid": 4242, "uplink_address": "203.0.113.10", "root": "/run/nslab-sandbox"}]
+  sample: [{"name": "lab1", "exists": true, "pid": 4242, "uplink_address": "203.0.113.10", "root": "/run/nslab-sandbox"}]
 """
 
 from ansible_collections.nslab.net.plugins.module_utils.engine import run

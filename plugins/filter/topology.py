@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""lab_topology / lab_probes: one topology description -> every module call's items."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology as _lab_topology
+from ansible_collections.nslab.net.plugins.module_utils.topology import probes as _probes
+from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+DOCUMENTATION = r"""
+name: lab_topology
+short_description: Turn the lab's topology variables into the items of each module call
+version_added: 1.0.0
+description:
+  - Validates the topology the egress and ingress roles share and returns the item lists of their
+    module calls (C(netns), C(veth), C(ports), C(routes), C(masquerade), C(dnat), C(hairpin), C(services)).
+  - Errors name the role variable at fault, e.g. C(nslab_namespaces[1].address).
+  - Also provides C(nslab.net.lab_probes), the connectivity probes of the lab report.
+positional: _input
+options:
+  _input:
+    description: Dictionary with C(namespaces), C(gateway), C(bridge), C(uplink_interface), C(uplink_address),
+      C(egress), C(published_ports), C(demo_services) and C(demo_python).
+    type: dict
+    required: true
+author:
+  - nslab.net contributors
+"""
+
+EXAMPLES = r"""
+lab: "{{ {'namespaces': nslab_namespaces, 'gateway': nslab_gateway, 'bridge': nslab_bridge} | nslab.net.lab_topology }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The item lists and the derived subnet, gateway and uplink.
+  type: dict
+"""
+
+
+def lab_topology(topo):
+    try:
+        return _lab_topology(dict(topo))
+    except Invalid as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def lab_probes(lab, internet=None):
+    return _probes(lab, internet or None)
+
+
+
+
+def report_line(result):
+    """One probe result as a line of the connectivity report."""
+    state = "reachable" if result.get("ok") else "NOT reachable"
+    detail = "" if result.get("ok") else f"  ({result.get('detail', '')})"
+    return f"{result.get('fact', ''):<28} {result.get('name', ''):<34} {state} [{result.get('ms', '?')} ms]{detail}"
+
+
+class FilterModule:
+    def filters(self):
+        return dict(lab_topology=lab_topology, lab_probes=lab_probes, report_line=report_line)

@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""From one topology description to the item lists of every module call.
+
+The egress and ingress roles describe a lab once (namespaces, bridge, gateway,
+published ports, demo services) and make one module call per resource type
+with the lists computed here. Errors name the role variable at fault.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.nslab.net.plugins.module_utils import validate as v
+from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+WWW_ROOT = "/run/nslab/www"
+
+
+def _namespaces(topo: dict, gateway) -> list[dict]:
+    out, names, addresses, links = [], {}, {}, {}
+    for index, ns in enumerate(topo.get("namespaces") or []):
+        opt = f"nslab_namespaces[{index}]"
+        if not isinstance(ns, dict):
+            raise Invalid(opt, "must be a dictionary with at least name and address")
+        name = v.netns_name(f"{opt}.name", v.required(f"{opt}.name", ns.get("name")))
+        addr = ipaddress.ip_address(v.address(f"{opt}.address", v.required(f"{opt}.address", ns.get("address"))))
+        if addr not in gateway.network or addr in (gateway.ip, gateway.network.network_address,
+                                                   gateway.network.broadcast_address):
+            raise Invalid(f"{opt}.address", f"{addr} must be a host address in the lab subnet {gateway.network} "
+                          f"other than the gateway {gateway.ip} (nslab_gateway)")
+        veth = v.ifname(f"{opt}.veth", ns.get("veth") or f"v{name}"[:15])
+        peer = v.ifname(f"{opt}.peer", ns.get("peer") or "ceth0")
+        for key, table, what in ((name, names, "name"), (str(addr), addresses, "address")):
+            if key in table:
+                raise Invalid(f"{opt}.{what}", f"{key} is also used by nslab_namespaces[{table[key]}]")
+            table[key] = index
+        if veth in links or veth == topo["bridge"]:
+            raise Invalid(f"{opt}.veth", f"{veth} is also used by {links.get(veth, 'nslab_bridge')}")
+        links[veth] = f"nslab_namespaces[{index}]"
+        out.append(dict(name=name, address=str(addr), veth=veth, peer=peer))
+    return out
+
+
+def lab_topology(topo: dict) -> dict:
+    """Validate a topology and return the items of every module call."""
+    bridge = v.ifname("nslab_bridge", topo.get("bridge"))
+    topo = dict(topo, bridge=bridge)
+    gateway = ipaddress.ip_interface(v.interface("nslab_gateway", topo.get("gateway")))
+    if gateway.version != 4:
+        raise Invalid("nslab_gateway", "the lab subnet is IPv4 (NAT egress and DNAT ingress are IPv4 here)")
+    subnet = gateway.network.with_prefixlen
+    prefix = gateway.network.prefixlen
+    namespaces = _namespaces(topo, gateway)
+    by_name = {ns["name"]: ns for ns in namespaces}
+    uplink_if = topo.get("uplink_interface") or None
+    uplink_addr = topo.get("uplink_address") or None
+    if uplink_addr:
+        uplink_addr = v.address("nslab_uplink_address", uplink_addr)
+        if ipaddress.ip_address(uplink_addr) in gateway.network:
+            raise Invalid("nslab_uplink_address", f"{uplink_addr} lies inside the lab subnet {subnet}")
+
+    out = dict(
+        subnet=subnet, gateway=str(gateway.ip), bridge=bridge, uplink_interface=uplink_if, uplink_address=uplink_addr,
+        netns=[dict(name=ns["name"]) for ns in namespaces],
+        veth=[dict(name=ns["veth"], peer=ns["peer"], peer_netns=ns["name"],
+                   peer_address=[f"{ns['address']}/{prefix}"]) for ns in namespaces],
+        ports=[dict(port=ns["veth"]) for ns in namespaces],
+        routes=[dict(netns=ns["name"], dst="default", gateway=str(gateway.ip)) for ns in namespaces],
+        masquerade=([dict(type="masquerade", source=subnet, out_interface=uplink_if, comment="egress")]
+                    if topo.get("egress", True) and uplink_if else []),
+    )
+
+    published, hairpin_ports, seen = [], [], {}
+    for index, pub in enumerate(topo.get("published_ports") or []):
+        opt = f"nslab_published_ports[{index}]"
+        ns = by_name.get(v.required(f"{opt}.namespace", pub.get("namespace")))
+        if ns is None:
+            raise Invalid(f"{opt}.namespace", f"{pub.get('namespace')!r} is not one of nslab_namespaces")
+        proto = v.choice(f"{opt}.protocol", pub.get("protocol", "tcp"), ("tcp", "udp"))
+        port = v.port(f"{opt}.port", v.required(f"{opt}.port", pub.get("port")))
+        if port[0] != port[1]:
+            raise Invalid(f"{opt}.port", "publish one port per entry")
+        target = v.port(f"{opt}.target_port", pub.get("target_port") or port[0])[0]
+        if (proto, port[0]) in seen:
+            raise Invalid(f"{opt}.port", f"{proto}/{port[0]} is already published by nslab_published_ports[{seen[(proto, port[0])]}]")
+        seen[(proto, port[0])] = index
+        published.append(dict(namespace=ns["name"], address=ns["address"], protocol=proto, port=port[0],
+                              target_port=target, veth=ns["veth"]))
+        if ns["veth"] not in hairpin_ports:
+            hairpin_ports.append(ns["veth"])
+    out["published"] = published
+    out["hairpin"] = [dict(port=p, hairpin=True) for p in hairpin_ports]
+    out["dnat"] = []
+    if uplink_addr:
+        for pub in published:
+            out["dnat"].append(dict(type="dnat", destination=uplink_addr, protocol=pub["protocol"], port=pub["port"],
+                                    to=f"{pub['address']}:{pub['target_port']}", comment=f"publish {pub['namespace']}"))
+            # NAT loopback: a namespace reaching the published port by the uplink address gets its
+            # answer back through the host, so the reply is translated too
+            out["dnat"].append(dict(type="masquerade", source=subnet, destination=f"{pub['address']}/32",
+                                    out_interface=bridge, protocol=pub["protocol"], port=pub["target_port"],
+                                    comment=f"hairpin {pub['namespace']}"))
+
+    services, pages = [], []
+    for index, svc in enumerate(topo.get("demo_services") or []):
+        opt = f"nslab_demo_services[{index}]"
+        ns = by_name.get(v.required(f"{opt}.namespace", svc.get("namespace")))
+        if ns is None:
+            raise Invalid(f"{opt}.namespace", f"{svc.get('namespace')!r} is not one of nslab_namespaces")
+        port = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))[0]
+        directory = f"{WWW_ROOT}/{ns['name']}-{port}"
+        services.append(dict(name=f"demo-{ns['name']}-{port}", netns=ns["name"], directory=directory,
+                             command=[topo.get("demo_python") or "python3", "-m", "http.server", "--bind",
+                                      ns["address"], str(port)]))
+        pages.append(dict(directory=directory, name=services[-1]["name"],
+                          content=f"nslab demo service in {ns['name']} ({ns['address']}:{port})\n"))
+    out["services"] = services
+    out["pages"] = pages
+    return out
+
+
+def probes(lab: dict, internet: dict | None) -> dict:
+    """The connectivity probes of the report: the lab host's, and the outside client's."""
+    namespaces = [dict(name=item["peer_netns"], address=item["peer_address"][0].split("/")[0]) for item in lab["veth"]]
+    host, outside = [], []
+    uplink = lab["uplink_address"]
+    for ns in namespaces:
+        host.append(dict(name=f"host -> {ns['name']}", fact="host -> namespace", target=ns["address"]))
+        host.append(dict(name=f"{ns['name']} -> host", fact="namespace -> host", netns=ns["name"],
+                         target=uplink or lab["gateway"]))
+    for a, b in zip(namespaces, namespaces[1:] + namespaces[:1]):
+        if a is not b:
+            host.append(dict(name=f"{a['name']} -> {b['name']}", fact="namespace -> namespace", netns=a["name"],
+                             target=b["address"]))
+    if internet:
+        for ns in namespaces:
+            probe = dict(name=f"{ns['name']} -> internet", fact="namespace -> internet", netns=ns["name"],
+                         target=internet["target"], kind=internet.get("kind", "ping"))
+            if probe["kind"] != "ping":
+                probe["port"] = internet.get("port", 80)
+            if internet.get("expect_source") and uplink:
+                probe["expect"] = f"seen-from {uplink}"
+            host.append(probe)
+    for pub in lab["published"]:
+        if not uplink:
+            continue
+        kind = "http" if pub["protocol"] == "tcp" else None
+        if kind is None:
+            continue
+        others = [ns for ns in namespaces if ns["name"] != pub["namespace"]] or namespaces
+        host.append(dict(name=f"{others[0]['name']} -> {uplink}:{pub['port']}", fact="namespace -> published port",
+                         netns=others[0]["name"], target=uplink, kind="http", port=pub["port"]))
+        outside.append(dict(name=f"outside -> {uplink}:{pub['port']}", fact="outside -> published port",
+                            target=uplink, kind="http", port=pub["port"]))
+    return dict(host=host, outside=outside)
