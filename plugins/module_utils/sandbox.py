@@ -365,6 +365,8 @@ def sandbox_resource():
                     plan.state(name, dict(name=name, uplink_address=_uplink_of(box)), None)
                     plan.do(f"destroy sandbox {name} (purge: no longer listed)",
                             lambda box=box: (internet.detach(box), box.destroy()))
+            if not listed and internet.exists():
+                plan.do("destroy the simulated internet", lambda: internet.destroy())
 
         def report(self, items, plan):
             root = self.params["root"]
