@@ -16,13 +16,16 @@ PYTHON      := $(VENV)/bin/python
 COLLECTIONS := $(CURDIR)/.cache/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 PYTEST_ARGS ?=
+HOST        ?= lab1
+SANDBOX_ROOT ?= /run/nslab-sandbox
 
 help:
 	@echo "make lab    - set up everything and build the default lab in a sandbox (the main job)"
 	@echo "make test   - set up everything and run all tests"
 	@echo "make teardown - remove the lab and its sandbox"
+	@echo "make shell  - a shell inside the sandbox host (HOST=lab1)"
 
-.PHONY: help setup system-packages venv collection lab teardown test unit integration
+.PHONY: help setup system-packages venv collection lab teardown test unit integration molecule shell
 
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -58,5 +61,16 @@ unit: setup
 integration: setup
 	$(PYTHON) -m pytest -q -n 2 tests/integration $(PYTEST_ARGS)
 
+molecule: setup
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH MOLECULE_GLOB='molecule/*/molecule.yml' $(VENV)/bin/molecule test --all
+
+# Everything, with this machine's own network fingerprinted before and after.
 test: setup
+	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json
 	$(PYTHON) -m pytest -q -n 2 tests/unit tests/integration $(PYTEST_ARGS)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH MOLECULE_GLOB='molecule/*/molecule.yml' $(VENV)/bin/molecule test --all
+	$(PYTHON) tests/hostnet.py check .cache/hostnet-before.json
+
+shell:
+	@test -f $(SANDBOX_ROOT)/$(HOST)/pid || { echo "no sandbox $(HOST) under $(SANDBOX_ROOT): run make lab first"; exit 1; }
+	nsenter -t $$(cat $(SANDBOX_ROOT)/$(HOST)/pid) -n -m -u -p bash

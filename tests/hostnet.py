@@ -72,7 +72,37 @@ def compare(before: dict, after: dict) -> list[str]:
             for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
 
 
-if __name__ == "__main__":
+def main(argv: list[str]) -> int:
+    """hostnet.py                print this machine's (or this sandbox's) fingerprint as JSON
+    hostnet.py save FILE      save it
+    hostnet.py check FILE     compare with a saved one (and look for leftover processes)"""
     import json
 
-    print(json.dumps(fingerprint(), sort_keys=True))
+    if not argv:
+        print(json.dumps(fingerprint(), sort_keys=True))
+        return 0
+    if argv[0] == "save" and len(argv) == 2:
+        with open(argv[1], "w") as fh:
+            json.dump(dict(fingerprint=fingerprint(), processes=sandbox_processes()), fh)
+        return 0
+    if argv[0] == "check" and len(argv) == 2:
+        with open(argv[1]) as fh:
+            saved = json.load(fh)
+        problems = compare(saved["fingerprint"], json.loads(json.dumps(fingerprint())))
+        procs = sorted(set(sandbox_processes()) - set(saved["processes"]))
+        if procs:
+            problems.append("leftover processes:\n  " + "\n  ".join(procs))
+        if problems:
+            print("THE MACHINE'S OWN NETWORK CHANGED:\n" + "\n".join(problems))
+            return 1
+        print("host network check: identical before and after (links, addresses, routes, rules, "
+              "netfilter, netns, sysctls, processes)")
+        return 0
+    print(main.__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
