@@ -231,6 +231,7 @@ def run(resource_cls) -> None:
     spec["items"] = dict(type="list", elements="dict")
 
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    require_pyroute2(module)
     params = module.params
     try:
         lab = v.lab("lab", params["lab"])
@@ -295,6 +296,16 @@ def run(resource_cls) -> None:
                          actions=plan.actions, exception=traceback.format_exc())
     ctx.session.close()
     module.exit_json(**result)
+
+
+def require_pyroute2(module: AnsibleModule) -> None:
+    """Fail with what to install, rather than a traceback, when pyroute2 is missing or too old."""
+    problem = nsmod.pyroute2_problem()
+    if problem:
+        module.fail_json(msg=problem, changed=False)
+    if os.geteuid() != 0:
+        module.fail_json(msg="nslab.net modules need root on the managed host (CAP_NET_ADMIN and CAP_SYS_ADMIN): "
+                             "use become: true", changed=False)
 
 
 def _clean(state: dict) -> dict:

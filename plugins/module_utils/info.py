@@ -12,7 +12,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import Context, parse_owner
+from ansible_collections.nslab.net.plugins.module_utils.engine import Context, parse_owner, require_pyroute2
 from ansible_collections.nslab.net.plugins.module_utils.links import link_dict, read_addresses
 from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
 from ansible_collections.nslab.net.plugins.module_utils.routes import route_dict
@@ -74,6 +74,7 @@ def uplink(host: dict) -> dict:
 
 
 def main(module: AnsibleModule) -> None:
+    require_pyroute2(module)
     params = module.params
     ctx = Context(module, "nslab")
     try:

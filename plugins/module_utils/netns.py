@@ -137,6 +137,30 @@ def delete_namespace(name: str) -> None:
         pass
 
 
+PYROUTE2_MIN = (0, 7, 2)
+
+
+def pyroute2_problem() -> str | None:
+    """None when a usable pyroute2 is importable, else what to do about it."""
+    import sys
+
+    try:
+        import pyroute2
+    except ImportError:
+        return (f"pyroute2 is not installed for the managed host's Python ({sys.executable}): install it "
+                "(Debian/Ubuntu: apt install python3-pyroute2; or pip install 'pyroute2>=0.7.2'), "
+                "or set ansible_python_interpreter to a Python that has it")
+    version = getattr(pyroute2, "__version__", "0")
+    try:
+        parts = tuple(int(p) for p in version.split(".")[:3])
+    except ValueError:
+        return None
+    if parts < PYROUTE2_MIN:
+        return (f"pyroute2 {version} is too old for nslab.net (needs 0.7.2 or newer) on {sys.executable}: "
+                "upgrade it (pip install 'pyroute2>=0.7.2')")
+    return None
+
+
 class Session:
     """One netlink socket per namespace touched, reused for every item."""
 

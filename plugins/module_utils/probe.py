@@ -15,6 +15,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
+from ansible_collections.nslab.net.plugins.module_utils.engine import require_pyroute2
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 KINDS = ("ping", "tcp", "http")
@@ -77,6 +78,7 @@ def normalize(index: int, probe: dict) -> dict:
 
 
 def main(module: AnsibleModule) -> None:
+    require_pyroute2(module)
     session = nsmod.Session()
     try:
         probes = [normalize(i, p) for i, p in enumerate(module.params["probes"])]

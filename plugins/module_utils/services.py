@@ -119,6 +119,10 @@ def stop_in_namespace(netns: str) -> list[str]:
 
 
 def start(lab: str, name: str, netns: str | None, command: list[str], directory: str) -> dict:
+    import shutil
+
+    if netns and not (shutil.which("ip") or os.access("/usr/sbin/ip", os.X_OK) or os.access("/sbin/ip", os.X_OK)):
+        raise Failure("the ip command (iproute2) is needed to run a service inside a namespace: install iproute2")
     os.makedirs(os.path.join(STATE_DIR, lab), exist_ok=True)
     log = os.path.join(STATE_DIR, lab, f"{name}.log")
     argv = [sys.executable, "-c", SUPERVISOR, marker(lab, name), netns or "-", directory, log] + command
