@@ -17,7 +17,7 @@ SYSCTLS = [
 
 def _run(argv):
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     except FileNotFoundError:
         return f"<{argv[0]} not installed>"
     return proc.stdout + (f"\n<exit {proc.returncode}: {proc.stderr.strip()}>" if proc.returncode else "")

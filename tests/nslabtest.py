@@ -37,7 +37,9 @@ def ansible_only() -> str:
 
 ensure_collection_link()
 sys.path.insert(0, COLLECTIONS)
-from ansible_collections.nslab.net.plugins.module_utils.sandbox import Internet, Sandbox  # noqa: E402,F401
+from ansible_collections.nslab.net.plugins.module_utils.sandbox import Internet, Sandbox  # noqa: E402
+
+__all__ = ["COLLECTIONS", "REPO", "Internet", "ModuleRunner", "Sandbox", "playbook", "recap", "state_of"]
 
 
 class ModuleRunner:

@@ -14,7 +14,7 @@ description:
   - Files are copied through the sandbox's own mount namespace, so a file written to its
     private C(/etc) or C(/run) never lands on the machine itself.
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 options:
   remote_addr:
     description:

@@ -23,7 +23,7 @@ options:
     type: str
     required: true
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""

@@ -26,7 +26,7 @@ options:
     type: str
     default: lab
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""

@@ -28,7 +28,7 @@ options:
     type: dict
     required: true
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""
@@ -51,8 +51,6 @@ def lab_topology(topo):
 
 def lab_probes(lab, internet=None):
     return _probes(lab, internet or None)
-
-
 
 
 def report_line(result):

@@ -52,7 +52,7 @@ def parse_owner(alias: str | None) -> tuple[str | None, str]:
     """'nslab:LAB extra words' -> ('LAB', 'extra words'); foreign -> (None, '')."""
     if not alias or not alias.startswith("nslab:"):
         return None, ""
-    head, _, rest = alias.partition(" ")
+    head, _sep, rest = alias.partition(" ")
     return head[len("nslab:"):], rest
 
 

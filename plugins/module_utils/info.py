@@ -35,7 +35,7 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool) -> dict:
                      up=link["up"], mtu=link["mtu"], master=names.get(link["master"]) if link["master"] else None,
                      addresses=read_addresses(ipr, link["index"]), lab=lab)
         if link["kind"] == "veth" and "peer=" in extra:
-            peer, _, pns = extra.split("peer=", 1)[1].partition("@")
+            peer, _sep, pns = extra.split("peer=", 1)[1].partition("@")
             entry["peer"], entry["peer_netns"] = peer, (None if pns == "-" else pns)
         if link["hairpin"] is not None:
             entry["hairpin"] = link["hairpin"]

@@ -90,7 +90,7 @@ class LinkBase(Resource):
         return link is not None and parse_owner(link["alias"])[0] == self.ctx.lab
 
     def refuse(self, ns, link: dict, wanted: str) -> Conflict:
-        lab, _ = parse_owner(link["alias"])
+        lab = parse_owner(link["alias"])[0]
         who = f"made by nslab lab {lab!r}, not {self.ctx.lab!r}" if lab else "not made by nslab.net"
         return Conflict(f"{wanted}: link {link['name']} already exists in {where(ns)} "
                         f"(kind {link['kind'] or 'unknown'}, {who}); it is left untouched: "
@@ -160,8 +160,8 @@ class VethResource(LinkBase):
         item["name"] = v.ifname(option("name"), item.get("name"))
         state = self.params["state"]
         if state == "present" or item.get("peer") is not None:
-            item["peer"] = v.ifname(option("peer"), v.required(option("peer"), item.get("peer"),
-                                                                  "(the name of the other end)"))
+            peer = v.required(option("peer"), item.get("peer"), "(the name of the other end)")
+            item["peer"] = v.ifname(option("peer"), peer)
         item["peer_netns"] = v.netns_name(option("peer_netns"), item.get("peer_netns"))
         item["address"] = v.interfaces(option("address"), item.get("address"))
         item["peer_address"] = v.interfaces(option("peer_address"), item.get("peer_address"))
@@ -286,8 +286,8 @@ class VethResource(LinkBase):
         for ns, link in self.scan_owned(namespaces, "veth"):
             if (ns, link["name"]) in listed or (ns, link["name"]) in gone:
                 continue
-            _, extra = parse_owner(link["alias"])
-            peer, _, pns = extra.partition("peer=")[2].partition("@")
+            extra = parse_owner(link["alias"])[1]
+            peer, _sep, pns = extra.partition("peer=")[2].partition("@")
             gone.add((None if pns == "-" else pns, peer))
             self.op_delete(ns, link["name"], f"delete veth {link['name']} in {where(ns)} (purge: no longer listed)", plan)
             plan.state(f"{ns or '-'}/{link['name']}", dict(name=link["name"], netns=ns, alias=link["alias"]), None)
@@ -300,8 +300,8 @@ class VethResource(LinkBase):
         for item in items:
             end = self.link(item["netns"], item["name"])
             peer_end = self.link(item["peer_netns"], item["peer"]) if item.get("peer") else None
-            out.append(self.view(item, end, peer_end) if end else dict(name=item["name"], netns=item["netns"],
-                                                                        state="absent"))
+            absent = dict(name=item["name"], netns=item["netns"], state="absent")
+            out.append(self.view(item, end, peer_end) if end else absent)
         return out
 
 

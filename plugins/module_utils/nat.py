@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, where
@@ -203,7 +202,7 @@ def parse_tag(comment: str | None) -> dict | None:
     """'nslab:LAB:TYPE:KEY:DIGEST user words' -> dict; None if not ours."""
     if not comment or not comment.startswith("nslab:"):
         return None
-    head, _, user = comment.partition(" ")
+    head, _sep, user = comment.partition(" ")
     parts = head.split(":")
     if len(parts) != 5:
         return None
@@ -217,16 +216,12 @@ class Tools:
     def __init__(self, ctx, ns):
         self.ctx, self.ns = ctx, ns
 
-    def run(self, argv: list[str], stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def run(self, argv: list[str], stdin: str | None = None, check: bool = True) -> tuple[int, str, str]:
         with self.ctx.session.entered(self.ns):
-            try:
-                proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
-            except FileNotFoundError:
-                raise Failure(f"{argv[0]} is not installed on the managed host (install iptables or nftables)") from None
-        if check and proc.returncode != 0:
-            raise Failure(f"{' '.join(argv)} failed in {where(self.ns)} (exit {proc.returncode}): "
-                          f"{(proc.stderr or proc.stdout).strip()}")
-        return proc
+            rc, out, err = self.ctx.module.run_command(argv, data=stdin, binary_data=True, check_rc=False)
+        if check and rc != 0:
+            raise Failure(f"{' '.join(argv)} failed in {where(self.ns)} (exit {rc}): {(err or out).strip()}")
+        return rc, out, err
 
     def read_proc(self, path: str) -> str:
         with self.ctx.session.entered(self.ns):
@@ -258,8 +253,8 @@ class IptablesState:
         self.jumps: dict = {}            # chain key -> the jump spec found in the built-in chain
         self.foreign = False             # foreign rules or non-ACCEPT policies
         self.forward_drop = False
-        by_name = {name: key for key, (_, name, _) in IPT_CHAINS.items()}
-        builtin = {base: key for key, (_, _, base) in IPT_CHAINS.items()}
+        by_name = {spec[1]: key for key, spec in IPT_CHAINS.items()}
+        builtin = {spec[2]: key for key, spec in IPT_CHAINS.items()}
         table = None
         for line in text.splitlines():
             if line.startswith("*"):
@@ -315,7 +310,7 @@ class IptablesBackend:
     def read(self) -> IptablesState:
         if not self.tools.ctx.readable(self.tools.ns) or not self.available():
             return IptablesState("", self.variant, self.family)
-        return IptablesState(self.tools.run([self.save]).stdout, self.variant, self.family)
+        return IptablesState(self.tools.run([self.save])[1], self.variant, self.family)
 
     def batch(self, state: IptablesState, keep: set, add: list[Rule], lab: str) -> str:
         """The restore text that leaves our chains holding exactly: the lines of
@@ -332,10 +327,10 @@ class IptablesBackend:
                 lines[chain].append(f"{IPT_CHAINS[chain][1]} {spec}")
         out = []
         for table in ("nat", "filter"):
-            chains = [c for c, (t, _, _) in IPT_CHAINS.items() if t == table]
+            chains = [c for c, spec in IPT_CHAINS.items() if spec[0] == table]
             body = []
             for c in chains:
-                _, name, base = IPT_CHAINS[c]
+                name, base = IPT_CHAINS[c][1:]
                 if lines[c]:
                     body.append(f":{name} - [0:0]")
                     body += [f"-A {spec}" for spec in lines[c]]
@@ -414,9 +409,9 @@ class NftBackend:
     def read(self) -> NftState:
         if not self.tools.ctx.readable(self.tools.ns) or not self.available():
             return NftState(None)
-        proc = self.tools.run([self.nft, "-j", "list", "ruleset"])
+        out = self.tools.run([self.nft, "-j", "list", "ruleset"])[1]
         try:
-            return NftState(json.loads(proc.stdout or "{}"))
+            return NftState(json.loads(out or "{}"))
         except ValueError as exc:
             raise Failure(f"cannot parse 'nft -j list ruleset' output in {where(self.tools.ns)}: {exc}") from None
 
@@ -447,16 +442,16 @@ class NftBackend:
 # ----------------------------------------------------------------- resource
 class NatResource(Resource):
     options = dict(
-        type=dict(type="str"),
+        type=dict(type="str", choices=list(TYPES)),
         source=dict(type="str"),
         destination=dict(type="str"),
         in_interface=dict(type="str"),
         out_interface=dict(type="str"),
-        protocol=dict(type="str"),
+        protocol=dict(type="str", choices=list(PROTOCOLS)),
         port=dict(type="str"),
         to=dict(type="str"),
         comment=dict(type="str"),
-        backend=dict(type="str"),
+        backend=dict(type="str", choices=list(BACKENDS), default="auto"),
     )
     result_key = "rules"
 
@@ -554,7 +549,7 @@ class NatResource(Resource):
         else:
             chosen = "nftables"
         if chosen == "iptables" and not ipt_state:
-            raise Failure(f"backend iptables: iptables-save/iptables-restore are not installed on the managed host")
+            raise Failure("backend iptables: iptables-save/iptables-restore are not installed on the managed host")
         if chosen == "nftables" and not nft.available():
             raise Failure("backend nftables: nft is not installed on the managed host")
         scope = dict(ns=ns, backend=chosen, ipt=ipt, ipt_state=ipt_state, nft=nft, nft_state=nft_state,
@@ -593,8 +588,10 @@ class NatResource(Resource):
         return scope["nft_state"].ours
 
     def old_view(self, scope, entry, rule: Rule | None) -> dict:
-        base = rule.view(scope["backend"]) if rule else dict(netns=scope["ns"], type=entry["type"], key=entry["key"],
-                                                              backend=scope["backend"])
+        if rule:
+            base = rule.view(scope["backend"])
+        else:
+            base = dict(netns=scope["ns"], type=entry["type"], key=entry["key"], backend=scope["backend"])
         base.update(to=entry.get("to"), comment=entry.get("comment"), rules=len(entry["lines"]))
         return base
 
@@ -611,8 +608,8 @@ class NatResource(Resource):
                 raise Conflict(f"{rule.type} rule {rule.key} in {where(item['netns'])} belongs to nslab lab "
                                f"{entry['lab']!r}, not {self.ctx.lab!r}; it is left untouched")
             before = self.old_view(scope, entry, rule) if entry else None
-            complete = entry is not None and entry["digest"] == rule.digest and \
-                len(entry["lines"]) == len(rule.ipt_rules())
+            complete = (entry is not None and entry["digest"] == rule.digest
+                        and len(entry["lines"]) == len(rule.ipt_rules()))
             if absent:
                 plan.state(self.key(item), before, None)
                 if entry is not None:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import time
 import traceback
 import urllib.request
@@ -21,10 +20,9 @@ from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 KINDS = ("ping", "tcp", "http")
 
 
-def _ping(target: str, timeout: float) -> tuple[bool, str]:
-    proc = subprocess.run(["ping", "-c", "1", "-W", str(max(1, int(timeout))), "-q", target],
-                          capture_output=True, text=True, check=False)
-    return proc.returncode == 0, (proc.stdout.strip().splitlines() or [proc.stderr.strip()])[-1]
+def _ping(module, target: str, timeout: float) -> tuple[bool, str]:
+    rc, out, err = module.run_command(["ping", "-c", "1", "-W", str(max(1, int(timeout))), "-q", target])
+    return rc == 0, (out.strip().splitlines() or [err.strip()])[-1]
 
 
 def _tcp(target: str, port: int, timeout: float) -> tuple[bool, str]:
@@ -46,11 +44,11 @@ def _http(target: str, port: int, path: str, timeout: float) -> tuple[bool, str]
         return False, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
 
 
-def run_probe(session, probe: dict) -> dict:
+def run_probe(module, session, probe: dict) -> dict:
     start = time.monotonic()
     with session.entered(probe["netns"]):
         if probe["kind"] == "ping":
-            ok, detail = _ping(probe["target"], probe["timeout"])
+            ok, detail = _ping(module, probe["target"], probe["timeout"])
         elif probe["kind"] == "tcp":
             ok, detail = _tcp(probe["target"], probe["port"], probe["timeout"])
         else:
@@ -82,7 +80,7 @@ def main(module: AnsibleModule) -> None:
     session = nsmod.Session()
     try:
         probes = [normalize(i, p) for i, p in enumerate(module.params["probes"])]
-        results = [run_probe(session, p) for p in probes]
+        results = [run_probe(module, session, p) for p in probes]
     except Invalid as exc:
         session.close()
         module.fail_json(msg=str(exc))

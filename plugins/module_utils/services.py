@@ -30,7 +30,7 @@ marker, netns, cwd, log = sys.argv[1:5]
 cmd = sys.argv[5:]
 child = None
 stopping = False
-def stop(*_):
+def stop(*args):
     global stopping
     stopping = True
     if child is not None and child.poll() is None:
@@ -126,8 +126,10 @@ def start(lab: str, name: str, netns: str | None, command: list[str], directory:
     os.makedirs(os.path.join(STATE_DIR, lab), exist_ok=True)
     log = os.path.join(STATE_DIR, lab, f"{name}.log")
     argv = [sys.executable, "-c", SUPERVISOR, marker(lab, name), netns or "-", directory, log] + command
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, close_fds=True)
+    # a daemon that outlives the module: run_command cannot start one
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,  # pylint: disable=ansible-bad-function
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            close_fds=True)
     record = dict(lab=lab, name=name, netns=netns, command=command, directory=directory, pid=proc.pid, log=log)
     with open(state_path(lab, name), "w") as fh:
         json.dump(record, fh)

@@ -41,7 +41,7 @@ extends_documentation_fragment:
 seealso:
   - module: nslab.net.veth
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""

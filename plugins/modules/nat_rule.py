@@ -71,7 +71,7 @@ notes:
   - Teardown with O(state=absent) removes exactly the rules this lab made, and the chains and jumps
     (or the table) once no lab has rules left.
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""

@@ -42,7 +42,7 @@ seealso:
   - module: nslab.net.veth
   - module: nslab.net.netns_info
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""

@@ -24,7 +24,7 @@ options:
 extends_documentation_fragment:
   - nslab.net.common.info_attributes
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""
@@ -46,7 +46,7 @@ namespaces:
   sample: [netns1, netns2]
 uplink:
   description:
-    - The host's uplink, found from its IPv4 default route (lowest metric): C(interface), C(address), C(gateway).
+    - The host's uplink, found from its IPv4 default route (lowest metric) - C(interface), C(address), C(gateway).
     - Returned when O(netns) is omitted; all null when the host has no default route.
   returned: when O(netns) is omitted
   type: dict

@@ -55,7 +55,7 @@ options:
 extends_documentation_fragment:
   - nslab.net.common.info_attributes
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""

@@ -37,7 +37,7 @@ extends_documentation_fragment:
   - nslab.net.common
   - nslab.net.common.attributes
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""

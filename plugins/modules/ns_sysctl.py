@@ -34,7 +34,7 @@ extends_documentation_fragment:
 notes:
   - O(purge) is not supported.
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""

@@ -14,7 +14,7 @@ description:
     connection C(local)). Each is a holder process with its own network, mount, UTS and PID
     namespaces, a private C(/run) (so C(/run/netns)), and a private copy-on-write C(/etc)
     (so C(/etc/netns) and C(/etc/resolv.conf), which answers or fails at once).
-  - Each sandbox gets an uplink C(eth0) with O(items[].uplink_address)/24 and a default route to a shared simulated
+  - Each sandbox gets an uplink C(eth0) with O(uplink_address)/24 and a default route to a shared simulated
     internet, another sandbox that routes 203.0.113.0/24, runs a public server on 198.51.100.10
     (ping, and HTTP answering with the source address it saw) and serves as the outside client.
     It has no route to any lab subnet, so lab egress works only through NAT.
@@ -42,7 +42,7 @@ notes:
     (or C(make shell) in the collection's repository).
   - The last sandbox destroyed takes the simulated internet with it.
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""

@@ -45,7 +45,7 @@ extends_documentation_fragment:
 seealso:
   - module: nslab.net.bridge_port
 author:
-  - nslab.net contributors
+  - nslab.net contributors (@nslab-net)
 """
 
 EXAMPLES = r"""

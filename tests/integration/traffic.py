@@ -22,7 +22,7 @@ def serve(box, netns, address, port) -> None:
     """The seed's `python3 -m http.server --bind ADDR PORT`, inside netns (killed with the sandbox)."""
     box.run(f"cd /tmp && {_ns(netns)}setsid -f bash -c 'exec -a nslab-demo-test python3 -m http.server "
             f"--bind {address} {port}' </dev/null >/dev/null 2>&1")
-    for _ in range(100):
+    for _attempt in range(100):
         if box.run(f"{_ns(netns)}bash -c 'exec 3<>/dev/tcp/{address}/{port}'", check=False).returncode == 0:
             return
         time.sleep(0.05)

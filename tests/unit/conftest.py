@@ -1,1 +1,3 @@
-import nslabtest  # noqa: F401  (puts the collection on sys.path)
+import nslabtest
+
+nslabtest.ensure_collection_link()      # and nslabtest put the collection on sys.path

@@ -31,7 +31,7 @@ def test_masquerade_iptables_lines_match_seed_002():
     assert lines[0][0] == "post"
     assert lines[0][1].startswith("-s 192.168.0.0/16 ! -o br0 -m comment --comment \"nslab:nslab:masquerade:")
     assert lines[0][1].endswith("-j MASQUERADE")
-    assert [c for c, _ in lines] == ["post", "fwd", "fwd"]
+    assert [chain for chain, _spec in lines] == ["post", "fwd", "fwd"]
     assert "-d 192.168.0.0/16 ! -i br0 -m conntrack --ctstate RELATED,ESTABLISHED" in lines[2][1]
 
 

@@ -31,7 +31,7 @@ def test_every_namespace_reaches_the_host(lab):
 
 
 def test_namespaces_reach_each_other(lab):
-    host, _ = lab
+    host = lab[0]
     spaces = _ns(lab)
     for a in spaces:
         for b in spaces:
@@ -48,7 +48,7 @@ def test_namespaces_reach_the_internet_through_nat(lab):
 
 
 def test_outside_reaches_published_ports(lab, internet):
-    _, want = lab
+    want = lab[1]
     for pub in want["published_ports"]:
         out = internet.run(f"curl -sS --max-time 3 http://{want['uplink_address']}:{pub['port']}/")
         assert out.rc == 0 and f"nslab demo service in {pub['namespace']}" in out.stdout, out.stderr
