@@ -1,32 +1,40 @@
 # nslab.net - the two commands of the README:
 #   make lab    set everything up, build the default lab in a sandbox, print the report
-#   make test   set everything up, run every test (unit, module, molecule)
+#   make test   set everything up, run every test (unit, module, molecule, sanity, lint, matrix)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-VENV        ?= .venv
-APT_PACKAGES = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps
-PY313       := $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13)
-PY311       := $(firstword $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11) $(shell command -v python3.11))
-BASE_PYTHON ?= $(if $(PY313),$(lastword $(PY313)),$(PY311))
-CORE_NEW    := ansible-core>=2.21,<2.22
-CORE_OLD    := ansible-core>=2.19,<2.20
+VENV         ?= .venv
+APT_PACKAGES  = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps git graphviz
+PYENV        := $(HOME)/.pyenv/versions
+PY313        := $(lastword $(wildcard $(PYENV)/3.13*/bin/python3.13))
+PY311        := $(firstword $(wildcard $(PYENV)/3.11*/bin/python3.11) $(shell command -v python3.11))
+PY39         := $(firstword $(wildcard $(PYENV)/3.9*/bin/python3.9) $(shell command -v python3.9))
+BASE_PYTHON  ?= $(if $(PY313),$(PY313),$(PY311))
+CORE_NEW     := ansible-core>=2.21,<2.22
+CORE_OLD     := ansible-core>=2.19,<2.20
 ANSIBLE_CORE ?= $(if $(PY313),$(CORE_NEW),$(CORE_OLD))
-PYTHON      := $(VENV)/bin/python
-COLLECTIONS := $(CURDIR)/.cache/collections
+PYTHON       := $(VENV)/bin/python
+COLLECTIONS  := $(CURDIR)/.cache/collections
+PIP          := -m pip install -q --disable-pip-version-check
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
-PYTEST_ARGS ?=
-HOST        ?= lab1
+export MOLECULE_GLOB := molecule/*/molecule.yml
+PYTEST_ARGS  ?=
+HOST         ?= lab1
 SANDBOX_ROOT ?= /run/nslab-sandbox
 
+.PHONY: help setup system-packages venv collection lab teardown graph shell test test-core \
+        unit integration molecule sanity lint changelog installed matrix \
+        matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration
+
 help:
-	@echo "make lab    - set up everything and build the default lab in a sandbox (the main job)"
-	@echo "make test   - set up everything and run all tests"
+	@echo "make lab      - set up everything and build the default lab in a sandbox (the main job)"
+	@echo "make test     - set up everything and run all tests"
 	@echo "make teardown - remove the lab and its sandbox"
-	@echo "make shell  - a shell inside the sandbox host (HOST=lab1)"
+	@echo "make shell    - a shell inside the sandbox host (HOST=lab1)"
+	@echo "make graph    - draw the live lab into docs/"
 
-.PHONY: help setup system-packages venv collection lab teardown test unit integration molecule shell
-
+# ------------------------------------------------------------------- setup
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -38,7 +46,7 @@ $(VENV)/.done: requirements-dev.txt Makefile
 	@test -n "$(BASE_PYTHON)" || { echo "no Python 3.13 or 3.11 found (pyenv or PATH)"; exit 1; }
 	@echo "virtualenv $(VENV) with $(BASE_PYTHON) and $(ANSIBLE_CORE)"
 	$(BASE_PYTHON) -m venv $(VENV)
-	$(PYTHON) -m pip install -q --disable-pip-version-check '$(ANSIBLE_CORE)' -r requirements-dev.txt
+	$(PYTHON) $(PIP) '$(ANSIBLE_CORE)' -r requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.done
@@ -49,11 +57,31 @@ collection:
 
 setup: system-packages venv collection
 
+# --------------------------------------------------------------- the lab
 lab: setup
 	$(VENV)/bin/ansible-playbook playbooks/lab.yml
 
 teardown: setup
 	$(VENV)/bin/ansible-playbook playbooks/teardown.yml
+
+graph: setup
+	$(VENV)/bin/ansible-playbook playbooks/graph.yml
+
+shell:
+	@test -f $(SANDBOX_ROOT)/$(HOST)/pid || { echo "no sandbox $(HOST) under $(SANDBOX_ROOT): run make lab first"; exit 1; }
+	nsenter -t $$(cat $(SANDBOX_ROOT)/$(HOST)/pid) -n -m -u -p bash
+
+# ----------------------------------------------------------------- tests
+# Everything, with this machine's own network fingerprinted before and after.
+test: setup
+	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json
+	$(MAKE) --no-print-directory test-core
+	$(PYTHON) tests/hostnet.py check .cache/hostnet-before.json
+
+test-core: unit-and-integration molecule lint changelog sanity installed matrix
+
+unit-and-integration:
+	$(PYTHON) -m pytest -q -n 2 tests/unit tests/integration $(PYTEST_ARGS)
 
 unit: setup
 	$(PYTHON) -m pytest -q tests/unit $(PYTEST_ARGS)
@@ -62,15 +90,41 @@ integration: setup
 	$(PYTHON) -m pytest -q -n 2 tests/integration $(PYTEST_ARGS)
 
 molecule: setup
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH MOLECULE_GLOB='molecule/*/molecule.yml' $(VENV)/bin/molecule test --all
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH NO_COLOR=1 $(VENV)/bin/molecule test --all
 
-# Everything, with this machine's own network fingerprinted before and after.
-test: setup
-	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json
-	$(PYTHON) -m pytest -q -n 2 tests/unit tests/integration $(PYTEST_ARGS)
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH MOLECULE_GLOB='molecule/*/molecule.yml' $(VENV)/bin/molecule test --all
-	$(PYTHON) tests/hostnet.py check .cache/hostnet-before.json
+lint: setup
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
 
-shell:
-	@test -f $(SANDBOX_ROOT)/$(HOST)/pid || { echo "no sandbox $(HOST) under $(SANDBOX_ROOT): run make lab first"; exit 1; }
-	nsenter -t $$(cat $(SANDBOX_ROOT)/$(HOST)/pid) -n -m -u -p bash
+changelog: setup
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/antsibull-changelog lint
+
+sanity: setup
+	tests/sanity/run.sh $(VENV)
+
+installed: setup
+	tests/installed.sh $(VENV)
+
+# Compatibility matrix, kept light: module and playbook tests per cell (molecule runs on the newest cell).
+matrix: matrix-managed-py39 matrix-core218 matrix-core219
+
+# managed side: Python 3.9 with Debian 12's pyroute2 0.7.2 (an old lab VM)
+.venv-managed-py39/.done:
+	@test -n "$(PY39)" || { echo "no Python 3.9 (pyenv) for the managed-side cell"; exit 1; }
+	$(PY39) -m venv .venv-managed-py39 && .venv-managed-py39/bin/python $(PIP) 'pyroute2==0.7.2' && touch $@
+
+matrix-managed-py39: setup .venv-managed-py39/.done
+	NSLAB_MANAGED_PYTHON=$(CURDIR)/.venv-managed-py39/bin/python \
+	  $(PYTHON) -m pytest -q -n 2 -p no:cacheprovider tests/integration/test_modules.py \
+	  tests/integration/test_seeds.py tests/integration/test_safety.py
+
+# controller: ansible-core 2.18 and 2.19 on Python 3.11
+.venv-core%/.done: requirements-dev.txt
+	@test -n "$(PY311)" || { echo "no Python 3.11 for the controller cells"; exit 1; }
+	$(PY311) -m venv .venv-core$* && .venv-core$*/bin/python $(PIP) \
+	  "ansible-core>=2.$(patsubst 2%,%,$*).0,<2.$(shell echo $$(( $(patsubst 2%,%,$*) + 1 ))).0" \
+	  'pyroute2>=0.7.2,<0.10' pytest pytest-xdist && touch $@
+
+matrix-core218 matrix-core219: matrix-core%: setup .venv-core%/.done
+	.venv-core$*/bin/ansible --version | head -n 1
+	.venv-core$*/bin/python -m pytest -q -n 2 -p no:cacheprovider tests/integration/test_seeds.py \
+	  tests/integration/test_lab_playbook.py

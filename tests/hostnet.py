@@ -62,7 +62,7 @@ def sandbox_processes() -> list[str]:
             text = open(cmdline, "rb").read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if text.startswith(("nslab-sandbox", "nslab-demo", "nslab-service")):
+        if any(mark in text for mark in ("nslab-sandbox", "nslab-demo", "nslab-service:")):
             out.append(f"{cmdline.split('/')[2]}: {text.strip()}")
     return sorted(out)
 

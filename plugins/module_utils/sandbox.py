@@ -226,9 +226,9 @@ class Internet(Sandbox):
                     fh.write("1")
         import sys
         # the server's code and log live inside the sandbox (its /run is private)
-        subprocess.Popen(self.argv(["setsid", "-f", "/bin/bash", "-c",  # pylint: disable=ansible-bad-function
-                                    'exec -a nslab-sandbox-server "$0" "$@" </dev/null >/dev/null 2>&1',
-                                    sys.executable, "-c", _SERVER, PUBLIC_SERVER, SEEN_LOG]),
+        # (the last argument only marks the process; renaming argv[0] would break a venv's Python)
+        subprocess.Popen(self.argv(["setsid", "-f",  # pylint: disable=ansible-bad-function
+                                    sys.executable, "-c", _SERVER, PUBLIC_SERVER, SEEN_LOG, "nslab-sandbox-server"]),
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).wait()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -63,7 +63,8 @@ BAD = [
     ("bridge_port", dict(bridge="br0", address=["300.1.1.1/24"]), "address[0]"),
     ("bridge_port", dict(bridge="br0", port="ghost0"), "port: link ghost0 does not exist"),
     ("nat_rule", dict(type="dnat", destination="203.0.113.10", protocol="tcp", port=5000), "to: is required for dnat"),
-    ("nat_rule", dict(type="redirect"), "type: 'redirect' is not one of"),
+    ("nat_rule", dict(type="redirect"), "value of type must be one of: masquerade, snat, dnat, forward"),
+    ("nat_rule", dict(items=[{"type": "redirect"}]), "items[0].type: 'redirect' is not one of"),
     ("nat_rule", dict(type="dnat", protocol="tcp", port=0, to="10.0.0.1"), "port: port 0 is outside 1-65535"),
     ("nat_rule", dict(type="dnat", protocol="tcp", port=65536, to="10.0.0.1"), "port: port 65536 is outside"),
     ("nat_rule", dict(type="dnat", protocol="tcp", port="90-80", to="10.0.0.1"), "port: range '90-80' is reversed"),
@@ -90,7 +91,7 @@ def test_bad_input_fails_before_any_change(mod, module, args, message):
     before = state_of(mod.sandbox)
     result = mod(module, expect_fail=True, **args)
     assert message in result["msg"], result["msg"]
-    assert result["changed"] is False
+    assert result.get("changed", False) is False
     assert state_of(mod.sandbox) == before
 
 
