@@ -25,7 +25,7 @@ SANDBOX_ROOT ?= /run/nslab-sandbox
 
 .PHONY: help setup system-packages venv collection lab teardown graph shell test test-core \
         unit integration molecule sanity lint changelog installed matrix \
-        matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration
+        matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration bench bench-smoke
 
 help:
 	@echo "make lab      - set up everything and build the default lab in a sandbox (the main job)"
@@ -33,6 +33,7 @@ help:
 	@echo "make teardown - remove the lab and its sandbox"
 	@echo "make shell    - a shell inside the sandbox host (HOST=lab1)"
 	@echo "make graph    - draw the live lab into docs/"
+	@echo "make bench    - the benchmark behind BENCHMARKS.md"
 
 # ------------------------------------------------------------------- setup
 system-packages:
@@ -78,7 +79,7 @@ test: setup
 	$(MAKE) --no-print-directory test-core
 	$(PYTHON) tests/hostnet.py check .cache/hostnet-before.json
 
-test-core: unit-and-integration molecule lint changelog sanity installed matrix
+test-core: unit-and-integration molecule lint changelog sanity installed matrix bench-smoke
 
 unit-and-integration:
 	$(PYTHON) -m pytest -q -n 2 tests/unit tests/integration $(PYTEST_ARGS)
@@ -103,6 +104,14 @@ sanity: setup
 
 installed: setup
 	tests/installed.sh $(VENV)
+
+# Performance: bash vs plain Ansible vs nslab.net (BENCHMARKS.md); CI runs the small smoke.
+bench: setup
+	$(PYTHON) $(PIP) matplotlib
+	$(PYTHON) tests/perf/bench.py --sizes 1 10 100 500 --runs 3
+
+bench-smoke:
+	$(PYTHON) tests/perf/bench.py --sizes 10 --runs 1 --no-report --out .cache/bench-smoke.json
 
 # Compatibility matrix, kept light: module and playbook tests per cell (molecule runs on the newest cell).
 matrix: matrix-managed-py39 matrix-core218 matrix-core219

@@ -13,7 +13,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Context, parse_owner, require_pyroute2
-from ansible_collections.nslab.net.plugins.module_utils.links import link_dict, read_addresses
+from ansible_collections.nslab.net.plugins.module_utils.links import address_map, link_dict
 from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
 from ansible_collections.nslab.net.plugins.module_utils.routes import route_dict
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
@@ -26,6 +26,7 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool) -> dict:
     for msg in msgs:
         names[msg["index"]] = msg.get_attr("IFLA_IFNAME")
     lo_lab = None
+    addresses = address_map(ipr)
     for msg in msgs:
         link = link_dict(msg)
         lab, extra = parse_owner(link["alias"])
@@ -33,7 +34,7 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool) -> dict:
             lo_lab = lab
         entry = dict(name=link["name"], kind=link["kind"] or ("loopback" if link["name"] == "lo" else "device"),
                      up=link["up"], mtu=link["mtu"], master=names.get(link["master"]) if link["master"] else None,
-                     addresses=read_addresses(ipr, link["index"]), lab=lab)
+                     addresses=addresses.get(link["index"], []), lab=lab)
         if link["kind"] == "veth" and "peer=" in extra:
             peer, _sep, pns = extra.split("peer=", 1)[1].partition("@")
             entry["peer"], entry["peer_netns"] = peer, (None if pns == "-" else pns)

@@ -45,15 +45,15 @@ def link_dict(msg) -> dict:
     )
 
 
-def read_addresses(ipr, index: int) -> list[str]:
-    """The link's global (non-link-local) addresses as sorted CIDR strings."""
-    out = []
-    for msg in ipr.get_addr(index=index):
-        if msg["index"] != index or msg["scope"] != 0:
+def address_map(ipr) -> dict:
+    """{ifindex: sorted global (non-link-local) addresses as CIDR strings}, from one dump."""
+    out: dict = {}
+    for msg in ipr.get_addr():
+        if msg["scope"] != 0:
             continue
         addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-        out.append(ipaddress.ip_interface(f"{addr}/{msg['prefixlen']}").with_prefixlen)
-    return sorted(set(out))
+        out.setdefault(msg["index"], set()).add(ipaddress.ip_interface(f"{addr}/{msg['prefixlen']}").with_prefixlen)
+    return {index: sorted(found) for index, found in out.items()}
 
 
 def index_of(ipr, ns, name: str) -> int:
@@ -80,8 +80,15 @@ class LinkBase(Resource):
         if key not in cache:
             cache[key] = read_link(self.ctx.ipr(ns), name) if self.ctx.readable(ns) else None
             if cache[key] is not None:
-                cache[key]["addresses"] = read_addresses(self.ctx.ipr(ns), cache[key]["index"])
+                cache[key]["addresses"] = self.addresses(ns).get(cache[key]["index"], [])
         return cache[key]
+
+    def addresses(self, ns) -> dict:
+        """{ifindex: [CIDR, ...]} of a namespace, from one dump (not one per link)."""
+        key = ("addresses", ns)
+        if key not in self.ctx.cache:
+            self.ctx.cache[key] = address_map(self.ctx.ipr(ns))
+        return self.ctx.cache[key]
 
     def set_cached(self, ns, name, state) -> None:
         self.ctx.cache[("link", ns, name)] = state

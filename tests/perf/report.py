@@ -1,0 +1,117 @@
+"""BENCHMARKS.md and the plot from a results JSON of tests/perf/bench.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+PHASES = ("build", "rerun", "drift", "teardown")
+LABELS = dict(bash="bash script", plain="plain Ansible", ours="nslab.net roles", engine="nslab.net engine alone")
+
+
+def summary(data: dict) -> dict:
+    out = {}
+    for row in data["results"]:
+        for phase in PHASES:
+            values = [run[phase] for run in row["runs"]]
+            out[(row["n"], row["way"], phase)] = (statistics.median(values), min(values), max(values))
+    return out
+
+
+def write_report(path: str) -> None:
+    with open(path) as fh:
+        data = json.load(fh)
+    s = summary(data)
+    sizes = sorted({n for n, _, _ in s})
+    ways = [w for w in LABELS if any(k[1] == w for k in s)]
+    lines = ["# Benchmarks", "",
+             "The egress+ingress lab (N namespaces, each with a veth pair on one bridge, an address, a default",
+             "route and a published port; forwarding and one MASQUERADE) built four ways side by side, each in a",
+             "fresh sandbox host: a bash script of `ip`/`iptables` commands written as the seeds write them,",
+             "a plain-Ansible playbook (`ansible.builtin.command` loops and `ansible.builtin.iptables`,",
+             "`tests/perf/plain.yml`), the nslab.net roles (`tests/perf/ours.yml`) and the nslab.net modules",
+             "called directly from Python (the engine alone). Both playbooks use the project's `ansible.cfg`",
+             "(pipelining on) and the `nslab.net.sandbox` connection. All four reach the same end state",
+             "(namespaces, addresses, routes, bridge ports, forwarding, MASQUERADE, DNAT mappings: checked).",
+             "",
+             f"Machine: {data['machine']}. Date: {data['date']}. Runs per cell: {data['runs']};",
+             "each cell is the median, with min-max, in seconds, and the ratio to the bash script's cold build.",
+             "", "Phases: **build** (cold), **rerun** (nothing to change), **drift** (one veth deleted by hand,",
+             "then a re-run repairs it), **teardown**. The bash script is not idempotent: its re-run and drift",
+             "columns are the same script again with errors ignored (it fails on every existing object and",
+             "appends duplicate NAT rules).", ""]
+    for n in sizes:
+        base = s.get((n, "bash", "build"), (None,))[0]
+        lines += [f"## N = {n}", "", "| way | " + " | ".join(PHASES) + " |", "|---|" + "---|" * len(PHASES)]
+        for way in ways:
+            if (n, way, "build") not in s:
+                continue
+            cells = []
+            for phase in PHASES:
+                med, lo, hi = s[(n, way, phase)]
+                ratio = f" (x{med / base:.1f})" if base else ""
+                cells.append(f"{med:.2f} [{lo:.2f}-{hi:.2f}]{ratio}")
+            lines.append(f"| {LABELS[way]} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Targets", ""] + targets(s) + ["", "![time against N](docs/bench.png)", "",
+              "## Reproduce", "", "```", "make bench            # python tests/perf/bench.py --sizes 1 10 100 500 --runs 3",
+              "```", "", "It needs root (sandboxes are network namespaces) and writes",
+              "`tests/perf/results/latest.json`, this file and `docs/bench.png`. CI runs a smoke of it",
+              "(`--sizes 10 --runs 1`) that checks the four ways agree.", ""]
+    with open(os.path.join(REPO, "BENCHMARKS.md"), "w") as fh:
+        fh.write("\n".join(lines))
+    plot(s, sizes, ways)
+
+
+def targets(s: dict) -> list[str]:
+    def med(n, way, phase):
+        return s.get((n, way, phase), (None,))[0]
+    out = []
+    if med(100, "bash", "build") and med(100, "ours", "build"):
+        bash = med(100, "bash", "build")
+        out.append(f"- N=100, ours cold build / bash cold build: {med(100, 'ours', 'build') / bash:.2f} (target <= 3)")
+        out.append(f"- N=100, ours no-change re-run / bash cold build: {med(100, 'ours', 'rerun') / bash:.2f} (target <= 2)")
+        if med(100, "plain", "build"):
+            out.append(f"- N=100, plain / ours, cold build: {med(100, 'plain', 'build') / med(100, 'ours', 'build'):.1f}x; "
+                       f"re-run: {med(100, 'plain', 'rerun') / med(100, 'ours', 'rerun'):.1f}x (target >= 10)")
+        if med(100, "engine", "build"):
+            out.append(f"- N=100, engine alone / bash cold build: {med(100, 'engine', 'build') / bash:.2f} (target <= 3)")
+    if med(500, "ours", "build") and med(100, "ours", "build"):
+        out.append(f"- ours N=500 / N=100, cold build: {med(500, 'ours', 'build') / med(100, 'ours', 'build'):.2f} "
+                   "(target <= 6)")
+    return out or ["- (run with N=100 and N=500 to compute the targets)"]
+
+
+def plot(s: dict, sizes: list[int], ways: list[str]) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot (pip install matplotlib)")
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for way in ways:
+        xs = [n for n in sizes if (n, way, "build") in s]
+        ax.plot(xs, [s[(n, way, "build")][0] for n in xs], marker="o", label=f"{LABELS[way]}, cold build")
+        if way != "bash":
+            ax.plot(xs, [s[(n, way, "rerun")][0] for n in xs], marker="x", linestyle="--",
+                    label=f"{LABELS[way]}, no-change re-run")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("namespaces (N)")
+    ax.set_ylabel("seconds (median)")
+    ax.set_title("Building the egress+ingress lab")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    os.makedirs(os.path.join(REPO, "docs"), exist_ok=True)
+    fig.savefig(os.path.join(REPO, "docs", "bench.png"), dpi=110)
+
+
+if __name__ == "__main__":
+    write_report(sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "results", "latest.json"))
