@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: the egress+ingress lab with N namespaces, built four ways side by side,
 each inside its own fresh sandbox host (the machine's network is never touched):
 
@@ -22,7 +21,6 @@ import json
 import os
 import platform
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,7 +54,7 @@ def bash_script(n: int, ignore_errors: bool = False) -> str:
                   f"ip -n {ns['name']} link set lo up",
                   f"ip link set {ns['veth']} master br0",
                   f"ip link set {ns['veth']} up",
-                  f"ip -n {ns['name']} route add default via {GATEWAY.split('/')[0]}"]
+                  f"ip -n {ns['name']} route add default via {GATEWAY.split('/', maxsplit=1)[0]}"]
     lines += ["sysctl -qw net.ipv4.ip_forward=1",
               f"iptables -t nat -A POSTROUTING -s {SUBNET} -o eth0 -j MASQUERADE"]
     lines += [f"iptables -t nat -A PREROUTING -d {UPLINK} -p tcp -m tcp --dport {ns['port']} "
@@ -168,7 +166,7 @@ class Engine(Way):
 
     def calls(self, state: str) -> list[tuple[str, dict]]:
         spaces = topology(self.n)
-        ip = GATEWAY.split("/")[0]
+        ip = GATEWAY.split("/", maxsplit=1)[0]
         present = [
             ("netns", dict(items=[dict(name=ns["name"]) for ns in spaces], dns=["127.0.0.1"], purge=True)),
             ("bridge_port", dict(bridge="br0", address=[GATEWAY])),
@@ -216,7 +214,8 @@ def end_state(box: Sandbox) -> dict:
     script = r"""
 ip -j netns list
 for ns in $(ip -j netns list | python3 -c 'import json,sys; print(" ".join(n["name"] for n in json.load(sys.stdin)))'); do
-  echo "NS $ns $(ip -n $ns -j -4 addr show scope global | python3 -c 'import json,sys; print(sorted(a["local"] for l in json.load(sys.stdin) for a in l["addr_info"]))') $(ip -n $ns -4 route show default)"
+  addrs=$(ip -n $ns -4 -o addr show scope global | awk '{print $4}' | sort | tr '\n' ' ')
+  echo "NS $ns $addrs $(ip -n $ns -4 route show default)"
 done
 echo "BR $(ip -j link show master br0 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') $(ip -4 -br addr show br0)"
 echo "FWD $(cat /proc/sys/net/ipv4/ip_forward)"
@@ -294,8 +293,9 @@ def main(argv=None) -> int:
                 for run in range(args.plain_runs or args.runs if way == "plain" else args.runs):
                     one = run_one(way, n, internet, root)
                     runs.append(one)
-                    print(f"N={n:<4} {way:<7} run {run + 1}: " + "  ".join(f"{p} {one['times'][p]:7.2f}s" for p in PHASES)
-                          + ("" if one["clean"] else "  [teardown left something]"), flush=True)
+                    phases = "  ".join(f"{p} {one['times'][p]:7.2f}s" for p in PHASES)
+                    note = "" if one["clean"] else "  [teardown left something]"
+                    print(f"N={n:<4} {way:<7} run {run + 1}: {phases}{note}", flush=True)
                     if reference is None:
                         reference = one["state"]
                     elif one["state"] != reference:

@@ -26,7 +26,7 @@ def write_report(path: str) -> None:
     with open(path) as fh:
         data = json.load(fh)
     s = summary(data)
-    sizes = sorted({n for n, _, _ in s})
+    sizes = sorted({key[0] for key in s})
     ways = [w for w in LABELS if any(k[1] == w for k in s)]
     lines = ["# Benchmarks", "",
              "The egress+ingress lab (N namespaces, each with a veth pair on one bridge, an address, a default",
@@ -57,8 +57,13 @@ def write_report(path: str) -> None:
                 cells.append(f"{med:.2f} [{lo:.2f}-{hi:.2f}]{ratio}")
             lines.append(f"| {LABELS[way]} | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Targets", ""] + targets(s) + ["", "![time against N](docs/bench.png)", "",
-              "## Reproduce", "", "```", "make bench            # python tests/perf/bench.py --sizes 1 10 100 500 --runs 3",
+    lines += ["## Targets", ""] + targets(s) + ["", "![time against N](docs/bench.png)", ""]
+    analysis = os.path.join(HERE, "analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as fh:
+            lines += [fh.read().rstrip(), ""]
+    lines += ["## Reproduce", "", "```",
+              "make bench            # python tests/perf/bench.py --sizes 1 10 100 500 --runs 3",
               "```", "", "It needs root (sandboxes are network namespaces) and writes",
               "`tests/perf/results/latest.json`, this file and `docs/bench.png`. CI runs a smoke of it",
               "(`--sizes 10 --runs 1`) that checks the four ways agree.", ""]
