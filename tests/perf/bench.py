@@ -85,19 +85,23 @@ class Way:
 class Bash(Way):
     name = "bash"
 
+    def script(self, text, check=True):
+        # on standard input: at N=500 the script is longer than one argument may be
+        self.box.run(["bash", "-s"], input=text, check=check)
+
     def build(self):
-        self.box.run(bash_script(self.n))
+        self.script(bash_script(self.n))
 
     def rerun(self):
         # not idempotent: the same script again fails at its first command; with errors
         # ignored it is what a script user re-runs (and it appends duplicate NAT rules)
-        self.box.run(bash_script(self.n, ignore_errors=True), check=False)
+        self.script(bash_script(self.n, ignore_errors=True), check=False)
 
     def drift(self):
-        self.box.run(bash_script(self.n, ignore_errors=True), check=False)
+        self.script(bash_script(self.n, ignore_errors=True), check=False)
 
     def teardown(self):
-        self.box.run(bash_teardown(self.n), check=False)
+        self.script(bash_teardown(self.n), check=False)
 
 
 class AnsibleWay(Way):
@@ -262,6 +266,13 @@ def run_one(way_name: str, n: int, internet: Internet, root: str) -> dict:
         box.destroy()
 
 
+def save(args, results) -> None:
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(dict(machine=machine(), date=time.strftime("%Y-%m-%d"), runs=args.runs,
+                       plain_runs=args.plain_runs or args.runs, results=results), fh, indent=1)
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     mem = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))) // 1024 // 1024
@@ -277,7 +288,12 @@ def main(argv=None) -> int:
     ap.add_argument("--plain-runs", type=int, help="runs for plain Ansible (default: --runs)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "latest.json"))
     ap.add_argument("--no-report", action="store_true", help="skip BENCHMARKS.md and the plot")
+    ap.add_argument("--append", action="store_true", help="add to the results already in --out (other sizes)")
     args = ap.parse_args(argv)
+    earlier = []
+    if args.append and os.path.exists(args.out):
+        with open(args.out) as fh:
+            earlier = [r for r in json.load(fh)["results"] if r["n"] not in args.sizes]
 
     root = tempfile.mkdtemp(prefix="nslab-bench-")
     internet = Internet(root)
@@ -305,12 +321,11 @@ def main(argv=None) -> int:
                     if way != "bash" and not one["clean"]:
                         failures.append(f"N={n} {way}: teardown left something")
                 results.append(dict(n=n, way=way, runs=[r["times"] for r in runs]))
+                save(args, earlier + results)          # after every cell: a long run keeps what it measured
     finally:
         internet.destroy()
-        os.rmdir(root) if os.path.isdir(root) and not os.listdir(root) else None
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(dict(machine=machine(), date=time.strftime("%Y-%m-%d"), runs=args.runs, results=results), fh, indent=1)
+        if os.path.isdir(root) and not os.listdir(root):
+            os.rmdir(root)
     if not args.no_report:
         from report import write_report
         write_report(args.out)
