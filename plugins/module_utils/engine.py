@@ -224,7 +224,7 @@ def run(resource_cls) -> None:
     """Entry point of every module."""
     item_options = dict(resource_cls.options)
     spec = dict(COMMON_OPTIONS)
-    if "state" not in resource_cls.states or "absent" not in resource_cls.states:
+    if tuple(resource_cls.states) != ("present", "absent"):
         spec["state"] = dict(type="str", default=resource_cls.states[0], choices=list(resource_cls.states))
     spec.update(item_options)
     spec.update(resource_cls.module_options)
@@ -284,17 +284,15 @@ def run(resource_cls) -> None:
         if plan.warnings:
             result["warnings"] = plan.warnings
     except Invalid as exc:
-        ctx.session.close()
         module.fail_json(msg=str(exc), changed=False, actions=[])
     except (Conflict, Failure) as exc:
-        ctx.session.close()
         module.fail_json(msg=str(exc), changed=bool(ctx.done),
                          actions=ctx.done if ctx.done else plan.actions, failed_in=type(exc).__name__)
     except Exception as exc:  # never a traceback: say what happened
-        ctx.session.close()
         module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", changed=False,
                          actions=plan.actions, exception=traceback.format_exc())
-    ctx.session.close()
+    finally:                  # fail_json exits through here too
+        ctx.session.close()
     module.exit_json(**result)
 
 

@@ -93,10 +93,9 @@ def main(module: AnsibleModule) -> None:
         if wanted is None:
             result["uplink"] = uplink(info[0])
     except Invalid as exc:
-        ctx.session.close()
         module.fail_json(msg=str(exc))
     except Exception as exc:
-        ctx.session.close()
         module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", exception=traceback.format_exc())
-    ctx.session.close()
+    finally:                  # fail_json exits through here too
+        ctx.session.close()
     module.exit_json(**result)

@@ -82,10 +82,9 @@ def main(module: AnsibleModule) -> None:
         probes = [normalize(i, p) for i, p in enumerate(module.params["probes"])]
         results = [run_probe(module, session, p) for p in probes]
     except Invalid as exc:
-        session.close()
         module.fail_json(msg=str(exc))
     except Exception as exc:
-        session.close()
         module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", exception=traceback.format_exc())
-    session.close()
+    finally:                  # fail_json exits through here too
+        session.close()
     module.exit_json(changed=False, results=results, ok=all(r["ok"] for r in results))
