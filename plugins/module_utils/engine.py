@@ -15,7 +15,9 @@ entry of ``items``), validation before any change, check mode, diff mode,
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
+import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -34,6 +36,11 @@ COMMON_OPTIONS = dict(
 )
 
 GONE = (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)
+
+#: one lock per managed host: every changing run holds it from its first read to its last write
+LOCK_DIR = "/run/nslab"
+LOCK_FILE = "lock"
+LOCK_TIMEOUT = 300.0
 
 
 class Conflict(Exception):
@@ -135,6 +142,8 @@ class Resource:
     netns_options = ("netns",)
     #: allowed states
     states = ("present", "absent")
+    #: the module's short name (the test hook NSLAB_TEST_PAUSE names modules by it)
+    module_name = ""
 
     def __init__(self, ctx: Context, params: dict):
         self.ctx = ctx
@@ -237,9 +246,11 @@ def run(resource_cls) -> None:
         lab = v.lab("lab", params["lab"])
     except Invalid as exc:
         module.fail_json(msg=str(exc), changed=False)
+    lock = None if module.check_mode else host_lock(module)
     ctx = Context(module, lab)
     plan = Plan()
     result = dict(changed=False, actions=[])
+    pause = test_pause(resource_cls.module_name)
     try:
         resource = resource_cls(ctx, params)
         raw, listed = _merge_items(params, item_options)
@@ -268,7 +279,9 @@ def run(resource_cls) -> None:
         resource.finish(plan)
 
         if not ctx.check_mode:
-            for text, fn in plan.ops:
+            for count, (text, fn) in enumerate(plan.ops):
+                if pause and pause[0] == count:
+                    pause_here(pause[1], ctx.done)
                 try:
                     fn()
                 except (Failure, Conflict, Invalid) as exc:
@@ -276,6 +289,8 @@ def run(resource_cls) -> None:
                 except OSError as exc:
                     raise Failure(f"{text}: {exc}") from None
                 ctx.done.append(text)
+            if pause and pause[0] >= len(plan.ops):
+                pause_here(pause[1], ctx.done)
         result["changed"] = bool(plan.actions)
         result["actions"] = plan.actions
         result[resource.result_key] = resource.report(items, plan)
@@ -293,7 +308,60 @@ def run(resource_cls) -> None:
                          actions=plan.actions, exception=traceback.format_exc())
     finally:                  # fail_json exits through here too
         ctx.session.close()
+        if lock is not None:
+            os.close(lock)     # releases the flock
     module.exit_json(**result)
+
+
+def host_lock(module: AnsibleModule) -> int:
+    """Take the host's nslab lock (an flock on /run/nslab/lock), waiting for another
+    run that holds it; fail with the holder's pid after NSLAB_LOCK_TIMEOUT seconds."""
+    try:
+        timeout = float(os.environ.get("NSLAB_LOCK_TIMEOUT", LOCK_TIMEOUT))
+    except ValueError:
+        timeout = LOCK_TIMEOUT
+    os.makedirs(LOCK_DIR, mode=0o755, exist_ok=True)
+    path = os.path.join(LOCK_DIR, LOCK_FILE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                module.fail_json(msg=f"another nslab.net run holds {path} (holder: {holder}); waited {timeout:g} s "
+                                     "(NSLAB_LOCK_TIMEOUT)", changed=False)
+            time.sleep(0.05)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def test_pause(name: str) -> tuple[int, str] | None:
+    """Test hook, off unless NSLAB_TEST_PAUSE=MODULE:N:DIR is set: module MODULE pauses
+    after applying N operations (0 = before the first; still holding the host lock),
+    writes DIR/paused (its pid and what it did) and waits for DIR/resume. The
+    reliability tests use it to kill a run midway and to overlap two runs."""
+    spec = os.environ.get("NSLAB_TEST_PAUSE")
+    if not spec or not name:
+        return None
+    parts = spec.split(":", 2)
+    if len(parts) != 3 or parts[0] != name or not parts[1].isdigit():
+        return None
+    return int(parts[1]), parts[2]
+
+
+def pause_here(directory: str, done: list, timeout: float = 120.0) -> None:
+    tmp = os.path.join(directory, f".paused.{os.getpid()}")
+    with open(tmp, "w") as fh:
+        fh.write(f"{os.getpid()}\n" + "\n".join(done) + "\n")
+    os.rename(tmp, os.path.join(directory, "paused"))
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(os.path.join(directory, "resume")) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def require_pyroute2(module: AnsibleModule) -> None:

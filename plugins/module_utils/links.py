@@ -122,9 +122,33 @@ class LinkBase(Resource):
                 netlink(text, ipr.link, "del", index=link["index"], gone_ok=True)
         plan.do(text, fn)
 
-    def plan_addresses(self, ns, name, current: list[str], wanted: list[str] | None, plan) -> list[str]:
+    def check_overlap(self, ns, name, wanted: list[str], option: str) -> None:
+        """A new address must not share a subnet with an address on a link this lab does
+        not own (another lab's bridge, the uplink...): refused before any change."""
+        if not self.ctx.readable(ns):
+            return
+        link = self.ctx.cache.get(("link", ns, name))
+        mine = link.get("index") if link else None
+        for pos, cidr in enumerate(wanted):
+            net = ipaddress.ip_interface(cidr).network
+            for index, others in self.addresses(ns).items():
+                for other in others:
+                    if index == mine or not net.overlaps(ipaddress.ip_interface(other).network):
+                        continue
+                    found = [link_dict(msg) for msg in self.ctx.ipr(ns).get_links(index)]
+                    if not found or found[0]["name"] == name or self.owned(found[0]):
+                        continue
+                    owner = parse_owner(found[0]["alias"])[0]
+                    whose = f"nslab lab {owner!r}" if owner else "not made by nslab.net"
+                    raise Invalid(f"{option}[{pos}]", f"{cidr} overlaps {other} on {found[0]['name']} in {where(ns)} "
+                                  f"({whose}): a lab subnet must not overlap another subnet of the namespace, "
+                                  "such as the uplink's or another lab's")
+
+    def plan_addresses(self, ns, name, current: list[str], wanted: list[str] | None, plan,
+                       option: str = "address") -> list[str]:
         if wanted is None:
             return current
+        self.check_overlap(ns, name, wanted, option)
         ctx = self.ctx
         for cidr in sorted(set(current) - set(wanted)):
             def fn(cidr=cidr, text=f"delete address {cidr} from {name} in {where(ns)}"):
@@ -152,6 +176,7 @@ class LinkBase(Resource):
 
 
 class VethResource(LinkBase):
+    module_name = "veth"
     options = dict(
         name=dict(type="str"),
         peer=dict(type="str"),
@@ -164,6 +189,7 @@ class VethResource(LinkBase):
     netns_options = ("netns", "peer_netns")
 
     def normalize(self, item, option):
+        item["_option"] = option
         item["name"] = v.ifname(option("name"), item.get("name"))
         state = self.params["state"]
         if state == "present" or item.get("peer") is not None:
@@ -256,8 +282,10 @@ class VethResource(LinkBase):
                     self.op_set(n, link["name"], f"set {link['name']} up in {where(n)}", plan, state="up")
         after_end = dict(end, up=True, mtu=item["mtu"] or end["mtu"])
         after_peer = dict(peer_end, up=True, mtu=item["mtu"] or peer_end["mtu"])
-        after_end["addresses"] = self.plan_addresses(ns, name, end["addresses"], item["address"], plan)
-        after_peer["addresses"] = self.plan_addresses(pns, peer, peer_end["addresses"], item["peer_address"], plan)
+        after_end["addresses"] = self.plan_addresses(ns, name, end["addresses"], item["address"], plan,
+                                                     item["_option"]("address"))
+        after_peer["addresses"] = self.plan_addresses(pns, peer, peer_end["addresses"], item["peer_address"], plan,
+                                                      item["_option"]("peer_address"))
         self.set_cached(ns, name, after_end)
         self.set_cached(pns, peer, after_peer)
         plan.state(self.key(item), before, self.view(item, after_end, after_peer))
@@ -313,6 +341,7 @@ class VethResource(LinkBase):
 
 
 class BridgePortResource(LinkBase):
+    module_name = "bridge_port"
     options = dict(
         bridge=dict(type="str"),
         port=dict(type="str"),
@@ -322,6 +351,7 @@ class BridgePortResource(LinkBase):
     result_key = "bridges"
 
     def normalize(self, item, option):
+        item["_option"] = option
         item["bridge"] = v.ifname(option("bridge"), item.get("bridge"))
         item["port"] = v.ifname(option("port"), item["port"]) if item.get("port") is not None else None
         if item["port"] == item["bridge"]:
@@ -407,12 +437,14 @@ class BridgePortResource(LinkBase):
             if not br["up"]:
                 self.op_set(ns, name, f"set bridge {name} up in {where(ns)}", plan, state="up")
                 br["up"] = True
-            br["addresses"] = self.plan_addresses(ns, name, br["addresses"], item["address"], plan)
+            br["addresses"] = self.plan_addresses(ns, name, br["addresses"], item["address"], plan,
+                                                  item["_option"]("address"))
         port = item["port"]
         if port is None:
             return
         if self.link(ns, port) is None and not ctx.check_mode:
-            raise Invalid("port", f"link {port} does not exist in {where(ns)}; create it first (nslab.net.veth)")
+            raise Invalid(item["_option"]("port"), f"link {port} does not exist in {where(ns)}; create it first "
+                          "(nslab.net.veth)")
         if port not in entry["ports"]:
             self.op_set_master(ns, port, name, f"attach {port} to bridge {name} in {where(ns)}", plan)
             entry["ports"][port] = False        # a newly attached port starts with hairpin off

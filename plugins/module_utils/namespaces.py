@@ -43,6 +43,7 @@ def marker_lab(ctx, name: str) -> str | None | bool:
 
 
 class NetnsResource(Resource):
+    module_name = "netns"
     options = dict(
         name=dict(type="str"),
         loopback=dict(type="bool"),

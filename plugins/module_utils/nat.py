@@ -14,12 +14,14 @@ written in one batch (iptables-restore --noflush / one nft -f).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import ipaddress
 import json
 import os
 import re
 import shutil
+import socket
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, where
@@ -439,8 +441,78 @@ class NftBackend:
         self.tools.run([self.nft, "-f", "-"], stdin=text)
 
 
+# ---------------------------------------------------------------- conntrack
+IPS_DST_NAT = 1 << 5
+
+
+def flush_conntrack(ctx, ns, target: tuple, ports: tuple | None) -> int:
+    """Delete the conntrack entries of flows a DNAT rule sent to ``target`` (addr,
+    ports): after the rule changes or goes, they would still reach the old target."""
+    from pyroute2.conntrack import Conntrack
+
+    addr, to_ports = target
+    gone = 0
+    with ctx.session.entered(ns):      # the whole exchange inside the namespace
+        ct = Conntrack()
+        try:
+            for entry in list(ct.dump_entries()):
+                orig, reply = entry.tuple_orig, entry.tuple_reply
+                if not (entry.status or 0) & IPS_DST_NAT or reply.saddr != addr:
+                    continue
+                if to_ports and not to_ports[0] <= (reply.sport or 0) <= to_ports[1]:
+                    continue
+                if ports and not ports[0] <= (orig.dport or 0) <= ports[1]:
+                    continue
+                try:
+                    ct.delete(entry)
+                    gone += 1
+                except Exception as exc:  # an entry that expired meanwhile is fine
+                    if getattr(exc, "code", None) != errno.ENOENT:
+                        raise Failure(f"delete conntrack entry {orig} in {where(ns)}: {exc}") from None
+        finally:
+            ct.close()
+    return gone
+
+
+def flush_unnatted(ctx, ns, item: dict) -> int:
+    """Delete the conntrack entries that a new DNAT rule would have matched but that
+    were made before it (a UDP sender that keeps its flow alive would otherwise
+    never be translated)."""
+    from pyroute2.conntrack import Conntrack
+
+    proto = socket.getprotobyname(item["protocol"]) if item["protocol"] else None
+    dest = ipaddress.ip_network(item["destination"]) if item["destination"] else None
+    gone = 0
+    with ctx.session.entered(ns):
+        ct = Conntrack()
+        try:
+            for entry in list(ct.dump_entries()):
+                orig = entry.tuple_orig
+                if (entry.status or 0) & IPS_DST_NAT or (proto and orig.proto != proto) or not orig.daddr:
+                    continue
+                if ipaddress.ip_address(orig.daddr).version != item["family"]:
+                    continue
+                if dest and ipaddress.ip_address(orig.daddr) not in dest:
+                    continue
+                if item["port"] and not item["port"][0] <= (orig.dport or 0) <= item["port"][1]:
+                    continue
+                if item["source"] and (not orig.saddr or ipaddress.ip_address(orig.saddr)
+                                       not in ipaddress.ip_network(item["source"])):
+                    continue
+                try:
+                    ct.delete(entry)
+                    gone += 1
+                except Exception as exc:  # an entry that expired meanwhile is fine
+                    if getattr(exc, "code", None) != errno.ENOENT:
+                        raise Failure(f"delete conntrack entry {orig} in {where(ns)}: {exc}") from None
+        finally:
+            ct.close()
+    return gone
+
+
 # ----------------------------------------------------------------- resource
 class NatResource(Resource):
+    module_name = "nat_rule"
     options = dict(
         type=dict(type="str", choices=list(TYPES)),
         source=dict(type="str"),
@@ -553,7 +625,7 @@ class NatResource(Resource):
         if chosen == "nftables" and not nft.available():
             raise Failure("backend nftables: nft is not installed on the managed host")
         scope = dict(ns=ns, backend=chosen, ipt=ipt, ipt_state=ipt_state, nft=nft, nft_state=nft_state,
-                     remove=set(), add=[])
+                     remove=set(), add=[], flush=[], unnatted=[])
         self.ctx.cache[key] = scope
         return scope
 
@@ -610,6 +682,10 @@ class NatResource(Resource):
             before = self.old_view(scope, entry, rule) if entry else None
             complete = (entry is not None and entry["digest"] == rule.digest
                         and len(entry["lines"]) == len(rule.ipt_rules()))
+            if entry is not None and entry["type"] == "dnat" and (absent or entry.get("to") != to_text(item["to"])):
+                scope["flush"].append((entry.get("to"), item["port"]))
+            if entry is None and not absent and rule.type == "dnat":
+                scope["unnatted"].append(item)
             if absent:
                 plan.state(self.key(item), before, None)
                 if entry is not None:
@@ -642,6 +718,8 @@ class NatResource(Resource):
             for key, entry in sorted(self.existing(scope).items()):
                 if entry["lab"] == self.ctx.lab and (scope["ns"], key) not in listed:
                     scope["remove"].add(key)
+                    if entry["type"] == "dnat":
+                        scope["flush"].append((entry.get("to"), None))
                     plan.state(f"{scope['ns'] or '-'}/{key}", self.old_view(scope, entry, None), None)
                     plan.do(f"delete {entry['type']} rule {key} in {where(scope['ns'])} ({scope['backend']}; "
                             "purge: no longer listed)")
@@ -669,6 +747,15 @@ class NatResource(Resource):
                 text = scope["nft"].batch(scope["nft_state"], scope["remove"], scope["add"], self.ctx.lab)
                 if text:
                     plan.ops.append((f"nft -f in {where(scope['ns'])}", lambda b=scope["nft"], t=text: b.write(t)))
+            for item in scope["unnatted"]:
+                text = f"delete conntrack entries of {self.describe(item['_rule'])} not yet DNATed in {where(scope['ns'])}"
+                plan.ops.append((text, lambda ns=scope["ns"], it=item: flush_unnatted(self.ctx, ns, it)))
+            for to, ports in scope["flush"]:
+                target = parse_to("to", to, "dnat") if to else None
+                if target:
+                    text = f"delete conntrack entries DNATed to {to} in {where(scope['ns'])}"
+                    plan.actions.append(text)
+                    plan.ops.append((text, lambda ns=scope["ns"], t=target, p=ports: flush_conntrack(self.ctx, ns, t, p)))
 
     def check_forward_policy(self, scope, plan):
         if scope["add"] and scope["backend"] == "nftables":

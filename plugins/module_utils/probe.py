@@ -58,13 +58,26 @@ def run_probe(module, session, probe: dict) -> dict:
     return dict(probe, ok=ok, detail=detail.strip()[:300], ms=round((time.monotonic() - start) * 1000, 1))
 
 
+def _timeout(option: str, value) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise Invalid(option, f"{value!r} is not a number of seconds") from None
+    if not 0.1 <= seconds <= 60:
+        raise Invalid(option, f"{seconds:g} is outside 0.1-60 seconds")
+    return seconds
+
+
 def normalize(index: int, probe: dict) -> dict:
     opt = f"probes[{index}]"
+    if not isinstance(probe, dict):
+        raise Invalid(opt, "must be a dictionary with at least target")
     out = dict(name=probe.get("name") or f"probe {index}", fact=probe.get("fact") or probe.get("name") or "",
                netns=v.netns_name(f"{opt}.netns", probe.get("netns")),
                kind=v.choice(f"{opt}.kind", probe.get("kind", "ping"), KINDS),
                target=v.address(f"{opt}.target", v.required(f"{opt}.target", probe.get("target"))),
-               timeout=float(probe.get("timeout", 2)), expect=probe.get("expect"), path=probe.get("path", "/"))
+               timeout=_timeout(f"{opt}.timeout", probe.get("timeout", 2)), expect=probe.get("expect"),
+               path=str(probe.get("path", "/")))
     if out["kind"] != "ping":
         out["port"] = v.port(f"{opt}.port", v.required(f"{opt}.port", probe.get("port")))[0]
     if out["netns"] is not None and not nsmod.ns_exists(out["netns"]):

@@ -43,6 +43,7 @@ def route_dict(msg, links: dict) -> dict:
 
 
 class RouteResource(Resource):
+    module_name = "ns_route"
     options = dict(
         dst=dict(type="str"),
         gateway=dict(type="str"),

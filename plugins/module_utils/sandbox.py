@@ -242,6 +242,9 @@ class Internet(Sandbox):
         port = f"up-{host.name}"[:15]
         with Session() as session:
             ipr = session.ipr(self.netns)
+            stale = ipr.link_lookup(ifname=port)   # left by a host sandbox whose namespace is still being freed
+            if stale:
+                ipr.link("del", index=stale[0])
             ipr.link("add", ifname=port, kind="veth", peer={"ifname": "eth0", "net_ns_fd": session.fd(host.netns)})
             index = ipr.link("get", ifname=port)[0]["index"]
             ipr.link("set", index=index, master=ipr.link("get", ifname="wan0")[0]["index"], state="up")
@@ -294,12 +297,15 @@ def sandbox_resource():
     wan = ipaddress.ip_network(f"{WAN_GATEWAY}/{WAN_PREFIX}", strict=False)
 
     class SandboxResource(Resource):
+        module_name = "sandbox"
         options = dict(name=dict(type="str"), uplink_address=dict(type="str"))
         module_options = dict(root=dict(type="str", default=DEFAULT_ROOT))
         result_key = "sandboxes"
         netns_options = ()
 
         def normalize(self, item, option):
+            if not os.path.isabs(self.params["root"] or ""):
+                raise v.Invalid("root", f"{self.params['root']!r} must be an absolute path")
             name = v.required(option("name"), item.get("name"))
             if not isinstance(name, str) or not all(c.isalnum() or c in "-_" for c in name) or not 1 <= len(name) <= 12 \
                     or name == INTERNET:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -119,8 +120,6 @@ def stop_in_namespace(netns: str) -> list[str]:
 
 
 def start(lab: str, name: str, netns: str | None, command: list[str], directory: str) -> dict:
-    import shutil
-
     if netns and not (shutil.which("ip") or os.access("/usr/sbin/ip", os.X_OK) or os.access("/sbin/ip", os.X_OK)):
         raise Failure("the ip command (iproute2) is needed to run a service inside a namespace: install iproute2")
     os.makedirs(os.path.join(STATE_DIR, lab), exist_ok=True)
@@ -137,6 +136,7 @@ def start(lab: str, name: str, netns: str | None, command: list[str], directory:
 
 
 class ServiceResource(Resource):
+    module_name = "ns_service"
     options = dict(
         name=dict(type="str"),
         command=dict(type="list", elements="str"),
@@ -149,8 +149,14 @@ class ServiceResource(Resource):
         if not all(c.isalnum() or c in "-_." for c in name) or len(name) > 64:
             raise v.Invalid(option("name"), f"service name {name!r} must be letters, digits, '-', '_' or '.'")
         item["name"] = name
+        item["_option"] = option
         if self.params["state"] == "present":
-            item["command"] = v.required(option("command"), item.get("command"), "(the argv to run)")
+            command = v.required(option("command"), item.get("command"), "(the argv to run)")
+            if not all(isinstance(arg, str) for arg in command) or not command[0]:
+                raise v.Invalid(option("command"), "must be a list of strings, the program first")
+            if not (shutil.which(command[0]) if "/" not in command[0] else os.access(command[0], os.X_OK)):
+                raise v.Invalid(option("command"), f"program {command[0]!r} is not found on the managed host")
+            item["command"] = command
         item["directory"] = item.get("directory") or "/"
         if not os.path.isabs(item["directory"]):
             raise v.Invalid(option("directory"), "must be an absolute path")
@@ -185,7 +191,7 @@ class ServiceResource(Resource):
                 plan.do(f"stop service {item['name']} in {where(record.get('netns'))} (its definition changed)",
                         lambda record=record: stop(record))
             if item["directory"] and not self.ctx.check_mode and not os.path.isdir(item["directory"]):
-                raise v.Invalid("directory", f"{item['directory']} does not exist")
+                raise v.Invalid(item["_option"]("directory"), f"{item['directory']} does not exist")
             plan.do(f"start service {item['name']} in {where(item['netns'])}: {' '.join(item['command'])}",
                     lambda item=item: self.start(item))
 
@@ -193,6 +199,7 @@ class ServiceResource(Resource):
         record = start(self.ctx.lab, item["name"], item["netns"], item["command"], item["directory"])
         time.sleep(0.2)
         if not alive(record):
+            stop(record)          # leave no record of a service that is not running
             raise Failure(f"service {item['name']} exited at once; see {record['log']}")
 
     def purge(self, items, plan):

@@ -26,6 +26,7 @@ def normalize_value(value) -> str:
 
 
 class SysctlResource(Resource):
+    module_name = "ns_sysctl"
     options = dict(name=dict(type="str"), value=dict(type="raw"))
     result_key = "sysctls"
     states = ("present",)

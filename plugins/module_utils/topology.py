@@ -70,6 +70,9 @@ def lab_topology(topo: dict) -> dict:
         routes=[dict(netns=ns["name"], dst="default", gateway=str(gateway.ip)) for ns in namespaces],
         masquerade=([dict(type="masquerade", source=subnet, out_interface=uplink_if, comment="egress")]
                     if topo.get("egress", True) and uplink_if else []),
+        # bridged traffic between the lab's namespaces passes FORWARD when br_netfilter's
+        # bridge-nf-call-iptables is on (Docker hosts): accept it there, ahead of a DROP policy
+        forward=[dict(type="forward", in_interface=bridge, out_interface=bridge, comment="bridged")],
     )
 
     published, hairpin_ports, seen = [], [], {}

@@ -179,43 +179,6 @@ def test_purge_removes_only_this_labs_unlisted_resources(mod):
     assert "v2@" not in out and "10.5.2.0/24" not in out
 
 
-USER_RULES = """set -e
-iptables -t nat -A POSTROUTING -s 10.99.0.0/16 -o eth0 -j MASQUERADE
-iptables -t nat -N DOCKER
-iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
-iptables -N DOCKER-USER
-iptables -A DOCKER-USER -j RETURN
-iptables -A FORWARD -j DOCKER-USER
-iptables -A FORWARD -i eth7 -j DROP
-iptables -P FORWARD DROP
-"""
-
-
-def _foreign(text):
-    lines = [line for line in text.splitlines() if "NSLAB" not in line and not line.startswith("#")]
-    rules = [line for line in lines if not line.startswith(":")]
-    chains = [line.split("[")[0] for line in lines if line.startswith(":")]   # policies, without counters
-    return rules + chains
-
-
-def test_user_rules_are_byte_identical_after_apply_and_teardown(lab):
-    box, internet = lab.sandbox, lab.internet
-    box.run(USER_RULES)
-    before = _foreign(box.run("iptables-save").stdout)
-    assert playbook(box, SEED).returncode == 0                 # auto picks iptables: the host has rules
-    assert _foreign(box.run("iptables-save").stdout) == before
-    assert box.run("iptables-save").stdout.splitlines().index("-A FORWARD -j NSLAB-FWD") < \
-        box.run("iptables-save").stdout.splitlines().index("-A FORWARD -j DOCKER-USER")
-    serve(box, "netns1", "192.168.0.2", 5000)
-    assert ping(box, "198.51.100.10", netns="netns1")          # egress with FORWARD policy DROP
-    assert "Directory listing" in http(internet, "http://203.0.113.10:5000/")   # ingress too
-    box.run("kill $(pgrep -f nslab-demo-test)", check=False)
-    assert playbook(box, SEED, "-e", "lab_state=absent").returncode == 0
-    after = box.run("iptables-save").stdout
-    assert _foreign(after) == before and "NSLAB" not in after
-    assert recap(playbook(box, SEED, "-e", "lab_state=absent"))["changed"] == 0
-
-
 def test_native_nftables_host_keeps_its_table(lab):
     box = lab.sandbox
     box.run("nft -f - <<'EOF'\ntable inet user {\n chain user_fwd { type filter hook forward priority 10; policy accept;"

@@ -1,0 +1,104 @@
+"""Runs inside a sandbox: calls modules through their real entry point (``main()``
+with the arguments AnsiballZ would hand over) and fingerprints the sandbox's kernel
+state around each call. One JSON request per line on stdin, one answer per line."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import traceback
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+
+SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet", "net/ipv4/conf/all/forwarding",
+           "net/ipv6/conf/all/forwarding", "net/ipv4/conf/all/rp_filter")
+
+
+def _run(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False).stdout
+    except OSError:
+        return ""
+
+
+def _sysctls(extra=()):
+    out = {}
+    for name in (*SYSCTLS, *extra):
+        try:
+            with open(f"/proc/sys/{name}") as fh:
+                out[name] = fh.read().strip()
+        except OSError:
+            pass
+    return out
+
+
+def snapshot(extra_sysctls=()) -> dict:
+    """Links, addresses, routes and sysctls of every namespace; netfilter; our state files."""
+    namespaces = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
+    state = dict(netns=namespaces)
+    with nsmod.Session() as session:
+        for ns in [None, *namespaces]:
+            try:
+                ipr = session.ipr(ns)
+            except OSError:
+                state[ns or "-"] = "unreadable"
+                continue
+            links = sorted((m.get_attr("IFLA_IFNAME"), m.get_attr("IFLA_IFALIAS"), m.get_attr("IFLA_MASTER"),
+                            m["flags"] & 1, m.get_attr("IFLA_MTU")) for m in ipr.get_links())
+            addrs = sorted((m["index"], m.get_attr("IFA_ADDRESS"), m["prefixlen"]) for m in ipr.get_addr())
+            routes = sorted((m["family"], m.get_attr("RTA_TABLE"), m.get_attr("RTA_DST"), m["dst_len"],
+                             m.get_attr("RTA_GATEWAY"), m.get_attr("RTA_OIF"), m.get_attr("RTA_PRIORITY"),
+                             m["proto"]) for m in ipr.get_routes(family=socket.AF_UNSPEC))
+            with session.entered(ns):
+                sysctls = _sysctls(extra_sysctls)
+            state[ns or "-"] = dict(links=links, addrs=addrs, routes=routes, sysctls=sysctls)
+    state["iptables"] = [line for line in _run(["iptables-save"]).splitlines() if not line.startswith("#")]
+    state["ip6tables"] = [line for line in _run(["ip6tables-save"]).splitlines() if not line.startswith("#")]
+    state["nft"] = _run(["nft", "list", "ruleset"])
+    files = []
+    for root in ("/run/nslab/services", "/run/nslab-sandbox"):
+        for folder, _dirs, names in os.walk(root):
+            files += [os.path.join(folder, name) for name in names]
+    state["files"] = sorted(files)
+    return state
+
+
+def call(module: str, args: dict) -> dict:
+    """The module's main(), as AnsiballZ runs it; its JSON answer (or the traceback)."""
+    mod = importlib.import_module(f"ansible_collections.nslab.net.plugins.modules.{module}")
+    out = io.StringIO()
+    try:
+        with patch_module_args(args), contextlib.redirect_stdout(out):
+            mod.main()
+    except SystemExit:
+        pass
+    except BaseException:  # pylint: disable=broad-except
+        return dict(traceback=traceback.format_exc(), stdout=out.getvalue())
+    try:
+        return json.loads(out.getvalue())
+    except ValueError:
+        return dict(traceback="no JSON answer", stdout=out.getvalue())
+
+
+def main() -> None:
+    answer = sys.__stdout__
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("op") == "snapshot":
+            reply = snapshot(request.get("sysctls", ()))
+        else:
+            reply = call(request["module"], request["args"])
+        answer.write(json.dumps(reply, default=str) + "\n")
+        answer.flush()
+
+
+if __name__ == "__main__":
+    main()
