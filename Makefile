@@ -24,7 +24,7 @@ HOST         ?= lab1
 SANDBOX_ROOT ?= /run/nslab-sandbox
 
 .PHONY: help setup system-packages venv collection lab teardown graph shell test test-core \
-        unit integration molecule sanity lint changelog installed matrix \
+        unit integration property molecule sanity lint changelog installed matrix \
         matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration bench bench-smoke
 
 help:
@@ -82,13 +82,16 @@ test: setup
 test-core: unit-and-integration molecule lint changelog sanity installed matrix bench-smoke
 
 unit-and-integration:
-	$(PYTHON) -m pytest -q -n 2 tests/unit tests/integration $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration tests/property $(PYTEST_ARGS)
 
 unit: setup
 	$(PYTHON) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 integration: setup
 	$(PYTHON) -m pytest -q -n 2 tests/integration $(PYTEST_ARGS)
+
+property: setup
+	$(PYTHON) -m pytest -q -s tests/property $(PYTEST_ARGS)
 
 molecule: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH NO_COLOR=1 $(VENV)/bin/molecule test --all

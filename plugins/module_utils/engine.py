@@ -284,7 +284,9 @@ def run(resource_cls) -> None:
                     pause_here(pause[1], ctx.done)
                 try:
                     fn()
-                except (Failure, Conflict, Invalid) as exc:
+                except Invalid as exc:       # refused by the kernel, worded for the option at fault
+                    raise Failure(str(exc)) from None
+                except (Failure, Conflict) as exc:
                     raise Failure(f"{text}: {exc}" if not str(exc).startswith(text) else str(exc)) from None
                 except OSError as exc:
                     raise Failure(f"{text}: {exc}") from None

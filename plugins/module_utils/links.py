@@ -14,6 +14,7 @@ from ansible_collections.nslab.net.plugins.module_utils.engine import (
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 IFF_UP = 1
+IFF_LOOPBACK = 8
 
 
 def read_link(ipr, name: str) -> dict | None:
@@ -40,6 +41,7 @@ def link_dict(msg) -> dict:
     return dict(
         name=msg.get_attr("IFLA_IFNAME"), index=msg["index"], kind=kind,
         alias=msg.get_attr("IFLA_IFALIAS") or None, up=bool(msg["flags"] & IFF_UP),
+        loopback=bool(msg["flags"] & IFF_LOOPBACK),
         mtu=msg.get_attr("IFLA_MTU"), master=msg.get_attr("IFLA_MASTER") or None,
         peer_index=msg.get_attr("IFLA_LINK"), hairpin=hairpin,
     )
@@ -442,9 +444,13 @@ class BridgePortResource(LinkBase):
         port = item["port"]
         if port is None:
             return
-        if self.link(ns, port) is None and not ctx.check_mode:
+        link = self.link(ns, port)
+        if link is None and not ctx.check_mode:
             raise Invalid(item["_option"]("port"), f"link {port} does not exist in {where(ns)}; create it first "
                           "(nslab.net.veth)")
+        if link is not None and (link.get("loopback") or link.get("kind") == "bridge"):
+            raise Invalid(item["_option"]("port"), f"{port} is a {'loopback' if link.get('loopback') else 'bridge'} "
+                          "link: it cannot be a bridge port")
         if port not in entry["ports"]:
             self.op_set_master(ns, port, name, f"attach {port} to bridge {name} in {where(ns)}", plan)
             entry["ports"][port] = False        # a newly attached port starts with hairpin off

@@ -58,7 +58,8 @@ class NetnsResource(Resource):
             raise v.Invalid(option("netns"), "does not apply to nslab.net.netns: use 'name'")
         item["loopback"] = True if item.get("loopback") is None else item["loopback"]
         dns = item.get("dns")
-        item["dns"] = None if dns is None else [v.address(f"{option('dns')}[{i}]", s) for i, s in enumerate(dns)]
+        item["dns"] = None if dns is None else [v.address(f"{option('dns')}[{i}]", v.required(f"{option('dns')}[{i}]", s))
+                                                for i, s in enumerate(dns)]
         return item
 
     def key(self, item):

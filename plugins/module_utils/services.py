@@ -93,8 +93,9 @@ def records(lab: str | None = None) -> list[dict]:
     return out
 
 
-def stop(record: dict, timeout: float = 5.0) -> None:
-    """SIGTERM the supervisor (it stops its command), SIGKILL if it lingers."""
+def stop(record: dict, timeout: float = 5.0, keep_log: bool = False) -> None:
+    """SIGTERM the supervisor (it stops its command), SIGKILL if it lingers; forget it
+    (its state file, and its log unless ``keep_log``)."""
     if alive(record):
         pid = record["pid"]
         os.kill(pid, signal.SIGTERM)
@@ -103,10 +104,12 @@ def stop(record: dict, timeout: float = 5.0) -> None:
             time.sleep(0.05)
         if alive(record):
             os.kill(pid, signal.SIGKILL)
-    try:
-        os.unlink(state_path(record["lab"], record["name"]))
-    except FileNotFoundError:
-        pass
+    for path in (state_path(record["lab"], record["name"]), None if keep_log else record.get("log")):
+        try:
+            if path:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 def stop_in_namespace(netns: str) -> list[str]:
@@ -199,7 +202,7 @@ class ServiceResource(Resource):
         record = start(self.ctx.lab, item["name"], item["netns"], item["command"], item["directory"])
         time.sleep(0.2)
         if not alive(record):
-            stop(record)          # leave no record of a service that is not running
+            stop(record, keep_log=True)     # no record of a service that is not running; its log tells why
             raise Failure(f"service {item['name']} exited at once; see {record['log']}")
 
     def purge(self, items, plan):

@@ -9,10 +9,11 @@ import os
 import re
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import Failure, Resource, where
+from ansible_collections.nslab.net.plugins.module_utils.engine import Resource, where
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-/]+$")
+_INTS = re.compile(r"^-?\d+( -?\d+)*$")
 
 
 def sysctl_path(name: str) -> str:
@@ -43,6 +44,9 @@ class SysctlResource(Resource):
         if isinstance(value, bool):
             value = int(value)
         item["name"], item["value"] = name, normalize_value(value)
+        if not item["value"]:
+            raise Invalid(option("value"), "is empty: give the value to write")
+        item["_option"] = option
         return item
 
     def key(self, item):
@@ -58,25 +62,50 @@ class SysctlResource(Resource):
             except FileNotFoundError:
                 if self.ctx.check_mode:
                     return None
-                raise Invalid("name", f"sysctl {item['name']} does not exist in {where(item['netns'])}") from None
+                raise Invalid(item["_option"]("name"), f"sysctl {item['name']} does not exist in "
+                              f"{where(item['netns'])}") from None
+            except IsADirectoryError:
+                raise Invalid(item["_option"]("name"), f"{item['name']} is a group of sysctls, not one") from None
+            except OSError as exc:
+                raise Invalid(item["_option"]("name"), f"cannot read {item['name']}: {exc.strerror}") from None
 
     def plan(self, items, plan):
+        writes = []
         for item in items:
             current = self.read(item)
             plan.state(self.key(item), dict(name=item["name"], netns=item["netns"], value=current),
                        dict(name=item["name"], netns=item["netns"], value=item["value"]))
             if current == item["value"]:
                 continue
-            text = f"set {item['name']}={item['value']} in {where(item['netns'])}"
-            plan.do(text, lambda item=item, text=text: self.write(item, text))
+            if current is not None and _INTS.match(current) and \
+                    not (_INTS.match(item["value"]) and len(item["value"].split()) == len(current.split())):
+                count = len(current.split())
+                raise Invalid(item["_option"]("value"), f"{item['name']} takes {count} integer{'s' if count > 1 else ''}"
+                              f" (it is {current!r} now), not {item['value']!r}")
+            plan.actions.append(f"set {item['name']}={item['value']} in {where(item['netns'])}")
+            writes.append((item, current))
+        if writes:   # one operation: all values, or none (the ones written are put back)
+            plan.ops.append(("set sysctls", lambda: self.write_all(writes)))
 
-    def write(self, item, text):
-        with self.ctx.session.entered(item["netns"]):
+    def write_all(self, writes):
+        done = []
+        for item, old in writes:
             try:
-                with open(sysctl_path(item["name"]), "w") as fh:
-                    fh.write(item["value"])
+                self.write(item, item["value"])
             except OSError as exc:
-                raise Failure(f"{text}: {exc.strerror}") from None
+                for back, value in reversed(done):
+                    try:
+                        self.write(back, value)
+                    except OSError:
+                        pass
+                raise Invalid(item["_option"]("value"), f"the kernel refused {item['value']!r} for {item['name']} in "
+                              f"{where(item['netns'])} ({exc.strerror}); nothing was changed") from None
+            done.append((item, old))
+
+    def write(self, item, value):
+        with self.ctx.session.entered(item["netns"]):
+            with open(sysctl_path(item["name"]), "w") as fh:
+                fh.write(value)
 
     def report(self, items, plan):
         if self.ctx.check_mode:

@@ -51,22 +51,25 @@ def snapshot(extra_sysctls=()) -> dict:
             except OSError:
                 state[ns or "-"] = "unreadable"
                 continue
-            links = sorted((m.get_attr("IFLA_IFNAME"), m.get_attr("IFLA_IFALIAS"), m.get_attr("IFLA_MASTER"),
-                            m["flags"] & 1, m.get_attr("IFLA_MTU")) for m in ipr.get_links())
-            addrs = sorted((m["index"], m.get_attr("IFA_ADDRESS"), m["prefixlen"]) for m in ipr.get_addr())
-            routes = sorted((m["family"], m.get_attr("RTA_TABLE"), m.get_attr("RTA_DST"), m["dst_len"],
+            links = sorted(((m.get_attr("IFLA_IFNAME"), m.get_attr("IFLA_IFALIAS"), m.get_attr("IFLA_MASTER"),
+                             m["flags"] & 1, m.get_attr("IFLA_MTU")) for m in ipr.get_links()), key=repr)
+            # the kernel adds IPv6 link-local addresses and their routes on its own, a little later
+            addrs = sorted(((m["index"], m.get_attr("IFA_ADDRESS"), m["prefixlen"]) for m in ipr.get_addr()
+                            if not str(m.get_attr("IFA_ADDRESS")).startswith("fe80:")), key=repr)
+            routes = sorted(((m["family"], m.get_attr("RTA_TABLE"), m.get_attr("RTA_DST"), m["dst_len"],
                              m.get_attr("RTA_GATEWAY"), m.get_attr("RTA_OIF"), m.get_attr("RTA_PRIORITY"),
-                             m["proto"]) for m in ipr.get_routes(family=socket.AF_UNSPEC))
+                              m["proto"]) for m in ipr.get_routes(family=socket.AF_UNSPEC)
+                             if not str(m.get_attr("RTA_DST")).startswith(("fe80:", "ff00:"))), key=repr)
             with session.entered(ns):
                 sysctls = _sysctls(extra_sysctls)
             state[ns or "-"] = dict(links=links, addrs=addrs, routes=routes, sysctls=sysctls)
-    state["iptables"] = [line for line in _run(["iptables-save"]).splitlines() if not line.startswith("#")]
-    state["ip6tables"] = [line for line in _run(["ip6tables-save"]).splitlines() if not line.startswith("#")]
+    for tool in ("iptables", "ip6tables"):     # rules and policies, without counters
+        state[tool] = [line.split(" [")[0] for line in _run([f"{tool}-save"]).splitlines() if not line.startswith("#")]
     state["nft"] = _run(["nft", "list", "ruleset"])
     files = []
     for root in ("/run/nslab/services", "/run/nslab-sandbox"):
         for folder, _dirs, names in os.walk(root):
-            files += [os.path.join(folder, name) for name in names]
+            files += [os.path.join(folder, name) for name in names if not name.endswith(".log")]
     state["files"] = sorted(files)
     return state
 
@@ -92,10 +95,13 @@ def main() -> None:
     answer = sys.__stdout__
     for line in sys.stdin:
         request = json.loads(line)
-        if request.get("op") == "snapshot":
-            reply = snapshot(request.get("sysctls", ()))
-        else:
-            reply = call(request["module"], request["args"])
+        try:
+            if request.get("op") == "snapshot":
+                reply = snapshot(request.get("sysctls", ()))
+            else:
+                reply = call(request["module"], request["args"])
+        except Exception:  # pylint: disable=broad-except
+            reply = dict(traceback=traceback.format_exc(), worker=True)
         answer.write(json.dumps(reply, default=str) + "\n")
         answer.flush()
 
