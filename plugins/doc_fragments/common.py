@@ -59,7 +59,11 @@ attributes:
     description: Returns C(diff.before) and C(diff.after) as dictionaries of the changed resources.
   idempotent:
     support: full
-    description: A second identical run reports C(changed=false).
+    description:
+      - A second identical run reports C(changed=false).
+      - A run that changes something holds the managed host's lock (C(flock) on C(/run/nslab/lock))
+        from its first read to its last write, so two runs at once take turns; a run waits
+        E(NSLAB_LOCK_TIMEOUT) seconds (default 300) and then fails naming the holder. Check mode takes no lock.
   platform:
     platforms: [linux]
     support: full

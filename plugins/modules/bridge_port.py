@@ -15,6 +15,8 @@ description:
     (C(ip link set veth0 master br0)) and sets the port's hairpin flag.
   - With O(state=absent), O(port) is detached; with O(port) omitted the bridge is deleted.
   - A bridge this lab did not create may receive ports, but its addresses are never changed and it is never deleted.
+  - An address sharing a subnet with an address on a link of the same namespace that this lab does not
+    own (the uplink, another lab's bridge) is refused before any change; so are C(lo) and bridges as ports.
   - With O(purge), ports of this lab's bridges that O(items) no longer names are detached, and
     this lab's bridges no longer named at all are deleted.
 options:

@@ -22,6 +22,9 @@ description:
     batch (C(iptables-restore --noflush) / one C(nft -f)).
   - Identity is O(netns) + O(type) + the match fields; O(to) and O(comment) are attributes,
     changing them replaces the rule.
+  - NAT is decided on a flow's first packet. When a V(dnat) rule is added, its flows that started
+    untranslated are deleted from conntrack; when its O(to) changes or it is removed, the flows sent to
+    the old target are deleted (C(conntrack -D)), so a running flow follows the change.
 options:
   type:
     description: What the rule does.

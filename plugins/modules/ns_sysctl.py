@@ -14,6 +14,8 @@ description:
     or C(echo 1 > /proc/sys/net/ipv4/ip_forward).
   - Inside a namespace only C(net.*) sysctls exist per namespace; others are refused.
   - The value is not persisted across reboots (no C(/etc/sysctl.d) file).
+  - A sysctl that holds integers takes integers (as many as it holds). All values of one call are
+    written, or none - if the kernel refuses one, those written before it are put back.
 options:
   name:
     description: Sysctl name, dotted (V(net.ipv4.ip_forward)) or with slashes (V(net/ipv4/conf/br0.10/forwarding)).

@@ -16,6 +16,8 @@ description:
   - Both ends carry the O(lab) label in their interface alias. A pair this lab made with another
     peer is replaced; a link it did not make is never deleted or replaced - the error says what is there.
   - Deleting either end deletes the pair.
+  - An address sharing a subnet with an address on a link of the same namespace that this lab does not
+    own (the uplink, another lab's bridge) is refused before any change.
 options:
   name:
     description: Name of the end in O(netns) (at most 15 characters).

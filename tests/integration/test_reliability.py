@@ -348,3 +348,25 @@ def test_publishing_and_changing_a_port_take_effect_for_running_flows(lab, tmp_p
     assert "two" not in open(sinks["netns1"]).read().split()
     rules = [line for line in box.run("iptables-save -t nat").stdout.splitlines() if "DNAT" in line]
     assert len(rules) == 1 and "192.168.0.3:5300" in rules[0], rules
+
+
+# ------------------------------------------------------------- 4. bad input
+def test_subnets_overlapping_the_uplink_or_another_lab_are_refused_before_any_change(lab):
+    box = lab.sandbox
+    assert playbook(box, SEED).returncode == 0                     # lab "nslab": br0 192.168.0.1/16
+    before = lab_state(box)
+    result = lab("bridge_port", bridge="br9", lab="other", address=["192.168.5.1/24"], expect_fail=True)
+    assert result["msg"].startswith("address[0]: 192.168.5.1/24 overlaps 192.168.0.1/16 on br0 in the host "
+                                    "namespace (nslab lab 'nslab')"), result["msg"]
+    result = lab("veth", items=[{"name": "v9", "peer": "c9", "address": ["203.0.113.77/24"]}], expect_fail=True)
+    assert result["msg"].startswith("items[0].address[0]: 203.0.113.77/24 overlaps 203.0.113.10/24 on eth0 in the "
+                                    "host namespace (not made by nslab.net)"), result["msg"]
+    result = lab("ns_sysctl", items=[{"name": "net.ipv4.conf.all.rp_filter", "value": 2},
+                                     {"name": "net.ipv4.ip_local_port_range", "value": "60999 32768"}],
+                 expect_fail=True)
+    assert result["msg"].startswith("items[1].value: the kernel refused '60999 32768' for "
+                                    "net.ipv4.ip_local_port_range"), result["msg"]
+    result = lab("ns_sysctl", name="net.ipv4.ip_forward", value="yes", expect_fail=True)
+    assert result["msg"] == "value: net.ipv4.ip_forward takes 1 integer (it is '1' now), not 'yes'"
+    assert lab_state(box) == before
+    assert box.run("sysctl -n net.ipv4.conf.all.rp_filter").stdout.strip() != "2"   # all or nothing
