@@ -335,7 +335,7 @@ def test_publishing_and_changing_a_port_take_effect_for_running_flows(lab, tmp_p
         box.run(f"ip netns exec {ns} setsid -f python3 -c \"$SINK\" {addr} {sinks[ns]} </dev/null >/dev/null 2>&1",
                 env=dict(os.environ, SINK=UDP_SINK))
     time.sleep(0.5)
-    send = f"python3 -c \"$SEND\" {{}}"
+    send = "python3 -c \"$SEND\" {}"
     internet.run(send.format("zero"), env=dict(os.environ, SEND=UDP_SEND))   # reaches the host: no one listens
     assert playbook(box, SEED, *UDP, "-e", "dnat_to=192.168.0.2:5300").returncode == 0
     internet.run(send.format("one"), env=dict(os.environ, SEND=UDP_SEND))

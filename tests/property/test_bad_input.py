@@ -40,7 +40,8 @@ ip route add default via 203.0.113.1
 ip link add hand0 type veth peer name hand1
 ip netns add byhand
 for tool in iptables-restore ip6tables-restore; do     # the tables exist, as on any host with a firewall
-  printf '*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' | $tool
+  printf '%s\n' '*nat' ':PREROUTING ACCEPT' ':INPUT ACCEPT' ':OUTPUT ACCEPT' ':POSTROUTING ACCEPT' COMMIT \
+    '*filter' ':INPUT ACCEPT' ':FORWARD ACCEPT' ':OUTPUT ACCEPT' COMMIT | $tool
 done
 """
 FIXTURES = [
@@ -268,14 +269,15 @@ plain_route = st.fixed_dictionaries({"netns": st.just("p1"), "dst": st.sampled_f
     "metric": st.sampled_from([0, 10, 4294967295]), "table": st.sampled_from(["main", "100"])})
 
 
-@SETTINGS
-@given(args=st.one_of(plain_route, maybe_items(st.fixed_dictionaries({"dst": st.one_of(cidrs, st.sampled_from(["default", "::/0"]))},
-                                              optional={
+route_edges = st.fixed_dictionaries({"dst": st.one_of(cidrs, st.sampled_from(["default", "::/0"]))}, optional={
     "gateway": st.one_of(addresses, st.sampled_from(["192.168.0.1", "192.168.0.77", "10.77.0.1", "203.0.113.1"])),
     "dev": st.sampled_from([None, "pc0", "eth0", "ghost", "a" * 16]), "metric": st.integers(-1, 2 ** 32),
     "table": st.sampled_from([None, "main", "254", "100", "0", "local", "x", "4294967296"]),
-    "netns": st.sampled_from([None, "p1", "p1", "ghost"]), "lab": labs, "state": states}))),
-    check_mode=st.booleans())
+    "netns": st.sampled_from([None, "p1", "p1", "ghost"]), "lab": labs, "state": states})
+
+
+@SETTINGS
+@given(args=st.one_of(plain_route, maybe_items(route_edges)), check_mode=st.booleans())
 def test_ns_route(worker, args, check_mode):
     record("ns_route", check(worker, "ns_route", args, check_mode))
 
