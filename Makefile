@@ -110,10 +110,11 @@ installed: setup
 
 # Performance: bash vs plain Ansible vs nslab.net (BENCHMARKS.md); CI runs the small smoke.
 bench: setup
-	$(PYTHON) $(PIP) matplotlib
+	$(PYTHON) $(PIP) matplotlib 'mitogen>=0.3.50'
 	$(PYTHON) tests/perf/bench.py --sizes 1 10 100 500 --runs 3
 
 bench-smoke:
+	$(PYTHON) $(PIP) 'mitogen>=0.3.50'
 	$(PYTHON) tests/perf/bench.py --sizes 10 --runs 1 --no-report --out .cache/bench-smoke.json
 
 # Compatibility matrix, kept light: module and playbook tests per cell (molecule runs on the newest cell).

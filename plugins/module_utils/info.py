@@ -87,7 +87,7 @@ def main(module: AnsibleModule) -> None:
                 raise Invalid("netns", f"namespace {wanted!r} does not exist")
             scopes = [wanted]
         else:
-            scopes = [None] + names
+            scopes = [None] + (names if params.get("namespaces", True) else [])
         info = [namespace_info(ctx, ns, params["nat"]) for ns in scopes]
         result = dict(changed=False, namespaces=list(names), info=info)
         if wanted is None:

@@ -21,6 +21,12 @@ options:
     description: Also read NAT rules (runs C(iptables-save) / C(nft)).
     type: bool
     default: true
+  namespaces:
+    description:
+      - With O(netns) omitted, also report every named namespace. V(false) reports the host namespace
+        only, which is all it takes to find the uplink (one read, whatever the number of namespaces).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - nslab.net.common.info_attributes
 author:
@@ -86,7 +92,8 @@ from ansible_collections.nslab.net.plugins.module_utils.info import main as info
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(netns=dict(type="str"), nat=dict(type="bool", default=True)),
+    module = AnsibleModule(argument_spec=dict(netns=dict(type="str"), nat=dict(type="bool", default=True),
+                                              namespaces=dict(type="bool", default=True)),
                            supports_check_mode=True)
     info_main(module)
 

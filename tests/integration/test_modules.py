@@ -127,6 +127,9 @@ def test_netns_info_reads_without_creating(mod):
     assert any(link["name"] == "v0" and link["peer"] == "c0" and link["peer_netns"] == "a" for link in host["links"])
     assert host["nat_backend"] == "iptables" and host["nat_rules"][0]["type"] == "masquerade"
     assert [link for link in ns_a["links"] if link["name"] == "c0"][0]["addresses"] == ["10.3.0.2/24"]
+    r = mod("netns_info", namespaces=False, nat=False)           # the host only: what the roles read for the uplink
+    assert r["namespaces"] == ["a"] and [entry["name"] for entry in r["info"]] == [None]
+    assert "nat_rules" not in r["info"][0] and "uplink" in r
     r = mod("netns_info", netns="missing", expect_fail=True)
     assert "netns: namespace 'missing' does not exist" in r["msg"]
     assert [line.split()[0] for line in mod.sh("ip netns list").stdout.splitlines()] == ["a"]

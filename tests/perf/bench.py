@@ -4,6 +4,7 @@ each inside its own fresh sandbox host (the machine's network is never touched):
   bash    one `ip` / `iptables` command per object, as the seeds write them
   plain   ansible.builtin.command loops + ansible.builtin.iptables (tests/perf/plain.yml)
   ours    the nslab.net roles (tests/perf/ours.yml)
+  mitogen the same roles with Mitogen's mitogen_linear strategy (connection local on the host)
   engine  the nslab.net modules run directly from Python (no ansible-playbook)
 
 Phases: cold build, no-change re-run, one-object drift repair (a veth deleted), teardown.
@@ -164,6 +165,30 @@ class Ours(AnsibleWay):
                     nslab_demo_services=[])
 
 
+class Mitogen(Ours):
+    """The roles again, with Mitogen's strategy (a persistent interpreter on the host).
+    Mitogen does not know the sandbox connection plugin, so ansible-playbook runs
+    inside the sandbox host with connection local - as it would run against a lab
+    VM over ssh, Mitogen's usual case."""
+    name = "mitogen"
+
+    def play(self, state: str):
+        import ansible_mitogen
+
+        extra = os.path.join(self.workdir, "vars.json")
+        with open(extra, "w") as fh:
+            json.dump(dict(self.extra_vars(), **self.state_var(state)), fh)
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+                   ANSIBLE_STRATEGY="mitogen_linear",
+                   ANSIBLE_STRATEGY_PLUGINS=os.path.join(os.path.dirname(ansible_mitogen.__file__), "plugins", "strategy"))
+        proc = self.box.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "bench,",
+                             "-c", "local", "-e", f"ansible_python_interpreter={PYTHON}", "-e", f"@{extra}",
+                             os.path.join(HERE, self.playbook)], env=env, check=False, timeout=1800)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{self.name} {state} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+        return proc.stdout
+
+
 class Engine(Way):
     """The modules, called straight from Python with their args (no ansible-playbook)."""
     name = "engine"
@@ -179,7 +204,8 @@ class Engine(Way):
             ("bridge_port", dict(bridge="br0", items=[dict(port=ns["veth"]) for ns in spaces], purge=True)),
             ("ns_route", dict(items=[dict(netns=ns["name"], dst="default", gateway=ip) for ns in spaces], purge=True)),
             ("ns_sysctl", dict(name="net.ipv4.ip_forward", value=1)),
-            ("nat_rule", dict(items=[dict(type="masquerade", source=SUBNET, out_interface="eth0")]
+            ("nat_rule", dict(items=[dict(type="masquerade", source=SUBNET, out_interface="eth0", comment="egress"),
+                                     dict(type="forward", in_interface="br0", out_interface="br0", comment="bridged")]
                               + [dict(type="dnat", destination=UPLINK, protocol="tcp", port=ns["port"],
                                       to=f"{ns['address']}:8080") for ns in spaces], purge=True)),
         ]
@@ -208,7 +234,7 @@ class Engine(Way):
         self.run_calls("absent")
 
 
-WAYS = {w.name: w for w in (Bash, Plain, Ours, Engine)}
+WAYS = {w.name: w for w in (Bash, Plain, Ours, Mitogen, Engine)}
 
 
 # ------------------------------------------------------------- end state
