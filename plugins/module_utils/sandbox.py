@@ -88,6 +88,7 @@ class Sandbox:
         if line != "ready":
             err = proc.stderr.read().decode() if proc.poll() is not None else ""
             proc.kill()
+            shutil.rmtree(self.dir, ignore_errors=True)
             raise SandboxError(f"sandbox {self.name} did not start: {line} {err}".strip())
         proc.stdout.close()
         proc.stderr.close()
@@ -107,6 +108,7 @@ class Sandbox:
             time.sleep(0.01)
         else:
             proc.kill()
+            shutil.rmtree(self.dir, ignore_errors=True)
             raise SandboxError(f"sandbox {self.name}: holder process not found")
         with open(os.path.join(self.dir, "pid"), "w") as fh:
             fh.write(str(holder))
@@ -307,9 +309,10 @@ def sandbox_resource():
             if not os.path.isabs(self.params["root"] or ""):
                 raise v.Invalid("root", f"{self.params['root']!r} must be an absolute path")
             name = v.required(option("name"), item.get("name"))
-            if not isinstance(name, str) or not all(c.isalnum() or c in "-_" for c in name) or not 1 <= len(name) <= 12 \
-                    or name == INTERNET:
-                raise v.Invalid(option("name"), f"sandbox name {name!r} must be 1-12 letters, digits, '-' or '_'")
+            if not isinstance(name, str) or not all(c.isascii() and (c.isalnum() or c in "-_") for c in name) \
+                    or not 1 <= len(name) <= 12 or name == INTERNET or name.startswith("-"):
+                raise v.Invalid(option("name"), f"sandbox name {name!r} must be 1-12 ASCII letters, digits, '-' or '_' "
+                                "(it is also the host name), not starting with '-'")
             item["name"] = name
             if item.get("netns") is not None:
                 raise v.Invalid(option("netns"), "does not apply to nslab.net.sandbox")

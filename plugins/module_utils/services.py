@@ -149,8 +149,8 @@ class ServiceResource(Resource):
 
     def normalize(self, item, option):
         name = v.required(option("name"), item.get("name"))
-        if not all(c.isalnum() or c in "-_." for c in name) or len(name) > 64:
-            raise v.Invalid(option("name"), f"service name {name!r} must be letters, digits, '-', '_' or '.'")
+        if not all(c.isascii() and (c.isalnum() or c in "-_.") for c in name) or len(name) > 64 or name in (".", ".."):
+            raise v.Invalid(option("name"), f"service name {name!r} must be 1-64 ASCII letters, digits, '-', '_' or '.'")
         item["name"] = name
         item["_option"] = option
         if self.params["state"] == "present":

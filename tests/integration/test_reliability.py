@@ -346,7 +346,7 @@ def test_publishing_and_changing_a_port_take_effect_for_running_flows(lab, tmp_p
     internet.run(send.format("two"), env=dict(os.environ, SEND=UDP_SEND))      # the same flow (same ports)
     assert _received(sinks["netns2"], "two"), open(sinks["netns1"]).read()
     assert "two" not in open(sinks["netns1"]).read().split()
-    rules = [line for line in box.run("iptables-save -t nat").stdout.splitlines() if "DNAT" in line]
+    rules = [line for line in box.run("iptables-save -t nat").stdout.splitlines() if "DNAT" in line and "5300" in line]
     assert len(rules) == 1 and "192.168.0.3:5300" in rules[0], rules
 
 
