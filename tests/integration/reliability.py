@@ -42,16 +42,14 @@ class Background:
             self.log.flush()
 
     def kill(self, module_pid: int | None = None) -> None:
-        """SIGKILL the paused module and the run's process group, inside the sandbox
-        (pids as the sandbox sees them)."""
-        if module_pid:
-            self.box.run(f"kill -KILL {module_pid}", check=False)
+        """SIGKILL the run's process group, then the paused module (it may have a group of
+        its own), inside the sandbox (pids as the sandbox sees them)."""
         for _attempt in range(100):
             if os.path.exists(self.pidfile) and open(self.pidfile).read().strip():
                 break
             time.sleep(0.05)
         pgid = open(self.pidfile).read().strip()
-        self.box.run(f"kill -KILL -- -{pgid}", check=False)
+        self.box.run(f"kill -KILL -- -{pgid}" + (f"; kill -KILL {module_pid}" if module_pid else ""), check=False)
         self.wait(60)
 
 
