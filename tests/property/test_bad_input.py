@@ -350,8 +350,9 @@ def test_netns_info(worker):
     outcomes = Counter()
 
     @SETTINGS
-    @given(args=st.fixed_dictionaries({}, optional={"netns": st.one_of(netns_refs, names), "nat": st.one_of(st.booleans(), st.just("x")),
-                                                "namespaces": st.one_of(st.booleans(), st.just("maybe"))}))
+    @given(args=st.fixed_dictionaries({}, optional={
+        "netns": st.one_of(netns_refs, names), "nat": st.one_of(st.booleans(), st.just("x")),
+        "namespaces": st.one_of(st.booleans(), st.just("maybe"))}))
     def example(args):
         outcomes[check(worker, "netns_info", args)] += 1
 
