@@ -445,6 +445,19 @@ class NftBackend:
 IPS_DST_NAT = 1 << 5
 
 
+def ct_delete(ct, entry, ns) -> int:
+    """Delete one conntrack entry; 1 if deleted, 0 if it expired meanwhile."""
+    try:
+        ct.delete(entry)
+    except TypeError:
+        pass            # pyroute2 < 0.8: Conntrack.delete iterates the kernel's empty answer after the delete
+    except Exception as exc:  # pylint: disable=broad-except
+        if getattr(exc, "code", None) == errno.ENOENT:
+            return 0
+        raise Failure(f"delete conntrack entry {entry.tuple_orig} in {where(ns)}: {exc}") from None
+    return 1
+
+
 def flush_conntrack(ctx, ns, target: tuple, ports: tuple | None) -> int:
     """Delete the conntrack entries of flows a DNAT rule sent to ``target`` (addr,
     ports): after the rule changes or goes, they would still reach the old target."""
@@ -463,12 +476,7 @@ def flush_conntrack(ctx, ns, target: tuple, ports: tuple | None) -> int:
                     continue
                 if ports and not ports[0] <= (orig.dport or 0) <= ports[1]:
                     continue
-                try:
-                    ct.delete(entry)
-                    gone += 1
-                except Exception as exc:  # an entry that expired meanwhile is fine
-                    if getattr(exc, "code", None) != errno.ENOENT:
-                        raise Failure(f"delete conntrack entry {orig} in {where(ns)}: {exc}") from None
+                gone += ct_delete(ct, entry, ns)
         finally:
             ct.close()
     return gone
@@ -499,12 +507,7 @@ def flush_unnatted(ctx, ns, item: dict) -> int:
                 if item["source"] and (not orig.saddr or ipaddress.ip_address(orig.saddr)
                                        not in ipaddress.ip_network(item["source"])):
                     continue
-                try:
-                    ct.delete(entry)
-                    gone += 1
-                except Exception as exc:  # an entry that expired meanwhile is fine
-                    if getattr(exc, "code", None) != errno.ENOENT:
-                        raise Failure(f"delete conntrack entry {orig} in {where(ns)}: {exc}") from None
+                gone += ct_delete(ct, entry, ns)
         finally:
             ct.close()
     return gone
