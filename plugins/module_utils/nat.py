@@ -14,7 +14,6 @@ written in one batch (iptables-restore --noflush / one nft -f).
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import ipaddress
 import json
@@ -24,7 +23,7 @@ import shutil
 import socket
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, where
+from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, netlink, where
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 TYPES = ("masquerade", "snat", "dnat", "forward")
@@ -445,72 +444,56 @@ class NftBackend:
 IPS_DST_NAT = 1 << 5
 
 
-def ct_delete(ct, entry, ns) -> int:
-    """Delete one conntrack entry; 1 if deleted, 0 if it expired meanwhile."""
-    try:
-        ct.delete(entry)
-    except TypeError:
-        pass            # pyroute2 < 0.8: Conntrack.delete iterates the kernel's empty answer after the delete
-    except Exception as exc:  # pylint: disable=broad-except
-        if getattr(exc, "code", None) == errno.ENOENT:
-            return 0
-        raise Failure(f"delete conntrack entry {entry.tuple_orig} in {where(ns)}: {exc}") from None
-    return 1
-
-
-def flush_conntrack(ctx, ns, target: tuple, ports: tuple | None) -> int:
-    """Delete the conntrack entries of flows a DNAT rule sent to ``target`` (addr,
-    ports): after the rule changes or goes, they would still reach the old target."""
+def delete_conntrack(ctx, ns, matches) -> None:
+    """Delete, inside ``ns``, the conntrack entries that ``matches(entry)`` selects
+    (one dump, then one delete per entry; an entry that expired meanwhile is fine)."""
     from pyroute2.conntrack import Conntrack
 
-    addr, to_ports = target
-    gone = 0
     with ctx.session.entered(ns):      # the whole exchange inside the namespace
         ct = Conntrack()
         try:
             for entry in list(ct.dump_entries()):
-                orig, reply = entry.tuple_orig, entry.tuple_reply
-                if not (entry.status or 0) & IPS_DST_NAT or reply.saddr != addr:
+                if not matches(entry):
                     continue
-                if to_ports and not to_ports[0] <= (reply.sport or 0) <= to_ports[1]:
-                    continue
-                if ports and not ports[0] <= (orig.dport or 0) <= ports[1]:
-                    continue
-                gone += ct_delete(ct, entry, ns)
+                try:
+                    netlink(f"delete conntrack entry {entry.tuple_orig} in {where(ns)}", ct.delete, entry,
+                            gone_ok=True)
+                except TypeError:
+                    pass    # pyroute2 < 0.8: Conntrack.delete iterates the kernel's empty answer after the delete
         finally:
             ct.close()
-    return gone
 
 
-def flush_unnatted(ctx, ns, item: dict) -> int:
-    """Delete the conntrack entries that a new DNAT rule would have matched but that
-    were made before it (a UDP sender that keeps its flow alive would otherwise
-    never be translated)."""
-    from pyroute2.conntrack import Conntrack
+def dnated_to(target: tuple, ports: tuple | None):
+    """Entries of flows a DNAT rule sent to ``target`` (addr, ports), arriving on
+    ``ports``: after the rule changes or goes, they would still reach the old target."""
+    addr, to_ports = target
 
+    def matches(entry) -> bool:
+        orig, reply = entry.tuple_orig, entry.tuple_reply
+        return (bool((entry.status or 0) & IPS_DST_NAT) and reply.saddr == addr
+                and (not to_ports or to_ports[0] <= (reply.sport or 0) <= to_ports[1])
+                and (not ports or ports[0] <= (orig.dport or 0) <= ports[1]))
+    return matches
+
+
+def not_yet_dnated(item: dict):
+    """Entries that a new DNAT rule would have matched but that were made before it
+    (a UDP sender that keeps its flow alive would otherwise never be translated)."""
     proto = socket.getprotobyname(item["protocol"]) if item["protocol"] else None
     dest = ipaddress.ip_network(item["destination"]) if item["destination"] else None
-    gone = 0
-    with ctx.session.entered(ns):
-        ct = Conntrack()
-        try:
-            for entry in list(ct.dump_entries()):
-                orig = entry.tuple_orig
-                if (entry.status or 0) & IPS_DST_NAT or (proto and orig.proto != proto) or not orig.daddr:
-                    continue
-                if ipaddress.ip_address(orig.daddr).version != item["family"]:
-                    continue
-                if dest and ipaddress.ip_address(orig.daddr) not in dest:
-                    continue
-                if item["port"] and not item["port"][0] <= (orig.dport or 0) <= item["port"][1]:
-                    continue
-                if item["source"] and (not orig.saddr or ipaddress.ip_address(orig.saddr)
-                                       not in ipaddress.ip_network(item["source"])):
-                    continue
-                gone += ct_delete(ct, entry, ns)
-        finally:
-            ct.close()
-    return gone
+    source = ipaddress.ip_network(item["source"]) if item["source"] else None
+    ports = item["port"]
+
+    def matches(entry) -> bool:
+        orig = entry.tuple_orig
+        if (entry.status or 0) & IPS_DST_NAT or (proto and orig.proto != proto) or not orig.daddr:
+            return False
+        daddr = ipaddress.ip_address(orig.daddr)
+        return (daddr.version == item["family"] and (not dest or daddr in dest)
+                and (not ports or ports[0] <= (orig.dport or 0) <= ports[1])
+                and (not source or (bool(orig.saddr) and ipaddress.ip_address(orig.saddr) in source)))
+    return matches
 
 
 # ----------------------------------------------------------------- resource
@@ -752,13 +735,13 @@ class NatResource(Resource):
                     plan.ops.append((f"nft -f in {where(scope['ns'])}", lambda b=scope["nft"], t=text: b.write(t)))
             for item in scope["unnatted"]:
                 text = f"delete conntrack entries of {self.describe(item['_rule'])} not yet DNATed in {where(scope['ns'])}"
-                plan.ops.append((text, lambda ns=scope["ns"], it=item: flush_unnatted(self.ctx, ns, it)))
+                plan.ops.append((text, lambda ns=scope["ns"], m=not_yet_dnated(item): delete_conntrack(self.ctx, ns, m)))
             for to, ports in scope["flush"]:
                 target = parse_to("to", to, "dnat") if to else None
                 if target:
                     text = f"delete conntrack entries DNATed to {to} in {where(scope['ns'])}"
                     plan.actions.append(text)
-                    plan.ops.append((text, lambda ns=scope["ns"], t=target, p=ports: flush_conntrack(self.ctx, ns, t, p)))
+                    plan.ops.append((text, lambda ns=scope["ns"], m=dnated_to(target, ports): delete_conntrack(self.ctx, ns, m)))
 
     def check_forward_policy(self, scope, plan):
         if scope["add"] and scope["backend"] == "nftables":
