@@ -39,7 +39,7 @@ ensure_collection_link()
 sys.path.insert(0, COLLECTIONS)
 from ansible_collections.nslab.net.plugins.module_utils.sandbox import Internet, Sandbox  # noqa: E402
 
-__all__ = ["COLLECTIONS", "REPO", "Internet", "ModuleRunner", "Sandbox", "playbook", "recap", "state_of"]
+__all__ = ["COLLECTIONS", "REPO", "Internet", "ModuleRunner", "Sandbox", "lab_state", "playbook", "recap", "state_of"]
 
 
 class ModuleRunner:
@@ -114,3 +114,23 @@ def recap(proc) -> dict:
     m = re.search(r"^lab\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout, re.M)
     assert m, proc.stdout + proc.stderr
     return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups())))
+
+
+def lab_state(box) -> dict:
+    """Links (with master, state, addresses) and routes of the host and every namespace, our
+    and foreign NAT/filter rules (asserting none is there twice), and forwarding."""
+    out = {}
+    namespaces = box.run("ls /run/netns 2>/dev/null", check=False).stdout.split()
+    for ns in ["", *sorted(namespaces)]:
+        prefix = f"ip -n {ns} " if ns else "ip "
+        links = json.loads(box.run(prefix + "-j addr show").stdout)
+        out[ns or "host"] = dict(
+            links=sorted((x["ifname"], x.get("master"), x["operstate"],
+                          tuple(sorted(a["local"] for a in x["addr_info"] if a.get("scope") == "global")))
+                         for x in links),
+            routes=sorted(json.dumps(r, sort_keys=True) for r in json.loads(box.run(prefix + "-j route").stdout)))
+    rules = [line for line in box.run("iptables-save").stdout.splitlines() if line.startswith("-A")]
+    assert len(rules) == len(set(rules)), f"duplicate rules: {rules}"
+    out["nat"] = sorted(rules)
+    out["forwarding"] = box.run("sysctl -n net.ipv4.ip_forward").stdout.strip()
+    return out

@@ -9,31 +9,12 @@ import time
 
 import pytest
 
-from nslabtest import Internet, Sandbox, playbook, recap
+from nslabtest import Internet, Sandbox, lab_state, playbook, recap
 from reliability import Background, pause_env, resume, wait_paused
 from traffic import http, ping, serve
 
 SEED = os.path.join(os.path.dirname(__file__), "playbooks", "seed002.yml")
 OTHER = os.path.join(os.path.dirname(__file__), "playbooks", "other_lab.yml")
-
-
-def lab_state(box) -> dict:
-    """Links (with master, state, addresses), routes and NAT of the host and both namespaces."""
-    out = {}
-    namespaces = box.run("ls /run/netns 2>/dev/null", check=False).stdout.split()
-    for ns in ["", *sorted(namespaces)]:
-        prefix = f"ip -n {ns} " if ns else "ip "
-        links = json.loads(box.run(prefix + "-j addr show").stdout)
-        out[ns or "host"] = dict(
-            links=sorted((x["ifname"], x.get("master"), x["operstate"],
-                          tuple(sorted(a["local"] for a in x["addr_info"] if a.get("scope") == "global")))
-                         for x in links),
-            routes=sorted(json.dumps(r, sort_keys=True) for r in json.loads(box.run(prefix + "-j route").stdout)))
-    rules = [line for line in box.run("iptables-save").stdout.splitlines() if line.startswith("-A")]
-    assert len(rules) == len(set(rules)), f"duplicate rules: {rules}"
-    out["nat"] = sorted(rules)
-    out["forwarding"] = box.run("sysctl -n net.ipv4.ip_forward").stdout.strip()
-    return out
 
 
 # ------------------------------------------------------------------ 1. faults

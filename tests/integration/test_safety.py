@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 
-from nslabtest import playbook, recap, state_of
+from nslabtest import lab_state, playbook, recap, state_of
 from traffic import http, ping, serve
 
 SEED = os.path.join(os.path.dirname(__file__), "playbooks", "seed002.yml")
@@ -113,24 +112,10 @@ def test_existing_foreign_link_is_left_intact(mod):
     assert "byhand" in mod.sh("ip netns list").stdout
 
 
-def _lab_state(box):
-    out = {}
-    for ns in ("", "netns1", "netns2"):
-        prefix = f"ip -n {ns} " if ns else "ip "
-        links = json.loads(box.run(prefix + "-j addr show").stdout)
-        out[ns or "host"] = dict(
-            links=sorted((x["ifname"], x.get("master"), x["operstate"],
-                          tuple(sorted(a["local"] for a in x["addr_info"] if a.get("scope") == "global")))
-                         for x in links),
-            routes=sorted(json.dumps(r, sort_keys=True) for r in json.loads(box.run(prefix + "-j route").stdout)))
-    out["nat"] = sorted(line for line in box.run("iptables-save").stdout.splitlines() if line.startswith("-A"))
-    return out
-
-
 def test_drift_is_repaired_without_duplicates(lab):
     box = lab.sandbox
     assert playbook(box, SEED).returncode == 0
-    built = _lab_state(box)
+    built = lab_state(box)
     box.run("""set -e
 ip -n netns1 link del ceth0                         # a deleted peer (takes veth0 with it)
 ip netns del netns2                                 # a deleted namespace
@@ -142,12 +127,12 @@ ip -n netns1 route replace default via 192.168.0.254 2>/dev/null || true
     box.run("ip -n netns1 route replace default via 192.168.0.254; ip link set veth1 nomaster")
     proc = playbook(box, SEED)                          # a changed default route, a detached port
     assert proc.returncode == 0 and recap(proc)["changed"] > 0, proc.stdout
-    assert _lab_state(box) == built
+    assert lab_state(box) == built
     assert box.run("ip -n netns1 route show default").stdout.count("default") == 1
     box.run("iptables -t nat -F NSLAB-POST; iptables -D FORWARD -j NSLAB-FWD")  # our chain flushed, a jump lost
     proc = playbook(box, SEED)
     assert recap(proc)["changed"] > 0
-    assert _lab_state(box) == built
+    assert lab_state(box) == built
     assert recap(playbook(box, SEED))["changed"] == 0
     assert ping(box, "198.51.100.10", netns="netns1")
 

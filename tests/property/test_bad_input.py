@@ -194,9 +194,18 @@ def check(worker, module: str, args: dict, check_mode: bool = False) -> str:
     return "accepted"
 
 
-def both_outcomes(module: str, outcomes: Counter) -> None:
-    """The strategies reach both sides of the property (sandbox: rejections; its
-    accepted cases are few, each makes two sandboxes)."""
+def explore(worker, module: str, args, check_mode=st.just(False)) -> None:
+    """The property over the examples ``args`` draws (in check mode when ``check_mode``
+    draws True); then the strategies must have reached both sides of it (sandbox:
+    rejections only; its accepted cases are few, each makes two sandboxes)."""
+    outcomes = Counter()
+
+    @SETTINGS
+    @given(args=args, check_mode=check_mode)
+    def example(args, check_mode):
+        outcomes[check(worker, module, args, check_mode)] += 1
+
+    example()
     print(f"\n{module}: {dict(outcomes)}")
     assert outcomes["rejected"] >= 5, (module, outcomes)
     if module != "sandbox":
@@ -232,179 +241,110 @@ def maybe_items(strategy):
 
 
 # ------------------------------------------------------------------ tests
-def test_netns(worker):
-    outcomes = Counter()
-
-    @SETTINGS
-    @given(args=maybe_items(st.fixed_dictionaries({"name": st.one_of(names, new_names)}, optional={
-        "dns": st.lists(st.one_of(addresses, st.just("not-an-ip")), max_size=3), "loopback": st.booleans(),
-        "lab": labs, "state": states})), check_mode=st.booleans())
-    def example(args, check_mode):
-        outcomes[check(worker, "netns", args, check_mode)] += 1
-
-    example()
-    both_outcomes("netns", outcomes)
-
+netns_args = maybe_items(st.fixed_dictionaries({"name": st.one_of(names, new_names)}, optional={
+    "dns": st.lists(st.one_of(addresses, st.just("not-an-ip")), max_size=3), "loopback": st.booleans(),
+    "lab": labs, "state": states}))
 
 plain_veth = st.fixed_dictionaries({"name": new_names, "peer": new_names}, optional={
     "peer_netns": st.sampled_from([None, "p1"]), "address": st.lists(st.sampled_from(
         ["10.31.0.1/24", "fd31::1/64", "192.168.5.1/24", "203.0.113.20/24"]), max_size=1, unique=True),
     "peer_address": st.lists(st.sampled_from(["10.31.0.2/24", "fd31::2/64", "192.168.0.9/16"]), max_size=1),
     "mtu": st.sampled_from([None, 68, 1400, 9000])})
+veth_edges = st.fixed_dictionaries({"name": st.one_of(names, new_names)}, optional={
+    "peer": st.one_of(names, new_names), "peer_netns": netns_refs, "netns": netns_refs,
+    "address": st.lists(cidrs, max_size=2), "peer_address": st.lists(cidrs, max_size=2),
+    "mtu": st.one_of(st.integers(0, 70000), st.sampled_from([67, 68, 1500, 65535, 65536, "x"])),
+    "lab": labs, "state": states})
 
-
-def test_veth(worker):
-    outcomes = Counter()
-
-    @SETTINGS
-    @given(args=st.one_of(plain_veth, maybe_items(st.fixed_dictionaries({"name": st.one_of(names, new_names)}, optional={
-        "peer": st.one_of(names, new_names), "peer_netns": netns_refs, "netns": netns_refs,
-        "address": st.lists(cidrs, max_size=2), "peer_address": st.lists(cidrs, max_size=2),
-        "mtu": st.one_of(st.integers(0, 70000), st.sampled_from([67, 68, 1500, 65535, 65536, "x"])),
-        "lab": labs, "state": states}))), check_mode=st.booleans())
-    def example(args, check_mode):
-        outcomes[check(worker, "veth", args, check_mode)] += 1
-
-    example()
-    both_outcomes("veth", outcomes)
-
-
-def test_bridge_port(worker):
-    outcomes = Counter()
-
-    @SETTINGS
-    @given(args=maybe_items(st.fixed_dictionaries({"bridge": st.one_of(new_names, st.sampled_from(EDGE_NAMES))}, optional={
-        "port": st.sampled_from([None, "hand0", "ghost", "zport", "lo", "a" * 16]), "address": st.lists(cidrs, max_size=2),
-        "hairpin": st.booleans(), "netns": netns_refs, "lab": labs, "state": states})), check_mode=st.booleans())
-    def example(args, check_mode):
-        outcomes[check(worker, "bridge_port", args, check_mode)] += 1
-
-    example()
-    both_outcomes("bridge_port", outcomes)
-
+bridge_args = maybe_items(st.fixed_dictionaries({"bridge": st.one_of(new_names, st.sampled_from(EDGE_NAMES))}, optional={
+    "port": st.sampled_from([None, "hand0", "ghost", "zport", "lo", "a" * 16]), "address": st.lists(cidrs, max_size=2),
+    "hairpin": st.booleans(), "netns": netns_refs, "lab": labs, "state": states}))
 
 plain_route = st.fixed_dictionaries({"netns": st.just("p1"), "dst": st.sampled_from(
     ["default", "10.40.0.0/24", "10.41.0.0/16", "198.51.100.0/24"])}, optional={
     "gateway": st.sampled_from(["192.168.0.1", "192.168.0.77"]), "dev": st.just("pc0"),
     "metric": st.sampled_from([0, 10, 4294967295]), "table": st.sampled_from(["main", "100"])})
-
-
 route_edges = st.fixed_dictionaries({"dst": st.one_of(cidrs, st.sampled_from(["default", "::/0"]))}, optional={
     "gateway": st.one_of(addresses, st.sampled_from(["192.168.0.1", "192.168.0.77", "10.77.0.1", "203.0.113.1"])),
     "dev": st.sampled_from([None, "pc0", "eth0", "ghost", "a" * 16]), "metric": st.integers(-1, 2 ** 32),
     "table": st.sampled_from([None, "main", "254", "100", "0", "local", "x", "4294967296"]),
     "netns": st.sampled_from([None, "p1", "p1", "ghost"]), "lab": labs, "state": states})
 
+sysctl_args = st.fixed_dictionaries({"name": st.sampled_from(
+    ["net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv6.conf.all.forwarding", "kernel.hostname",
+     "net.nonexistent.x", "net..ipv4", "net/ipv4/ip_forward", "net.ipv4.../../x", "", "net.ipv4.conf.pc0.forwarding"])},
+    optional={"value": st.one_of(st.integers(-2, 3), st.sampled_from(["0", "1", "2", "yes", "", "1 2", [1], True])),
+              "netns": st.sampled_from([None, "p1", "ghost"]), "state": st.sampled_from([None, "present", "absent"])})
 
-def test_ns_route(worker):
-    outcomes = Counter()
+nat_args = maybe_items(st.fixed_dictionaries({"type": st.sampled_from(
+    ["masquerade", "snat", "dnat", "forward", "redirect", "", "DNAT"])}, optional={
+    "source": cidrs, "destination": st.one_of(cidrs, addresses), "in_interface": st.sampled_from(
+        [None, "eth0", "!br0", "!", "a" * 16, "br0"]), "out_interface": st.sampled_from([None, "eth0", "!br0", "a b"]),
+    "protocol": st.sampled_from([None, "tcp", "udp", "sctp", "icmp", "icmpv6", "TCP", "gre"]), "port": ports,
+    "to": st.one_of(addresses, st.builds(lambda a, p: f"{a}:{p}", addresses, ports),
+                    st.sampled_from(["[fd00::2]:80", "192.168.0.2:5000", "192.168.0.2:5000-5010", "192.168.0.2:"])),
+    "comment": st.sampled_from([None, "hello", "a" * 300, 'quote"d', "new\nline"]),
+    "backend": st.sampled_from([None, "auto", "iptables", "nftables", "pf"]), "netns": st.sampled_from([None, "p1", "ghost"]),
+    "lab": labs, "state": states}))
 
-    @SETTINGS
-    @given(args=st.one_of(plain_route, maybe_items(route_edges)), check_mode=st.booleans())
-    def example(args, check_mode):
-        outcomes[check(worker, "ns_route", args, check_mode)] += 1
+info_args = st.fixed_dictionaries({}, optional={
+    "netns": st.one_of(netns_refs, names), "nat": st.one_of(st.booleans(), st.just("x")),
+    "namespaces": st.one_of(st.booleans(), st.just("maybe"))})
 
-    example()
-    both_outcomes("ns_route", outcomes)
-
-
-def test_ns_sysctl(worker):
-    outcomes = Counter()
-
-    @SETTINGS
-    @given(args=st.fixed_dictionaries({"name": st.sampled_from(
-        ["net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter", "net.ipv6.conf.all.forwarding", "kernel.hostname",
-         "net.nonexistent.x", "net..ipv4", "net/ipv4/ip_forward", "net.ipv4.../../x", "", "net.ipv4.conf.pc0.forwarding"])},
-        optional={"value": st.one_of(st.integers(-2, 3), st.sampled_from(["0", "1", "2", "yes", "", "1 2", [1], True])),
-                  "netns": st.sampled_from([None, "p1", "ghost"]), "state": st.sampled_from([None, "present", "absent"])}),
-        check_mode=st.booleans())
-    def example(args, check_mode):
-        outcomes[check(worker, "ns_sysctl", args, check_mode)] += 1
-
-    example()
-    both_outcomes("ns_sysctl", outcomes)
-
-
-def test_nat_rule(worker):
-    outcomes = Counter()
-
-    @SETTINGS
-    @given(args=maybe_items(st.fixed_dictionaries({"type": st.sampled_from(
-        ["masquerade", "snat", "dnat", "forward", "redirect", "", "DNAT"])}, optional={
-        "source": cidrs, "destination": st.one_of(cidrs, addresses), "in_interface": st.sampled_from(
-            [None, "eth0", "!br0", "!", "a" * 16, "br0"]), "out_interface": st.sampled_from([None, "eth0", "!br0", "a b"]),
-        "protocol": st.sampled_from([None, "tcp", "udp", "sctp", "icmp", "icmpv6", "TCP", "gre"]), "port": ports,
-        "to": st.one_of(addresses, st.builds(lambda a, p: f"{a}:{p}", addresses, ports),
-                        st.sampled_from(["[fd00::2]:80", "192.168.0.2:5000", "192.168.0.2:5000-5010", "192.168.0.2:"])),
-        "comment": st.sampled_from([None, "hello", "a" * 300, 'quote"d', "new\nline"]),
-        "backend": st.sampled_from([None, "auto", "iptables", "nftables", "pf"]), "netns": st.sampled_from([None, "p1", "ghost"]),
-        "lab": labs, "state": states})), check_mode=st.booleans())
-    def example(args, check_mode):
-        outcomes[check(worker, "nat_rule", args, check_mode)] += 1
-
-    example()
-    both_outcomes("nat_rule", outcomes)
-
-
-def test_netns_info(worker):
-    outcomes = Counter()
-
-    @SETTINGS
-    @given(args=st.fixed_dictionaries({}, optional={
-        "netns": st.one_of(netns_refs, names), "nat": st.one_of(st.booleans(), st.just("x")),
-        "namespaces": st.one_of(st.booleans(), st.just("maybe"))}))
-    def example(args):
-        outcomes[check(worker, "netns_info", args)] += 1
-
-    example()
-    both_outcomes("netns_info", outcomes)
-
-
-def test_ns_service(worker):
-    outcomes = Counter()
-
-    @SETTINGS
-    @given(args=maybe_items(st.fixed_dictionaries({"name": st.one_of(new_names, st.sampled_from(["", "a b", "x" * 70]))},
-                                                  optional={
-        "command": st.sampled_from([None, [], [""], ["sleep", "600"], ["/nonexistent"], ["no-such-program"],
-                                    ["python3", "-c", "import time; time.sleep(600)"], ["sleep", "abc"]]),
-        "directory": st.sampled_from([None, "/", "/tmp", "relative", "/nonexistent"]),
-        "netns": st.sampled_from([None, "p1", "ghost"]), "lab": labs, "state": states})))
-    def example(args):
-        outcomes[check(worker, "ns_service", args)] += 1
-
-    example()
-    both_outcomes("ns_service", outcomes)
-
+service_args = maybe_items(st.fixed_dictionaries({"name": st.one_of(new_names, st.sampled_from(["", "a b", "x" * 70]))},
+                                                 optional={
+    "command": st.sampled_from([None, [], [""], ["sleep", "600"], ["/nonexistent"], ["no-such-program"],
+                                ["python3", "-c", "import time; time.sleep(600)"], ["sleep", "abc"]]),
+    "directory": st.sampled_from([None, "/", "/tmp", "relative", "/nonexistent"]),
+    "netns": st.sampled_from([None, "p1", "ghost"]), "lab": labs, "state": states}))
 
 probe = st.fixed_dictionaries({"target": st.one_of(st.sampled_from(
     ["192.168.0.1", "192.168.0.2", "203.0.113.10", "fd00::1", "x", "", "203.0.113.300"]), st.none())}, optional={
     "kind": st.sampled_from(["ping", "tcp", "http", "dns"]), "port": ports,
     "netns": st.sampled_from([None, "p1", "ghost", "bad/x"]),
     "timeout": st.sampled_from([0.2, 0, -1, "x", 61, "0.5"]), "colour": st.just("red")})
+probe_args = st.fixed_dictionaries({"probes": st.lists(st.one_of(probe, st.just("x")), max_size=2)})
+
+sandbox_args = maybe_items(st.fixed_dictionaries({"name": st.one_of(new_names, st.sampled_from(EDGE_NAMES))}, optional={
+    "uplink_address": st.one_of(addresses, st.just("203.0.113.30")), "root": st.sampled_from(
+        [None, "/run/nslab-sandbox", "relative"]), "state": st.sampled_from([None, "absent", "absent", "present"])}))
+
+
+def test_netns(worker):
+    explore(worker, "netns", netns_args, check_mode=st.booleans())
+
+
+def test_veth(worker):
+    explore(worker, "veth", st.one_of(plain_veth, maybe_items(veth_edges)), check_mode=st.booleans())
+
+
+def test_bridge_port(worker):
+    explore(worker, "bridge_port", bridge_args, check_mode=st.booleans())
+
+
+def test_ns_route(worker):
+    explore(worker, "ns_route", st.one_of(plain_route, maybe_items(route_edges)), check_mode=st.booleans())
+
+
+def test_ns_sysctl(worker):
+    explore(worker, "ns_sysctl", sysctl_args, check_mode=st.booleans())
+
+
+def test_nat_rule(worker):
+    explore(worker, "nat_rule", nat_args, check_mode=st.booleans())
+
+
+def test_netns_info(worker):
+    explore(worker, "netns_info", info_args)
+
+
+def test_ns_service(worker):
+    explore(worker, "ns_service", service_args)
 
 
 def test_ns_probe(worker):
-    outcomes = Counter()
-
-    @SETTINGS
-    @given(args=st.fixed_dictionaries({"probes": st.lists(st.one_of(probe, st.just("x")), max_size=2)}))
-    def example(args):
-        outcomes[check(worker, "ns_probe", args)] += 1
-
-    example()
-    both_outcomes("ns_probe", outcomes)
+    explore(worker, "ns_probe", probe_args)
 
 
 def test_sandbox(worker):
-    outcomes = Counter()
-
-    @SETTINGS
-    @given(args=maybe_items(st.fixed_dictionaries({"name": st.one_of(new_names, st.sampled_from(EDGE_NAMES))}, optional={
-        "uplink_address": st.one_of(addresses, st.just("203.0.113.30")), "root": st.sampled_from(
-            [None, "/run/nslab-sandbox", "relative"]), "state": st.sampled_from([None, "absent", "absent", "present"])})))
-    def example(args):
-        outcomes[check(worker, "sandbox", args)] += 1
-
-    example()
-    both_outcomes("sandbox", outcomes)
+    explore(worker, "sandbox", sandbox_args)
