@@ -105,11 +105,11 @@ class Plan:
 class Context:
     """What one module run shares: the netlink session, check mode, caches."""
 
-    def __init__(self, module: AnsibleModule, lab: str):
+    def __init__(self, module: AnsibleModule, lab: str, session=None):
         self.module = module
         self.check_mode = module.check_mode
         self.lab = lab
-        self.session = nsmod.Session()
+        self.session = session if session is not None else nsmod.Session()
         self.created_ns: set = set()   # namespaces this run creates (check mode: would)
         self.deleted_ns: set = set()
         self.cache: dict = {}
@@ -229,31 +229,41 @@ def _merge_items(params: dict, item_options: dict) -> tuple[list[dict], bool]:
     return merged, True
 
 
-def run(resource_cls) -> None:
-    """Entry point of every module."""
-    item_options = dict(resource_cls.options)
+def argument_spec(resource_cls) -> dict:
+    """The Ansible argument spec of a module built on ``resource_cls``."""
     spec = dict(COMMON_OPTIONS)
     if tuple(resource_cls.states) != ("present", "absent"):
         spec["state"] = dict(type="str", default=resource_cls.states[0], choices=list(resource_cls.states))
-    spec.update(item_options)
+    spec.update(resource_cls.options)
     spec.update(resource_cls.module_options)
     spec["items"] = dict(type="list", elements="dict")
+    return spec
 
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    require_pyroute2(module)
-    params = module.params
-    try:
+
+class Call:
+    """One module call: validate, read, plan, apply unless in check mode, report.
+
+    ``run()`` makes one per module run; the batch module makes several that share one
+    netlink session (one socket per namespace for the whole batch) and one host lock.
+    """
+
+    def __init__(self, resource_cls, module: AnsibleModule, params: dict, session=None):
+        self.resource_cls = resource_cls
+        self.module = module
+        self.params = params
+        self.session = session
+        self.plan = Plan()
+        self.ctx = None
+
+    def execute(self) -> dict:
+        """The module's result; raises Invalid (nothing changed), Conflict or Failure
+        (``self.done()`` lists what was applied before it)."""
+        params, plan, resource_cls = self.params, self.plan, self.resource_cls
         lab = v.lab("lab", params["lab"])
-    except Invalid as exc:
-        module.fail_json(msg=str(exc), changed=False)
-    lock = None if module.check_mode else host_lock(module)
-    ctx = Context(module, lab)
-    plan = Plan()
-    result = dict(changed=False, actions=[])
-    pause = test_pause(resource_cls.module_name)
-    try:
+        ctx = self.ctx = Context(self.module, lab, self.session)
+        pause = test_pause(resource_cls.module_name)
         resource = resource_cls(ctx, params)
-        raw, listed = _merge_items(params, item_options)
+        raw, listed = _merge_items(params, resource_cls.options)
         if params.get("purge") and not listed:
             raise Invalid("purge", "needs 'items': it removes what the list no longer names")
 
@@ -290,26 +300,51 @@ def run(resource_cls) -> None:
                     raise Failure(f"{text}: {exc}" if not str(exc).startswith(text) else str(exc)) from None
                 except OSError as exc:
                     raise Failure(f"{text}: {exc}") from None
+                finally:
+                    ctx.session.changed()
                 ctx.done.append(text)
             if pause and pause[0] >= len(plan.ops):
                 pause_here(pause[1], ctx.done)
-        result["changed"] = bool(plan.actions)
-        result["actions"] = plan.actions
+        result = dict(changed=bool(plan.actions), actions=plan.actions)
         result[resource.result_key] = resource.report(items, plan)
-        if module._diff:
+        if self.module._diff:
             result["diff"] = dict(before=_clean(plan.before), after=_clean(plan.after))
         if plan.warnings:
             result["warnings"] = plan.warnings
+        return result
+
+    def done(self) -> list[str]:
+        return self.ctx.done if self.ctx is not None else []
+
+    def failure(self, exc: Exception) -> dict:
+        """fail_json arguments for an exception out of ``execute``: never a traceback."""
+        if isinstance(exc, Invalid):
+            return dict(msg=str(exc), changed=False, actions=[])
+        if isinstance(exc, (Conflict, Failure)):
+            done = self.done()
+            return dict(msg=str(exc), changed=bool(done), actions=done if done else self.plan.actions,
+                        failed_in=type(exc).__name__)
+        return dict(msg=f"unexpected error: {type(exc).__name__}: {exc}", changed=bool(self.done()),
+                    actions=self.done() or self.plan.actions, exception=traceback.format_exc())
+
+
+def run(resource_cls) -> None:
+    """Entry point of every module."""
+    module = AnsibleModule(argument_spec=argument_spec(resource_cls), supports_check_mode=True)
+    require_pyroute2(module)
+    try:
+        v.lab("lab", module.params["lab"])
     except Invalid as exc:
-        module.fail_json(msg=str(exc), changed=False, actions=[])
-    except (Conflict, Failure) as exc:
-        module.fail_json(msg=str(exc), changed=bool(ctx.done),
-                         actions=ctx.done if ctx.done else plan.actions, failed_in=type(exc).__name__)
-    except Exception as exc:  # never a traceback: say what happened
-        module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", changed=False,
-                         actions=plan.actions, exception=traceback.format_exc())
+        module.fail_json(msg=str(exc), changed=False)
+    lock = None if module.check_mode else host_lock(module)
+    session = nsmod.Session()
+    call = Call(resource_cls, module, module.params, session)
+    try:
+        result = call.execute()
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, never a traceback
+        module.fail_json(**call.failure(exc))
     finally:                  # fail_json exits through here too
-        ctx.session.close()
+        session.close()
         if lock is not None:
             os.close(lock)     # releases the flock
     module.exit_json(**result)

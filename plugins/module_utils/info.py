@@ -14,12 +14,16 @@ from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Context, parse_owner, require_pyroute2
 from ansible_collections.nslab.net.plugins.module_utils.links import address_map, link_dict
+from ansible_collections.nslab.net.plugins.module_utils.namespaces import marker_lab
 from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
 from ansible_collections.nslab.net.plugins.module_utils.routes import route_dict
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 
-def namespace_info(ctx: Context, ns: str | None, with_nat: bool) -> dict:
+def namespace_info(ctx: Context, ns: str | None, with_nat: bool, with_links: bool = True) -> dict:
+    if not with_links:
+        out = dict(name=ns, lab=marker_lab(ctx, ns) if ns else None)
+        return add_nat(ctx, ns, out) if with_nat else out
     ipr = ctx.ipr(ns)
     links, names = [], {}
     msgs = list(ipr.get_links())
@@ -52,12 +56,16 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool) -> dict:
             routes.append(dict(dst=route["dst"], gateway=route["gateway"], dev=route["dev"], metric=route["metric"],
                                table=route["table"], proto=route["proto"]))
     out = dict(name=ns, lab=lo_lab if ns else None, links=links, routes=routes)
-    if with_nat:
-        nat = NatResource(ctx, dict(state="present"))
-        scope = nat.scope(ns, "auto")
-        out["nat_backend"] = scope["backend"]
-        out["nat_rules"] = [dict(lab=e["lab"], type=e["type"], key=k, to=e.get("to"), comment=e.get("comment"),
-                                 rules=e["lines"]) for k, e in sorted(nat.existing(scope).items())]
+    return add_nat(ctx, ns, out) if with_nat else out
+
+
+def add_nat(ctx: Context, ns: str | None, out: dict) -> dict:
+    """The NAT backend of a namespace and the rules this collection made there."""
+    nat = NatResource(ctx, dict(state="present"))
+    scope = nat.scope(ns, "auto")
+    out["nat_backend"] = scope["backend"]
+    out["nat_rules"] = [dict(lab=e["lab"], type=e["type"], key=k, to=e.get("to"), comment=e.get("comment"),
+                             rules=e["lines"]) for k, e in sorted(nat.existing(scope).items())]
     return out
 
 
@@ -74,6 +82,25 @@ def uplink(host: dict) -> dict:
     return dict(interface=dev, address=v4[0] if v4 else None, gateway=defaults[0]["gateway"])
 
 
+def host_uplink(ctx: Context) -> dict:
+    """:func:`uplink` without reading every link: the IPv4 default routes, then the one
+    device and its addresses (what the roles need, whatever the number of links)."""
+    ipr = ctx.ipr(None)
+    routes = [msg for msg in ipr.get_routes(family=socket.AF_INET) if msg["type"] == 1 and msg["dst_len"] == 0]
+    names = {}
+    for msg in routes:
+        oif = msg.get_attr("RTA_OIF")
+        if oif and oif not in names:
+            names[oif] = ipr.link("get", index=oif)[0].get_attr("IFLA_IFNAME")
+    links = []
+    for oif, name in names.items():
+        found = (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS") for msg in
+                 ipr.get_addr(family=socket.AF_INET, index=oif) if msg["scope"] == 0 and msg["index"] == oif)
+        links.append(dict(name=name, addresses=[addr for addr in found if addr]))
+    host = dict(routes=[r for r in (route_dict(msg, names) for msg in routes) if r["dev"]], links=links)
+    return uplink(host)
+
+
 def main(module: AnsibleModule) -> None:
     require_pyroute2(module)
     params = module.params
@@ -88,10 +115,10 @@ def main(module: AnsibleModule) -> None:
             scopes = [wanted]
         else:
             scopes = [None] + (names if params.get("namespaces", True) else [])
-        info = [namespace_info(ctx, ns, params["nat"]) for ns in scopes]
+        info = [namespace_info(ctx, ns, params["nat"], params["links"]) for ns in scopes]
         result = dict(changed=False, namespaces=list(names), info=info)
         if wanted is None:
-            result["uplink"] = uplink(info[0])
+            result["uplink"] = uplink(info[0]) if params["links"] else host_uplink(ctx)
     except Invalid as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:

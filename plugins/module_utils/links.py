@@ -47,15 +47,61 @@ def link_dict(msg) -> dict:
     )
 
 
-def address_map(ipr) -> dict:
+def address_list(ipr) -> list[tuple]:
+    """(ifindex, CIDR, scope) of every address of a namespace, from one dump."""
+    out = []
+    for msg in ipr.get_addr():
+        addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+        if addr:
+            out.append((msg["index"], ipaddress.ip_interface(f"{addr}/{msg['prefixlen']}").with_prefixlen, msg["scope"]))
+    return out
+
+
+def address_map(ipr=None, found: list | None = None) -> dict:
     """{ifindex: sorted global (non-link-local) addresses as CIDR strings}, from one dump."""
     out: dict = {}
-    for msg in ipr.get_addr():
-        if msg["scope"] != 0:
-            continue
-        addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-        out.setdefault(msg["index"], set()).add(ipaddress.ip_interface(f"{addr}/{msg['prefixlen']}").with_prefixlen)
-    return {index: sorted(found) for index, found in out.items()}
+    for index, cidr, scope in address_list(ipr) if found is None else found:
+        if scope == 0:
+            out.setdefault(index, set()).add(cidr)
+    return {index: sorted(cidrs) for index, cidrs in out.items()}
+
+
+#: lookups by name in the host namespace before one dump serves the rest (a lab namespace,
+#: with a handful of links, is dumped at once; a host may hold many links the lab never asks about)
+HOST_DUMP_AFTER = 8
+
+
+def links_in(session, ns) -> dict:
+    """{name: link} of a namespace from one dump, shared by every module call of the run
+    until something changes. Callers must not mutate it."""
+    def read():
+        return {link["name"]: link for link in (link_dict(msg) for msg in session.ipr(ns).get_links())}
+    return session.cached(("links", ns), read)
+
+
+def find_link(session, ns, name: str) -> dict | None:
+    """One link by name (a copy), from the namespace's dump when there is or should be
+    one, else by a netlink get."""
+    dump = session.peek(("links", ns))
+    if dump is None:
+        asked = session.cached(("asked", ns), set)
+        asked.add(name)
+        if ns is None and len(asked) <= HOST_DUMP_AFTER:
+            link = session.cached(("link", ns, name), lambda: read_link(session.ipr(ns), name))
+            return dict(link) if link is not None else None
+        dump = links_in(session, ns)
+    link = dump.get(name)
+    return dict(link) if link is not None else None
+
+
+def all_addresses_in(session, ns) -> list[tuple]:
+    """(ifindex, CIDR, scope) of every address of a namespace, one dump shared like :func:`links_in`."""
+    return session.cached(("all-addresses", ns), lambda: address_list(session.ipr(ns)))
+
+
+def addresses_in(session, ns) -> dict:
+    """{ifindex: [CIDR, ...]} of a namespace's global addresses (from the same dump)."""
+    return session.cached(("addresses", ns), lambda: address_map(found=all_addresses_in(session, ns)))
 
 
 def index_of(ipr, ns, name: str) -> int:
@@ -80,17 +126,14 @@ class LinkBase(Resource):
         key = ("link", ns, name)
         cache = self.ctx.cache
         if key not in cache:
-            cache[key] = read_link(self.ctx.ipr(ns), name) if self.ctx.readable(ns) else None
+            cache[key] = find_link(self.ctx.session, ns, name) if self.ctx.readable(ns) else None
             if cache[key] is not None:
-                cache[key]["addresses"] = self.addresses(ns).get(cache[key]["index"], [])
+                cache[key]["addresses"] = list(self.addresses(ns).get(cache[key]["index"], []))
         return cache[key]
 
     def addresses(self, ns) -> dict:
         """{ifindex: [CIDR, ...]} of a namespace, from one dump (not one per link)."""
-        key = ("addresses", ns)
-        if key not in self.ctx.cache:
-            self.ctx.cache[key] = address_map(self.ctx.ipr(ns))
-        return self.ctx.cache[key]
+        return addresses_in(self.ctx.session, ns)
 
     def set_cached(self, ns, name, state) -> None:
         self.ctx.cache[("link", ns, name)] = state
@@ -170,10 +213,9 @@ class LinkBase(Resource):
         for ns in sorted(namespaces, key=lambda n: n or ""):
             if not self.ctx.readable(ns):
                 continue
-            for msg in self.ctx.ipr(ns).get_links():
-                link = link_dict(msg)
+            for link in links_in(self.ctx.session, ns).values():
                 if link["kind"] == kind and self.owned(link):
-                    found.append((ns, link))
+                    found.append((ns, dict(link)))
         return found
 
 
@@ -332,7 +374,8 @@ class VethResource(LinkBase):
     def report(self, items, plan):
         if self.ctx.check_mode:
             return [plan.after.get(self.key(item)) for item in items]
-        self.ctx.cache.clear()
+        if plan.ops:               # re-read only what a change may have moved
+            self.ctx.cache.clear()
         out = []
         for item in items:
             end = self.link(item["netns"], item["name"])
@@ -389,8 +432,7 @@ class BridgePortResource(LinkBase):
         if br is None or br.get("index") is None or not self.ctx.readable(ns):
             return {}
         ports = {}
-        for msg in self.ctx.ipr(ns).get_links(master=br["index"]):
-            link = link_dict(msg)
+        for link in links_in(self.ctx.session, ns).values():
             if link["master"] == br["index"] and link["name"] != br["name"]:
                 ports[link["name"]] = bool(link["hairpin"])
         return ports
@@ -516,7 +558,8 @@ class BridgePortResource(LinkBase):
                 if key not in seen:
                     seen.append(key)
             return [plan.after.get(key) for key in seen]
-        self.ctx.cache.clear()
+        if plan.ops:               # re-read only what a change may have moved
+            self.ctx.cache.clear()
         out, seen = [], set()
         for item in items:
             key = (item["netns"], item["bridge"])

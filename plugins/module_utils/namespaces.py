@@ -12,7 +12,7 @@ from ansible_collections.nslab.net.plugins.module_utils import services
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
     Conflict, Resource, netlink, owner_tag, parse_owner)
-from ansible_collections.nslab.net.plugins.module_utils.links import read_link
+from ansible_collections.nslab.net.plugins.module_utils.links import find_link
 
 RESOLV_HEADER = "# written by nslab.net (lab {lab}): lookups answer or fail at once\n"
 
@@ -38,7 +38,7 @@ def read_file(path: str) -> str | None:
 
 def marker_lab(ctx, name: str) -> str | None | bool:
     """The lab whose mark the namespace carries (alias of its lo), None if unmarked."""
-    lo = read_link(ctx.ipr(name), "lo")
+    lo = find_link(ctx.session, name, "lo")
     return parse_owner(lo["alias"] if lo else None)[0]
 
 
@@ -71,9 +71,15 @@ class NetnsResource(Resource):
         return dict(name=name, loopback=lo_up, dns=dns)
 
     def current(self, name):
+        key = ("netns", name)
+        if key not in self.ctx.cache:
+            self.ctx.cache[key] = self.read(name)
+        return self.ctx.cache[key]
+
+    def read(self, name):
         if not self.ctx.readable(name):
             return None
-        lo = read_link(self.ctx.ipr(name), "lo")
+        lo = find_link(self.ctx.session, name, "lo")
         text = read_file(resolv_path(name))
         dns = None
         if text is not None:
@@ -158,6 +164,8 @@ class NetnsResource(Resource):
     def report(self, items, plan):
         if self.ctx.check_mode:
             return [plan.after.get(item["name"]) or dict(name=item["name"], state="absent") for item in items]
+        if plan.ops:               # re-read only what a change may have moved
+            self.ctx.cache.clear()
         out = []
         for item in items:
             cur = self.current(item["name"])

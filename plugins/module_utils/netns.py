@@ -206,6 +206,21 @@ class Session:
         self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         self._ipr: dict = {}
         self._fds: dict = {}
+        self._reads: dict = {}
+
+    # -- reads shared by every module call on this session, dropped by any change --
+    def cached(self, key, read):
+        """``read()`` once per ``key`` until :meth:`changed`; callers must not mutate the value."""
+        if key not in self._reads:
+            self._reads[key] = read()
+        return self._reads[key]
+
+    def peek(self, key):
+        return self._reads.get(key)
+
+    def changed(self) -> None:
+        """Something was written: every shared read may be stale."""
+        self._reads.clear()
 
     def close(self) -> None:
         for ipr in self._ipr.values():
@@ -218,6 +233,7 @@ class Session:
         os.close(self._home)
         self._ipr.clear()
         self._fds.clear()
+        self._reads.clear()
 
     def __enter__(self):
         return self

@@ -16,7 +16,7 @@ import zlib
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
     Conflict, Resource, netlink, where)
-from ansible_collections.nslab.net.plugins.module_utils.links import read_link
+from ansible_collections.nslab.net.plugins.module_utils.links import all_addresses_in, find_link, links_in, read_link
 from ansible_collections.nslab.net.plugins.module_utils.namespaces import marker_lab
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -95,11 +95,13 @@ class RouteResource(Resource):
         if key not in self.ctx.cache:
             found = []
             if self.ctx.readable(ns):
-                ipr = self.ctx.ipr(ns)
-                links = {m["index"]: m.get_attr("IFLA_IFNAME") for m in ipr.get_links()}
+                session = self.ctx.session
+                links = {link["index"]: name for name, link in links_in(session, ns).items()}
                 fam = socket.AF_INET if family == 4 else socket.AF_INET6
-                for msg in ipr.get_routes(family=fam):
-                    if msg["type"] == 1:   # unicast
+                # both families in one dump, shared by every call of the run until a change
+                dump = session.cached(("routes", ns), lambda: list(session.ipr(ns).get_routes(family=socket.AF_UNSPEC)))
+                for msg in dump:
+                    if msg["type"] == 1 and msg["family"] == fam:   # unicast
                         found.append(route_dict(msg, links))
             self.ctx.cache[key] = found
         return self.ctx.cache[key]
@@ -137,9 +139,9 @@ class RouteResource(Resource):
             if not item["dev"]:
                 raise Invalid(item["_option"]("dev"), f"a link-local gateway {gateway} needs 'dev'")
             return
-        for msg in self.ctx.ipr(ns).get_addr():
-            addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-            if addr and ip in ipaddress.ip_interface(f"{addr}/{msg['prefixlen']}").network and str(ip) != addr:
+        for _index, cidr, _scope in all_addresses_in(self.ctx.session, ns):   # one dump per namespace
+            iface = ipaddress.ip_interface(cidr)
+            if ip in iface.network and ip != iface.ip:
                 return
         raise Invalid(item["_option"]("gateway"), f"{gateway} is not inside any subnet connected in {where(ns)}: "
                       "no address of the namespace reaches it (add the address first, e.g. with nslab.net.veth)")
@@ -158,7 +160,7 @@ class RouteResource(Resource):
                 plan.state(self.key(item), self.view(item, current), None)
                 continue
             self.check_gateway(item)
-            if item["dev"] and not self.ctx.check_mode and read_link(self.ctx.ipr(item["netns"]), item["dev"]) is None:
+            if item["dev"] and not self.ctx.check_mode and find_link(self.ctx.session, item["netns"], item["dev"]) is None:
                 raise Invalid(item["_option"]("dev"), f"link {item['dev']} does not exist in {where(item['netns'])}")
             want = dict(gateway=item["gateway"], dev=item["dev"])
             if current is not None:
@@ -219,6 +221,7 @@ class RouteResource(Resource):
     def report(self, items, plan):
         if self.ctx.check_mode:
             return [plan.after.get(self.key(item)) for item in items]
-        self.ctx.cache.clear()
+        if plan.ops:               # re-read only what a change may have moved
+            self.ctx.cache.clear()
         return [self.view(item, self.find(item)) or dict(netns=item["netns"], dst=item["dst"], state="absent")
                 for item in items]

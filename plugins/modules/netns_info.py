@@ -27,6 +27,13 @@ options:
         only, which is all it takes to find the uplink (one read, whatever the number of namespaces).
     type: bool
     default: true
+  links:
+    description:
+      - V(false) leaves out each reported namespace's links, addresses and routes (its C(info) entry
+        holds its name, its lab and, with O(nat), its NAT rules). The uplink is still found, from the
+        default routes and the device they use, without reading every link (the roles look it up so).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - nslab.net.common.info_attributes
 author:
@@ -93,7 +100,8 @@ from ansible_collections.nslab.net.plugins.module_utils.info import main as info
 
 def main() -> None:
     module = AnsibleModule(argument_spec=dict(netns=dict(type="str"), nat=dict(type="bool", default=True),
-                                              namespaces=dict(type="bool", default=True)),
+                                              namespaces=dict(type="bool", default=True),
+                                              links=dict(type="bool", default=True)),
                            supports_check_mode=True)
     info_main(module)
 

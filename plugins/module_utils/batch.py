@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Several module calls in one module run (the ``batch`` module).
+
+Each step is exactly a call of one of the resource modules: its arguments are checked
+against that module's argument spec and it runs through the same engine
+(:class:`engine.Call`). What the steps share is what a run costs before any work: one
+Python start, one import of Ansible's and pyroute2's code, one netlink socket per
+namespace for all steps, one host lock. Every step is validated before the first one
+changes anything; a failing step stops the batch and says which step it was.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+from ansible_collections.nslab.net.plugins.module_utils import validate as v
+from ansible_collections.nslab.net.plugins.module_utils.engine import (
+    Call, argument_spec, host_lock, require_pyroute2)
+from ansible_collections.nslab.net.plugins.module_utils.links import BridgePortResource, VethResource
+from ansible_collections.nslab.net.plugins.module_utils.namespaces import NetnsResource
+from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
+from ansible_collections.nslab.net.plugins.module_utils.routes import RouteResource
+from ansible_collections.nslab.net.plugins.module_utils.services import ServiceResource
+from ansible_collections.nslab.net.plugins.module_utils.sysctl import SysctlResource
+from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+#: the modules a step may name, and the resource each runs
+MODULES = {cls.module_name: cls for cls in (
+    NetnsResource, VethResource, BridgePortResource, RouteResource, SysctlResource, NatResource, ServiceResource)}
+
+#: the argument spec of the batch module
+SPEC = dict(steps=dict(type="list", elements="dict", required=True, options=dict(
+    module=dict(type="str", required=True, choices=sorted(MODULES)),
+    args=dict(type="dict", default={}),
+    enabled=dict(type="bool", default=True),
+)))
+
+
+def check_step(index: int, step: dict) -> dict:
+    """A step's arguments checked against its module's argument spec (before any step runs)."""
+    name = step["module"]
+    checked = ArgumentSpecValidator(argument_spec(MODULES[name])).validate(step["args"] or {})
+    if checked.error_messages:
+        raise Invalid(f"steps[{index}].args", f"({name}) " + "; ".join(checked.error_messages))
+    params = checked.validated_parameters
+    v.lab(f"steps[{index}].args.lab", params["lab"])
+    return params
+
+
+def run_batch() -> None:
+    """Entry point of the batch module."""
+    module = AnsibleModule(argument_spec=SPEC, supports_check_mode=True)
+    require_pyroute2(module)
+    steps = []
+    try:
+        for index, step in enumerate(module.params["steps"]):
+            if step["enabled"]:
+                steps.append((index, step["module"], check_step(index, step)))
+    except Invalid as exc:
+        module.fail_json(msg=str(exc), changed=False, actions=[])
+
+    lock = None if module.check_mode else host_lock(module)
+    session = nsmod.Session()
+    results, actions, diffs, warnings = [], [], [], []
+    try:
+        for index, name, params in steps:
+            call = Call(MODULES[name], module, params, session)
+            try:
+                result = call.execute()
+            except Exception as exc:  # noqa: BLE001 - reported with the step, never a traceback
+                failure = call.failure(exc)
+                failure["msg"] = f"steps[{index}] ({name}): {failure['msg']}"
+                failure["actions"] = actions + failure["actions"]
+                failure["changed"] = any(r["changed"] for r in results) or failure["changed"]
+                module.fail_json(results=results, failed_step=index, **failure)
+            actions += result["actions"]
+            warnings += result.pop("warnings", [])
+            diff = result.pop("diff", None)
+            if diff is not None:
+                diffs.append(dict(diff, before_header=f"steps[{index}] {name}", after_header=f"steps[{index}] {name}"))
+            results.append(dict(result, module=name, step=index))
+    finally:                  # fail_json exits through here too
+        session.close()
+        if lock is not None:
+            os.close(lock)
+    for text in warnings:
+        module.warn(text)
+    out = dict(changed=any(r["changed"] for r in results), actions=actions, results=results)
+    if module._diff:
+        out["diff"] = diffs
+    module.exit_json(**out)

@@ -1,0 +1,115 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: batch
+short_description: Several nslab.net module calls in one pass on the managed host
+version_added: 1.1.0
+description:
+  - Runs a list of steps, each exactly one call of M(nslab.net.netns), M(nslab.net.veth),
+    M(nslab.net.bridge_port), M(nslab.net.ns_route), M(nslab.net.ns_sysctl), M(nslab.net.nat_rule)
+    or M(nslab.net.ns_service) with that module's options, in order, in one module run.
+  - Each step behaves as the module it names (same validation, ownership, check mode, diff and
+    C(actions)); what the steps share is the cost of a module run - one Python start on the managed
+    host, one netlink socket per namespace for all steps, one host lock. An Ansible task costs about
+    a third of a second before its module does any work, so the roles use one batch per role
+    rather than one task per resource type.
+  - Every step's options are checked before the first step changes anything. A failing step stops
+    the batch; the error names the step, and C(actions) lists what was done before it.
+options:
+  steps:
+    description: The module calls, in the order they run.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      module:
+        description: The module this step calls (short name).
+        type: str
+        required: true
+        choices: [bridge_port, nat_rule, netns, ns_route, ns_service, ns_sysctl, veth]
+      args:
+        description: The module's options, as the module itself takes them (O(steps[].args.items), O(steps[].args.lab)...).
+        type: dict
+        default: {}
+      enabled:
+        description: V(false) skips the step (for steps that apply only to some labs).
+        type: bool
+        default: true
+attributes:
+  check_mode:
+    support: full
+    description: Every step runs in check mode; a namespace or link an earlier step would create is treated as empty.
+  diff_mode:
+    support: full
+    description: One C(diff) entry per step that ran, headed with the step's index and module.
+  idempotent:
+    support: full
+    description:
+      - A second identical run reports C(changed=false).
+      - A changing run holds the managed host's lock (C(/run/nslab/lock)) for all its steps, as one module run does.
+  platform:
+    platforms: [linux]
+    support: full
+    description: Linux only; needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) on the managed host.
+seealso:
+  - role: nslab.net.egress
+  - role: nslab.net.ingress
+author:
+  - nslab.net contributors (@nslab-net)
+"""
+
+EXAMPLES = r"""
+- name: Seed 000 in one pass - namespace, veth pair, bridge, route, forwarding, MASQUERADE
+  nslab.net.batch:
+    steps:
+      - module: netns
+        args: {name: netns0}
+      - module: veth
+        args: {name: veth0, peer: ceth0, peer_netns: netns0, peer_address: [172.18.0.2/16]}
+      - module: bridge_port
+        args: {bridge: br0, address: [172.18.0.1/16], items: [{port: veth0}]}
+      - module: ns_route
+        args: {netns: netns0, dst: default, gateway: 172.18.0.1}
+      - module: ns_sysctl
+        args: {name: net.ipv4.ip_forward, value: 1}
+      - module: nat_rule
+        args: {type: masquerade, source: 172.18.0.0/16, out_interface: eth0}
+"""
+
+RETURN = r"""
+actions:
+  description: The operations of all steps, planned (check mode) or done, in order, in words.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create namespace netns0", "add veth veth0 <-> ceth0@netns0"]
+results:
+  description:
+    - One entry per step that ran - the result that step's module returns (C(changed), C(actions),
+      and its resources under the module's key) plus C(module) and C(step) (its index in O(steps)).
+    - On failure, the steps that completed before the failing one.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"module": "netns", "step": 0, "changed": true, "actions": ["create namespace netns0"],
+            "namespaces": [{"name": "netns0", "state": "present"}]}]
+failed_step:
+  description: The index in O(steps) of the step that failed.
+  returned: failure
+  type: int
+"""
+
+from ansible_collections.nslab.net.plugins.module_utils.batch import run_batch
+
+
+def main() -> None:
+    run_batch()
+
+
+if __name__ == "__main__":
+    main()
