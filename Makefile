@@ -128,7 +128,7 @@ matrix: matrix-managed-py39 matrix-core218 matrix-core219
 matrix-managed-py39: setup .venv-managed-py39/.done
 	NSLAB_MANAGED_PYTHON=$(CURDIR)/.venv-managed-py39/bin/python \
 	  $(PYTHON) -m pytest -q -n 2 -p no:cacheprovider tests/integration/test_modules.py \
-	  tests/integration/test_seeds.py tests/integration/test_safety.py \
+	  tests/integration/test_seeds.py tests/integration/test_safety.py tests/integration/test_batch.py \
 	  tests/integration/test_reliability.py::test_publishing_and_changing_a_port_take_effect_for_running_flows
 
 # controller: ansible-core 2.18 and 2.19 on Python 3.11

@@ -57,20 +57,25 @@ def run_batch() -> None:
     """Entry point of the batch module."""
     module = AnsibleModule(argument_spec=SPEC, supports_check_mode=True)
     require_pyroute2(module)
-    steps = []
-    try:
+    session = nsmod.Session()
+    calls = []
+    try:                      # every step's options, before any step changes anything
         for index, step in enumerate(module.params["steps"]):
             if step["enabled"]:
-                steps.append((index, step["module"], check_step(index, step)))
+                name = step["module"]
+                calls.append((index, name, Call(MODULES[name], module, check_step(index, step), session)))
+                try:
+                    calls[-1][2].prepare()
+                except Invalid as exc:
+                    raise Invalid(f"steps[{index}].args", f"({name}) {exc}") from None
     except Invalid as exc:
+        session.close()
         module.fail_json(msg=str(exc), changed=False, actions=[])
 
     lock = None if module.check_mode else host_lock(module)
-    session = nsmod.Session()
     results, actions, diffs, warnings = [], [], [], []
     try:
-        for index, name, params in steps:
-            call = Call(MODULES[name], module, params, session)
+        for index, name, call in calls:
             try:
                 result = call.execute()
             except Exception as exc:  # noqa: BLE001 - reported with the step, never a traceback

@@ -255,14 +255,13 @@ class Call:
         self.plan = Plan()
         self.ctx = None
 
-    def execute(self) -> dict:
-        """The module's result; raises Invalid (nothing changed), Conflict or Failure
-        (``self.done()`` lists what was applied before it)."""
-        params, plan, resource_cls = self.params, self.plan, self.resource_cls
+    def prepare(self) -> None:
+        """Validate the options without looking at the kernel; raises Invalid.
+        The batch module prepares every step before the first one runs."""
+        params, resource_cls = self.params, self.resource_cls
         lab = v.lab("lab", params["lab"])
         ctx = self.ctx = Context(self.module, lab, self.session)
-        pause = test_pause(resource_cls.module_name)
-        resource = resource_cls(ctx, params)
+        self.resource = resource_cls(ctx, params)
         raw, listed = _merge_items(params, resource_cls.options)
         if params.get("purge") and not listed:
             raise Invalid("purge", "needs 'items': it removes what the list no longer names")
@@ -270,17 +269,26 @@ class Call:
         def option_path(index):
             return (lambda name: f"items[{index}].{name}") if listed else (lambda name: name)
 
-        items = []
+        self.option_path = option_path
+        self.items = []
         for index, item in enumerate(raw):
             path = option_path(index)
             item["netns"] = v.netns_name(path("netns"), item.get("netns"))
-            items.append(resource.normalize(item, path))
-        resource.check_items(items)
+            self.items.append(self.resource.normalize(item, path))
+        self.resource.check_items(self.items)
+
+    def execute(self) -> dict:
+        """The module's result; raises Invalid (nothing changed), Conflict or Failure
+        (``self.done()`` lists what was applied before it)."""
+        if self.ctx is None:
+            self.prepare()
+        params, plan, ctx, resource, items = self.params, self.plan, self.ctx, self.resource, self.items
+        pause = test_pause(self.resource_cls.module_name)
         if not ctx.check_mode and params["state"] != "absent":
             for index, item in enumerate(items):
                 for opt in resource.netns_options:
                     if opt in item and not ctx.ns_exists(item[opt]):
-                        raise Invalid(option_path(index)(opt), f"namespace {item[opt]!r} does not exist"
+                        raise Invalid(self.option_path(index)(opt), f"namespace {item[opt]!r} does not exist"
                                       " (nothing is created implicitly; create it with nslab.net.netns first)")
 
         resource.plan(items, plan)

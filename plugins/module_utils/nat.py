@@ -496,6 +496,11 @@ def not_yet_dnated(item: dict):
     return matches
 
 
+def any_of(matchers: list):
+    """An entry any of ``matchers`` selects."""
+    return lambda entry: any(match(entry) for match in matchers)
+
+
 # ----------------------------------------------------------------- resource
 class NatResource(Resource):
     module_name = "nat_rule"
@@ -733,15 +738,22 @@ class NatResource(Resource):
                 text = scope["nft"].batch(scope["nft_state"], scope["remove"], scope["add"], self.ctx.lab)
                 if text:
                     plan.ops.append((f"nft -f in {where(scope['ns'])}", lambda b=scope["nft"], t=text: b.write(t)))
-            for item in scope["unnatted"]:
-                text = f"delete conntrack entries of {self.describe(item['_rule'])} not yet DNATed in {where(scope['ns'])}"
-                plan.ops.append((text, lambda ns=scope["ns"], m=not_yet_dnated(item): delete_conntrack(self.ctx, ns, m)))
+            if scope["unnatted"]:        # one conntrack dump for all the new DNAT rules of the namespace
+                rules = ", ".join(self.describe(item["_rule"]) for item in scope["unnatted"][:3])
+                more = len(scope["unnatted"]) - 3
+                text = (f"delete conntrack entries of {rules}{f' and {more} more' if more > 0 else ''} "
+                        f"not yet DNATed in {where(scope['ns'])}")
+                plan.ops.append((text, lambda ns=scope["ns"], m=any_of([not_yet_dnated(item) for item in scope["unnatted"]]):
+                                 delete_conntrack(self.ctx, ns, m)))
+            flushed, texts = [], []
             for to, ports in scope["flush"]:
                 target = parse_to("to", to, "dnat") if to else None
                 if target:
-                    text = f"delete conntrack entries DNATed to {to} in {where(scope['ns'])}"
-                    plan.actions.append(text)
-                    plan.ops.append((text, lambda ns=scope["ns"], m=dnated_to(target, ports): delete_conntrack(self.ctx, ns, m)))
+                    texts.append(f"delete conntrack entries DNATed to {to} in {where(scope['ns'])}")
+                    flushed.append(dnated_to(target, ports))
+            if flushed:                  # one dump for every old target of the namespace
+                plan.actions.extend(texts)
+                plan.ops.append(("; ".join(texts), lambda ns=scope["ns"], m=any_of(flushed): delete_conntrack(self.ctx, ns, m)))
 
     def check_forward_policy(self, scope, plan):
         if scope["add"] and scope["backend"] == "nftables":

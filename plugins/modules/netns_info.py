@@ -34,6 +34,7 @@ options:
         default routes and the device they use, without reading every link (the roles look it up so).
     type: bool
     default: true
+    version_added: 1.1.0
 extends_documentation_fragment:
   - nslab.net.common.info_attributes
 author:

@@ -1,0 +1,97 @@
+"""The batch module against the real kernel: several module calls in one pass behave as
+the same calls made one by one (actions, results, kernel state), in check mode too; bad
+input in any step stops the batch before anything changes; a failing step names itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from nslabtest import lab_state
+
+SEED000 = [
+    dict(module="netns", args=dict(items=[dict(name="netns0"), dict(name="netns1")], dns=["127.0.0.1"], purge=True)),
+    dict(module="veth", args=dict(items=[
+        dict(name="veth0", peer="ceth0", peer_netns="netns0", peer_address=["172.18.0.2/16"]),
+        dict(name="veth1", peer="ceth1", peer_netns="netns1", peer_address=["172.18.0.3/16"])], purge=True)),
+    dict(module="bridge_port", args=dict(bridge="br0", items=[dict(address=["172.18.0.1/16"]), dict(port="veth0"),
+                                                              dict(port="veth1")], purge=True)),
+    dict(module="ns_route", args=dict(items=[dict(netns="netns0", dst="default", gateway="172.18.0.1"),
+                                             dict(netns="netns1", dst="default", gateway="172.18.0.1")], purge=True)),
+    dict(module="ns_sysctl", args=dict(name="net.ipv4.ip_forward", value=1)),
+    dict(module="nat_rule", args=dict(items=[dict(type="masquerade", source="172.18.0.0/16", out_interface="lo")],
+                                      purge=True)),
+]
+TEARDOWN = [dict(module=m, args=dict(items=[], purge=True)) for m in ("nat_rule", "veth", "bridge_port", "netns")]
+
+
+def test_batch_four_times_and_same_as_the_modules_one_by_one(mod):
+    first_check = mod("batch", check=True, steps=SEED000)
+    assert first_check["changed"] and [r["module"] for r in first_check["results"]] == [s["module"] for s in SEED000]
+    assert mod.sh("ip netns list").stdout == ""                      # check mode changed nothing
+    applied = mod("batch", steps=SEED000)
+    assert applied["changed"] and applied["actions"] == first_check["actions"]
+    assert applied["actions"] == [a for r in applied["results"] for a in r["actions"]]
+    assert [d["before_header"] for d in applied["diff"]] == [f"steps[{i}] {s['module']}" for i, s in enumerate(SEED000)]
+    assert applied["diff"] == first_check["diff"]
+    assert mod.sh("ip netns exec netns0 ping -c1 -W2 172.18.0.3").returncode == 0     # ns <-> ns over the bridge
+    assert mod.sh("ip netns exec netns1 ping -c1 -W2 172.18.0.1").returncode == 0     # ns <-> host
+    again_check = mod("batch", check=True, steps=SEED000)
+    assert not again_check["changed"], again_check["actions"]
+    again = mod("batch", steps=SEED000)
+    assert not again["changed"] and again["actions"] == []
+    assert all(d["before"] == d["after"] for d in again["diff"])
+    batched = lab_state(mod.sandbox)
+
+    down = mod("batch", steps=TEARDOWN)
+    assert down["changed"] and mod.sh("ip netns list").stdout == ""
+    mod.sh("sysctl -qw net.ipv4.ip_forward=0")                       # teardown leaves forwarding on purpose
+    one_by_one = []
+    for step in SEED000:
+        one_by_one += mod(step["module"], **step["args"])["actions"]
+    assert one_by_one == applied["actions"]
+    assert lab_state(mod.sandbox) == batched
+    assert not mod("batch", steps=SEED000)["changed"]                 # the batch agrees with what they made
+
+
+def test_batch_refuses_bad_input_in_any_step_before_any_change(mod):
+    bad_option = SEED000[:2] + [dict(module="bridge_port", args=dict(bridge="br0", prot="veth0"))]
+    r = mod("batch", expect_fail=True, steps=bad_option)
+    assert r["msg"].startswith("steps[2].args: (bridge_port)") and "prot" in r["msg"], r["msg"]
+    bad_value = SEED000[:3] + [dict(module="ns_route", args=dict(netns="netns0", dst="default", gateway="172.18.0.300"))]
+    r = mod("batch", expect_fail=True, steps=bad_value)
+    assert r["msg"].startswith("steps[3].args: (ns_route) gateway:"), r["msg"]
+    r = mod("batch", expect_fail=True, steps=[dict(module="sandbox", args={})])
+    assert "steps" in r["msg"] and "netns" in r["msg"], r["msg"]
+    assert mod.sh("ip netns list").stdout == "" and mod.sh("ip link show br0", check=False).returncode != 0
+
+
+def test_batch_failing_step_names_itself_and_what_was_done(mod):
+    mod.sh("ip link add br0 type veth peer name br0peer")                              # someone else's link in the way
+    r = mod("batch", expect_fail=True, steps=SEED000)
+    assert r["failed_step"] == 2 and r["msg"].startswith("steps[2] (bridge_port): "), r["msg"]
+    assert "br0" in r["msg"] and "not made by nslab.net" in r["msg"]
+    assert r["changed"] and r["actions"][:len(r["results"][0]["actions"])] == r["results"][0]["actions"]
+    assert any("netns0" in a for a in r["results"][0]["actions"]) and any("veth0" in a for a in r["results"][1]["actions"])
+    assert [x["module"] for x in r["results"]] == ["netns", "veth"]
+    assert "veth" in mod.sh("ip -d link show br0").stdout                # left untouched
+    mod.sh("ip link del br0")
+    assert mod("batch", steps=SEED000)["changed"]                     # the rest converges once it is gone
+
+
+def test_disabled_step_is_skipped(mod):
+    steps = [dict(SEED000[0])] + [dict(SEED000[4], enabled=False)]
+    before = mod.sh("cat /proc/sys/net/ipv4/ip_forward").stdout
+    r = mod("batch", steps=steps)
+    assert [x["module"] for x in r["results"]] == ["netns"]
+    assert mod.sh("cat /proc/sys/net/ipv4/ip_forward").stdout == before
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_netns_info_finds_the_uplink_with_or_without_the_links(mod, links):
+    mod.sh("ip link add up0 type veth peer name up0peer && ip link set up0peer up && ip addr add 198.51.100.7/24 dev up0 && ip link set up0 up && "
+           "ip route add default via 198.51.100.1 dev up0 metric 50")
+    mod("batch", steps=SEED000[:3])
+    r = mod("netns_info", nat=False, namespaces=False, links=links)
+    assert r["uplink"] == dict(interface="up0", address="198.51.100.7", gateway="198.51.100.1")
+    assert ("links" in r["info"][0]) is links
+    assert mod("netns_info", nat=False, namespaces=True, links=links)["info"][1]["lab"] == "nslab"
