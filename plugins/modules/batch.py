@@ -33,7 +33,7 @@ options:
         required: true
         choices: [bridge_port, nat_rule, netns, ns_route, ns_service, ns_sysctl, veth]
       args:
-        description: The module's options, as the module itself takes them (O(steps[].args.items), O(steps[].args.lab)...).
+        description: The module's options, as the module itself takes them (C(items), C(lab), C(purge)...).
         type: dict
         default: {}
       enabled:
@@ -57,8 +57,10 @@ attributes:
     support: full
     description: Linux only; needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) on the managed host.
 seealso:
-  - role: nslab.net.egress
-  - role: nslab.net.ingress
+  - module: nslab.net.netns
+  - module: nslab.net.veth
+  - module: nslab.net.bridge_port
+  - module: nslab.net.nat_rule
 author:
   - nslab.net contributors (@nslab-net)
 """
