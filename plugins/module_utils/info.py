@@ -16,7 +16,7 @@ from ansible_collections.nslab.net.plugins.module_utils.engine import Context, p
 from ansible_collections.nslab.net.plugins.module_utils.links import address_map, link_dict
 from ansible_collections.nslab.net.plugins.module_utils.namespaces import marker_lab
 from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
-from ansible_collections.nslab.net.plugins.module_utils.routes import route_dict
+from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink, route_dict, uplink_of
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 
@@ -69,38 +69,6 @@ def add_nat(ctx: Context, ns: str | None, out: dict) -> dict:
     return out
 
 
-def uplink(host: dict) -> dict:
-    """The host's uplink: the device of its IPv4 default route (lowest metric, main
-    table) and that device's first global IPv4 address."""
-    defaults = sorted((r for r in host["routes"] if r["dst"] == "default" and r["table"] == 254
-                       and r["gateway"] and ":" not in r["gateway"]), key=lambda r: r["metric"])
-    if not defaults:
-        return dict(interface=None, address=None, gateway=None)
-    dev = defaults[0]["dev"]
-    link = next((link for link in host["links"] if link["name"] == dev), {"addresses": []})
-    v4 = [a.split("/")[0] for a in link["addresses"] if ":" not in a]
-    return dict(interface=dev, address=v4[0] if v4 else None, gateway=defaults[0]["gateway"])
-
-
-def host_uplink(ctx: Context) -> dict:
-    """:func:`uplink` without reading every link: the IPv4 default routes, then the one
-    device and its addresses (what the roles need, whatever the number of links)."""
-    ipr = ctx.ipr(None)
-    routes = [msg for msg in ipr.get_routes(family=socket.AF_INET) if msg["type"] == 1 and msg["dst_len"] == 0]
-    names = {}
-    for msg in routes:
-        oif = msg.get_attr("RTA_OIF")
-        if oif and oif not in names:
-            names[oif] = ipr.link("get", index=oif)[0].get_attr("IFLA_IFNAME")
-    links = []
-    for oif, name in names.items():
-        found = (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS") for msg in
-                 ipr.get_addr(family=socket.AF_INET, index=oif) if msg["scope"] == 0 and msg["index"] == oif)
-        links.append(dict(name=name, addresses=[addr for addr in found if addr]))
-    host = dict(routes=[r for r in (route_dict(msg, names) for msg in routes) if r["dev"]], links=links)
-    return uplink(host)
-
-
 def main(module: AnsibleModule) -> None:
     require_pyroute2(module)
     params = module.params
@@ -118,7 +86,7 @@ def main(module: AnsibleModule) -> None:
         info = [namespace_info(ctx, ns, params["nat"], params["links"]) for ns in scopes]
         result = dict(changed=False, namespaces=list(names), info=info)
         if wanted is None:
-            result["uplink"] = uplink(info[0]) if params["links"] else host_uplink(ctx)
+            result["uplink"] = uplink_of(info[0]) if params["links"] else read_uplink(ctx.ipr(None))
     except Invalid as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:

@@ -24,6 +24,7 @@ import socket
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, netlink, where
+from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 TYPES = ("masquerade", "snat", "dnat", "forward")
@@ -515,14 +516,39 @@ class NatResource(Resource):
         to=dict(type="str"),
         comment=dict(type="str"),
         backend=dict(type="str", choices=list(BACKENDS), default="auto"),
+        uplink=dict(type="bool", default=False),
     )
     result_key = "rules"
+    #: what ``uplink`` fills in, per rule type
+    UPLINK_FILLS = dict(masquerade="out_interface", snat="out_interface", dnat="destination")
+
+    def fill_uplink(self, item, option) -> None:
+        """``uplink: true``: the interface (masquerade, snat) or the IPv4 address (dnat) of the
+        default route of the rule's namespace, read at each run (one read per namespace)."""
+        rtype, ns = item["type"], item.get("netns")
+        fills = self.UPLINK_FILLS.get(rtype)
+        if fills is None:
+            raise Invalid(option("uplink"), f"applies to {', '.join(self.UPLINK_FILLS)}, not to {rtype}")
+        if item.get(fills):
+            raise Invalid(option("uplink"), f"fills {fills} from the default route: give one or the other")
+        if not self.ctx.readable(ns):
+            raise Invalid(option("uplink"), f"namespace {ns!r} does not exist yet, so it has no default route to read")
+        session = self.ctx.session
+        found = session.cached(("uplink", ns), lambda: read_uplink(session.ipr(ns)))
+        value = found["interface"] if fills == "out_interface" else found["address"]
+        if not value:
+            what = "an IPv4 default route" if not found["interface"] else f"an IPv4 address on {found['interface']}"
+            raise Invalid(option("uplink"), f"{where(ns)} has no {what} to take the uplink from: give {fills} "
+                          "instead (the roles: nslab_uplink_interface / nslab_uplink_address)")
+        item[fills] = value
 
     def normalize(self, item, option):
         rtype = v.choice(option("type"), v.required(option("type"), item.get("type"),
                                                     f"(one of {', '.join(TYPES)})"), TYPES)
         item["type"] = rtype
         item["backend"] = v.choice(option("backend"), item.get("backend") or "auto", BACKENDS)
+        if item.get("uplink"):
+            self.fill_uplink(item, option)
         item["source"] = v.network(option("source"), item.get("source"))
         item["destination"] = v.network(option("destination"), item.get("destination"))
         for name in ("in_interface", "out_interface"):

@@ -42,6 +42,36 @@ def route_dict(msg, links: dict) -> dict:
                 table=msg.get_attr("RTA_TABLE") or msg["table"], proto=msg["proto"], width=width)
 
 
+def uplink_of(host: dict) -> dict:
+    """The uplink of a namespace read as {routes, links}: the device of its IPv4 default
+    route (lowest metric, main table) and that device's first global IPv4 address."""
+    defaults = sorted((r for r in host["routes"] if r["dst"] == "default" and r["table"] == 254
+                       and r["gateway"] and ":" not in r["gateway"]), key=lambda r: r["metric"])
+    if not defaults:
+        return dict(interface=None, address=None, gateway=None)
+    dev = defaults[0]["dev"]
+    link = next((link for link in host["links"] if link["name"] == dev), {"addresses": []})
+    v4 = [a.split("/")[0] for a in link["addresses"] if ":" not in a]
+    return dict(interface=dev, address=v4[0] if v4 else None, gateway=defaults[0]["gateway"])
+
+
+def read_uplink(ipr) -> dict:
+    """:func:`uplink_of` without reading every link: the IPv4 default routes, then the
+    device they use and its addresses (the same answer whatever the number of links)."""
+    routes = [msg for msg in ipr.get_routes(family=socket.AF_INET) if msg["type"] == 1 and msg["dst_len"] == 0]
+    names = {}
+    for msg in routes:
+        oif = msg.get_attr("RTA_OIF")
+        if oif and oif not in names:
+            names[oif] = ipr.link("get", index=oif)[0].get_attr("IFLA_IFNAME")
+    links = []
+    for oif, name in names.items():
+        found = (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS") for msg in
+                 ipr.get_addr(family=socket.AF_INET, index=oif) if msg["scope"] == 0 and msg["index"] == oif)
+        links.append(dict(name=name, addresses=[addr for addr in found if addr]))
+    return uplink_of(dict(routes=[r for r in (route_dict(msg, names) for msg in routes) if r["dev"]], links=links))
+
+
 class RouteResource(Resource):
     module_name = "ns_route"
     options = dict(

@@ -13,6 +13,7 @@ init ignores SIGTERM) ends every process started inside.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -241,13 +242,25 @@ class Internet(Sandbox):
 
     def attach(self, host: Sandbox, address: str) -> None:
         """Give ``host`` an uplink eth0 with ``address`` (/24) and a default route here."""
+        from pyroute2.netlink.exceptions import NetlinkError
+
         port = f"up-{host.name}"[:15]
         with Session() as session:
             ipr = session.ipr(self.netns)
-            stale = ipr.link_lookup(ifname=port)   # left by a host sandbox whose namespace is still being freed
-            if stale:
-                ipr.link("del", index=stale[0])
-            ipr.link("add", ifname=port, kind="veth", peer={"ifname": "eth0", "net_ns_fd": session.fd(host.netns)})
+            for attempt in range(100):
+                # a port left by a host sandbox whose namespace the kernel is still freeing:
+                # it may vanish between the lookup and the delete, or the add may race with it
+                try:
+                    stale = ipr.link_lookup(ifname=port)
+                    if stale:
+                        ipr.link("del", index=stale[0])
+                    ipr.link("add", ifname=port, kind="veth",
+                             peer={"ifname": "eth0", "net_ns_fd": session.fd(host.netns)})
+                    break
+                except NetlinkError as exc:
+                    if exc.code not in (errno.ENODEV, errno.EEXIST, errno.EBUSY) or attempt == 99:
+                        raise
+                    time.sleep(0.05)
             index = ipr.link("get", ifname=port)[0]["index"]
             ipr.link("set", index=index, master=ipr.link("get", ifname="wan0")[0]["index"], state="up")
             hipr = session.ipr(host.netns)

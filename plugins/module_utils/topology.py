@@ -68,8 +68,10 @@ def lab_topology(topo: dict) -> dict:
                    peer_address=[f"{ns['address']}/{prefix}"]) for ns in namespaces],
         ports=[dict(port=ns["veth"]) for ns in namespaces],
         routes=[dict(netns=ns["name"], dst="default", gateway=str(gateway.ip)) for ns in namespaces],
-        masquerade=([dict(type="masquerade", source=subnet, out_interface=uplink_if, comment="egress")]
-                    if topo.get("egress", True) and uplink_if else []),
+        # without a given uplink, nat_rule takes it from the default route on the host (uplink: true)
+        masquerade=([dict(type="masquerade", source=subnet, comment="egress",
+                          **(dict(out_interface=uplink_if) if uplink_if else dict(uplink=True)))]
+                    if topo.get("egress", True) else []),
         # bridged traffic between the lab's namespaces passes FORWARD when br_netfilter's
         # bridge-nf-call-iptables is on (Docker hosts): accept it there, ahead of a DROP policy
         forward=[dict(type="forward", in_interface=bridge, out_interface=bridge, comment="bridged")],
@@ -96,15 +98,15 @@ def lab_topology(topo: dict) -> dict:
     out["published"] = published
     out["hairpin"] = [dict(port=p, hairpin=True) for p in hairpin_ports]
     out["dnat"] = []
-    if uplink_addr:
-        for pub in published:
-            out["dnat"].append(dict(type="dnat", destination=uplink_addr, protocol=pub["protocol"], port=pub["port"],
-                                    to=f"{pub['address']}:{pub['target_port']}", comment=f"publish {pub['namespace']}"))
-            # NAT loopback: a namespace reaching the published port by the uplink address gets its
-            # answer back through the host, so the reply is translated too
-            out["dnat"].append(dict(type="masquerade", source=subnet, destination=f"{pub['address']}/32",
-                                    out_interface=bridge, protocol=pub["protocol"], port=pub["target_port"],
-                                    comment=f"hairpin {pub['namespace']}"))
+    on_uplink = dict(destination=uplink_addr) if uplink_addr else dict(uplink=True)
+    for pub in published:
+        out["dnat"].append(dict(type="dnat", protocol=pub["protocol"], port=pub["port"], **on_uplink,
+                                to=f"{pub['address']}:{pub['target_port']}", comment=f"publish {pub['namespace']}"))
+        # NAT loopback: a namespace reaching the published port by the uplink address gets its
+        # answer back through the host, so the reply is translated too
+        out["dnat"].append(dict(type="masquerade", source=subnet, destination=f"{pub['address']}/32",
+                                out_interface=bridge, protocol=pub["protocol"], port=pub["target_port"],
+                                comment=f"hairpin {pub['namespace']}"))
 
     services, pages = [], []
     for index, svc in enumerate(topo.get("demo_services") or []):

@@ -42,6 +42,15 @@ options:
   out_interface:
     description: Match output interface; a leading C(!) negates (V(!br0)). Not for V(dnat).
     type: str
+  uplink:
+    description:
+      - Take the uplink from the default route of O(netns) at each run, as C(ip route show default) would show it -
+        its device for V(masquerade) and V(snat) (as O(out_interface)), its first IPv4 address for V(dnat)
+        (as O(destination)). If the default route moves, the next run replaces the rule.
+      - Not together with the option it fills. Fails, naming the option, when there is no IPv4 default route.
+    type: bool
+    default: false
+    version_added: 1.1.0
   protocol:
     description: Match protocol.
     type: str

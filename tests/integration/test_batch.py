@@ -95,3 +95,32 @@ def test_netns_info_finds_the_uplink_with_or_without_the_links(mod, links):
     assert r["uplink"] == dict(interface="up0", address="198.51.100.7", gateway="198.51.100.1")
     assert ("links" in r["info"][0]) is links
     assert mod("netns_info", nat=False, namespaces=True, links=links)["info"][1]["lab"] == "nslab"
+
+
+def test_nat_rule_uplink_follows_the_default_route(mod):
+    mod.sh("ip link add up0 type veth peer name up0peer && ip link set up0peer up && ip addr add 198.51.100.7/24 dev up0 "
+           "&& ip link set up0 up && ip link add up1 type veth peer name up1peer && ip link set up1peer up "
+           "&& ip addr add 203.0.113.9/24 dev up1 && ip link set up1 up")
+    items = [dict(type="masquerade", source="10.5.0.0/16", uplink=True),
+             dict(type="dnat", uplink=True, protocol="tcp", port=8080, to="10.5.0.2:80")]
+    r = mod("nat_rule", expect_fail=True, items=items, purge=True)             # no default route yet
+    assert r["msg"].startswith("items[0].uplink: ") and "default route" in r["msg"], r["msg"]
+    assert "NSLAB" not in mod.sh("iptables-save -t nat").stdout                  # refused before any change
+    mod.sh("ip route add default via 198.51.100.1 dev up0")
+    r = mod.four("nat_rule", items=items, purge=True)
+    assert [(x["out_interface"], x["destination"]) for x in r["rules"]] == [("up0", None), (None, "198.51.100.7/32")]
+    saved = mod.sh("iptables-save -t nat").stdout
+    assert any("-o up0" in line and "MASQUERADE" in line for line in saved.splitlines())
+    assert "-d 198.51.100.7/32 -p tcp -m tcp --dport 8080" in saved
+    mod.sh("ip route replace default via 203.0.113.1 dev up1")                # the uplink moves
+    r = mod("nat_rule", items=items, purge=True)
+    assert r["changed"] and [(x["out_interface"], x["destination"]) for x in r["rules"]] == [("up1", None),
+                                                                                              (None, "203.0.113.9/32")]
+    saved = mod.sh("iptables-save -t nat").stdout
+    assert "up0" not in saved and "198.51.100.7" not in saved
+    assert any("-o up1" in line and "MASQUERADE" in line for line in saved.splitlines())
+    assert not mod("nat_rule", items=items, purge=True)["changed"]
+    r = mod("nat_rule", expect_fail=True, type="masquerade", source="10.5.0.0/16", uplink=True, out_interface="up0")
+    assert r["msg"].startswith("uplink: fills out_interface"), r["msg"]
+    r = mod("nat_rule", expect_fail=True, type="forward", in_interface="br0", uplink=True)
+    assert r["msg"].startswith("uplink: applies to masquerade, snat, dnat"), r["msg"]
