@@ -113,6 +113,7 @@ class Context:
         self.created_ns: set = set()   # namespaces this run creates (check mode: would)
         self.deleted_ns: set = set()
         self.cache: dict = {}
+        self.indexes: dict = {}       # (ns, link name) -> ifindex, learnt while applying (links.index_of)
         self.done: list[str] = []     # actions applied so far (reported on failure)
 
     def ns_exists(self, ns: str | None) -> bool:

@@ -104,10 +104,16 @@ def addresses_in(session, ns) -> dict:
     return session.cached(("addresses", ns), lambda: address_map(found=all_addresses_in(session, ns)))
 
 
-def index_of(ipr, ns, name: str) -> int:
+def index_of(ipr, ns, name: str, known: dict | None = None) -> int:
+    """The ifindex of a link by name at apply time. ``known`` remembers indexes within
+    one module call (a link keeps its index while it exists; deletes clear it)."""
+    if known is not None and (ns, name) in known:
+        return known[(ns, name)]
     link = read_link(ipr, name)
     if link is None:
         raise Failure(f"link {name} is missing in {where(ns)}")
+    if known is not None:
+        known[(ns, name)] = link["index"]
     return link["index"]
 
 
@@ -154,7 +160,7 @@ class LinkBase(Resource):
 
         def fn():
             ipr = ctx.ipr(ns)
-            netlink(text, ipr.link, "set", index=index_of(ipr, ns, name), **attrs)
+            netlink(text, ipr.link, "set", index=index_of(ipr, ns, name, ctx.indexes), **attrs)
         plan.do(text, fn)
 
     def op_delete(self, ns, name, text, plan):
@@ -162,6 +168,7 @@ class LinkBase(Resource):
 
         def fn():
             ipr = ctx.ipr(ns)
+            ctx.indexes.clear()        # a veth takes its peer with it; names may come back with new indexes
             link = read_link(ipr, name)
             if link is not None:
                 netlink(text, ipr.link, "del", index=link["index"], gone_ok=True)
@@ -198,12 +205,12 @@ class LinkBase(Resource):
         for cidr in sorted(set(current) - set(wanted)):
             def fn(cidr=cidr, text=f"delete address {cidr} from {name} in {where(ns)}"):
                 ipr = ctx.ipr(ns)
-                netlink(text, ipr.addr, "del", index=index_of(ipr, ns, name), gone_ok=True, **addr_kwargs(cidr))
+                netlink(text, ipr.addr, "del", index=index_of(ipr, ns, name, ctx.indexes), gone_ok=True, **addr_kwargs(cidr))
             plan.do(f"delete address {cidr} from {name} in {where(ns)}", fn)
         for cidr in sorted(set(wanted) - set(current)):
             def fn(cidr=cidr, text=f"add address {cidr} to {name} in {where(ns)}"):
                 ipr = ctx.ipr(ns)
-                netlink(text, ipr.addr, "add", index=index_of(ipr, ns, name), exists_ok=True, **addr_kwargs(cidr))
+                netlink(text, ipr.addr, "add", index=index_of(ipr, ns, name, ctx.indexes), exists_ok=True, **addr_kwargs(cidr))
             plan.do(f"add address {cidr} to {name} in {where(ns)}", fn)
         return list(wanted)
 
@@ -348,11 +355,11 @@ class VethResource(LinkBase):
                 kwargs["mtu"] = mtu
             netlink(text, ipr.link, "add", **kwargs)
             pipr = ctx.ipr(pns)
-            pidx = index_of(pipr, pns, peer)
+            pidx = index_of(pipr, pns, peer, ctx.indexes)
             if mtu:
                 netlink(text, pipr.link, "set", index=pidx, mtu=mtu)
             netlink(text, pipr.link, "set", index=pidx, ifalias=self._tag(pns, ns, name), state="up")
-            netlink(text, ipr.link, "set", index=index_of(ipr, ns, name), ifalias=self._tag(ns, pns, peer),
+            netlink(text, ipr.link, "set", index=index_of(ipr, ns, name, ctx.indexes), ifalias=self._tag(ns, pns, peer),
                     state="up")
         plan.do(text, fn)
 
@@ -468,7 +475,7 @@ class BridgePortResource(LinkBase):
             def create(text=text):
                 ipr = ctx.ipr(ns)
                 netlink(text, ipr.link, "add", ifname=name, kind="bridge")
-                netlink(text, ipr.link, "set", index=index_of(ipr, ns, name), ifalias=owner_tag(ctx.lab),
+                netlink(text, ipr.link, "set", index=index_of(ipr, ns, name, ctx.indexes), ifalias=owner_tag(ctx.lab),
                         state="up")
             plan.do(text, create)
             br = dict(name=name, index=None, kind="bridge", alias=owner_tag(ctx.lab), up=True, mtu=1500,
@@ -502,7 +509,7 @@ class BridgePortResource(LinkBase):
 
             def hairpin(text=text, flag=int(flag)):
                 ipr = ctx.ipr(ns)
-                netlink(text, ipr.brport, "set", index=index_of(ipr, ns, port), mode=flag)
+                netlink(text, ipr.brport, "set", index=index_of(ipr, ns, port, ctx.indexes), mode=flag)
             plan.do(text, hairpin)
             entry["ports"][port] = flag
 
@@ -511,7 +518,7 @@ class BridgePortResource(LinkBase):
 
         def fn():
             ipr = ctx.ipr(ns)
-            netlink(text, ipr.link, "set", index=index_of(ipr, ns, port), master=index_of(ipr, ns, bridge))
+            netlink(text, ipr.link, "set", index=index_of(ipr, ns, port, ctx.indexes), master=index_of(ipr, ns, bridge, ctx.indexes))
         plan.do(text, fn)
 
     def plan_absent(self, item, entry, plan):
