@@ -114,8 +114,8 @@ def test_nat_rule_uplink_follows_the_default_route(mod):
     assert "-d 198.51.100.7/32 -p tcp -m tcp --dport 8080" in saved
     mod.sh("ip route replace default via 203.0.113.1 dev up1")                # the uplink moves
     r = mod("nat_rule", items=items, purge=True)
-    assert r["changed"] and [(x["out_interface"], x["destination"]) for x in r["rules"]] == [("up1", None),
-                                                                                              (None, "203.0.113.9/32")]
+    moved = [(x["out_interface"], x["destination"]) for x in r["rules"]]
+    assert r["changed"] and moved == [("up1", None), (None, "203.0.113.9/32")]
     saved = mod.sh("iptables-save -t nat").stdout
     assert "up0" not in saved and "198.51.100.7" not in saved
     assert any("-o up1" in line and "MASQUERADE" in line for line in saved.splitlines())

@@ -5,7 +5,8 @@ each inside its own fresh sandbox host (the machine's network is never touched):
   plain   ansible.builtin.command loops + ansible.builtin.iptables (tests/perf/plain.yml)
   ours    the nslab.net roles (tests/perf/ours.yml)
   mitogen the same roles with Mitogen's mitogen_linear strategy (connection local on the host)
-  engine  the nslab.net modules run directly from Python (no ansible-playbook)
+  engine  the nslab.net modules run directly from Python (no ansible-playbook): the calls the
+          roles make, one nslab.net.batch run per role
 
 Phases: cold build, no-change re-run, one-object drift repair (a veth deleted), teardown.
 Every method must reach the same end state (checked). Writes results JSON, BENCHMARKS.md
@@ -193,37 +194,47 @@ class Engine(Way):
     """The modules, called straight from Python with their args (no ansible-playbook)."""
     name = "engine"
 
-    def calls(self, state: str) -> list[tuple[str, dict]]:
+    def batches(self, state: str) -> list[list[tuple[str, dict]]]:
+        """The module calls the egress and ingress roles make, worked out by the same
+        topology code (the nslab.net.lab_topology filter), one batch per role."""
+        from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology
+
         spaces = topology(self.n)
-        ip = GATEWAY.split("/", maxsplit=1)[0]
-        present = [
-            ("netns", dict(items=[dict(name=ns["name"]) for ns in spaces], dns=["127.0.0.1"], purge=True)),
-            ("bridge_port", dict(bridge="br0", address=[GATEWAY])),
-            ("veth", dict(items=[dict(name=ns["veth"], peer=ns["peer"], peer_netns=ns["name"],
-                                      peer_address=[f"{ns['address']}/16"]) for ns in spaces], purge=True)),
-            ("bridge_port", dict(bridge="br0", items=[dict(port=ns["veth"]) for ns in spaces], purge=True)),
-            ("ns_route", dict(items=[dict(netns=ns["name"], dst="default", gateway=ip) for ns in spaces], purge=True)),
+        lab, lab_in = "nslab", "nslab-in"
+        if state != "present":
+            return [[("ns_service", dict(lab=lab, items=[], purge=True)), ("nat_rule", dict(lab=lab_in, items=[], purge=True))],
+                    [(module, dict(lab=lab, items=[], purge=True)) for module in ("nat_rule", "veth", "bridge_port", "netns")]]
+        plan = lab_topology(dict(
+            namespaces=[{k: ns[k] for k in ("name", "address", "veth", "peer")} for ns in spaces], gateway=GATEWAY,
+            bridge="br0", egress=True, uplink_interface="", uplink_address="",
+            published_ports=[dict(namespace=ns["name"], port=ns["port"], target_port=8080) for ns in spaces]))
+        egress = [
+            ("netns", dict(lab=lab, items=plan["netns"], dns=["127.0.0.1"], purge=True)),
+            ("veth", dict(lab=lab, items=plan["veth"], purge=True)),
+            ("bridge_port", dict(lab=lab, bridge="br0", items=[dict(address=[GATEWAY])] + plan["ports"], purge=True)),
+            ("ns_route", dict(lab=lab, items=plan["routes"], purge=True)),
             ("ns_sysctl", dict(name="net.ipv4.ip_forward", value=1)),
-            ("nat_rule", dict(items=[dict(type="masquerade", source=SUBNET, out_interface="eth0", comment="egress"),
-                                     dict(type="forward", in_interface="br0", out_interface="br0", comment="bridged")]
-                              + [dict(type="dnat", destination=UPLINK, protocol="tcp", port=ns["port"],
-                                      to=f"{ns['address']}:8080") for ns in spaces], purge=True)),
+            ("nat_rule", dict(lab=lab, items=plan["masquerade"] + plan["forward"], purge=True)),
         ]
-        if state == "present":
-            return present
-        return [("nat_rule", dict(items=[], purge=True)), ("veth", dict(items=[], purge=True)),
-                ("bridge_port", dict(items=[], purge=True)), ("netns", dict(items=[], purge=True))]
+        ingress = [
+            ("ns_service", dict(lab=lab, items=plan["services"], purge=True)),
+            ("bridge_port", dict(lab=lab, bridge="br0", items=plan["hairpin"])),
+            ("nat_rule", dict(lab=lab_in, items=plan["dnat"], purge=True)),
+        ]
+        return [egress, ingress]
 
     def run_calls(self, state):
+        """The calls as the roles make them: one nslab.net.batch run per role."""
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([COLLECTIONS, ansible_only()]))
-        for module, args in self.calls(state):
-            path = os.path.join(self.workdir, f"{module}.json")
+        path = os.path.join(self.workdir, "batch.json")
+        for batch in self.batches(state):
+            steps = [dict(module=module, args=args) for module, args in batch]
             with open(path, "w") as fh:
-                json.dump({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=False)}, fh)
-            proc = self.box.run([PYTHON, "-m", f"ansible_collections.nslab.net.plugins.modules.{module}", path],
+                json.dump({"ANSIBLE_MODULE_ARGS": dict(steps=steps, _ansible_check_mode=False)}, fh)
+            proc = self.box.run([PYTHON, "-m", "ansible_collections.nslab.net.plugins.modules.batch", path],
                                 check=False, env=env)
             if proc.returncode != 0 or '"failed": true' in proc.stdout:
-                raise RuntimeError(f"engine {module} failed: {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
+                raise RuntimeError(f"engine batch failed: {proc.stdout[-2000:]} {proc.stderr[-2000:]}")
 
     def build(self):
         self.run_calls("present")
