@@ -14,6 +14,7 @@ changes anything; a failing step stops the batch and says which step it was.
 from __future__ import annotations
 
 import os
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -59,18 +60,22 @@ def run_batch() -> None:
     require_pyroute2(module)
     session = nsmod.Session()
     calls = []
-    try:                      # every step's options, before any step changes anything
-        for index, step in enumerate(module.params["steps"]):
-            if step["enabled"]:
-                name = step["module"]
-                calls.append((index, name, Call(MODULES[name], module, check_step(index, step), session)))
-                try:
-                    calls[-1][2].prepare()
-                except Invalid as exc:
-                    raise Invalid(f"steps[{index}].args", f"({name}) {exc}") from None
-    except Invalid as exc:
-        session.close()
-        module.fail_json(msg=str(exc), changed=False, actions=[])
+    for index, step in enumerate(module.params["steps"]):   # every step's options, before any step runs
+        if not step["enabled"]:
+            continue
+        name = step["module"]
+        try:
+            call = Call(MODULES[name], module, check_step(index, step), session)
+            call.prepare()
+        except Invalid as exc:
+            session.close()
+            msg = str(exc) if str(exc).startswith(f"steps[{index}]") else f"steps[{index}].args: ({name}) {exc}"
+            module.fail_json(msg=msg, changed=False, actions=[])
+        except Exception as exc:  # noqa: BLE001 - never a traceback
+            session.close()
+            module.fail_json(msg=f"steps[{index}] ({name}): unexpected error: {type(exc).__name__}: {exc}",
+                             changed=False, actions=[], exception=traceback.format_exc())
+        calls.append((index, name, call))
 
     lock = None if module.check_mode else host_lock(module)
     results, actions, diffs, warnings = [], [], [], []

@@ -257,8 +257,9 @@ class Call:
         self.ctx = None
 
     def prepare(self) -> None:
-        """Validate the options without looking at the kernel; raises Invalid.
-        The batch module prepares every step before the first one runs."""
+        """Validate the options, changing nothing (nat_rule's ``uplink`` reads the default
+        route it refers to); raises Invalid. The batch module prepares every step before
+        the first one runs."""
         params, resource_cls = self.params, self.resource_cls
         lab = v.lab("lab", params["lab"])
         ctx = self.ctx = Context(self.module, lab, self.session)
