@@ -13,16 +13,14 @@ changes anything; a failing step stops the batch and says which step it was.
 
 from __future__ import annotations
 
-import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
-    Call, argument_spec, host_lock, require_pyroute2)
+    Call, argument_spec, host_session, require_pyroute2)
 from ansible_collections.nslab.net.plugins.module_utils.links import BridgePortResource, VethResource
 from ansible_collections.nslab.net.plugins.module_utils.namespaces import NetnsResource
 from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
@@ -58,28 +56,24 @@ def run_batch() -> None:
     """Entry point of the batch module."""
     module = AnsibleModule(argument_spec=SPEC, supports_check_mode=True)
     require_pyroute2(module)
-    session = nsmod.Session()
-    calls = []
-    for index, step in enumerate(module.params["steps"]):   # every step's options, before any step runs
-        if not step["enabled"]:
-            continue
-        name = step["module"]
-        try:
-            call = Call(MODULES[name], module, check_step(index, step), session)
-            call.prepare()
-        except Invalid as exc:
-            session.close()
-            msg = str(exc) if str(exc).startswith(f"steps[{index}]") else f"steps[{index}].args: ({name}) {exc}"
-            module.fail_json(msg=msg, changed=False, actions=[])
-        except Exception as exc:  # noqa: BLE001 - never a traceback
-            session.close()
-            module.fail_json(msg=f"steps[{index}] ({name}): unexpected error: {type(exc).__name__}: {exc}",
-                             changed=False, actions=[], exception=traceback.format_exc())
-        calls.append((index, name, call))
-
-    lock = None if module.check_mode else host_lock(module)
     results, actions, diffs, warnings = [], [], [], []
-    try:
+    with host_session(module) as session:
+        calls = []
+        for index, step in enumerate(module.params["steps"]):   # every step's options, before any step runs
+            if not step["enabled"]:
+                continue
+            name = step["module"]
+            try:
+                call = Call(MODULES[name], module, check_step(index, step), session)
+                call.prepare()
+            except Invalid as exc:
+                msg = str(exc) if str(exc).startswith(f"steps[{index}]") else f"steps[{index}].args: ({name}) {exc}"
+                module.fail_json(msg=msg, changed=False, actions=[])
+            except Exception as exc:  # noqa: BLE001 - never a traceback
+                module.fail_json(msg=f"steps[{index}] ({name}): unexpected error: {type(exc).__name__}: {exc}",
+                                 changed=False, actions=[], exception=traceback.format_exc())
+            calls.append((index, name, call))
+
         for index, name, call in calls:
             try:
                 result = call.execute()
@@ -95,10 +89,6 @@ def run_batch() -> None:
             if diff is not None:
                 diffs.append(dict(diff, before_header=f"steps[{index}] {name}", after_header=f"steps[{index}] {name}"))
             results.append(dict(result, module=name, step=index))
-    finally:                  # fail_json exits through here too
-        session.close()
-        if lock is not None:
-            os.close(lock)
     for text in warnings:
         module.warn(text)
     out = dict(changed=any(r["changed"] for r in results), actions=actions, results=results)

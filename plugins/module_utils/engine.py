@@ -19,6 +19,7 @@ import fcntl
 import os
 import time
 import traceback
+from contextlib import contextmanager
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.validation import (
@@ -315,6 +316,8 @@ class Call:
                 ctx.done.append(text)
             if pause and pause[0] >= len(plan.ops):
                 pause_here(pause[1], ctx.done)
+            if plan.ops:              # the report re-reads what a change may have moved
+                ctx.cache.clear()
         result = dict(changed=bool(plan.actions), actions=plan.actions)
         result[resource.result_key] = resource.report(items, plan)
         if self.module._diff:
@@ -346,18 +349,27 @@ def run(resource_cls) -> None:
         v.lab("lab", module.params["lab"])
     except Invalid as exc:
         module.fail_json(msg=str(exc), changed=False)
+    with host_session(module) as session:
+        call = Call(resource_cls, module, module.params, session)
+        try:
+            result = call.execute()
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, never a traceback
+            module.fail_json(**call.failure(exc))
+    module.exit_json(**result)
+
+
+@contextmanager
+def host_session(module: AnsibleModule):
+    """The host lock (unless in check mode) and one netlink session for a module run,
+    both released when it ends - fail_json exits through here too."""
     lock = None if module.check_mode else host_lock(module)
     session = nsmod.Session()
-    call = Call(resource_cls, module, module.params, session)
     try:
-        result = call.execute()
-    except Exception as exc:  # noqa: BLE001 - every failure is reported, never a traceback
-        module.fail_json(**call.failure(exc))
-    finally:                  # fail_json exits through here too
+        yield session
+    finally:
         session.close()
         if lock is not None:
             os.close(lock)     # releases the flock
-    module.exit_json(**result)
 
 
 def host_lock(module: AnsibleModule) -> int:

@@ -13,7 +13,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Context, parse_owner, require_pyroute2
-from ansible_collections.nslab.net.plugins.module_utils.links import address_map, link_dict
+from ansible_collections.nslab.net.plugins.module_utils.links import address_list, address_map, link_dict
 from ansible_collections.nslab.net.plugins.module_utils.namespaces import marker_lab
 from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
 from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink, route_dict, uplink_of
@@ -30,7 +30,7 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool, with_links: boo
     for msg in msgs:
         names[msg["index"]] = msg.get_attr("IFLA_IFNAME")
     lo_lab = None
-    addresses = address_map(ipr)
+    addresses = address_map(address_list(ipr))
     for msg in msgs:
         link = link_dict(msg)
         lab, extra = parse_owner(link["alias"])

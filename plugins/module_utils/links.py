@@ -57,10 +57,10 @@ def address_list(ipr) -> list[tuple]:
     return out
 
 
-def address_map(ipr=None, found: list | None = None) -> dict:
-    """{ifindex: sorted global (non-link-local) addresses as CIDR strings}, from one dump."""
+def address_map(found: list) -> dict:
+    """{ifindex: sorted global (non-link-local) addresses as CIDR strings}, from :func:`address_list`."""
     out: dict = {}
-    for index, cidr, scope in address_list(ipr) if found is None else found:
+    for index, cidr, scope in found:
         if scope == 0:
             out.setdefault(index, set()).add(cidr)
     return {index: sorted(cidrs) for index, cidrs in out.items()}
@@ -101,20 +101,18 @@ def all_addresses_in(session, ns) -> list[tuple]:
 
 def addresses_in(session, ns) -> dict:
     """{ifindex: [CIDR, ...]} of a namespace's global addresses (from the same dump)."""
-    return session.cached(("addresses", ns), lambda: address_map(found=all_addresses_in(session, ns)))
+    return session.cached(("addresses", ns), lambda: address_map(all_addresses_in(session, ns)))
 
 
-def index_of(ipr, ns, name: str, known: dict | None = None) -> int:
-    """The ifindex of a link by name at apply time. ``known`` remembers indexes within
-    one module call (a link keeps its index while it exists; deletes clear it)."""
-    if known is not None and (ns, name) in known:
-        return known[(ns, name)]
-    link = read_link(ipr, name)
-    if link is None:
-        raise Failure(f"link {name} is missing in {where(ns)}")
-    if known is not None:
-        known[(ns, name)] = link["index"]
-    return link["index"]
+def index_of(ctx, ns, name: str) -> int:
+    """The ifindex of a link by name at apply time, remembered for the rest of the module
+    call (``ctx.indexes``: a link keeps its index while it exists; deletes clear it)."""
+    if (ns, name) not in ctx.indexes:
+        link = read_link(ctx.ipr(ns), name)
+        if link is None:
+            raise Failure(f"link {name} is missing in {where(ns)}")
+        ctx.indexes[(ns, name)] = link["index"]
+    return ctx.indexes[(ns, name)]
 
 
 def addr_kwargs(cidr: str) -> dict:
@@ -160,7 +158,7 @@ class LinkBase(Resource):
 
         def fn():
             ipr = ctx.ipr(ns)
-            netlink(text, ipr.link, "set", index=index_of(ipr, ns, name, ctx.indexes), **attrs)
+            netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), **attrs)
         plan.do(text, fn)
 
     def op_delete(self, ns, name, text, plan):
@@ -205,12 +203,12 @@ class LinkBase(Resource):
         for cidr in sorted(set(current) - set(wanted)):
             def fn(cidr=cidr, text=f"delete address {cidr} from {name} in {where(ns)}"):
                 ipr = ctx.ipr(ns)
-                netlink(text, ipr.addr, "del", index=index_of(ipr, ns, name, ctx.indexes), gone_ok=True, **addr_kwargs(cidr))
+                netlink(text, ipr.addr, "del", index=index_of(ctx, ns, name), gone_ok=True, **addr_kwargs(cidr))
             plan.do(f"delete address {cidr} from {name} in {where(ns)}", fn)
         for cidr in sorted(set(wanted) - set(current)):
             def fn(cidr=cidr, text=f"add address {cidr} to {name} in {where(ns)}"):
                 ipr = ctx.ipr(ns)
-                netlink(text, ipr.addr, "add", index=index_of(ipr, ns, name, ctx.indexes), exists_ok=True, **addr_kwargs(cidr))
+                netlink(text, ipr.addr, "add", index=index_of(ctx, ns, name), exists_ok=True, **addr_kwargs(cidr))
             plan.do(f"add address {cidr} to {name} in {where(ns)}", fn)
         return list(wanted)
 
@@ -355,11 +353,11 @@ class VethResource(LinkBase):
                 kwargs["mtu"] = mtu
             netlink(text, ipr.link, "add", **kwargs)
             pipr = ctx.ipr(pns)
-            pidx = index_of(pipr, pns, peer, ctx.indexes)
+            pidx = index_of(ctx, pns, peer)
             if mtu:
                 netlink(text, pipr.link, "set", index=pidx, mtu=mtu)
             netlink(text, pipr.link, "set", index=pidx, ifalias=self._tag(pns, ns, name), state="up")
-            netlink(text, ipr.link, "set", index=index_of(ipr, ns, name, ctx.indexes), ifalias=self._tag(ns, pns, peer),
+            netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), ifalias=self._tag(ns, pns, peer),
                     state="up")
         plan.do(text, fn)
 
@@ -381,8 +379,6 @@ class VethResource(LinkBase):
     def report(self, items, plan):
         if self.ctx.check_mode:
             return [plan.after.get(self.key(item)) for item in items]
-        if plan.ops:               # re-read only what a change may have moved
-            self.ctx.cache.clear()
         out = []
         for item in items:
             end = self.link(item["netns"], item["name"])
@@ -475,7 +471,7 @@ class BridgePortResource(LinkBase):
             def create(text=text):
                 ipr = ctx.ipr(ns)
                 netlink(text, ipr.link, "add", ifname=name, kind="bridge")
-                netlink(text, ipr.link, "set", index=index_of(ipr, ns, name, ctx.indexes), ifalias=owner_tag(ctx.lab),
+                netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), ifalias=owner_tag(ctx.lab),
                         state="up")
             plan.do(text, create)
             br = dict(name=name, index=None, kind="bridge", alias=owner_tag(ctx.lab), up=True, mtu=1500,
@@ -509,7 +505,7 @@ class BridgePortResource(LinkBase):
 
             def hairpin(text=text, flag=int(flag)):
                 ipr = ctx.ipr(ns)
-                netlink(text, ipr.brport, "set", index=index_of(ipr, ns, port, ctx.indexes), mode=flag)
+                netlink(text, ipr.brport, "set", index=index_of(ctx, ns, port), mode=flag)
             plan.do(text, hairpin)
             entry["ports"][port] = flag
 
@@ -518,7 +514,7 @@ class BridgePortResource(LinkBase):
 
         def fn():
             ipr = ctx.ipr(ns)
-            netlink(text, ipr.link, "set", index=index_of(ipr, ns, port, ctx.indexes), master=index_of(ipr, ns, bridge, ctx.indexes))
+            netlink(text, ipr.link, "set", index=index_of(ctx, ns, port), master=index_of(ctx, ns, bridge))
         plan.do(text, fn)
 
     def plan_absent(self, item, entry, plan):
@@ -565,8 +561,6 @@ class BridgePortResource(LinkBase):
                 if key not in seen:
                     seen.append(key)
             return [plan.after.get(key) for key in seen]
-        if plan.ops:               # re-read only what a change may have moved
-            self.ctx.cache.clear()
         out, seen = [], set()
         for item in items:
             key = (item["netns"], item["bridge"])

@@ -164,8 +164,6 @@ class NetnsResource(Resource):
     def report(self, items, plan):
         if self.ctx.check_mode:
             return [plan.after.get(item["name"]) or dict(name=item["name"], state="absent") for item in items]
-        if plan.ops:               # re-read only what a change may have moved
-            self.ctx.cache.clear()
         out = []
         for item in items:
             cur = self.current(item["name"])

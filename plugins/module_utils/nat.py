@@ -814,8 +814,6 @@ class NatResource(Resource):
     def report(self, items, plan):
         if self.ctx.check_mode:
             return [plan.after.get(self.key(item)) for item in items]
-        if plan.ops:               # re-read only what a change may have moved
-            self.ctx.cache.clear()
         out = []
         for item in items:
             scope = self.scope(item["netns"], "auto")

@@ -251,7 +251,5 @@ class RouteResource(Resource):
     def report(self, items, plan):
         if self.ctx.check_mode:
             return [plan.after.get(self.key(item)) for item in items]
-        if plan.ops:               # re-read only what a change may have moved
-            self.ctx.cache.clear()
         return [self.view(item, self.find(item)) or dict(netns=item["netns"], dst=item["dst"], state="absent")
                 for item in items]
