@@ -423,14 +423,18 @@ def pause_here(directory: str, done: list, timeout: float = 120.0) -> None:
         time.sleep(0.02)
 
 
-def require_pyroute2(module: AnsibleModule) -> None:
-    """Fail with what to install, rather than a traceback, when pyroute2 is missing or too old."""
+def require_pyroute2(module: AnsibleModule, who: str = "nslab.net modules need") -> None:
+    """Fail with what to install, rather than a traceback, when pyroute2 is missing or too old,
+    or when not root. The module runs where Ansible runs it (the controller when delegated):
+    the messages name that Python."""
+    import sys
+
     problem = nsmod.pyroute2_problem()
     if problem:
         module.fail_json(msg=problem, changed=False)
     if os.geteuid() != 0:
-        module.fail_json(msg="nslab.net modules need root on the managed host (CAP_NET_ADMIN and CAP_SYS_ADMIN): "
-                             "use become: true", changed=False)
+        module.fail_json(msg=f"{who} root (CAP_NET_ADMIN and CAP_SYS_ADMIN); the Python that runs this module "
+                             f"({sys.executable}) runs as uid {os.geteuid()}: use become: true", changed=False)
 
 
 def _clean(state: dict) -> dict:

@@ -123,6 +123,49 @@ def addr_kwargs(cidr: str) -> dict:
     return kwargs
 
 
+NUD_NOARP = 0x40
+NUD_PERMANENT = 0x80
+
+
+def lab_namespaces(ctx) -> list[str]:
+    """The namespaces that carry this lab's mark (the alias of their lo, see namespaces.py)."""
+    from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+
+    found = []
+    for name in nsmod.list_namespaces():
+        if name in ctx.deleted_ns:
+            continue
+        try:
+            lo = read_link(ctx.ipr(name), "lo")
+        except OSError:          # deleted meanwhile
+            continue
+        if lo is not None and parse_owner(lo["alias"])[0] == ctx.lab:
+            found.append(name)
+    return found
+
+
+def forget_neighbours(ctx, namespaces, addresses: set, text: str) -> int:
+    """Delete the neighbour entries (ARP, NDP) of ``addresses`` in each namespace, on any
+    device: one dump per namespace, then one delete per entry found. Entries set by hand
+    (permanent, noarp) stay. An entry gone meanwhile is fine. Returns how many went."""
+    import socket
+
+    wanted = {ipaddress.ip_address(a).compressed for a in addresses}
+    deleted = 0
+    for ns in namespaces:
+        ipr = ctx.ipr(ns)
+        for msg in netlink(text, lambda: list(ipr.neigh("dump", family=socket.AF_UNSPEC))):
+            dst = msg.get_attr("NDA_DST")
+            if msg["family"] not in (socket.AF_INET, socket.AF_INET6) or not dst:
+                continue
+            if msg["state"] & (NUD_NOARP | NUD_PERMANENT) or ipaddress.ip_address(dst).compressed not in wanted:
+                continue
+            netlink(f"{text} in {where(ns)}", ipr.neigh, "del", dst=dst, ifindex=msg["ifindex"],
+                    family=msg["family"], gone_ok=True)
+            deleted += 1
+    return deleted
+
+
 class LinkBase(Resource):
     """Shared link plumbing: cached reads per (namespace, name), planned ops."""
 
@@ -211,6 +254,32 @@ class LinkBase(Resource):
                 netlink(text, ipr.addr, "add", index=index_of(ctx, ns, name), exists_ok=True, **addr_kwargs(cidr))
             plan.do(f"add address {cidr} to {name} in {where(ns)}", fn)
         return list(wanted)
+
+    def renew_neighbours(self, addresses: list[str], *namespaces) -> None:
+        """The MAC address behind ``addresses`` (CIDRs) is new or may have changed (a veth pair
+        created or replaced; a port joining a bridge, whose MAC follows its ports), but the
+        neighbour entries elsewhere (the host's, other namespaces') would keep the old one for up
+        to a minute: :meth:`finish` forgets them, after every other operation of the call."""
+        if not hasattr(self, "renewed"):
+            self.renewed: set = set()
+            self.renewed_ns: set = {None}       # the host namespace, where a bridge usually is
+        self.renewed.update(str(ipaddress.ip_interface(cidr).ip) for cidr in addresses)
+        self.renewed_ns.update(namespaces)
+
+    def finish(self, plan) -> None:
+        """One operation for the whole call, one neighbour dump per namespace: the host's, the
+        namespaces involved and those of the lab. It belongs to the operations that changed the
+        MAC addresses: no action of its own (a run that changes nothing does not plan it)."""
+        if not getattr(self, "renewed", None):
+            return
+        addresses = sorted(self.renewed)
+        text = f"forget the neighbour entries of {', '.join(addresses)} (new or changed MAC addresses)"
+        ctx, fixed = self.ctx, set(self.renewed_ns)
+
+        def fn():
+            others = sorted(set(lab_namespaces(ctx)) - fixed)
+            forget_neighbours(ctx, sorted(fixed, key=lambda n: n or "") + others, set(addresses), text)
+        plan.ops.append((text, fn))
 
     def scan_owned(self, namespaces, kind: str) -> list[tuple]:
         """(ns, link) for every link of ``kind`` this lab owns in ``namespaces``."""
@@ -320,6 +389,7 @@ class VethResource(LinkBase):
             if peer_end is not None:
                 self.op_delete(pns, peer, f"delete veth {peer} in {where(pns)}: its peer is not {name}@{ns or 'host'}", plan)
             self.op_create(item, plan, f"add {what}" + (f" in {where(ns)}" if ns else ""))
+            self.renew_neighbours((item["address"] or []) + (item["peer_address"] or []), ns, pns)
             end = dict(name=name, mtu=item["mtu"] or 1500, addresses=[], up=True, alias=None)
             peer_end = dict(name=peer, mtu=item["mtu"] or 1500, addresses=[], up=True, alias=None)
         else:
@@ -499,6 +569,7 @@ class BridgePortResource(LinkBase):
         if port not in entry["ports"]:
             self.op_set_master(ns, port, name, f"attach {port} to bridge {name} in {where(ns)}", plan)
             entry["ports"][port] = False        # a newly attached port starts with hairpin off
+            self.renew_neighbours(br["addresses"], ns)     # the bridge's MAC follows its ports
         if item["hairpin"] is not None and entry["ports"][port] != item["hairpin"]:
             flag = item["hairpin"]
             text = f"set hairpin {'on' if flag else 'off'} on port {port} of {name} in {where(ns)}"

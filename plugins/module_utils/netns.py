@@ -140,6 +140,42 @@ def delete_namespace(name: str) -> None:
 PYROUTE2_MIN = (0, 7, 2)
 
 
+def pyroute2_version() -> str | None:
+    """The installed pyroute2's version, or None when it cannot be told.
+
+    The distribution metadata comes first: pip and distribution packages (Debian's
+    ``python3-pyroute2``) both install it, while Debian's package has no
+    ``pyroute2/config/version.py`` and reports ``__version__`` "unknown"."""
+    try:
+        from importlib import metadata   # Python >= 3.8
+    except ImportError:  # pragma: no cover - older Pythons
+        metadata = None
+    if metadata is not None:
+        try:
+            return metadata.version("pyroute2")
+        except Exception:  # PackageNotFoundError, or broken metadata: ask the package
+            pass
+    import sys
+
+    try:
+        if "pyroute2" not in sys.modules:
+            light_pyroute2()             # never the package's heavy __init__ just for its version
+        from pyroute2.config.version import __version__
+    except ImportError:
+        return None
+    return str(__version__)
+
+
+def version_tuple(version: str | None) -> tuple[int, ...] | None:
+    """'0.7.2' -> (0, 7, 2) ('0.9.1.post1', '0.7.12rc1' alike); None for 'unknown' and the like."""
+    import re
+
+    found = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", version or "")
+    if found is None:
+        return None
+    return tuple(int(part) for part in found.groups() if part is not None)
+
+
 def light_pyroute2():
     """The pyroute2 package without running its ``__init__``, which imports every
     protocol family pyroute2 has (about 100 ms of each module run, more than the
@@ -170,32 +206,30 @@ def light_pyroute2():
 
     stub.__getattr__ = full
     sys.modules["pyroute2"] = stub
-    try:
-        from pyroute2.config.version import __version__
-    except ImportError:
-        __version__ = "0"
-    stub.__version__ = __version__
+    stub.__version__ = pyroute2_version() or "unknown"
     return stub
 
 
 def pyroute2_problem() -> str | None:
-    """None when a usable pyroute2 is importable, else what to do about it."""
+    """None when a usable pyroute2 is importable, else what to do about it.
+
+    The module runs on whichever host Ansible runs it on (the controller when the task is
+    delegated there), so the messages name the Python that runs it. A version that cannot
+    be told (no metadata, "unknown") is taken as usable: the check only stops versions
+    known to be too old."""
     import sys
 
+    where = f"for the Python that runs this module ({sys.executable})"
     try:
-        pyroute2 = light_pyroute2()
+        light_pyroute2()
     except ImportError:
-        return (f"pyroute2 is not installed for the managed host's Python ({sys.executable}): install it "
-                "(Debian/Ubuntu: apt install python3-pyroute2; or pip install 'pyroute2>=0.7.2'), "
-                "or set ansible_python_interpreter to a Python that has it")
-    version = getattr(pyroute2, "__version__", "0")
-    try:
-        parts = tuple(int(p) for p in version.split(".")[:3])
-    except ValueError:
-        return None
-    if parts < PYROUTE2_MIN:
-        return (f"pyroute2 {version} is too old for nslab.net (needs 0.7.2 or newer) on {sys.executable}: "
-                "upgrade it (pip install 'pyroute2>=0.7.2')")
+        return (f"pyroute2 is not installed {where}: install it (Debian/Ubuntu: apt install python3-pyroute2; "
+                "or pip install 'pyroute2>=0.7.2'), or set ansible_python_interpreter to a Python that has it")
+    version = pyroute2_version()
+    parts = version_tuple(version)
+    if parts is not None and parts < PYROUTE2_MIN:
+        return (f"pyroute2 {version} is too old {where}: nslab.net needs 0.7.2 or newer "
+                "(pip install 'pyroute2>=0.7.2', or a newer python3-pyroute2 package)")
     return None
 
 

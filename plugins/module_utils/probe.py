@@ -5,10 +5,14 @@
 
 from __future__ import annotations
 
+import errno
+import re
 import socket
 import time
 import traceback
+import urllib.error
 import urllib.request
+from contextlib import nullcontext
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -19,43 +23,112 @@ from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 KINDS = ("ping", "tcp", "http")
 
+#: a refused or unreachable connection is tried again until the probe's deadline
+RETRY_ERRNOS = (errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNRESET)
+RETRY_PAUSE = 0.1
 
-def _ping(module, target: str, timeout: float) -> tuple[bool, str]:
-    rc, out, err = module.run_command(["ping", "-c", "1", "-W", str(max(1, int(timeout))), "-q", target])
-    return rc == 0, (out.strip().splitlines() or [err.strip()])[-1]
-
-
-def _tcp(target: str, port: int, timeout: float) -> tuple[bool, str]:
-    try:
-        with socket.create_connection((target, port), timeout=timeout):
-            return True, "connected"
-    except OSError as exc:
-        return False, exc.strerror or str(exc)
+PING_RTT = re.compile(r"=\s*([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+)\s*ms")
+PING_SENT = re.compile(r"(\d+)\s+packets transmitted")
 
 
-def _http(target: str, port: int, path: str, timeout: float) -> tuple[bool, str]:
+def ping_summary(out: str) -> tuple[int, float | None]:
+    """(echo requests sent, rtt in ms or None) from ping's statistics: the rtt is the
+    average of ``rtt min/avg/max/mdev = a/b/c/d ms`` (one reply awaited: its rtt)."""
+    sent = PING_SENT.search(out)
+    rtt = PING_RTT.search(out)
+    return (int(sent.group(1)) if sent else 0), (float(rtt.group(2)) if rtt else None)
+
+
+def _ping_command(target: str, remaining: float) -> list[str]:
+    """One echo request every 0.2 s until a reply or the deadline (whole seconds: ping's
+    ``-w`` takes no fractions); under a second left, one request waited for that long."""
+    if remaining >= 1:
+        return ["ping", "-n", "-q", "-c", "1", "-w", str(int(remaining)), "-i", "0.2", target]
+    return ["ping", "-n", "-q", "-c", "1", "-W", f"{max(remaining, 0.1):.1f}", target]
+
+
+def _ping(module, target: str, timeout: float) -> tuple[bool, str, float | None, int]:
+    """(ok, detail, rtt ms, attempts): ping again after an error (no route yet...) until the deadline."""
+    deadline = time.monotonic() + timeout
+    attempts, detail = 0, ""
+    while True:
+        rc, out, err = module.run_command(_ping_command(target, deadline - time.monotonic()))
+        sent, rtt = ping_summary(out)
+        attempts += max(sent, 1)
+        lines = out.strip().splitlines() or err.strip().splitlines() or [f"ping exited with {rc}"]
+        detail = lines[-1]
+        if rc == 0:
+            return True, detail, rtt, attempts
+        if deadline - time.monotonic() < 0.1:
+            return False, detail, None, attempts
+        time.sleep(min(RETRY_PAUSE, max(deadline - time.monotonic() - 0.1, 0)))
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, OSError):
+        exc = exc.reason
+    return isinstance(exc, OSError) and not isinstance(exc, socket.timeout) and exc.errno in RETRY_ERRNOS
+
+
+def _attempts(deadline: float, attempt) -> tuple[bool, str, float | None, int]:
+    """Call ``attempt(seconds left)`` -> detail until it succeeds, fails for good or the
+    deadline passes; (ok, detail, ms of the successful attempt, attempts)."""
+    count = 0
+    while True:
+        count += 1
+        start = time.monotonic()
+        try:
+            detail = attempt(max(deadline - start, 0.01))
+            return True, detail, round((time.monotonic() - start) * 1000, 3), count
+        except Exception as exc:  # any failure is a measured 'unreachable'
+            detail = _describe(exc)
+            if not _retryable(exc) or deadline - time.monotonic() <= RETRY_PAUSE:
+                return False, detail, None, count
+        time.sleep(RETRY_PAUSE)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"{type(exc.reason).__name__}: {getattr(exc.reason, 'strerror', None) or exc.reason}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _tcp(target: str, port: int, timeout: float) -> tuple[bool, str, float | None, int]:
+    def connect(seconds: float) -> str:
+        with socket.create_connection((target, port), timeout=seconds):
+            return "connected"
+    return _attempts(time.monotonic() + timeout, connect)
+
+
+def _http(target: str, port: int, path: str, timeout: float) -> tuple[bool, str, float | None, int]:
     host = f"[{target}]" if ":" in target else target
     url = f"http://{host}:{port}{path}"
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never via a proxy
-    try:
-        with opener.open(url, timeout=timeout) as resp:
-            return True, resp.read(4096).decode(errors="replace")
-    except Exception as exc:  # any failure is a measured 'unreachable'
-        return False, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+
+    def get(seconds: float) -> str:
+        with opener.open(url, timeout=seconds) as resp:
+            return resp.read(4096).decode(errors="replace")
+    return _attempts(time.monotonic() + timeout, get)
 
 
 def run_probe(module, session, probe: dict) -> dict:
-    start = time.monotonic()
-    with session.entered(probe["netns"]):
+    """One probe, from inside its namespace when it has one (``session`` is then a
+    :class:`netns.Session`; None will do for probes without ``netns``)."""
+    entered = session.entered(probe["netns"]) if probe["netns"] is not None else nullcontext()
+    with entered:
         if probe["kind"] == "ping":
-            ok, detail = _ping(module, probe["target"], probe["timeout"])
+            ok, detail, ms, attempts = _ping(module, probe["target"], probe["timeout"])
         elif probe["kind"] == "tcp":
-            ok, detail = _tcp(probe["target"], probe["port"], probe["timeout"])
+            ok, detail, ms, attempts = _tcp(probe["target"], probe["port"], probe["timeout"])
         else:
-            ok, detail = _http(probe["target"], probe["port"], probe["path"], probe["timeout"])
+            ok, detail, ms, attempts = _http(probe["target"], probe["port"], probe["path"], probe["timeout"])
     if ok and probe.get("expect") and probe["expect"] not in detail:
-        ok, detail = False, f"answered, but without {probe['expect']!r}: {detail.strip()[:200]}"
-    return dict(probe, ok=ok, detail=detail.strip()[:300], ms=round((time.monotonic() - start) * 1000, 1))
+        ok, detail, ms = False, f"answered, but without {probe['expect']!r}: {detail.strip()[:200]}", None
+    return dict(probe, ok=ok, detail=detail.strip()[:300], ms=ms, attempts=attempts)
 
 
 def _timeout(option: str, value) -> float:
@@ -89,15 +162,21 @@ def normalize(index: int, probe: dict) -> dict:
 
 
 def main(module: AnsibleModule) -> None:
-    require_pyroute2(module)
-    session = nsmod.Session()
+    """Run the probes. pyroute2 and root are needed only to enter namespaces: probes
+    without ``netns`` (the report's outside probes, delegated to the controller) need neither."""
     try:
         probes = [normalize(i, p) for i, p in enumerate(module.params["probes"])]
-        results = [run_probe(module, session, p) for p in probes]
     except Invalid as exc:
         module.fail_json(msg=str(exc))
+    session = None
+    if any(p["netns"] is not None for p in probes):
+        require_pyroute2(module, "probes with netns need")
+        session = nsmod.Session()
+    try:
+        results = [run_probe(module, session, p) for p in probes]
     except Exception as exc:
         module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", exception=traceback.format_exc())
     finally:                  # fail_json exits through here too
-        session.close()
+        if session is not None:
+            session.close()
     module.exit_json(changed=False, results=results, ok=all(r["ok"] for r in results))

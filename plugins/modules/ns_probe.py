@@ -13,6 +13,12 @@ description:
   - Runs each probe from inside its namespace at that moment - a ping, a TCP connect or an HTTP GET -
     and reports whether it got through. It never changes anything and never fails because a probe did;
     the lab playbook builds its connectivity report from these results.
+  - Each probe tries again within its O(probes[].timeout) rather than judging on one packet - ping sends an
+    echo request every 0.2 s until one is answered, a refused or unreachable TCP connect or HTTP request is
+    retried every 0.1 s - and reports the round-trip time of the attempt that got through.
+  - Only probes with O(probes[].netns) need root and pyroute2 (to enter the namespace). Probes without it,
+    such as a check of a published port from an outside client or from the controller (C(delegate_to)),
+    need neither.
 options:
   probes:
     description: The probes to run, in order.
@@ -49,7 +55,7 @@ options:
         description: Text the HTTP answer must contain.
         type: str
       timeout:
-        description: Seconds to wait.
+        description: Seconds to keep trying (0.1-60) before the probe counts as failed.
         type: float
         default: 2
 extends_documentation_fragment:
@@ -73,12 +79,16 @@ ok:
   returned: success
   type: bool
 results:
-  description: Each probe with C(ok), C(detail) (the answer or the error) and C(ms).
+  description:
+    - Each probe with C(ok), C(detail) (the answer or the error), C(ms) and C(attempts).
+    - C(ms) is the round-trip time of the attempt that got through (ping - the rtt ping reports; tcp - the
+      connect; http - the request and its answer), not the time the probe took; null when the probe failed.
+    - C(attempts) is how many tries the probe made (ping - echo requests sent).
   returned: success
   type: list
   elements: dict
   sample: [{"name": "egress", "netns": "netns1", "kind": "http", "target": "198.51.100.10", "port": 80,
-            "ok": true, "detail": "seen-from 203.0.113.10", "ms": 3.2}]
+            "ok": true, "detail": "seen-from 203.0.113.10", "ms": 3.2, "attempts": 1}]
 """
 
 from ansible.module_utils.basic import AnsibleModule

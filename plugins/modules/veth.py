@@ -16,6 +16,10 @@ description:
   - Both ends carry the O(lab) label in their interface alias. A pair this lab made with another
     peer is replaced; a link it did not make is never deleted or replaced - the error says what is there.
   - Deleting either end deletes the pair.
+  - A pair created or replaced (for example when drift repair re-creates one) has new MAC addresses, so in the
+    same run the module deletes the neighbour entries (ARP, NDP) of the O(address) and O(peer_address)
+    addresses in the host namespace, in the namespaces of the pair and in those of the O(lab), so traffic
+    to them flows at once instead of after the old entries time out. Entries set by hand (permanent) stay.
   - An address sharing a subnet with an address on a link of the same namespace that this lab does not
     own (the uplink, another lab's bridge) is refused before any change.
 options:

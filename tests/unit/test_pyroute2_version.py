@@ -1,0 +1,93 @@
+"""pyroute2's version, as the modules read it: distribution metadata first (Debian's
+python3-pyroute2 0.7.2 has no pyroute2/config/version.py and reports "unknown"), then
+pyroute2.config.version; an unknown version is usable. No root needed."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import sys
+import types
+
+import pytest
+
+from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+
+
+def fake_metadata(monkeypatch, version: str | None):
+    """importlib.metadata.version("pyroute2") answers ``version`` (None: not found)."""
+    real = importlib.metadata.version
+
+    def version_of(name):
+        if name != "pyroute2":
+            return real(name)
+        if version is None:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return version
+    monkeypatch.setattr(importlib.metadata, "version", version_of)
+
+
+def fake_config_version(monkeypatch, version: str | None):
+    """pyroute2.config.version holds ``version``; None: the module is missing, as in Debian's package."""
+    nsmod.light_pyroute2()                       # the light package, so pyroute2.config imports alone
+    if version is None:
+        monkeypatch.setitem(sys.modules, "pyroute2.config.version", None)    # import fails
+    else:
+        module = types.ModuleType("pyroute2.config.version")
+        module.__version__ = version
+        monkeypatch.setitem(sys.modules, "pyroute2.config.version", module)
+
+
+@pytest.mark.parametrize("version", ["0.7.2", "0.9.1", "0.7.12", "0.9.1.post1", "1.0.0rc1"])
+def test_metadata_version_is_used_and_recent_enough(monkeypatch, version):
+    fake_metadata(monkeypatch, version)
+    fake_config_version(monkeypatch, None)       # Debian's package: no version.py
+    assert nsmod.pyroute2_version() == version
+    assert nsmod.pyroute2_problem() is None
+
+
+def test_too_old_names_the_version_and_the_python(monkeypatch):
+    fake_metadata(monkeypatch, "0.6.0")
+    problem = nsmod.pyroute2_problem()
+    assert problem is not None
+    assert problem.startswith("pyroute2 0.6.0 is too old")
+    assert f"for the Python that runs this module ({sys.executable})" in problem
+    assert "0.7.2 or newer" in problem
+
+
+def test_config_version_when_there_is_no_metadata(monkeypatch):
+    fake_metadata(monkeypatch, None)
+    fake_config_version(monkeypatch, "0.7.9")
+    assert nsmod.pyroute2_version() == "0.7.9"
+    assert nsmod.pyroute2_problem() is None
+    fake_config_version(monkeypatch, "0.6.5")
+    assert "pyroute2 0.6.5 is too old" in nsmod.pyroute2_problem()
+
+
+@pytest.mark.parametrize("version", ["unknown", "", "git"])
+def test_unknown_version_is_usable(monkeypatch, version):
+    fake_metadata(monkeypatch, version)
+    assert nsmod.version_tuple(version) is None
+    assert nsmod.pyroute2_problem() is None
+
+
+def test_no_version_anywhere_is_usable(monkeypatch):
+    fake_metadata(monkeypatch, None)
+    fake_config_version(monkeypatch, None)
+    assert nsmod.pyroute2_version() is None
+    assert nsmod.pyroute2_problem() is None
+
+
+def test_missing_pyroute2_says_what_to_install(monkeypatch):
+    monkeypatch.delitem(sys.modules, "pyroute2", raising=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyroute2" else real(name, *a))
+    problem = nsmod.pyroute2_problem()
+    assert problem.startswith(f"pyroute2 is not installed for the Python that runs this module ({sys.executable})")
+    assert "apt install python3-pyroute2" in problem
+
+
+@pytest.mark.parametrize("text, want", [("0.7.2", (0, 7, 2)), ("0.9", (0, 9)), ("0.9.1.post1", (0, 9, 1)),
+                                        ("0.7.12rc1", (0, 7, 12)), ("unknown", None), (None, None)])
+def test_version_tuple(text, want):
+    assert nsmod.version_tuple(text) == want
