@@ -53,13 +53,6 @@ def lab_probes(lab, internet=None):
     return _probes(lab, internet or None)
 
 
-def report_line(result):
-    """One probe result as a line of the connectivity report."""
-    state = "reachable" if result.get("ok") else "NOT reachable"
-    detail = "" if result.get("ok") else f"  ({result.get('detail', '')})"
-    return f"{result.get('fact', ''):<28} {result.get('name', ''):<34} {state} [{result.get('ms', '?')} ms]{detail}"
-
-
 class FilterModule:
     def filters(self):
-        return dict(lab_topology=lab_topology, lab_probes=lab_probes, report_line=report_line)
+        return dict(lab_topology=lab_topology, lab_probes=lab_probes)

@@ -1,20 +1,43 @@
 """playbooks/lab.yml and teardown.yml as users run them, with sandbox hosts under a
-private root: check mode builds nothing, the report is measured, teardown leaves nothing."""
+private root: check mode builds nothing, the report is measured, the fleet summary and the
+results files name every host (failed and unreachable ones too), teardown leaves nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 from nslabtest import COLLECTIONS, REPO, Internet, Sandbox, state_of
 
+FACTS = ("host -> namespace", "namespace -> host", "namespace -> namespace", "namespace -> internet",
+         "namespace -> published port", "outside -> published port")      # in the order they are probed
+
 
 def ansible_playbook(root, *args):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1")
+    """ansible-playbook with the repository's ansible.cfg, run in the directory above ``root`` (a
+    test's tmp_path), so the results files (nslab-results/ there by default) stay out of the repository."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    args = [os.path.join(REPO, a) if a.startswith("playbooks/") else a for a in args]
     argv = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), *args,
             "-e", f"nslab_sandbox_root={root}"]
-    return subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(argv, cwd=os.path.dirname(root), env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+
+
+def block(out, task):
+    """The multi-line ``msg`` a debug task printed (callback_result_format = yaml shows it as a block)."""
+    head = out.index(f"TASK [{task}]")
+    body = out[out.index("msg: |-\n", head) + len("msg: |-\n"):]
+    lines = []
+    for line in body.splitlines():
+        if not line.startswith("        "):
+            break
+        lines.append(line[8:])
+    return lines
 
 
 def recap(out, host):
@@ -33,10 +56,14 @@ def test_check_diff_on_an_existing_sandbox_shows_the_lab_and_builds_nothing(tmp_
         proc = ansible_playbook(root, "playbooks/lab.yml", "--check", "--diff")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert recap(proc.stdout, "lab1")["changed"] >= 3     # egress batch, demo directories, ingress batch
-        for words in ('"netns1": {\n-        "state": "absent"', '"peer_netns": "netns1"', '"192.168.0.2/16"',
-                      '"192.168.0.1/16"', '"to": "192.168.0.2:5000"', '"destination": "203.0.113.10/32"',
-                      '"command": [', '"value": "1"'):
+        # the diffs, as callback_result_format = yaml prints them
+        for words in ("netns1:\n-        state: absent", "+        peer_netns: netns1", "+        - 192.168.0.2/16",
+                      "+        - 192.168.0.1/16", "+        to: 192.168.0.2:5000",
+                      "+        destination: 203.0.113.10/32", "+        command:\n", "+        value: '1'"):
             assert words in proc.stdout, words
+        summary = block(proc.stdout, "Fleet summary")
+        assert summary == ["No connectivity report: nothing was measured.", "lab1: built, not measured (check mode)"]
+        assert not (tmp_path / "nslab-results").exists()          # check mode writes nothing
         assert state_of(box) == before
     finally:
         box.destroy()
@@ -48,11 +75,16 @@ def test_lab_report_idempotence_and_teardown_to_nothing(tmp_path):
     try:
         first = ansible_playbook(root, "playbooks/lab.yml")
         assert first.returncode == 0, first.stdout[-3000:] + first.stderr
-        report = first.stdout[first.stdout.index("FACT"):]
-        for fact in ("host -> namespace", "namespace -> host", "namespace -> namespace",
-                     "namespace -> internet", "outside -> published port", "namespace -> published port"):
-            assert f"{fact}" in report
-        assert "NOT reachable" not in report
+        report = block(first.stdout, "nslab.net.ingress : Connectivity report")
+        assert report[0].split() == ["FACT", "PROBE", "RESULT", "RTT"] and len(report) == 11, report
+        assert {line.split("  ")[0] for line in report[1:]} == set(FACTS)
+        assert all(" reachable " in line and line.endswith(" ms") for line in report[1:]), report
+        summary = block(first.stdout, "Fleet summary")
+        assert summary[0].split() == ["FACT", "lab1"], summary
+        assert [line.split("  ")[0] for line in summary[1:7]] == list(FACTS)
+        assert all(line.endswith("  reachable") for line in summary[1:7]), summary
+        assert summary[7:] == ["lab1: 10/10 probes reachable"], summary
+        assert "NOT reachable" not in first.stdout
         again = ansible_playbook(root, "playbooks/lab.yml")
         assert again.returncode == 0 and recap(again.stdout, "lab1")["changed"] == 0, again.stdout[-3000:]
         down = ansible_playbook(root, "playbooks/teardown.yml")
@@ -64,3 +96,70 @@ def test_lab_report_idempotence_and_teardown_to_nothing(tmp_path):
     finally:
         for name in ("lab1", "nslab-internet"):
             Sandbox(name, root).destroy()
+
+
+def test_lab_writes_a_record_per_host_and_junit_xml(tmp_path):
+    root = str(tmp_path / "sb")
+    try:
+        proc = ansible_playbook(root, "playbooks/lab.yml")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+        results = tmp_path / "nslab-results"     # the default: relative to where ansible-playbook runs
+        record = json.loads((results / "lab1.json").read_text())
+        assert (record["host"], record["status"], record["stage"], record["failure"]) == ("lab1", "ok", "report", None)
+        assert {p["fact"] for p in record["results"]} == set(FACTS) and len(record["results"]) == 10
+        for p in record["results"]:
+            assert p["ok"] and p["probe"] and isinstance(p["ms"], (int, float)), p
+        suites = ET.parse(results / "junit.xml").getroot()
+        cases = suites.findall("./testsuite/testcase")
+        assert [c.get("name") for c in cases] == ["lab host"] + [f"{p['fact']}: {p['probe']}" for p in record["results"]]
+        assert {c.get("classname") for c in cases} == {"lab1"}
+        assert suites.find(".//failure") is None and suites.get("failures") == "0"
+    finally:
+        ansible_playbook(root, "playbooks/teardown.yml")
+        for name in ("lab1", "nslab-internet"):
+            Sandbox(name, root).destroy()
+
+
+def test_a_failed_and_an_unreachable_host_do_not_stop_the_others(tmp_path):
+    """lab2's variables are wrong and ghost has no sandbox: lab1 is still built and measured, the
+    summary and the results name both, and the run fails at the end."""
+    root = str(tmp_path / "sb")
+    internet, boxes = Internet(root), [Sandbox("lab1", root), Sandbox("lab2", root)]
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {
+        "vars": {"ansible_connection": "nslab.net.sandbox", "ansible_python_interpreter": sys.executable,
+                 "nslab_sandbox_root": root},
+        "hosts": {"nslab-internet": {}},
+        "children": {"nslab_lab": {
+            "vars": {"nslab_outside_client": "nslab-internet", "nslab_requirements": "skip",
+                     "nslab_report_internet": {"target": "198.51.100.10", "kind": "http", "port": 80}},
+            "hosts": {"lab1": {}, "lab2": {"nslab_gateway": "192.168.0.1"}, "ghost": {}}}}}}))
+    try:
+        internet.create()
+        for box, address in zip(boxes, ("203.0.113.10", "203.0.113.11")):
+            box.create()
+            internet.attach(box, address)
+        proc = ansible_playbook(root, "-i", str(inventory), "playbooks/lab.yml")
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert recap(proc.stdout, "lab1")["changed"] > 0 and recap(proc.stdout, "lab2")["rescued"] == 1
+        summary = block(proc.stdout, "Fleet summary")
+        assert summary[0].split() == ["FACT", "lab1", "lab2", "ghost"], summary
+        assert all(line.endswith("reachable  host failed  unreachable") for line in summary[1:7]), summary
+        assert summary[7] == "lab1: 10/10 probes reachable"
+        assert summary[8].startswith("lab2: host failed: ") and "nslab_gateway" in summary[8], summary
+        assert summary[9].startswith("ghost: unreachable: sandbox 'ghost' is not running"), summary
+        assert "Failed lab hosts or NOT reachable facts: lab2: host failed; ghost: unreachable" in proc.stdout
+        results = tmp_path / "nslab-results"
+        lab1, lab2, ghost = (json.loads((results / f"{h}.json").read_text()) for h in ("lab1", "lab2", "ghost"))
+        assert lab1["status"] == "ok" and all(p["ok"] for p in lab1["results"]) and len(lab1["results"]) == 10
+        assert lab2["status"] == "failed" and lab2["failure"]["stage"] == "build" and lab2["results"] == []
+        assert "nslab_gateway" in lab2["failure"]["msg"]
+        assert ghost["status"] == "unreachable" and ghost["failure"]["stage"] == "connect"
+        suites = ET.parse(results / "junit.xml").getroot()
+        failures = [(c.get("classname"), c.get("name"), c.find("failure").get("type"))
+                    for c in suites.iter("testcase") if c.find("failure") is not None]
+        assert failures == [("lab2", "lab host", "host failed"), ("ghost", "lab host", "unreachable")]
+    finally:
+        for box in boxes:
+            box.destroy()
+        internet.destroy()
