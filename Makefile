@@ -5,7 +5,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV         ?= .venv
-APT_PACKAGES  = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps git graphviz
+APT_PACKAGES  = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps git graphviz \
+                mmdebstrap dpkg-dev openssh-client python3-pyroute2
 PYENV        := $(HOME)/.pyenv/versions
 PY313        := $(lastword $(wildcard $(PYENV)/3.13*/bin/python3.13))
 PY311        := $(firstword $(wildcard $(PYENV)/3.11*/bin/python3.11) $(shell command -v python3.11))
@@ -25,7 +26,7 @@ SANDBOX_ROOT ?= /run/nslab-sandbox
 
 .PHONY: help setup system-packages venv collection lab teardown graph shell test test-core \
         unit integration property molecule sanity lint changelog installed matrix \
-        matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration bench bench-smoke
+        matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration bench bench-smoke fleet-ssh
 
 help:
 	@echo "make lab      - set up everything and build the default lab in a sandbox (the main job)"
@@ -79,7 +80,7 @@ test: setup
 	$(MAKE) --no-print-directory test-core
 	$(PYTHON) tests/hostnet.py check .cache/hostnet-before.json
 
-test-core: unit-and-integration molecule lint changelog sanity installed matrix bench-smoke
+test-core: unit-and-integration molecule fleet-ssh lint changelog sanity installed matrix bench-smoke
 
 unit-and-integration:
 	$(PYTHON) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration tests/property $(PYTEST_ARGS)
@@ -93,8 +94,27 @@ integration: setup
 property: setup
 	$(PYTHON) -m pytest -q -s tests/property $(PYTEST_ARGS)
 
+# every scenario on sandbox hosts; fleet-ssh (below) needs the controller sandbox
+SANDBOX_SCENARIOS := $(filter-out fleet-ssh,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 molecule: setup
-	PATH=$(CURDIR)/$(VENV)/bin:$$PATH NO_COLOR=1 $(VENV)/bin/molecule test --all
+	set -e; for s in $(SANDBOX_SCENARIOS); do \
+	  PATH=$(CURDIR)/$(VENV)/bin:$$PATH NO_COLOR=1 $(VENV)/bin/molecule test -s $$s; done
+
+# Lab VMs over real SSH (molecule/fleet-ssh): molecule runs inside the controller sandbox, from a
+# controller virtualenv without pyroute2; the VMs' roots are cached in $(NSLAB_CACHE)/roots.
+NSLAB_CACHE ?= /var/cache/nslab
+export NSLAB_CACHE
+FLEET_VENV  := .venv-fleet
+$(FLEET_VENV)/.done: requirements-dev.txt Makefile
+	$(BASE_PYTHON) -m venv $(FLEET_VENV)
+	$(FLEET_VENV)/bin/python $(PIP) '$(ANSIBLE_CORE)' $$(grep -E '^(molecule|pytest-testinfra|pytest)\b' requirements-dev.txt)
+	@! $(FLEET_VENV)/bin/python -c 'import pyroute2' 2>/dev/null || { echo "$(FLEET_VENV) must not have pyroute2"; exit 1; }
+	touch $@
+
+fleet-ssh: setup $(FLEET_VENV)/.done
+	$(PYTHON) tests/fleet/world.py roots molecule/fleet-ssh/world.yml
+	$(PYTHON) tests/fleet/world.py run -- env NSLAB_WORLD_PYTHON=$(CURDIR)/$(PYTHON) PATH=$(CURDIR)/$(FLEET_VENV)/bin:$$PATH \
+	  NO_COLOR=1 MOLECULE_GLOB='molecule/*/molecule.yml' $(FLEET_VENV)/bin/molecule test -s fleet-ssh
 
 lint: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
@@ -118,17 +138,25 @@ bench-smoke:
 	$(PYTHON) tests/perf/bench.py --sizes 10 --runs 1 --no-report --out .cache/bench-smoke.json
 
 # Compatibility matrix, kept light: module and playbook tests per cell (molecule runs on the newest cell).
-matrix: matrix-managed-py39 matrix-core218 matrix-core219
+matrix: matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219
 
-# managed side: Python 3.9 with Debian 12's pyroute2 0.7.2 (an old lab VM)
+# managed side, Debian 12 as shipped: the system /usr/bin/python3 with Debian's python3-pyroute2 package
+MATRIX_MODULE_TESTS := tests/integration/test_modules.py tests/integration/test_seeds.py \
+  tests/integration/test_safety.py tests/integration/test_batch.py
+matrix-debian12: setup
+	/usr/bin/python3 -c 'import importlib.metadata as m, pyroute2, sys; \
+	  assert pyroute2.__file__.startswith("/usr/lib/python3/dist-packages/"), pyroute2.__file__; \
+	  print("Debian 12 cell: python", sys.version.split()[0], "python3-pyroute2", m.version("pyroute2"))'
+	NSLAB_MANAGED_PYTHON=/usr/bin/python3 $(PYTHON) -m pytest -q -n 2 -p no:cacheprovider $(MATRIX_MODULE_TESTS)
+
+# managed side: Python 3.9 with pip's pyroute2 0.7.2 (the oldest supported pair)
 .venv-managed-py39/.done:
 	@test -n "$(PY39)" || { echo "no Python 3.9 (pyenv) for the managed-side cell"; exit 1; }
 	$(PY39) -m venv .venv-managed-py39 && .venv-managed-py39/bin/python $(PIP) 'pyroute2==0.7.2' && touch $@
 
 matrix-managed-py39: setup .venv-managed-py39/.done
 	NSLAB_MANAGED_PYTHON=$(CURDIR)/.venv-managed-py39/bin/python \
-	  $(PYTHON) -m pytest -q -n 2 -p no:cacheprovider tests/integration/test_modules.py \
-	  tests/integration/test_seeds.py tests/integration/test_safety.py tests/integration/test_batch.py \
+	  $(PYTHON) -m pytest -q -n 2 -p no:cacheprovider $(MATRIX_MODULE_TESTS) \
 	  tests/integration/test_reliability.py::test_publishing_and_changing_a_port_take_effect_for_running_flows
 
 # controller: ansible-core 2.18 and 2.19 on Python 3.11
