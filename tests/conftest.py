@@ -36,4 +36,4 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     elif reporter:
         reporter.write_line("host network check: links, addresses, routes, rules, netfilter, netns, "
-                            "sysctls and processes identical before and after")
+                            "sysctls, /etc and processes identical before and after")

@@ -29,6 +29,30 @@ def _no_counters(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
 
 
+def etc_tree(top: str = "/etc") -> dict:
+    """Every entry under /etc: a file's sha256 and mode, a link's target, a directory's mode."""
+    import hashlib
+    import stat
+
+    out = {}
+    for root, dirs, files in os.walk(top):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            path = os.path.join(root, name)
+            try:
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    out[path] = "-> " + os.readlink(path)
+                elif stat.S_ISREG(st.st_mode):
+                    with open(path, "rb") as fh:
+                        out[path] = f"{st.st_mode:o} {hashlib.sha256(fh.read()).hexdigest()[:16]}"
+                else:
+                    out[path] = f"{st.st_mode:o}"
+            except OSError as exc:
+                out[path] = f"<{exc.strerror}>"
+    return out
+
+
 def fingerprint() -> dict:
     fp = {
         "links": _run(["ip", "-o", "link", "show"]),
@@ -48,6 +72,7 @@ def fingerprint() -> dict:
                           if os.path.exists(p)],
         "resolv": open("/etc/resolv.conf").read() if os.path.exists("/etc/resolv.conf") else None,
     }
+    fp["etc"] = etc_tree()
     for name in SYSCTLS:
         path = f"/proc/sys/{name}"
         fp[name] = open(path).read().strip() if os.path.exists(path) else None
@@ -68,8 +93,18 @@ def sandbox_processes() -> list[str]:
 
 
 def compare(before: dict, after: dict) -> list[str]:
-    return [f"{key}:\n  before: {before.get(key)!r}\n  after:  {after.get(key)!r}"
-            for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+    out = []
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) == after.get(key):
+            continue
+        if key == "etc":
+            old, new = before.get(key) or {}, after.get(key) or {}
+            paths = sorted(p for p in set(old) | set(new) if old.get(p) != new.get(p))
+            out.append("/etc changed: " + ", ".join(f"{p} ({old.get(p, 'absent')} -> {new.get(p, 'absent')})"
+                                                   for p in paths[:20]))
+        else:
+            out.append(f"{key}:\n  before: {before.get(key)!r}\n  after:  {after.get(key)!r}")
+    return out
 
 
 def main(argv: list[str]) -> int:
@@ -93,10 +128,10 @@ def main(argv: list[str]) -> int:
         if procs:
             problems.append("leftover processes:\n  " + "\n  ".join(procs))
         if problems:
-            print("THE MACHINE'S OWN NETWORK CHANGED:\n" + "\n".join(problems))
+            print("THE MACHINE'S OWN NETWORK OR /etc CHANGED:\n" + "\n".join(problems))
             return 1
         print("host network check: identical before and after (links, addresses, routes, rules, "
-              "netfilter, netns, sysctls, processes)")
+              f"netfilter, netns, sysctls, processes, /etc: {len(saved['fingerprint'].get('etc', {}))} entries)")
         return 0
     print(main.__doc__)
     return 2

@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
-import re
-import xml.etree.ElementTree as ET
+from ansible_collections.nslab.net.plugins.module_utils.results import (fleet_problems, fleet_results, fleet_summary,
+                                                                        junit_xml, outside_runs, report_line,
+                                                                        report_table)
 
 DOCUMENTATION = r"""
 name: fleet_summary
@@ -52,183 +53,9 @@ _value:
   type: str
 """
 
-_HEADER = ("FACT", "PROBE", "RESULT", "RTT")
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# Ansible's own words around an error (ansible-core >= 2.19 chains them): the cause comes after them.
-_WRAPPER = re.compile(r"(?:Task failed|Action failed|Finalization of task args for '[^']*' failed"
-                      r"|Error while resolving value for '[^']*'|The filter plugin '[^']*' failed): ")
-
-
-def _rtt(ms) -> str:
-    return "-" if ms is None else f"{float(ms):.1f} ms"
-
-
-def _short(text, limit: int = 160) -> str:
-    """An error message on one line, without Ansible's wrapping, cut to ``limit`` characters."""
-    text = " ".join(str(text or "").split())
-    while _WRAPPER.match(text):
-        text = text[_WRAPPER.match(text).end():]
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _columns(rows: list) -> list:
-    """Rows of cells as lines, every column but the last padded to its widest cell."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-
-
-def _cells(result: dict) -> tuple:
-    """FACT, PROBE, RESULT, RTT and a note (the detail of a failure, the attempts of a retry)."""
-    ok = bool(result.get("ok"))
-    note = "" if ok else str(result.get("detail") or "")
-    if (result.get("attempts") or 1) > 1:
-        note = f"{note} ({result['attempts']} attempts)".strip()
-    return (str(result.get("fact", "")), str(result.get("probe", result.get("name", ""))),
-            "reachable" if ok else "NOT reachable", _rtt(result.get("ms")), note)
-
-
-def report_line(result: dict) -> str:
-    """One probe result (as ns_probe returns it) as a line of the connectivity report."""
-    fact, probe, state, rtt, note = _cells(result)
-    return f"{fact:<28} {probe:<34} {state:<13}  {rtt:<9} {note}".rstrip()
-
-
-def report_table(results: list) -> str:
-    """One host's probe results as one multi-line string: a header and a line per probe."""
-    return "\n".join(_columns([(*_HEADER, ""), *map(_cells, results or [])]))
-
-
-def _probe(result: dict) -> dict:
-    out = dict(fact=result.get("fact", ""), probe=result.get("name", ""), ok=bool(result.get("ok")),
-               detail=result.get("detail", ""), ms=result.get("ms"), attempts=result.get("attempts"))
-    out.update((k, result[k]) for k in ("netns", "kind", "target", "port", "expect") if result.get(k) is not None)
-    return out
-
-
-def fleet_results(records: list, hosts: list | None = None) -> list:
-    """One record per lab host, in the order of ``hosts`` (then any other recorded host); a host
-    of ``hosts`` without a record was unreachable (Ansible dropped it from the play)."""
-    hosts = list(hosts or [])
-    by_host = {rec["host"]: rec for rec in records or []}
-    out = []
-    for host in hosts + [h for h in by_host if h not in hosts]:
-        rec = by_host.get(host) or dict(host=host, state=None, results=None, failure=dict(
-            stage="connect", task="", msg="no result recorded", unreachable=True))
-        failure = rec.get("failure") or None
-        measured = isinstance(rec.get("results"), list) and failure is None     # ansible-core < 2.19 makes none ''
-        state = rec.get("state", "present")
-        stage = "report" if measured else ("teardown" if state == "absent" else "build")
-        out.append(dict(
-            host=host, state=state, check_mode=bool(rec.get("check_mode")), strict=bool(rec.get("strict", True)),
-            status="ok" if failure is None else ("unreachable" if failure.get("unreachable") else "failed"),
-            stage=failure["stage"] if failure else stage, measured=measured,
-            results=[_probe(r) for r in rec.get("results") or []], failure=failure))
-    return out
-
-
-def _facts(rec: dict) -> dict:
-    facts: dict = {}
-    for probe in rec["results"]:
-        facts.setdefault(probe["fact"], []).append(probe["ok"])
-    return facts
-
-
-def _cell(rec: dict, fact: str) -> str:
-    if rec["status"] != "ok":
-        return "host failed" if rec["status"] == "failed" else "unreachable"
-    if not rec["measured"]:
-        return "not measured"
-    oks = _facts(rec).get(fact)
-    if not oks:
-        return "-"
-    bad = oks.count(False)
-    return "reachable" if not bad else ("NOT reachable" if len(oks) == 1 else f"{bad}/{len(oks)} NOT reachable")
-
-
-def _host_line(rec: dict) -> str:
-    failure = rec.get("failure") or {}
-    if rec["status"] == "unreachable":
-        return f"{rec['host']}: unreachable: {_short(failure.get('msg'))}"
-    if rec["status"] == "failed":
-        return f"{rec['host']}: host failed: {_short(failure.get('msg'))}"
-    if not rec["measured"]:
-        why = "check mode" if rec.get("check_mode") else f"nslab_state={rec.get('state')}"
-        return f"{rec['host']}: {'removed' if rec.get('state') == 'absent' else 'built'}, not measured ({why})"
-    oks = [p["ok"] for p in rec["results"]]
-    return f"{rec['host']}: {oks.count(True)}/{len(oks)} probes reachable"
-
-
-def fleet_summary(fleet: list) -> str:
-    """The fleet as one multi-line string: a row per fact, a column per host, then a line per host."""
-    if not fleet:
-        return "No lab hosts."
-    facts = list(dict.fromkeys(p["fact"] for rec in fleet if rec["measured"] for p in rec["results"]))
-    lines = []
-    if facts:
-        rows = [("FACT", *(rec["host"] for rec in fleet))]
-        rows += [(fact, *(_cell(rec, fact) for rec in fleet)) for fact in facts]
-        lines += _columns(rows)
-    else:
-        lines.append("No connectivity report: nothing was measured.")
-    return "\n".join(lines + [_host_line(rec) for rec in fleet])
-
-
-def fleet_problems(fleet: list) -> list:
-    """What makes the run fail: failed and unreachable hosts, and NOT reachable facts of strict hosts."""
-    out = []
-    for rec in fleet:
-        if rec["status"] != "ok":
-            out.append(f"{rec['host']}: {_cell(rec, '')}")
-        elif rec["measured"] and rec.get("strict", True):
-            out += [f"{rec['host']}: {fact} {_cell(rec, fact)}" for fact in _facts(rec)
-                    if "NOT" in _cell(rec, fact)]
-    return out
-
-
-def _xml_text(value) -> str:
-    return _NOT_XML.sub("?", str(value if value is not None else ""))
-
-
-def junit_xml(fleet: list, name: str = "nslab.net lab") -> str:
-    """The fleet as JUnit XML: a testsuite per host, a testcase per probe, one for the host itself."""
-    suites = ET.Element("testsuites", name=_xml_text(name))
-    totals = [0, 0]
-    for rec in fleet:
-        host = _xml_text(rec["host"])
-        suite = ET.SubElement(suites, "testsuite", name=host)
-        cases = []
-        failure = rec.get("failure") or {}
-        case = ET.Element("testcase", classname=host, name="lab host")
-        if rec["status"] != "ok":
-            kind = "host failed" if rec["status"] == "failed" else "unreachable"
-            where = f"{failure.get('stage')}: {failure.get('task')}" if failure.get("task") else ""
-            text = "\n".join(x for x in (where, str(failure.get("msg") or "")) if x)
-            ET.SubElement(case, "failure", message=_xml_text(f"{kind}: {_short(failure.get('msg'))}"),
-                          type=kind).text = _xml_text(text)
-        cases.append(case)
-        for probe in rec["results"]:
-            case = ET.Element("testcase", classname=host, name=_xml_text(f"{probe['fact']}: {probe['probe']}"))
-            if probe.get("ms") is not None:
-                case.set("time", f"{float(probe['ms']) / 1000:.6f}")
-            if not probe["ok"]:
-                ET.SubElement(case, "failure", message=_xml_text(f"NOT reachable: {_short(probe['detail'])}"),
-                              type="NOT reachable").text = _xml_text(probe["detail"])
-            cases.append(case)
-        failures = sum(1 for c in cases if c.find("failure") is not None)
-        suite.set("tests", str(len(cases)))
-        suite.set("failures", str(failures))
-        suite.set("errors", "0")
-        suite.extend(cases)
-        totals[0] += len(cases)
-        totals[1] += failures
-    suites.set("tests", str(totals[0]))
-    suites.set("failures", str(totals[1]))
-    suites.set("errors", "0")
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
-
 
 class FilterModule:
     def filters(self):
         return dict(report_line=report_line, report_table=report_table, fleet_results=fleet_results,
-                    fleet_summary=fleet_summary, fleet_problems=fleet_problems, junit_xml=junit_xml)
+                    fleet_summary=fleet_summary, fleet_problems=fleet_problems, junit_xml=junit_xml,
+                    outside_runs=outside_runs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology as _lab_topology
+from ansible_collections.nslab.net.plugins.module_utils.probe import with_uplink
 from ansible_collections.nslab.net.plugins.module_utils.topology import probes as _probes
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -18,8 +19,11 @@ version_added: 1.0.0
 description:
   - Validates the topology the egress and ingress roles share and returns the item lists of their
     module calls (C(netns), C(veth), C(ports), C(routes), C(masquerade), C(dnat), C(hairpin), C(services)).
+  - Each of C(services) is an item of M(nslab.net.ns_service) with its page as C(index), so one module call
+    writes the demo pages and starts the services.
   - Errors name the role variable at fault, e.g. C(nslab_namespaces[1].address).
-  - Also provides C(nslab.net.lab_probes), the connectivity probes of the lab report.
+  - Also provides C(nslab.net.lab_probes), the connectivity probes of the lab report, and C(nslab.net.with_uplink)
+    (probes with C({uplink}) replaced by an address).
 positional: _input
 options:
   _input:
@@ -37,7 +41,9 @@ lab: "{{ {'namespaces': nslab_namespaces, 'gateway': nslab_gateway, 'bridge': ns
 
 RETURN = r"""
 _value:
-  description: The item lists and the derived subnet, gateway and uplink.
+  description:
+    - The item lists and the derived subnet, gateway and uplink.
+    - C(services) items carry C(name), C(netns), C(directory), C(command) and C(index) (the page's text).
   type: dict
 """
 
@@ -55,4 +61,4 @@ def lab_probes(lab, internet=None):
 
 class FilterModule:
     def filters(self):
-        return dict(lab_topology=lab_topology, lab_probes=lab_probes)
+        return dict(lab_topology=lab_topology, lab_probes=lab_probes, with_uplink=with_uplink)

@@ -224,7 +224,8 @@ def pyroute2_problem() -> str | None:
         light_pyroute2()
     except ImportError:
         return (f"pyroute2 is not installed {where}: install it (Debian/Ubuntu: apt install python3-pyroute2; "
-                "or pip install 'pyroute2>=0.7.2'), or set ansible_python_interpreter to a Python that has it")
+                "or pip install 'pyroute2>=0.7.2'; the nslab.net roles do it with nslab_requirements: install), "
+                "or set ansible_python_interpreter to a Python that has it")
     version = pyroute2_version()
     parts = version_tuple(version)
     if parts is not None and parts < PYROUTE2_MIN:

@@ -161,22 +161,54 @@ def normalize(index: int, probe: dict) -> dict:
     return out
 
 
+UPLINK = "{uplink}"
+SUBSTITUTED = ("name", "target", "expect")
+
+
+def with_uplink(probes: list, address: str | None) -> list:
+    """The probes with ``{uplink}`` in their name, target and expect replaced by ``address``."""
+    if address is None:
+        return probes
+    return [{k: (val.replace(UPLINK, address) if k in SUBSTITUTED and isinstance(val, str) else val)
+             for k, val in p.items()} if isinstance(p, dict) else p for p in probes]
+
+
+def _uses_uplink(probes: list) -> bool:
+    return any(isinstance(p, dict) and any(UPLINK in str(p.get(k, "")) for k in SUBSTITUTED) for p in probes)
+
+
+def _read_uplink(module: AnsibleModule, session) -> dict:
+    from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink
+
+    uplink = read_uplink(session.ipr(None))
+    if not uplink["address"]:
+        module.fail_json(msg="probes: {uplink} stands for the uplink address, but this host has no IPv4 default "
+                             "route with an address on its device: set uplink_address")
+    return uplink
+
+
 def main(module: AnsibleModule) -> None:
-    """Run the probes. pyroute2 and root are needed only to enter namespaces: probes
-    without ``netns`` (the report's outside probes, delegated to the controller) need neither."""
-    try:
-        probes = [normalize(i, p) for i, p in enumerate(module.params["probes"])]
-    except Invalid as exc:
-        module.fail_json(msg=str(exc))
-    session = None
-    if any(p["netns"] is not None for p in probes):
-        require_pyroute2(module, "probes with netns need")
+    """Run the probes. pyroute2 and root are needed only to enter namespaces or read the
+    uplink: probes without ``netns`` (the report's outside probes, delegated to the
+    controller, given ``uplink_address``) need neither."""
+    raw, address = module.params["probes"], module.params.get("uplink_address")
+    session, uplink = None, None
+    needs_uplink = address is None and _uses_uplink(raw)
+    if needs_uplink or any(isinstance(p, dict) and p.get("netns") is not None for p in raw):
+        require_pyroute2(module, "probes with netns or {uplink} need")
         session = nsmod.Session()
     try:
+        if needs_uplink:
+            uplink = _read_uplink(module, session)
+            address = uplink["address"]
+        probes = [normalize(i, p) for i, p in enumerate(with_uplink(raw, address))]
         results = [run_probe(module, session, p) for p in probes]
+    except Invalid as exc:
+        module.fail_json(msg=str(exc))
     except Exception as exc:
         module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", exception=traceback.format_exc())
     finally:                  # fail_json exits through here too
         if session is not None:
             session.close()
-    module.exit_json(changed=False, results=results, ok=all(r["ok"] for r in results))
+    module.exit_json(changed=False, results=results, ok=all(r["ok"] for r in results),
+                     uplink=uplink or dict(address=address))

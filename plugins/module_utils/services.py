@@ -8,16 +8,22 @@ Each service is a small supervisor process (its command line carries
 namespace's /etc/netns resolver applies) and restarts it a second after it
 exits. Its state lives in /run/nslab/services/LAB/NAME.json. A re-run restarts
 a supervisor that died; absent stops the supervisor and its command.
+
+With ``index`` the service's page (DIRECTORY/index.html) is part of its wanted
+state: written before the service starts, rewritten when its text differs,
+without restarting a service that is otherwise unchanged. Absent leaves it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
@@ -138,12 +144,57 @@ def start(lab: str, name: str, netns: str | None, command: list[str], directory:
     return record
 
 
+def page_path(directory: str) -> str:
+    return os.path.join(directory, "index.html")
+
+
+def read_page(path: str) -> bytes | None:
+    """The page's bytes, None when there is none; raises OSError (a directory there...)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def in_the_way(directory: str) -> str | None:
+    """The nearest existing path of ``directory`` (itself or an ancestor) when it is not a directory."""
+    path = directory
+    while not os.path.lexists(path):
+        path = os.path.dirname(path)
+    return None if os.path.isdir(path) else path
+
+
+def write_page(directory: str, text: str) -> None:
+    """Create ``directory`` (and missing parents) with mode 0755, then replace its index.html
+    with ``text`` (mode 0644) in one rename, so the server never reads half a page."""
+    missing = []
+    path = directory
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for path in reversed(missing):
+        os.mkdir(path, 0o755)
+        os.chmod(path, 0o755)          # whatever the umask
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index.html.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode())
+            os.fchmod(fh.fileno(), 0o644)
+        os.replace(tmp, page_path(directory))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 class ServiceResource(Resource):
     module_name = "ns_service"
     options = dict(
         name=dict(type="str"),
         command=dict(type="list", elements="str"),
         directory=dict(type="str"),
+        index=dict(type="str"),
     )
     result_key = "services"
 
@@ -163,6 +214,14 @@ class ServiceResource(Resource):
         item["directory"] = item.get("directory") or "/"
         if not os.path.isabs(item["directory"]):
             raise v.Invalid(option("directory"), "must be an absolute path")
+        if item.get("index") is not None:
+            if os.path.normpath(item["directory"]) == "/":
+                raise v.Invalid(option("index"), "needs directory (the service's own folder, not /): "
+                                                 "the page is written to DIRECTORY/index.html")
+            try:
+                item["index"].encode()
+            except UnicodeEncodeError:
+                raise v.Invalid(option("index"), "must be text that UTF-8 can encode") from None
         return item
 
     def key(self, item):
@@ -174,29 +233,62 @@ class ServiceResource(Resource):
         return dict(name=record["name"], netns=record.get("netns"), command=record["command"],
                     directory=record.get("directory", "/"), running=alive(record))
 
+    def page(self, item) -> bytes | None:
+        """The bytes of the item's page now (None: there is none)."""
+        try:
+            return read_page(page_path(item["directory"]))
+        except OSError as exc:
+            raise v.Invalid(item["_option"]("index"), f"cannot read {page_path(item['directory'])}: "
+                                                      f"{exc.strerror}") from None
+
+    def with_page(self, view, item):
+        """A service's view with its page (``index``: the text of DIRECTORY/index.html, when
+        there is one), for an item that manages it."""
+        if view is None or item.get("index") is None:
+            return view
+        data = self.page(item)
+        return view if data is None else dict(view, index=data.decode(errors="replace"))
+
     def plan(self, items, plan):
-        lab = self.ctx.lab
         for item in items:
-            record = read_record(lab, item["name"])
-            before = self.view(record)
+            record = read_record(self.ctx.lab, item["name"])
             if self.params["state"] == "absent":
-                plan.state(item["name"], before, None)
+                plan.state(item["name"], self.view(record), None)
                 if record:
                     plan.do(f"stop service {item['name']} in {where(record.get('netns'))}",
                             lambda record=record: stop(record))
-                continue
-            want = dict(name=item["name"], netns=item["netns"], command=item["command"],
-                        directory=item["directory"], running=True)
-            plan.state(item["name"], before, want)
-            if before == want:
-                continue
-            if record and alive(record):
-                plan.do(f"stop service {item['name']} in {where(record.get('netns'))} (its definition changed)",
-                        lambda record=record: stop(record))
-            if item["directory"] and not self.ctx.check_mode and not os.path.isdir(item["directory"]):
-                raise v.Invalid(item["_option"]("directory"), f"{item['directory']} does not exist")
-            plan.do(f"start service {item['name']} in {where(item['netns'])}: {' '.join(item['command'])}",
-                    lambda item=item: self.start(item))
+            else:
+                self.plan_present(item, record, plan)
+
+    def plan_present(self, item, record, plan):
+        have = self.view(record)
+        want = dict(name=item["name"], netns=item["netns"], command=item["command"],
+                    directory=item["directory"], running=True)
+        page = item.get("index")
+        plan.state(item["name"], self.with_page(have, item), want if page is None else dict(want, index=page))
+        if page is not None:
+            self.plan_page(item, plan)
+        if have == want:          # the page is not the definition: a new page needs no restart
+            return
+        if record and alive(record):
+            plan.do(f"stop service {item['name']} in {where(record.get('netns'))} (its definition changed)",
+                    lambda record=record: stop(record))
+        if page is None and not self.ctx.check_mode and not os.path.isdir(item["directory"]):
+            raise v.Invalid(item["_option"]("directory"), f"{item['directory']} does not exist")
+        plan.do(f"start service {item['name']} in {where(item['netns'])}: {' '.join(item['command'])}",
+                lambda item=item: self.start(item))
+
+    def plan_page(self, item, plan):
+        """Write the page when it is missing or its text differs (before the service starts)."""
+        path = page_path(item["directory"])
+        blocked = in_the_way(item["directory"])
+        if blocked:
+            raise v.Invalid(item["_option"]("directory"), f"{blocked} is not a directory (the page goes to {path})")
+        if os.path.isdir(path):
+            raise v.Invalid(item["_option"]("index"), f"{path} is a directory, not a page")
+        if self.page(item) != item["index"].encode():
+            plan.do(f"write {path} for service {item['name']}",
+                    lambda item=item: write_page(item["directory"], item["index"]))
 
     def start(self, item):
         record = start(self.ctx.lab, item["name"], item["netns"], item["command"], item["directory"])
@@ -216,5 +308,5 @@ class ServiceResource(Resource):
     def report(self, items, plan):
         if self.ctx.check_mode:
             return [plan.after.get(item["name"]) for item in items]
-        return [self.view(read_record(self.ctx.lab, item["name"])) or dict(name=item["name"], state="absent")
-                for item in items]
+        return [self.with_page(self.view(read_record(self.ctx.lab, item["name"])), item)
+                or dict(name=item["name"], state="absent") for item in items]

@@ -16,6 +16,7 @@ from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 WWW_ROOT = "/run/nslab/www"
+UPLINK = "{uplink}"      # in a probe: the lab host's uplink address, read by ns_probe at the time
 
 
 def _namespaces(topo: dict, gateway) -> list[dict]:
@@ -108,7 +109,7 @@ def lab_topology(topo: dict) -> dict:
                                 out_interface=bridge, protocol=pub["protocol"], port=pub["target_port"],
                                 comment=f"hairpin {pub['namespace']}"))
 
-    services, pages = [], []
+    services = []
     for index, svc in enumerate(topo.get("demo_services") or []):
         opt = f"nslab_demo_services[{index}]"
         ns = by_name.get(v.required(f"{opt}.namespace", svc.get("namespace")))
@@ -118,11 +119,9 @@ def lab_topology(topo: dict) -> dict:
         directory = f"{WWW_ROOT}/{ns['name']}-{port}"
         services.append(dict(name=f"demo-{ns['name']}-{port}", netns=ns["name"], directory=directory,
                              command=[topo.get("demo_python") or "python3", "-m", "http.server", "--bind",
-                                      ns["address"], str(port)]))
-        pages.append(dict(directory=directory, name=services[-1]["name"],
-                          content=f"nslab demo service in {ns['name']} ({ns['address']}:{port})\n"))
+                                      ns["address"], str(port)],
+                             index=f"nslab demo service in {ns['name']} ({ns['address']}:{port})\n"))
     out["services"] = services
-    out["pages"] = pages
     return out
 
 
@@ -130,7 +129,7 @@ def probes(lab: dict, internet: dict | None) -> dict:
     """The connectivity probes of the report: the lab host's, and the outside client's."""
     namespaces = [dict(name=item["peer_netns"], address=item["peer_address"][0].split("/")[0]) for item in lab["veth"]]
     host, outside = [], []
-    uplink = lab["uplink_address"]
+    uplink = lab["uplink_address"] or UPLINK      # ns_probe puts the address it reads in place of UPLINK
     for ns in namespaces:
         host.append(dict(name=f"host -> {ns['name']}", fact="host -> namespace", target=ns["address"]))
         host.append(dict(name=f"{ns['name']} -> host", fact="namespace -> host", netns=ns["name"],

@@ -58,6 +58,14 @@ options:
         description: Seconds to keep trying (0.1-60) before the probe counts as failed.
         type: float
         default: 2
+  uplink_address:
+    description:
+      - The address that C({uplink}) stands for in a probe's O(probes[].name), O(probes[].target) and
+        O(probes[].expect).
+      - Omitted, a probe that uses C({uplink}) gets the IPv4 address of the lab host's uplink (the device of
+        its IPv4 default route), read at the time; the result's RV(uplink) tells it, so probes made elsewhere
+        (the report's outside probes) can be given the same address.
+    type: str
 extends_documentation_fragment:
   - nslab.net.common.info_attributes
 author:
@@ -71,6 +79,20 @@ EXAMPLES = r"""
       - {name: egress, netns: netns1, kind: http, target: 198.51.100.10, port: 80, expect: "seen-from 203.0.113.10"}
       - {name: host to netns1, target: 192.168.0.2}
   register: probe
+
+- name: The source the public server sees must be the uplink address, whatever it is today
+  nslab.net.ns_probe:
+    probes:
+      - {name: "netns1 -> internet via {uplink}", netns: netns1, kind: http, target: 198.51.100.10, port: 80,
+         expect: "seen-from {uplink}"}
+  register: egress
+
+- name: From the controller, the port published on that address (no pyroute2, no root needed here)
+  nslab.net.ns_probe:
+    uplink_address: "{{ egress.uplink.address }}"
+    probes:
+      - {name: "outside -> {uplink}:5000", kind: http, target: "{uplink}", port: 5000}
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -78,6 +100,11 @@ ok:
   description: Whether every probe got through.
   returned: success
   type: bool
+uplink:
+  description: The uplink that C({uplink}) stood for (C(address); C(interface) and C(gateway) when it was read).
+  returned: success
+  type: dict
+  sample: {"interface": "eth0", "address": "203.0.113.10", "gateway": "203.0.113.1"}
 results:
   description:
     - Each probe with C(ok), C(detail) (the answer or the error), C(ms) and C(attempts).
@@ -97,7 +124,8 @@ from ansible_collections.nslab.net.plugins.module_utils.probe import main as pro
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(probes=dict(type="list", elements="dict", required=True)),
+    module = AnsibleModule(argument_spec=dict(probes=dict(type="list", elements="dict", required=True),
+                                              uplink_address=dict(type="str")),
                            supports_check_mode=True)
     probe_main(module)
 

@@ -14,6 +14,9 @@ description:
     like seed 002's C(python3 -m http.server --bind 192.168.0.2 5000) run inside netns1, kept alive.
   - A re-run restarts a service whose supervisor died, and restarts it when its definition changed.
     V(absent) stops it. M(nslab.net.netns) stops the services of a namespace before deleting it.
+  - With O(index), the service's page C(DIRECTORY/index.html) is part of its wanted state. It is written before
+    the service starts, and rewritten when its text differs (or it is missing) without restarting a service whose
+    definition is otherwise unchanged. V(absent) stops the service and leaves its page.
   - State lives in C(/run/nslab/services/LAB/NAME.json); the output goes to C(NAME.log) beside it.
 options:
   name:
@@ -24,8 +27,18 @@ options:
     type: list
     elements: str
   directory:
-    description: Working directory (default C(/)).
+    description:
+      - Working directory (default C(/)). Without O(index) it must exist when the service starts.
     type: str
+  index:
+    description:
+      - The text of C(index.html) in O(directory), the page a C(http.server) service serves. The module creates
+        O(directory) (mode C(0755)) and the file (mode C(0644)) when they are missing, and replaces the file
+        when its text differs, before the service starts.
+      - Requires O(directory), other than C(/).
+      - Omitted, the module leaves the directory's files alone.
+    type: str
+    version_added: 1.1.0
 extends_documentation_fragment:
   - nslab.net.common
   - nslab.net.common.attributes
@@ -40,6 +53,18 @@ EXAMPLES = r"""
     netns: netns1
     command: [python3, -m, http.server, --bind, 192.168.0.2, "5000"]
     directory: /run/nslab/www/netns1
+    index: "hello from netns1\n"
+
+- name: Several services in one call, each with its page (what the ingress role does)
+  nslab.net.ns_service:
+    lab: nslab
+    purge: true               # stop this lab's services that the list no longer names
+    items:
+      - name: demo-netns1-5000
+        netns: netns1
+        command: [python3, -m, http.server, --bind, 192.168.0.2, "5000"]
+        directory: /run/nslab/www/netns1-5000
+        index: "nslab demo service in netns1 (192.168.0.2:5000)\n"
 """
 
 RETURN = r"""
@@ -48,14 +73,17 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["start service web-netns1 in netns netns1: python3 -m http.server --bind 192.168.0.2 5000"]
+  sample: ["write /run/nslab/www/netns1/index.html for service web-netns1",
+           "start service web-netns1 in netns netns1: python3 -m http.server --bind 192.168.0.2 5000"]
 services:
-  description: Each requested service after the run.
+  description:
+    - Each requested service after the run; C(index) (the page's text) when the item gives O(index) and the page
+      exists. The same dictionaries are the diff's C(before) / C(after), keyed by service name.
   returned: success
   type: list
   elements: dict
   sample: [{"name": "web-netns1", "netns": "netns1", "command": ["python3", "-m", "http.server"],
-            "directory": "/", "running": true}]
+            "directory": "/run/nslab/www/netns1", "running": true, "index": "hello from netns1\n"}]
 """
 
 from ansible_collections.nslab.net.plugins.module_utils.engine import run

@@ -1,9 +1,10 @@
 """ns_service: the demo service runs supervised, a re-run restarts it, and it is stopped
-before its namespace is deleted."""
+before its namespace is deleted; its page (index) is written and rewritten without a restart."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -47,3 +48,77 @@ def test_service_supervised_restarted_and_stopped_with_its_namespace(mod):
     assert "http.server" not in mod.sh("ps -eo args").stdout
     assert mod.sh("ip netns list").stdout == "" and "v0" not in mod.sh("ip link").stdout
     assert not mod("ns_service", name="web", state="absent")["changed"]
+
+
+def _page(mod, path):
+    """mode and type of the page's folders and the page, and its text."""
+    folders = mod.sh(f"stat -c '%a %F' /run/nslab/www {os.path.dirname(path)} {path}").stdout.splitlines()
+    return folders, mod.sh(f"cat {path}").stdout
+
+
+def test_service_page_written_rewritten_without_a_restart(mod):
+    mod("netns", name="a")
+    mod("veth", name="v0", peer="c0", peer_netns="a", address=["10.8.0.1/24"], peer_address=["10.8.0.2/24"])
+    directory, page = "/run/nslab/www/a-8000", "nslab demo service in a (10.8.0.2:8000)\n"
+    path = f"{directory}/index.html"
+    command = [sys.executable, "-m", "http.server", "--bind", "10.8.0.2", "8000"]
+    args = dict(name="demo-a-8000", netns="a", command=command, directory=directory, index=page)
+    checked = mod("ns_service", check=True, **args)
+    assert mod.sh("test -e /run/nslab/www", check=False).returncode != 0     # check mode writes nothing
+    r = mod.four("ns_service", **args)
+    assert r["actions"] == checked["actions"] == [f"write {path} for service demo-a-8000",
+                                                  f"start service demo-a-8000 in netns a: {' '.join(command)}"]
+    assert r["diff"]["before"] == {"demo-a-8000": {"state": "absent"}}
+    assert r["diff"]["after"]["demo-a-8000"] == dict(name="demo-a-8000", netns="a", command=command,
+                                                     directory=directory, running=True, index=page)
+    assert r["services"] == [r["diff"]["after"]["demo-a-8000"]]
+    assert _page(mod, path) == (["755 directory", "755 directory", "644 regular file"], page)
+    assert _wait_http(mod, "http://10.8.0.2:8000/") == page
+    pid = _record(mod, "demo-a-8000")["pid"]
+
+    # a new page: rewritten (check, apply, check, apply), the service keeps running as it was
+    new = "a new page\n"
+    r = mod.four("ns_service", **dict(args, index=new))
+    assert r["actions"] == [f"write {path} for service demo-a-8000"]
+    assert (r["diff"]["before"]["demo-a-8000"]["index"], r["diff"]["after"]["demo-a-8000"]["index"]) == (page, new)
+    assert {k: val for k, val in r["diff"]["before"]["demo-a-8000"].items() if k != "index"} == \
+        {k: val for k, val in r["diff"]["after"]["demo-a-8000"].items() if k != "index"}
+    assert _record(mod, "demo-a-8000")["pid"] == pid
+    assert _page(mod, path) == (["755 directory", "755 directory", "644 regular file"], new)
+    assert _wait_http(mod, "http://10.8.0.2:8000/") == new
+
+    # a missing page is written again; without index the page is left alone
+    mod.sh(f"rm {path}")
+    r = mod("ns_service", **dict(args, index=new))
+    assert r["changed"] and r["actions"] == [f"write {path} for service demo-a-8000"]
+    assert "index" not in r["diff"]["before"]["demo-a-8000"]
+    assert _record(mod, "demo-a-8000")["pid"] == pid
+    mod.sh(f"echo by-hand > {path}")
+    r = mod("ns_service", **{k: val for k, val in args.items() if k != "index"})
+    assert not r["changed"] and "index" not in r["services"][0]
+    assert mod.sh(f"cat {path}").stdout == "by-hand\n"
+
+    # absent: the same shape of diff (the page stays where it is)
+    r = mod("ns_service", name="demo-a-8000", state="absent")
+    assert r["actions"] == ["stop service demo-a-8000 in netns a"]
+    assert r["diff"]["after"] == {"demo-a-8000": {"state": "absent"}}
+    assert r["diff"]["before"]["demo-a-8000"]["running"] is True
+    assert "http.server" not in mod.sh("ps -eo args").stdout
+
+
+def test_index_needs_a_directory(mod):
+    mod("netns", name="a")
+    command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "8001"]
+    for check in (True, False):
+        r = mod("ns_service", check=check, expect_fail=True, name="web", netns="a", command=command, index="hi\n")
+        assert r["msg"].startswith("index: needs directory") and not r["changed"], r
+    good = dict(name="web", command=command, directory="/run/nslab/www/web", index="hi\n")
+    r = mod("ns_service", expect_fail=True, netns="a", items=[good, dict(good, name="web2", directory="/")])
+    assert r["msg"].startswith("items[1].index: needs directory (the service's own folder, not /)"), r
+    mod.sh("touch /run/afile")
+    r = mod("ns_service", expect_fail=True, netns="a", items=[good, dict(good, name="web2",
+                                                                         directory="/run/afile/www")])
+    assert r["msg"] == "items[1].directory: /run/afile is not a directory (the page goes to /run/afile/www/index.html)"
+    # refused before any change: no page, no service
+    assert mod.sh("test -e /run/nslab/www", check=False).returncode != 0
+    assert mod.sh("ls /run/nslab/services/nslab 2>/dev/null || true").stdout == ""

@@ -203,3 +203,33 @@ def test_importing_probe_does_not_import_pyroute2():
             "sys.exit(1 if any(m.split('.')[0] == 'pyroute2' for m in sys.modules) else 0)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
+
+
+def test_uplink_placeholder_is_replaced_in_name_target_and_expect():
+    probes = [dict(name="outside -> {uplink}:5000", target="{uplink}", kind="http", port=5000, expect="seen-from {uplink}"),
+              dict(name="host -> netns1", target="192.168.0.2")]
+    out = pm.with_uplink(probes, "203.0.113.10")
+    assert out[0]["name"] == "outside -> 203.0.113.10:5000" and out[0]["target"] == "203.0.113.10"
+    assert out[0]["expect"] == "seen-from 203.0.113.10" and out[0]["port"] == 5000
+    assert out[1] == probes[1]
+    assert pm.with_uplink(probes, None) is probes
+
+
+def test_given_uplink_address_needs_neither_pyroute2_nor_root(bare_controller, listener):
+    listener.listen()
+    port = listener.getsockname()[1]
+    module = FakeModule([dict(name="outside -> {uplink}", kind="tcp", target="{uplink}", port=port)])
+    module.params["uplink_address"] = "127.0.0.1"
+    with pytest.raises(Exit) as exited:
+        pm.main(module)
+    assert not exited.value.failed, exited.value.result
+    result = exited.value.result
+    assert result["ok"] and result["results"][0]["name"] == "outside -> 127.0.0.1"
+    assert result["uplink"] == {"address": "127.0.0.1"}
+
+
+def test_uplink_placeholder_without_an_address_needs_pyroute2(bare_controller):
+    module = FakeModule([dict(kind="tcp", target="{uplink}", port=5000)])
+    with pytest.raises(Exit) as exited:
+        pm.main(module)
+    assert exited.value.failed and "pyroute2" in exited.value.result["msg"]
