@@ -100,8 +100,8 @@ def compare(before: dict, after: dict) -> list[str]:
         if key == "etc":
             old, new = before.get(key) or {}, after.get(key) or {}
             paths = sorted(p for p in set(old) | set(new) if old.get(p) != new.get(p))
-            out.append("/etc changed: " + ", ".join(f"{p} ({old.get(p, 'absent')} -> {new.get(p, 'absent')})"
-                                                   for p in paths[:20]))
+            changes = [f"{p} ({old.get(p, 'absent')} -> {new.get(p, 'absent')})" for p in paths[:20]]
+            out.append("/etc changed: " + ", ".join(changes))
         else:
             out.append(f"{key}:\n  before: {before.get(key)!r}\n  after:  {after.get(key)!r}")
     return out

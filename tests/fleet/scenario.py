@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The fleet-ssh scenario's steps that are whole ansible-playbook runs, made the way a user makes
 them (``ansible-playbook -i inventory.yml playbooks/lab.yml ...``) and judged by their exit code,
 their PLAY RECAP and what the VMs hold afterwards (read over ssh).
@@ -85,8 +84,8 @@ def prepare() -> None:
     say("bare VM with nslab_requirements=check: refused before any change, naming python3-pyroute2")
 
 
-def no_changes(recap: dict, hosts=ADDRESSES) -> bool:
-    return all(recap.get(h, (None,))[0] == 0 for h in hosts)
+def no_changes(recap: dict, hosts=None) -> bool:
+    return all(recap.get(h, (None,))[0] == 0 for h in (hosts or ADDRESSES))
 
 
 def side_effect() -> None:
@@ -119,7 +118,7 @@ def non_root_controller() -> None:
     probe = subprocess.run(["setpriv", f"--reuid={USER}", f"--regid={USER}", "--init-groups", "--", sys.executable,
                             "-c", "import importlib.util, os; print(os.geteuid(), importlib.util.find_spec('pyroute2'))"],
                            capture_output=True, text=True, check=True).stdout.split()
-    if probe != [subprocess.run(["id", "-u", USER], capture_output=True, text=True).stdout.strip(), "None"]:
+    if probe != [subprocess.run(["id", "-u", USER], capture_output=True, text=True, check=True).stdout.strip(), "None"]:
         fail(f"the controller user must be non-root without pyroute2: {probe}")
     rc, out, recap = playbook(os.path.join(clone, "playbooks", "lab.yml"), user=USER, cwd=clone)
     if rc != 0 or not no_changes(recap) or "NOT reachable" in out:

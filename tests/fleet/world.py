@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The fleet test world: lab VMs reached over real SSH, all on this machine.
 
     world.py run [--] CMD...      run CMD as "the controller": a sandbox with its own network,
@@ -34,7 +33,7 @@ import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-import nslabtest  # noqa: E402  (puts the collection on sys.path)
+import nslabtest  # noqa: E402  # pylint: disable=unused-import  # (puts the collection on sys.path)
 from ansible_collections.nslab.net.plugins.module_utils.netns import Session  # noqa: E402
 from ansible_collections.nslab.net.plugins.module_utils.sandbox import Internet  # noqa: E402
 
@@ -58,9 +57,8 @@ def log(msg: str) -> None:
     print(f"[world] {msg}", flush=True)
 
 
-def sh(argv, **kw) -> subprocess.CompletedProcess:
-    kw.setdefault("check", True)
-    return subprocess.run(argv, **kw)
+def sh(argv, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, check=check, **kw)
 
 
 # ------------------------------------------------------------------ root filesystems
@@ -201,7 +199,7 @@ class VM:
         if proc.stdout.readline().strip() != b"ready":
             with open(os.path.join(STATE, "vms", f"{self.name}.log")) as fh:
                 raise SystemExit(f"world: VM {self.name} did not start: {fh.read().strip()}")
-        for _ in range(500):
+        for _attempt in range(500):
             try:
                 with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
                     kids = fh.read().split()
@@ -356,7 +354,7 @@ def serve_repo(repo: str) -> str:
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         with open(pidfile, "w") as fh:
             fh.write(str(proc.pid))
-        for _ in range(200):
+        for _attempt in range(200):
             if sh(["bash", "-c", f"exec 3<>/dev/tcp/{MGMT_GATEWAY}/{REPO_PORT}"], check=False,
                   stderr=subprocess.DEVNULL).returncode == 0:
                 break

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fleet benchmark: lab.yml against 1, 4 and 8 lab VMs over real SSH (tests/fleet/world.py).
 
 Run inside the controller sandbox (``make bench-fleet`` does):
@@ -43,10 +42,10 @@ def timed(ansible_bin: str, inv: str, playbook: str, size: int) -> tuple[float, 
     seconds = time.monotonic() - start
     recap = {m[1]: (int(m[2]), int(m[3]), int(m[4])) for m in RECAP.finditer(proc.stdout)}
     lab = [v for k, v in recap.items() if k.startswith("deb12-")]
-    if proc.returncode != 0 or len(lab) != size or any(u or f for _, u, f in lab):
+    if proc.returncode != 0 or len(lab) != size or any(unreachable or failed for _c, unreachable, failed in lab):
         sys.stdout.write(proc.stdout[-4000:] + proc.stderr[-2000:])
         raise SystemExit(f"fleet bench: {playbook} on {size} VMs failed (exit {proc.returncode})")
-    return seconds, sum(c for c, _, _ in lab)
+    return seconds, sum(changed for changed, _u, _f in lab)
 
 
 def measure(size: int, runs: int, ansible_bin: str, state: str) -> dict:

@@ -14,6 +14,20 @@ import pytest
 from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
 
 
+@pytest.fixture(autouse=True)
+def a_pyroute2_package(tmp_path, monkeypatch):
+    """A pyroute2 package to find, shaped like Debian's (no config/version.py), when none is
+    installed (ansible-test units runs in a virtualenv without one)."""
+    if importlib.util.find_spec("pyroute2") is None:
+        package = tmp_path / "pyroute2"
+        (package / "config").mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        (package / "config" / "__init__.py").write_text("")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        for name in [n for n in sys.modules if n == "pyroute2" or n.startswith("pyroute2.")]:
+            monkeypatch.delitem(sys.modules, name)
+
+
 def fake_metadata(monkeypatch, version: str | None):
     """importlib.metadata.version("pyroute2") answers ``version`` (None: not found)."""
     real = importlib.metadata.version
