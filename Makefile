@@ -26,7 +26,7 @@ SANDBOX_ROOT ?= /run/nslab-sandbox
 
 .PHONY: help setup system-packages venv collection lab teardown graph shell test test-core \
         unit integration property molecule sanity lint changelog installed matrix \
-        matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration bench bench-smoke fleet-ssh
+        matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration bench bench-smoke fleet-ssh bench-fleet
 
 help:
 	@echo "make lab      - set up everything and build the default lab in a sandbox (the main job)"
@@ -35,6 +35,8 @@ help:
 	@echo "make shell    - a shell inside the sandbox host (HOST=lab1)"
 	@echo "make graph    - draw the live lab into docs/"
 	@echo "make bench    - the benchmark behind BENCHMARKS.md"
+	@echo "make fleet-ssh   - the lab VMs over real SSH scenario (molecule/fleet-ssh)"
+	@echo "make bench-fleet - lab.yml against 1, 4 and 8 lab VMs over SSH (BENCHMARKS.md)"
 
 # ------------------------------------------------------------------- setup
 system-packages:
@@ -132,6 +134,11 @@ installed: setup
 bench: setup
 	$(PYTHON) $(PIP) matplotlib 'mitogen>=0.3.50'
 	$(PYTHON) tests/perf/bench.py --sizes 1 10 100 500 --runs 3
+
+# the fleet rows of BENCHMARKS.md: lab.yml against 1, 4 and 8 VMs over SSH, inside the controller sandbox
+bench-fleet: setup $(FLEET_VENV)/.done
+	$(PYTHON) tests/fleet/world.py roots molecule/fleet-ssh/world.yml
+	$(PYTHON) tests/fleet/world.py run -- $(PYTHON) tests/perf/fleet_bench.py --sizes 1 4 8 --runs 3
 
 bench-smoke:
 	$(PYTHON) $(PIP) 'mitogen>=0.3.50'

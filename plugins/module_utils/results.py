@@ -14,7 +14,10 @@ _HEADER = ("FACT", "PROBE", "RESULT", "RTT")
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Ansible's own words around an error (ansible-core >= 2.19 chains them): the cause comes after them.
 _WRAPPER = re.compile(r"(?:Task failed|Action failed|Finalization of task args for '[^']*' failed"
-                      r"|Error while resolving value for '[^']*'|The filter plugin '[^']*' failed): ")
+                      r"|Error while resolving value for '[^']*'|The filter plugin '[^']*' failed): "
+                      # ansible-core <= 2.18
+                      r"|An unhandled exception occurred while templating '.*?'\. Error was a <class '[^']*'>, "
+                      r"original message: ")
 
 
 def _rtt(ms) -> str:
