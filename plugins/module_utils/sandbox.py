@@ -48,6 +48,10 @@ class SandboxError(Exception):
 
 
 class Sandbox:
+    #: the holder's setup script: it gets setup_args() then the marker, prints "ready", then
+    #: execs the holder (a subclass may set up another filesystem view, e.g. a chroot's)
+    setup_script = _SETUP
+
     def __init__(self, name: str, root: str = DEFAULT_ROOT):
         self.name = name
         self.root = root
@@ -77,11 +81,9 @@ class Sandbox:
             return False
         if os.path.isdir(self.dir):
             shutil.rmtree(self.dir)
-        os.makedirs(os.path.join(self.dir, "etc-upper"))
-        os.makedirs(os.path.join(self.dir, "etc-work"))
         argv = ["unshare", "--net", "--mount", "--uts", "--pid", "--fork", "--mount-proc",
-                "--propagation", "private", "--", "/bin/bash", "-c", _SETUP, "nslab-sandbox-setup",
-                self.dir, resolv, hostname or self.name, f"{MARKER}:{self.name}"]
+                "--propagation", "private", "--", "/bin/bash", "-c", self.setup_script, "nslab-sandbox-setup",
+                *self.setup_args(hostname or self.name, resolv), f"{MARKER}:{self.name}"]
         # the holder outlives this process (sandboxes persist between runs): run_command cannot start it
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,  # pylint: disable=ansible-bad-function
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -117,6 +119,12 @@ class Sandbox:
         with Session() as session:
             session.ipr(self.netns).link("set", index=1, state="up")
         return True
+
+    def setup_args(self, hostname: str, resolv: str) -> list[str]:
+        """The setup script's arguments (before the marker); makes what it needs on disk."""
+        os.makedirs(os.path.join(self.dir, "etc-upper"))
+        os.makedirs(os.path.join(self.dir, "etc-work"))
+        return [self.dir, resolv, hostname]
 
     @property
     def netns(self) -> str:

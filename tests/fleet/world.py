@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import nslabtest  # noqa: E402  # pylint: disable=unused-import  # (puts the collection on sys.path)
 from ansible_collections.nslab.net.plugins.module_utils.netns import Session  # noqa: E402
-from ansible_collections.nslab.net.plugins.module_utils.sandbox import Internet  # noqa: E402
+from ansible_collections.nslab.net.plugins.module_utils.sandbox import Internet, Sandbox, SandboxError  # noqa: E402
 
 CACHE = os.environ.get("NSLAB_CACHE", "/var/cache/nslab")
 STATE = "/run/nslab-fleet"               # inside the controller: a private tmpfs
@@ -50,7 +49,6 @@ ROOTS = {                                  # cached root name -> (suite, extra p
     "debian12-bare": ("bookworm", []),
     "debian13": ("trixie", ["python3-pyroute2"]),
 }
-MARKER = "nslab-vm"
 
 
 def log(msg: str) -> None:
@@ -173,53 +171,34 @@ exec -a "$4" sleep infinity
 """
 
 
-class VM:
-    """One lab VM: a holder process (PID 1 of its namespaces) over a copy-on-write root."""
+class VM(Sandbox):
+    """One lab VM: a sandbox whose holder sees a copy-on-write root filesystem, in which its
+    commands (and its sshd) run chroot-ed."""
+
+    setup_script = _VM_SETUP
 
     def __init__(self, spec: dict):
+        super().__init__(spec["name"], os.path.join(STATE, "vms"))
         self.spec = spec
-        self.name = spec["name"]
-        self.dir = os.path.join(STATE, "vms", self.name)
         self.merged = os.path.join(self.dir, "merged")
-        self.pid = None
 
-    @property
-    def netns(self) -> str:
-        return f"/proc/{self.pid}/ns/net"
+    def setup_args(self, hostname: str, resolv: str) -> list[str]:
+        os.makedirs(self.dir)
+        return [build_root(self.spec["root"]), self.dir, hostname]
 
     def start(self) -> None:
-        os.makedirs(self.dir, exist_ok=True)
-        errors = open(os.path.join(STATE, "vms", f"{self.name}.log"), "w")   # unshare's own complaints
-        proc = subprocess.Popen(
-            ["unshare", "--net", "--mount", "--uts", "--pid", "--fork", "--propagation", "private", "--",
-             "/bin/bash", "-c", _VM_SETUP, "vm-setup", build_root(self.spec["root"]), self.dir, self.name,
-             f"{MARKER}:{self.name}"], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, stderr=errors,
-            start_new_session=True)
-        errors.close()
-        if proc.stdout.readline().strip() != b"ready":
-            with open(os.path.join(STATE, "vms", f"{self.name}.log")) as fh:
-                raise SystemExit(f"world: VM {self.name} did not start: {fh.read().strip()}")
-        for _attempt in range(500):
-            try:
-                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as fh:
-                    kids = fh.read().split()
-                if kids:
-                    self.pid = int(kids[0])
-                    break
-            except OSError:
-                pass
-            time.sleep(0.01)
-        with open(os.path.join(self.dir, "pid"), "w") as fh:
-            fh.write(str(self.pid))
+        try:
+            self.create()
+        except SandboxError as exc:
+            raise SystemExit(f"world: VM {self.name} did not start: {exc}") from None
 
-    def run(self, script: str, **kw) -> subprocess.CompletedProcess:
+    def chrooted(self, script: str, **kw) -> subprocess.CompletedProcess:
         """A shell command inside the VM, chroot-ed in its root (as its sshd would run it)."""
-        return sh(["nsenter", "-t", str(self.pid), "-n", "-m", "-u", "-p", "--",
-                   "chroot", self.merged, "/bin/sh", "-c", script], **kw)
+        return sh(self.argv(["chroot", self.merged, "/bin/sh", "-c", script]), **kw)
 
     def write(self, path: str, text: str, mode: int = 0o644) -> None:
-        self.run(f"mkdir -p '{os.path.dirname(path)}' && cat > '{path}' && chmod {mode:o} '{path}'",
-                 input=text.encode())
+        self.chrooted(f"mkdir -p '{os.path.dirname(path)}' && cat > '{path}' && chmod {mode:o} '{path}'",
+                      input=text.encode())
 
     def network(self, internet: Internet) -> None:
         with Session() as session:
@@ -229,47 +208,34 @@ class VM:
             index = ctl.link_lookup(ifname=port)[0]
             ctl.link("set", index=index, master=ctl.link_lookup(ifname=MGMT_BRIDGE)[0], state="up")
             vm = session.ipr(self.netns)
-            vm.link("set", index=1, state="up")
             mgmt = vm.link_lookup(ifname="mgmt0")[0]
             vm.addr("add", index=mgmt, address=self.spec["address"], prefixlen=MGMT_PREFIX)
             vm.link("set", index=mgmt, state="up")
-        internet.attach(types.SimpleNamespace(name=self.name, netns=self.netns), self.spec["uplink"])
+        internet.attach(self, self.spec["uplink"])
 
     def configure(self, keys: list[str], repo_url: str | None) -> str:
         """Host keys, logins, resolver, package source; start sshd. Returns the ed25519 host key."""
         self.write("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
         self.write("/etc/hosts", f"127.0.0.1 localhost\n127.0.1.1 {self.name}\n")
         self.write("/etc/hostname", self.name + "\n")
-        self.run("ssh-keygen -A -q >/dev/null")
+        self.chrooted("ssh-keygen -A -q >/dev/null")
         authorized = "".join(k.strip() + "\n" for k in keys)
         self.write("/root/.ssh/authorized_keys", authorized, 0o600)
         for user in self.spec.get("users", []):
-            self.run(f"id {user} >/dev/null 2>&1 || useradd -m -s /bin/bash {user}")
+            self.chrooted(f"id {user} >/dev/null 2>&1 || useradd -m -s /bin/bash {user}")
             self.write(f"/home/{user}/.ssh/authorized_keys", authorized, 0o600)
-            self.run(f"chown -R {user}: /home/{user}/.ssh")
+            self.chrooted(f"chown -R {user}: /home/{user}/.ssh")
             self.write(f"/etc/sudoers.d/{user}", f"{user} ALL=(ALL) NOPASSWD:ALL\n", 0o440)
         if repo_url and self.spec.get("package_source") == "local":
-            self.run("rm -f /etc/apt/sources.list.d/*.sources /etc/apt/sources.list")
+            self.chrooted("rm -f /etc/apt/sources.list.d/*.sources /etc/apt/sources.list")
             self.write("/etc/apt/sources.list.d/nslab-fleet.list", f"deb [trusted=yes] {repo_url} ./\n")
         self.write("/etc/ssh/sshd_config.d/nslab-fleet.conf",
                    f"ListenAddress {self.spec['address']}\nPasswordAuthentication no\nUseDNS no\n")
-        self.run("/usr/sbin/sshd -E /var/log/sshd.log")
-        return self.run("cat /etc/ssh/ssh_host_ed25519_key.pub", capture_output=True).stdout.decode().strip()
+        self.chrooted("/usr/sbin/sshd -E /var/log/sshd.log")
+        return self.chrooted("cat /etc/ssh/ssh_host_ed25519_key.pub", capture_output=True).stdout.decode().strip()
 
     def stop(self) -> None:
-        try:
-            with open(os.path.join(self.dir, "pid")) as fh:
-                pid = int(fh.read())
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if fh.read().startswith(f"{MARKER}:{self.name}".encode()):
-                    os.kill(pid, signal.SIGKILL)       # PID 1 of its namespace: SIGTERM is ignored
-                    while os.path.exists(f"/proc/{pid}"):
-                        time.sleep(0.01)
-        except (OSError, ValueError):
-            pass
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if os.path.exists(f"{self.dir}.log"):
-            os.unlink(f"{self.dir}.log")
+        self.destroy()      # SIGKILL: PID 1 of its namespaces ignores SIGTERM
 
 
 # ------------------------------------------------------------------- the controller
