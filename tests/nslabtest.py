@@ -108,12 +108,19 @@ def state_of(box) -> dict:
     return json.loads(proc.stdout)
 
 
+def recaps(text: str) -> dict:
+    """Every host's PLAY RECAP counters in ansible-playbook's output: {host: {"ok": 3, "changed": 0, ...}}."""
+    import re
+
+    return {m[1]: {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m[2])}
+            for m in re.finditer(r"^(\S+)\s+: (ok=\d+.*)$", text, re.M)}
+
+
 def recap(proc) -> dict:
     """The PLAY RECAP counters of the one host."""
-    import re
-    m = re.search(r"^lab\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", proc.stdout, re.M)
-    assert m, proc.stdout + proc.stderr
-    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups())))
+    counters = recaps(proc.stdout).get("lab")
+    assert counters, proc.stdout + proc.stderr
+    return counters
 
 
 def lab_state(box) -> dict:

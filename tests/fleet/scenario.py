@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,33 +20,41 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCENARIO = os.path.join(REPO, "molecule", "fleet-ssh")
 INVENTORY = os.path.join(SCENARIO, "inventory.yml")
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from nslabtest import recaps  # noqa: E402  (one PLAY RECAP parser for every test)
+
 BIN = os.path.dirname(sys.executable)                 # the controller venv's (no pyroute2 in it)
 USER = "nslab"
 ADDRESSES = {"deb12": "192.0.2.11", "deb12-sudo": "192.0.2.12", "deb13": "192.0.2.13", "bare": "192.0.2.14"}
-RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def say(msg: str) -> None:
     print(f"[fleet-ssh] {msg}", flush=True)
 
 
+def home_of(user: str) -> str:
+    import pwd
+
+    return pwd.getpwnam(user).pw_dir
+
+
 def playbook(*args: str, user: str | None = None, cwd: str = REPO, env: dict | None = None) -> tuple[int, str, dict]:
-    """One ansible-playbook run; its exit code, its output and {host: (changed, unreachable, failed)}."""
+    """One ansible-playbook run; its exit code, its output and its PLAY RECAP ({host: {"changed": 0, ...}})."""
     argv = [os.path.join(BIN, "ansible-playbook"), "-i", INVENTORY, *args]
     full_env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="True", ANSIBLE_PIPELINING="True", NO_COLOR="1",
                     **(env or {}))
     full_env.pop("ANSIBLE_CONFIG", None)             # the repository's ansible.cfg, as for a user
     if user:
-        home = subprocess.run(["getent", "passwd", user], capture_output=True, text=True,
-                              check=True).stdout.split(":")[5]
+        home = home_of(user)
         argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *argv]
         full_env.update(HOME=home, USER=user, LOGNAME=user)
     start = time.monotonic()
     proc = subprocess.run(argv, cwd=cwd, env=full_env, capture_output=True, text=True, check=False)
     out = proc.stdout + proc.stderr
-    recap = {m[1]: tuple(int(x) for x in m.groups()[2:]) for m in RECAP.finditer(out)}
+    recap = recaps(out)
+    counts = {host: (c["changed"], c["unreachable"], c["failed"]) for host, c in recap.items()}
     say(f"ansible-playbook {' '.join(args)}{' as ' + user if user else ''}: exit {proc.returncode} "
-        f"in {time.monotonic() - start:.1f} s, recap {recap}")
+        f"in {time.monotonic() - start:.1f} s, recap (changed, unreachable, failed) {counts}")
     return proc.returncode, out, recap
 
 
@@ -85,7 +92,7 @@ def prepare() -> None:
 
 
 def no_changes(recap: dict, hosts=None) -> bool:
-    return all(recap.get(h, (None,))[0] == 0 for h in (hosts or ADDRESSES))
+    return all(recap.get(h, {}).get("changed") == 0 for h in (hosts or ADDRESSES))
 
 
 def side_effect() -> None:
@@ -96,7 +103,7 @@ def side_effect() -> None:
     if drift.returncode != 0:
         fail(f"could not make drift on deb12: {drift.stderr}")
     rc, out, recap = playbook("playbooks/lab.yml")
-    if rc != 0 or recap.get("deb12", (0,))[0] == 0 or not no_changes(recap, [h for h in ADDRESSES if h != "deb12"]):
+    if rc != 0 or recap.get("deb12", {}).get("changed", 0) == 0 or not no_changes(recap, [h for h in ADDRESSES if h != "deb12"]):
         fail("drift on deb12 must be repaired (changed there only) and reported all reachable in the same run", out)
     if "NOT reachable" in out:
         fail("the report after the repair says NOT reachable", out)
@@ -106,7 +113,7 @@ def side_effect() -> None:
 
 def non_root_controller() -> None:
     """A controller user without root, in a clone of its own, with a Python that has no pyroute2."""
-    home = subprocess.run(["getent", "passwd", USER], capture_output=True, text=True, check=True).stdout.split(":")[5]
+    home = home_of(USER)
     clone = os.path.join(home, "nslab.net")
     shutil.rmtree(clone, ignore_errors=True)
     shutil.copytree(REPO, clone, symlinks=True,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-from nslabtest import COLLECTIONS, REPO, Internet, Sandbox, state_of
+from nslabtest import COLLECTIONS, REPO, Internet, Sandbox, recaps, state_of
 
 FACTS = ("host -> namespace", "namespace -> host", "namespace -> namespace", "namespace -> internet",
          "namespace -> published port", "outside -> published port")      # in the order they are probed
@@ -41,8 +41,7 @@ def block(out, task):
 
 
 def recap(out, host):
-    line = next(line for line in out.splitlines() if line.startswith(f"{host} ") and "ok=" in line)
-    return {k: int(v) for k, v in (f.split("=") for f in line.split(":", 1)[1].split())}
+    return recaps(out)[host]
 
 
 def test_check_diff_on_an_existing_sandbox_shows_the_lab_and_builds_nothing(tmp_path):

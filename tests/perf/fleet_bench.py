@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORLD = os.path.join(REPO, "tests", "fleet", "world.py")
 SPEC = os.path.join(REPO, "molecule", "fleet-ssh", "world.yml")
-RECAP = re.compile(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from nslabtest import recaps  # noqa: E402  (one PLAY RECAP parser for every test)
 
 
 def inventory(size: int, path: str) -> None:
@@ -40,12 +40,11 @@ def timed(ansible_bin: str, inv: str, playbook: str, size: int) -> tuple[float, 
     proc = subprocess.run([os.path.join(ansible_bin, "ansible-playbook"), "-i", inv, playbook], cwd=REPO, env=env,
                           capture_output=True, text=True, check=False)
     seconds = time.monotonic() - start
-    recap = {m[1]: (int(m[2]), int(m[3]), int(m[4])) for m in RECAP.finditer(proc.stdout)}
-    lab = [v for k, v in recap.items() if k.startswith("deb12-")]
-    if proc.returncode != 0 or len(lab) != size or any(unreachable or failed for _c, unreachable, failed in lab):
+    lab = [c for host, c in recaps(proc.stdout).items() if host.startswith("deb12-")]
+    if proc.returncode != 0 or len(lab) != size or any(c["unreachable"] or c["failed"] for c in lab):
         sys.stdout.write(proc.stdout[-4000:] + proc.stderr[-2000:])
         raise SystemExit(f"fleet bench: {playbook} on {size} VMs failed (exit {proc.returncode})")
-    return seconds, sum(changed for changed, _u, _f in lab)
+    return seconds, sum(c["changed"] for c in lab)
 
 
 def measure(size: int, runs: int, ansible_bin: str, state: str) -> dict:
