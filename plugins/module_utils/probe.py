@@ -22,6 +22,8 @@ from ansible_collections.nslab.net.plugins.module_utils.engine import require_py
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 KINDS = ("ping", "tcp", "http")
+UPLINK = "{uplink}"      # in a probe: the lab host's uplink address, read at the time (or uplink_address)
+SUBSTITUTED = ("name", "target", "expect")
 
 #: a refused or unreachable connection is tried again until the probe's deadline
 RETRY_ERRNOS = (errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNRESET)
@@ -159,10 +161,6 @@ def normalize(index: int, probe: dict) -> dict:
         if key not in ("name", "fact", "netns", "kind", "target", "port", "timeout", "expect", "path"):
             raise Invalid(f"{opt}.{key}", "unknown option")
     return out
-
-
-UPLINK = "{uplink}"
-SUBSTITUTED = ("name", "target", "expect")
 
 
 def with_uplink(probes: list, address: str | None) -> list:

@@ -73,7 +73,7 @@ def outside_runs(records: list) -> list:
     for rec in records or []:
         probes = rec.get("outside") or []
         if probes and not rec.get("failure"):
-            run = runs.setdefault(rec.get("outside_client") or "localhost", dict(probes=[], hosts=[]))
+            run = runs.setdefault(rec["outside_client"], dict(probes=[], hosts=[]))
             run["probes"] = run["probes"] + list(probes)
             run["hosts"].append([rec["host"], len(probes)])
     return [dict(client=client, **run) for client, run in runs.items()]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
+from ansible_collections.nslab.net.plugins.module_utils.probe import UPLINK
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 WWW_ROOT = "/run/nslab/www"
-UPLINK = "{uplink}"      # in a probe: the lab host's uplink address, read by ns_probe at the time
 
 
 def _namespaces(topo: dict, gateway) -> list[dict]:

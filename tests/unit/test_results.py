@@ -119,3 +119,24 @@ def test_junit_xml_escapes_odd_characters():
     assert case.find("failure").text == "<b>&amp; \"quoted\" 'single' ?[31mred? \u00e9\u4e2d\n2nd line"
     assert lab2[0].find("failure").get("message").startswith("host failed: <b>&amp; \"quoted\"")
     assert "\x1b" not in text and "\x00" not in text
+
+
+def test_outside_probes_run_once_per_client_and_return_to_their_hosts():
+    probe = {"name": "outside -> 203.0.113.11:5000", "fact": "outside -> published port", "kind": "http",
+             "target": "203.0.113.11", "port": 5000}
+    other = dict(probe, name="outside -> 203.0.113.12:5000", target="203.0.113.12")
+    records = [dict(host="vm1", results=[], outside=[probe], outside_client="localhost"),
+               dict(host="vm2", results=[], outside=[other], outside_client="localhost"),
+               dict(host="vm3", results=None, outside=[], outside_client="localhost",
+                    failure=dict(stage="build", task="t", msg="boom"))]
+    runs = r.outside_runs(records)
+    assert runs == [dict(client="localhost", probes=[probe, other], hosts=[["vm1", 1], ["vm2", 1]])]
+    registered = [dict(item=runs[0], results=[dict(probe, ok=True, detail="hi", ms=1.0, attempts=1),
+                                              dict(other, ok=False, detail="refused", ms=None, attempts=3)])]
+    fleet = r.fleet_results(records, ["vm1", "vm2", "vm3"], registered)
+    assert [p["ok"] for p in fleet[0]["results"]] == [True]
+    assert [p["ok"] for p in fleet[1]["results"]] == [False] and fleet[1]["results"][0]["detail"] == "refused"
+    assert fleet[2]["status"] == "failed" and fleet[2]["results"] == []
+    failed_run = [dict(item=runs[0], failed=True, msg="no such host")]
+    fleet = r.fleet_results(records, ["vm1", "vm2", "vm3"], failed_run)
+    assert not fleet[0]["results"][0]["ok"] and "no such host" in fleet[0]["results"][0]["detail"]
