@@ -8,8 +8,8 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology as _lab_topology
-from ansible_collections.nslab.net.plugins.module_utils.probe import with_uplink
 from ansible_collections.nslab.net.plugins.module_utils.topology import probes as _probes
+from ansible_collections.nslab.net.plugins.module_utils.topology import with_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 DOCUMENTATION = r"""

@@ -19,11 +19,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.topology import uses_uplink, with_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 KINDS = ("ping", "tcp", "http")
-UPLINK = "{uplink}"      # in a probe: the lab host's uplink address, read at the time (or uplink_address)
-SUBSTITUTED = ("name", "target", "expect")
 
 #: a refused or unreachable connection is tried again until the probe's deadline
 RETRY_ERRNOS = (errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNRESET)
@@ -163,18 +162,6 @@ def normalize(index: int, probe: dict) -> dict:
     return out
 
 
-def with_uplink(probes: list, address: str | None) -> list:
-    """The probes with ``{uplink}`` in their name, target and expect replaced by ``address``."""
-    if address is None:
-        return probes
-    return [{k: (val.replace(UPLINK, address) if k in SUBSTITUTED and isinstance(val, str) else val)
-             for k, val in p.items()} if isinstance(p, dict) else p for p in probes]
-
-
-def _uses_uplink(probes: list) -> bool:
-    return any(isinstance(p, dict) and any(UPLINK in str(p.get(k, "")) for k in SUBSTITUTED) for p in probes)
-
-
 def _read_uplink(module: AnsibleModule, session) -> dict:
     from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink
 
@@ -191,7 +178,7 @@ def main(module: AnsibleModule) -> None:
     controller, given ``uplink_address``) need neither."""
     raw, address = module.params["probes"], module.params.get("uplink_address")
     session, uplink = None, None
-    needs_uplink = address is None and _uses_uplink(raw)
+    needs_uplink = address is None and uses_uplink(raw)
     if needs_uplink or any(isinstance(p, dict) and p.get("netns") is not None for p in raw):
         require_pyroute2(module, "probes with netns or {uplink} need")
         session = nsmod.Session()

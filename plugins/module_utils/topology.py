@@ -13,8 +13,23 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.probe import UPLINK
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+UPLINK = "{uplink}"      # in a probe: the lab host's uplink address, read at the time (or uplink_address)
+SUBSTITUTED = ("name", "target", "expect")
+
+
+def with_uplink(probes: list, address: str | None) -> list:
+    """The probes with ``{uplink}`` in their name, target and expect replaced by ``address``."""
+    if address is None:
+        return probes
+    return [{k: (val.replace(UPLINK, address) if k in SUBSTITUTED and isinstance(val, str) else val)
+             for k, val in p.items()} if isinstance(p, dict) else p for p in probes]
+
+
+def uses_uplink(probes: list) -> bool:
+    return any(isinstance(p, dict) and any(UPLINK in str(p.get(k, "")) for k in SUBSTITUTED) for p in probes)
+
 
 WWW_ROOT = "/run/nslab/www"
 
