@@ -7,14 +7,21 @@ SHELL := /bin/bash
 VENV         ?= .venv
 APT_PACKAGES  = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps git graphviz \
                 mmdebstrap dpkg-dev openssh-client python3-pyroute2
-PYENV        := $(HOME)/.pyenv/versions
-PY313        := $(lastword $(wildcard $(PYENV)/3.13*/bin/python3.13))
-PY311        := $(firstword $(wildcard $(PYENV)/3.11*/bin/python3.11) $(shell command -v python3.11))
-PY39         := $(firstword $(wildcard $(PYENV)/3.9*/bin/python3.9) $(shell command -v python3.9))
-BASE_PYTHON  ?= $(if $(PY313),$(PY313),$(PY311))
+PYENV_ROOT   ?= $(HOME)/.pyenv
+PY311        := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.11*/bin/python3.11) $(shell command -v python3.11))
+PY39         := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.9*/bin/python3.9) $(shell command -v python3.9))
+# The controller's Python: the newest Python >= 3.11 on PATH or in pyenv (not its shims), with venv.
+# pip then picks the newest ansible-core that supports it (2.21 on 3.12 - 3.14, 2.19 on 3.11).
+ifndef BASE_PYTHON
+BASE_PYTHON := $(shell for d in $$(echo "$$PATH" | tr : ' ') $(PYENV_ROOT)/versions/*/bin; do \
+  case $$d in (*/shims) continue;; esac; \
+  for p in $$d/python3.[0-9] $$d/python3.[0-9][0-9]; do test -x $$p || continue; \
+    $$p -c 'import sys, venv, ensurepip; v = sys.version_info; print("%d.%03d.%03d" % v[:3]); sys.exit(v < (3, 11))' \
+      2>/dev/null | sed "s|$$| $$p|"; done; done | sort | tail -n 1 | cut -d' ' -f2)
+endif
+ANSIBLE_CORE ?= ansible-core>=2.19,<2.22
 CORE_NEW     := ansible-core>=2.21,<2.22
-CORE_OLD     := ansible-core>=2.19,<2.20
-ANSIBLE_CORE ?= $(if $(PY313),$(CORE_NEW),$(CORE_OLD))
+LAB_REQUIREMENTS := 'pyroute2>=0.7.2,<0.10'
 PYTHON       := $(VENV)/bin/python
 COLLECTIONS  := $(CURDIR)/.cache/collections
 PIP          := -m pip install -q --disable-pip-version-check
@@ -24,7 +31,7 @@ PYTEST_ARGS  ?=
 HOST         ?= lab1
 SANDBOX_ROOT ?= /run/nslab-sandbox
 
-.PHONY: help setup system-packages venv collection lab teardown graph shell test test-core \
+.PHONY: help setup dev system-packages venv collection lab teardown graph docs-graph shell test test-core \
         unit integration property molecule sanity lint changelog installed matrix \
         matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration bench bench-smoke fleet-ssh bench-fleet
 
@@ -33,7 +40,7 @@ help:
 	@echo "make test     - set up everything and run all tests"
 	@echo "make teardown - remove the lab and its sandbox"
 	@echo "make shell    - a shell inside the sandbox host (HOST=lab1)"
-	@echo "make graph    - draw the live lab into docs/"
+	@echo "make graph    - draw the live lab into nslab-graph/ (make docs-graph: into docs/, committed)"
 	@echo "make bench    - the benchmark behind BENCHMARKS.md"
 	@echo "make fleet-ssh   - the lab VMs over real SSH scenario (molecule/fleet-ssh)"
 	@echo "make bench-fleet - lab.yml against 1, 4 and 8 lab VMs over SSH (BENCHMARKS.md)"
@@ -46,14 +53,22 @@ system-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(VENV)/.done: requirements-dev.txt Makefile
-	@test -n "$(BASE_PYTHON)" || { echo "no Python 3.13 or 3.11 found (pyenv or PATH)"; exit 1; }
-	@echo "virtualenv $(VENV) with $(BASE_PYTHON) and $(ANSIBLE_CORE)"
+$(VENV)/.done: Makefile
+	@test -n "$(BASE_PYTHON)" || { echo "no Python 3.11 or newer found on PATH or in pyenv ($(PYENV_ROOT)): install one (apt install python3), or set BASE_PYTHON=/path/to/python3"; exit 1; }
+	@echo "virtualenv $(VENV) with $(BASE_PYTHON) ($$($(BASE_PYTHON) -V)) and the newest $(ANSIBLE_CORE) it supports"
 	$(BASE_PYTHON) -m venv $(VENV)
+	$(PYTHON) $(PIP) '$(ANSIBLE_CORE)' $(LAB_REQUIREMENTS)
+	@$(PYTHON) -c 'from ansible.release import __version__ as v; import sys; print("ansible-core", v, "on Python", sys.version.split()[0])'
+	touch $@
+
+# what the tests need on top (molecule, testinfra, ansible-lint, ...)
+$(VENV)/.dev-done: $(VENV)/.done requirements-dev.txt
 	$(PYTHON) $(PIP) '$(ANSIBLE_CORE)' -r requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.done
+
+dev: setup $(VENV)/.dev-done
 
 collection:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/nslab
@@ -71,13 +86,17 @@ teardown: setup
 graph: setup
 	$(VENV)/bin/ansible-playbook playbooks/graph.yml
 
+# the picture committed in docs/ (the README shows it), redrawn from the live default lab
+docs-graph: setup
+	$(VENV)/bin/ansible-playbook playbooks/graph.yml -e nslab_graph_dir=docs
+
 shell:
 	@test -f $(SANDBOX_ROOT)/$(HOST)/pid || { echo "no sandbox $(HOST) under $(SANDBOX_ROOT): run make lab first"; exit 1; }
 	nsenter -t $$(cat $(SANDBOX_ROOT)/$(HOST)/pid) -n -m -u -p bash
 
 # ----------------------------------------------------------------- tests
 # Everything, with this machine's own network fingerprinted before and after.
-test: setup
+test: dev
 	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json
 	$(MAKE) --no-print-directory test-core
 	$(PYTHON) tests/hostnet.py check .cache/hostnet-before.json
@@ -87,18 +106,18 @@ test-core: unit-and-integration molecule fleet-ssh lint changelog sanity install
 unit-and-integration:
 	$(PYTHON) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration tests/property $(PYTEST_ARGS)
 
-unit: setup
+unit: dev
 	$(PYTHON) -m pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: setup
+integration: dev
 	$(PYTHON) -m pytest -q -n 2 tests/integration $(PYTEST_ARGS)
 
-property: setup
+property: dev
 	$(PYTHON) -m pytest -q -s tests/property $(PYTEST_ARGS)
 
 # every scenario on sandbox hosts; fleet-ssh (below) needs the controller sandbox
 SANDBOX_SCENARIOS := $(filter-out fleet-ssh,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
-molecule: setup
+molecule: dev
 	set -e; for s in $(SANDBOX_SCENARIOS); do \
 	  PATH=$(CURDIR)/$(VENV)/bin:$$PATH NO_COLOR=1 $(VENV)/bin/molecule test -s $$s; done
 
@@ -109,34 +128,34 @@ export NSLAB_CACHE
 FLEET_VENV  := .venv-fleet
 $(FLEET_VENV)/.done: requirements-dev.txt Makefile
 	$(BASE_PYTHON) -m venv $(FLEET_VENV)
-	$(FLEET_VENV)/bin/python $(PIP) '$(ANSIBLE_CORE)' $$(grep -E '^(molecule|pytest-testinfra|pytest)\b' requirements-dev.txt)
+	$(FLEET_VENV)/bin/python $(PIP) '$(CORE_NEW)' $$(grep -E '^(molecule|pytest-testinfra|pytest)\b' requirements-dev.txt)
 	@! $(FLEET_VENV)/bin/python -c 'import pyroute2' 2>/dev/null || { echo "$(FLEET_VENV) must not have pyroute2"; exit 1; }
 	touch $@
 
-fleet-ssh: setup $(FLEET_VENV)/.done
+fleet-ssh: dev $(FLEET_VENV)/.done
 	$(PYTHON) tests/fleet/world.py roots molecule/fleet-ssh/world.yml
 	$(PYTHON) tests/fleet/world.py run -- env NSLAB_WORLD_PYTHON=$(CURDIR)/$(PYTHON) PATH=$(CURDIR)/$(FLEET_VENV)/bin:$$PATH \
 	  NO_COLOR=1 MOLECULE_GLOB='molecule/*/molecule.yml' $(FLEET_VENV)/bin/molecule test -s fleet-ssh
 
-lint: setup
+lint: dev
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
 
-changelog: setup
+changelog: dev
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/antsibull-changelog lint
 
-sanity: setup
+sanity: dev
 	tests/sanity/run.sh $(VENV)
 
-installed: setup
+installed: dev
 	tests/installed.sh $(VENV)
 
 # Performance: bash vs plain Ansible vs nslab.net (BENCHMARKS.md); CI runs the small smoke.
-bench: setup
+bench: dev
 	$(PYTHON) $(PIP) matplotlib 'mitogen>=0.3.50'
 	$(PYTHON) tests/perf/bench.py --sizes 1 10 100 500 --runs 3
 
 # the fleet rows of BENCHMARKS.md: lab.yml against 1, 4 and 8 VMs over SSH, inside the controller sandbox
-bench-fleet: setup $(FLEET_VENV)/.done
+bench-fleet: dev $(FLEET_VENV)/.done
 	$(PYTHON) tests/fleet/world.py roots molecule/fleet-ssh/world.yml
 	$(PYTHON) tests/fleet/world.py run -- $(PYTHON) tests/perf/fleet_bench.py --sizes 1 4 8 --runs 3
 
@@ -150,7 +169,7 @@ matrix: matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219
 # managed side, Debian 12 as shipped: the system /usr/bin/python3 with Debian's python3-pyroute2 package
 MATRIX_MODULE_TESTS := tests/integration/test_modules.py tests/integration/test_seeds.py \
   tests/integration/test_safety.py tests/integration/test_batch.py
-matrix-debian12: setup
+matrix-debian12: dev
 	/usr/bin/python3 -c 'import importlib.metadata as m, pyroute2, sys; \
 	  assert pyroute2.__file__.startswith("/usr/lib/python3/dist-packages/"), pyroute2.__file__; \
 	  print("Debian 12 cell: python", sys.version.split()[0], "python3-pyroute2", m.version("pyroute2"))'
@@ -161,7 +180,7 @@ matrix-debian12: setup
 	@test -n "$(PY39)" || { echo "no Python 3.9 (pyenv) for the managed-side cell"; exit 1; }
 	$(PY39) -m venv .venv-managed-py39 && .venv-managed-py39/bin/python $(PIP) 'pyroute2==0.7.2' && touch $@
 
-matrix-managed-py39: setup .venv-managed-py39/.done
+matrix-managed-py39: dev .venv-managed-py39/.done
 	NSLAB_MANAGED_PYTHON=$(CURDIR)/.venv-managed-py39/bin/python \
 	  $(PYTHON) -m pytest -q -n 2 -p no:cacheprovider $(MATRIX_MODULE_TESTS) \
 	  tests/integration/test_reliability.py::test_publishing_and_changing_a_port_take_effect_for_running_flows
@@ -173,7 +192,7 @@ matrix-managed-py39: setup .venv-managed-py39/.done
 	  "ansible-core>=2.$(patsubst 2%,%,$*).0,<2.$(shell echo $$(( $(patsubst 2%,%,$*) + 1 ))).0" \
 	  'pyroute2>=0.7.2,<0.10' pytest pytest-xdist && touch $@
 
-matrix-core218 matrix-core219: matrix-core%: setup .venv-core%/.done
-	.venv-core$*/bin/ansible --version | head -n 1
+matrix-core218 matrix-core219: matrix-core%: dev .venv-core%/.done
+	.venv-core$*/bin/python -c 'from ansible.release import __version__ as v; print("ansible-core", v)'
 	.venv-core$*/bin/python -m pytest -q -n 2 -p no:cacheprovider tests/integration/test_seeds.py \
 	  tests/integration/test_lab_playbook.py
