@@ -21,7 +21,8 @@ description:
     module calls (C(netns), C(veth), C(ports), C(routes), C(masquerade), C(dnat), C(hairpin), C(services)).
   - Each of C(services) is an item of M(nslab.net.ns_service) with its page as C(index), so one module call
     writes the demo pages and starts the services.
-  - Errors name the role variable at fault, e.g. C(nslab_namespaces[1].address).
+  - Errors name the role variable at fault, e.g. C(nslab_namespaces[1].address), and an unknown key of an entry
+    lists the keys it takes.
   - Also provides C(nslab.net.lab_probes), the connectivity probes of the lab report, and C(nslab.net.with_uplink)
     (probes with C({uplink}) replaced by an address).
 positional: _input
@@ -31,6 +32,13 @@ options:
       C(egress), C(published_ports), C(demo_services) and C(demo_python).
     type: dict
     required: true
+  on_error:
+    description:
+      - V(fail) fails the template with the error; V(return) returns a dictionary with only C(error) (the message),
+        so a role can fail with that message alone.
+    type: str
+    choices: [fail, return]
+    default: fail
 author:
   - nslab.net contributors (@nslab-net)
 """
@@ -48,10 +56,12 @@ _value:
 """
 
 
-def lab_topology(topo):
+def lab_topology(topo, on_error="fail"):
     try:
         return _lab_topology(dict(topo))
     except Invalid as exc:
+        if on_error == "return":
+            return dict(error=str(exc))
         raise AnsibleFilterError(str(exc)) from None
 
 

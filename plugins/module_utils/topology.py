@@ -32,14 +32,29 @@ def uses_uplink(probes: list) -> bool:
 
 
 WWW_ROOT = "/run/nslab/www"
+#: the keys of each entry of the list variables (a misspelled key is an error that lists these)
+KEYS = {
+    "nslab_namespaces": ("name", "address", "veth", "peer"),
+    "nslab_published_ports": ("namespace", "port", "target_port", "protocol"),
+    "nslab_demo_services": ("namespace", "port"),
+}
+
+
+def _entries(topo: dict, key: str, var: str):
+    """(option name, entry) of a list variable, each a dictionary with only the keys it takes."""
+    for index, entry in enumerate(topo.get(key) or []):
+        opt = f"{var}[{index}]"
+        if not isinstance(entry, dict):
+            raise Invalid(opt, f"must be a dictionary with the keys {', '.join(KEYS[var])}")
+        unknown = sorted(str(k) for k in entry if k not in KEYS[var])
+        if unknown:
+            raise Invalid(f"{opt}.{unknown[0]}", f"is not a key of {var} entries (they take {', '.join(KEYS[var])})")
+        yield index, opt, entry
 
 
 def _namespaces(topo: dict, gateway) -> list[dict]:
     out, names, addresses, links = [], {}, {}, {}
-    for index, ns in enumerate(topo.get("namespaces") or []):
-        opt = f"nslab_namespaces[{index}]"
-        if not isinstance(ns, dict):
-            raise Invalid(opt, "must be a dictionary with at least name and address")
+    for index, opt, ns in _entries(topo, "namespaces", "nslab_namespaces"):
         name = v.netns_name(f"{opt}.name", v.required(f"{opt}.name", ns.get("name")))
         addr = ipaddress.ip_address(v.address(f"{opt}.address", v.required(f"{opt}.address", ns.get("address"))))
         if addr not in gateway.network or addr in (gateway.ip, gateway.network.network_address,
@@ -66,6 +81,11 @@ def lab_topology(topo: dict) -> dict:
     gateway = ipaddress.ip_interface(v.interface("nslab_gateway", topo.get("gateway")))
     if gateway.version != 4:
         raise Invalid("nslab_gateway", "the lab subnet is IPv4 (NAT egress and DNAT ingress are IPv4 here)")
+    if gateway.network.prefixlen < 31 and gateway.ip in (gateway.network.network_address,
+                                                         gateway.network.broadcast_address):
+        first = gateway.network.network_address + 1
+        raise Invalid("nslab_gateway", f"{gateway} is the subnet's {'network' if gateway.ip == gateway.network.network_address else 'broadcast'} "
+                      f"address, not a host address: the bridge's address with the prefix, e.g. {first}/{gateway.network.prefixlen}")
     subnet = gateway.network.with_prefixlen
     prefix = gateway.network.prefixlen
     namespaces = _namespaces(topo, gateway)
@@ -94,8 +114,7 @@ def lab_topology(topo: dict) -> dict:
     )
 
     published, hairpin_ports, seen = [], [], {}
-    for index, pub in enumerate(topo.get("published_ports") or []):
-        opt = f"nslab_published_ports[{index}]"
+    for index, opt, pub in _entries(topo, "published_ports", "nslab_published_ports"):
         ns = by_name.get(v.required(f"{opt}.namespace", pub.get("namespace")))
         if ns is None:
             raise Invalid(f"{opt}.namespace", f"{pub.get('namespace')!r} is not one of nslab_namespaces")
@@ -125,8 +144,7 @@ def lab_topology(topo: dict) -> dict:
                                 comment=f"hairpin {pub['namespace']}"))
 
     services = []
-    for index, svc in enumerate(topo.get("demo_services") or []):
-        opt = f"nslab_demo_services[{index}]"
+    for _index, opt, svc in _entries(topo, "demo_services", "nslab_demo_services"):
         ns = by_name.get(v.required(f"{opt}.namespace", svc.get("namespace")))
         if ns is None:
             raise Invalid(f"{opt}.namespace", f"{svc.get('namespace')!r} is not one of nslab_namespaces")

@@ -1,0 +1,46 @@
+"""A wrong role variable, as a newcomer sees it: one message, naming the nslab_ variable they set
+(and, for a misspelled key, the keys it takes), before any module runs; no argument spec dump and
+no "Finalization of task args" preamble."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nslabtest import COLLECTIONS, REPO
+
+PLAY = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  roles:
+    - nslab.net.%s
+"""
+
+
+@pytest.mark.parametrize("role, extra, message", [
+    ("egress", '{"nslab_namespaces": [{"name": "netns1", "adress": "192.168.0.2"}]}',
+     "nslab_namespaces[0].adress: is not a key of nslab_namespaces entries (they take name, address, veth, peer)"),
+    ("egress", '{"nslab_gateway": "192.168.0.0/16"}',
+     "nslab_gateway: 192.168.0.0/16 is the subnet's network address, not a host address"),
+    ("ingress", '{"nslab_published_ports": [{"namespace": "netns9", "port": 80}]}',
+     "nslab_published_ports[0].namespace: 'netns9' is not one of nslab_namespaces"),
+])
+def test_a_wrong_variable_fails_once_by_its_name(tmp_path, role, extra, message):
+    play = tmp_path / "play.yml"
+    play.write_text(PLAY % role)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(play), "-e", extra],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out
+    assert out.replace("\n        ", " ").replace("''", "'").count(message) == 1, out   # as YAML prints it
+    for noise in ("Finalization of task args", "argument_spec_data", "egress_namespaces", "caused by"):
+        assert noise not in out, out
+    assert "nslab.net.batch" not in out and "changed=0" in out       # failed before any module ran
