@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 VENV         ?= .venv
 APT_PACKAGES  = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps git graphviz \
-                mmdebstrap dpkg-dev openssh-client python3-pyroute2
+                mmdebstrap dpkg-dev openssh-client python3-pyroute2 shellcheck
 PYENV_ROOT   ?= $(HOME)/.pyenv
 PY311        := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.11*/bin/python3.11) $(shell command -v python3.11))
 PY39         := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.9*/bin/python3.9) $(shell command -v python3.9))
@@ -95,6 +95,11 @@ shell:
 	nsenter -t $$(cat $(SANDBOX_ROOT)/$(HOST)/pid) -n -m -u -p bash
 
 # ----------------------------------------------------------------- tests
+# one id per run, inherited by every process it starts: the suite's leftover check counts only those
+ifndef NSLAB_RUN_ID
+NSLAB_RUN_ID := $(shell cat /proc/sys/kernel/random/uuid)
+endif
+export NSLAB_RUN_ID
 # Everything, with this machine's own network fingerprinted before and after.
 test: dev
 	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from hostnet import compare, fingerprint, sandbox_processes  # noqa: E402
+from hostnet import compare, fingerprint, run_id, sandbox_processes  # noqa: E402
 
 _BEFORE = {}
 
@@ -16,19 +16,19 @@ _BEFORE = {}
 def pytest_sessionstart(session):
     if os.environ.get("NSLAB_SKIP_HOSTNET") != "1":
         _BEFORE["fp"] = fingerprint()
-        _BEFORE["procs"] = sandbox_processes()
+        _BEFORE["run"] = run_id()          # exported here, so everything the tests start carries it
 
 
 def pytest_sessionfinish(session, exitstatus):
     if "fp" not in _BEFORE or hasattr(session.config, "workerinput"):
         return
     problems = compare(_BEFORE["fp"], fingerprint())
-    procs = sorted(set(sandbox_processes()) - set(_BEFORE["procs"]))
-    if procs:
-        problems.append("leftover processes:\n  " + "\n  ".join(procs))
+    procs = sandbox_processes(_BEFORE["run"])
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if problems:
-        text = "THE MACHINE'S OWN NETWORK CHANGED DURING THE TESTS:\n" + "\n".join(problems)
+    if problems or procs:
+        text = ("THE MACHINE'S OWN NETWORK CHANGED DURING THE TESTS:\n" + "\n".join(problems) if problems else "")
+        if procs:
+            text += ("\n" if text else "") + "PROCESSES THESE TESTS STARTED ARE STILL RUNNING:\n  " + "\n  ".join(procs)
         if reporter:
             reporter.write_line(text, red=True)
         else:

@@ -79,16 +79,33 @@ def fingerprint() -> dict:
     return fp
 
 
-def sandbox_processes() -> list[str]:
-    """Processes that look like ours and outlived their test (holders, demo servers)."""
-    out = []
+RUN_VAR = "NSLAB_RUN_ID"     # set once per run (make test, a pytest session); every process it starts inherits it
+
+
+def run_id() -> str:
+    """This run's id: the one the caller exported, or a new one exported to what this process starts."""
+    if not os.environ.get(RUN_VAR):
+        with open("/proc/sys/kernel/random/uuid") as fh:
+            os.environ[RUN_VAR] = fh.read().strip()
+    return os.environ[RUN_VAR]
+
+
+def sandbox_processes(run: str) -> list[str]:
+    """Processes this run started that look like ours (sandbox holders, demo servers) and are still
+    there. A lab someone else runs on this machine at the same time is theirs, not a leftover."""
+    out, mine = [], f"{RUN_VAR}={run}".encode()
     for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+        pid = cmdline.split("/")[2]
         try:
             text = open(cmdline, "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            if not any(mark in text for mark in ("nslab-sandbox", "nslab-demo", "nslab-service:")):
+                continue
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if mine not in fh.read().split(b"\0"):
+                    continue
         except OSError:
             continue
-        if any(mark in text for mark in ("nslab-sandbox", "nslab-demo", "nslab-service:")):
-            out.append(f"{cmdline.split('/')[2]}: {text.strip()}")
+        out.append(f"{pid}: {text.strip()}")
     return sorted(out)
 
 
@@ -118,17 +135,18 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[0] == "save" and len(argv) == 2:
         with open(argv[1], "w") as fh:
-            json.dump(dict(fingerprint=fingerprint(), processes=sandbox_processes()), fh)
+            json.dump(dict(fingerprint=fingerprint(), run=run_id()), fh)
         return 0
     if argv[0] == "check" and len(argv) == 2:
         with open(argv[1]) as fh:
             saved = json.load(fh)
         problems = compare(saved["fingerprint"], json.loads(json.dumps(fingerprint())))
-        procs = sorted(set(sandbox_processes()) - set(saved["processes"]))
-        if procs:
-            problems.append("leftover processes:\n  " + "\n  ".join(procs))
+        procs = sandbox_processes(saved["run"])
         if problems:
             print("THE MACHINE'S OWN NETWORK OR /etc CHANGED:\n" + "\n".join(problems))
+        if procs:
+            print(f"PROCESSES THIS RUN STARTED ARE STILL RUNNING ({RUN_VAR}={saved['run']}):\n  " + "\n  ".join(procs))
+        if problems or procs:
             return 1
         print("host network check: identical before and after (links, addresses, routes, rules, "
               f"netfilter, netns, sysctls, processes, /etc: {len(saved['fingerprint'].get('etc', {}))} entries)")

@@ -24,7 +24,7 @@ cd "$work/project"
 root=/run/nslab-installed-$$
 ansible-playbook nslab.net.lab -e nslab_sandbox_root=$root | tee lab.log | tail -n 3
 grep -q "$work/collections/ansible_collections/nslab/net/roles/egress" lab.log
-! grep -q "NOT reachable" lab.log
+if grep -q "NOT reachable" lab.log; then echo "the installed lab reported NOT reachable facts"; exit 1; fi
 ansible-playbook nslab.net.teardown -e nslab_sandbox_root=$root | tail -n 3
 test ! -e $root
 

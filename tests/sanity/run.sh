@@ -8,12 +8,13 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 root=${NSLAB_ANSIBLE_TEST_ROOT:-/tmp/nslab-ansible-test}
 dest=$root/ansible_collections/nslab/net
 at=$venv/bin/ansible-test
+command -v shellcheck >/dev/null || { echo "ansible-test sanity needs shellcheck (apt install shellcheck; make setup installs it)"; exit 1; }
 
 # ansible-test bootstraps pip in its venvs with a script it downloads from a host these
 # machines cannot reach; give it our stand-in under the name it looks for.
 pip_version=$(grep -oP "pip='\K[0-9.]+" "$("$venv/bin/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')/_internal/python_requirements.py")
 mkdir -p ~/.ansible/test/cache
-cp "$repo/tests/sanity/get_pip.py" ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+cp "$repo/tests/sanity/get_pip.py" ~/.ansible/test/cache/get_pip_"${pip_version//./_}".py
 
 # the collection's files (as git sees them) under ansible_collections/nslab/net
 rm -rf "$root" && mkdir -p "$dest"
@@ -23,7 +24,8 @@ test -z "$(ls "$dest"/tests/sanity/ignore-*.txt 2>/dev/null)" || { echo "tests/s
 # real interpreters first on PATH (pyenv's shims fail unless selected)
 pybin=$root/pybin && mkdir -p "$pybin"
 for v in 3.9 3.13; do
-  real=$(ls -d ~/.pyenv/versions/$v.*/bin/python$v 2>/dev/null | tail -n1 || true)
+  real=""
+  for candidate in ~/.pyenv/versions/"$v".*/bin/python"$v"; do [ -x "$candidate" ] && real=$candidate; done
   [ -n "$real" ] && ln -sf "$real" "$pybin/python$v"
 done
 export PATH=$pybin:$venv/bin:$PATH

@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The suite's leftover check counts the processes this run started, not a lab someone else runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+from hostnet import RUN_VAR, sandbox_processes
+
+
+def marked(run: str) -> subprocess.Popen:
+    """A process that looks like a demo server (its argv[0] carries the mark), started by run ``run``."""
+    return subprocess.Popen(["bash", "-c", "exec -a nslab-demo-test sleep 60"], env=dict(os.environ, **{RUN_VAR: run}))
+
+
+def test_only_this_runs_processes_are_leftovers():
+    mine, theirs = marked("run-a"), marked("run-b")
+    try:
+        for _ in range(50):                      # until both have exec-ed
+            found = sandbox_processes("run-a") + sandbox_processes("run-b")
+            if len(found) == 2:
+                break
+            subprocess.run(["sleep", "0.05"], check=True)
+        assert [p.split(":")[0] for p in sandbox_processes("run-a")] == [str(mine.pid)]
+        assert [p.split(":")[0] for p in sandbox_processes("run-b")] == [str(theirs.pid)]
+        assert sandbox_processes("run-c") == []
+    finally:
+        for proc in (mine, theirs):
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
