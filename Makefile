@@ -5,8 +5,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV         ?= .venv
-APT_PACKAGES  = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps git graphviz \
-                mmdebstrap dpkg-dev openssh-client python3-pyroute2 shellcheck
+# the lab's Debian packages, and what the tests add (README.md, "Quickstart", lists both)
+LAB_APT_PACKAGES  = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps git graphviz
+TEST_APT_PACKAGES = mmdebstrap dpkg-dev openssh-client python3-pyroute2 shellcheck
 PYENV_ROOT   ?= $(HOME)/.pyenv
 PY311        := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.11*/bin/python3.11) $(shell command -v python3.11))
 PY39         := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.9*/bin/python3.9) $(shell command -v python3.9))
@@ -31,7 +32,7 @@ PYTEST_ARGS  ?=
 HOST         ?= lab1
 SANDBOX_ROOT ?= /run/nslab-sandbox
 
-.PHONY: help setup dev system-packages venv collection lab teardown graph docs-graph shell test test-core \
+.PHONY: help setup dev system-packages apt-lab apt-test readme venv collection lab teardown graph docs-graph shell test test-core \
         unit integration property molecule sanity lint changelog installed matrix \
         matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration bench bench-smoke fleet-ssh bench-fleet
 
@@ -46,8 +47,9 @@ help:
 	@echo "make bench-fleet - lab.yml against 1, 4 and 8 lab VMs over SSH (BENCHMARKS.md)"
 
 # ------------------------------------------------------------------- setup
-system-packages:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+system-packages: apt-lab
+apt-lab apt-test: apt-%:
+	@missing=""; for p in $($(if $(filter lab,$*),LAB,TEST)_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -68,7 +70,7 @@ $(VENV)/.dev-done: $(VENV)/.done requirements-dev.txt
 
 venv: $(VENV)/.done
 
-dev: setup $(VENV)/.dev-done
+dev: setup apt-test $(VENV)/.dev-done
 
 collection:
 	@mkdir -p $(COLLECTIONS)/ansible_collections/nslab
@@ -106,7 +108,7 @@ test: dev
 	$(MAKE) --no-print-directory test-core
 	$(PYTHON) tests/hostnet.py check .cache/hostnet-before.json
 
-test-core: unit-and-integration molecule fleet-ssh lint changelog sanity installed matrix bench-smoke
+test-core: unit-and-integration molecule fleet-ssh readme lint changelog sanity installed matrix bench-smoke
 
 unit-and-integration:
 	$(PYTHON) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration tests/property $(PYTEST_ARGS)
@@ -141,6 +143,11 @@ fleet-ssh: dev $(FLEET_VENV)/.done
 	$(PYTHON) tests/fleet/world.py roots molecule/fleet-ssh/world.yml
 	$(PYTHON) tests/fleet/world.py run -- env NSLAB_WORLD_PYTHON=$(CURDIR)/$(PYTHON) PATH=$(CURDIR)/$(FLEET_VENV)/bin:$$PATH \
 	  NO_COLOR=1 MOLECULE_GLOB='molecule/*/molecule.yml' $(FLEET_VENV)/bin/molecule test -s fleet-ssh
+
+# the README's Quickstart, Install and Lab command blocks, run as a newcomer copies them: from a fresh
+# clone, with Python 3.12 (pyenv's) as the only Python >= 3.11 on a restricted PATH
+readme: dev
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/readme $(PYTEST_ARGS)
 
 lint: dev
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
