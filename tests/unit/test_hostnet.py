@@ -20,7 +20,7 @@ def marked(run: str) -> subprocess.Popen:
 def test_only_this_runs_processes_are_leftovers():
     mine, theirs = marked("run-a"), marked("run-b")
     try:
-        for _ in range(50):                      # until both have exec-ed
+        for _attempt in range(50):               # until both have exec-ed
             found = sandbox_processes("run-a") + sandbox_processes("run-b")
             if len(found) == 2:
                 break
