@@ -23,7 +23,7 @@ test "$(ansible-galaxy collection list nslab.net --format json | python3 -c 'imp
 cd "$work/project"
 root=/run/nslab-installed-$$
 ansible-playbook nslab.net.lab -e nslab_sandbox_root=$root | tee lab.log | tail -n 3
-grep -q "$work/collections/ansible_collections/nslab/net/roles/egress" lab.log
+ansible-playbook nslab.net.lab --list-tasks | grep -q "playbook: $work/collections/ansible_collections/nslab/net/playbooks/lab.yml"
 if grep -q "NOT reachable" lab.log; then echo "the installed lab reported NOT reachable facts"; exit 1; fi
 ansible-playbook nslab.net.teardown -e nslab_sandbox_root=$root | tail -n 3
 test ! -e $root

@@ -9,6 +9,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology as _lab_topology
 from ansible_collections.nslab.net.plugins.module_utils.topology import probes as _probes
+from ansible_collections.nslab.net.plugins.module_utils.topology import steps as _steps
 from ansible_collections.nslab.net.plugins.module_utils.topology import with_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -23,13 +24,18 @@ description:
     writes the demo pages and starts the services.
   - Errors name the role variable at fault, e.g. C(nslab_namespaces[1].address), and an unknown key of an entry
     lists the keys it takes.
-  - Also provides C(nslab.net.lab_probes), the connectivity probes of the lab report, and C(nslab.net.with_uplink)
-    (probes with C({uplink}) replaced by an address).
+  - Also provides C(nslab.net.lab_probes), the connectivity probes of the lab report, C(nslab.net.with_uplink)
+    (probes with C({uplink}) replaced by an address) and C(nslab.net.lab_steps) (the M(nslab.net.batch) steps
+    of the egress role, the ingress role or the whole lab - C(part) V(egress), V(ingress) or V(lab) - for a
+    C(state), with the report's probes as a last M(nslab.net.ns_probe) step when C(measure) (the internet
+    target, or V({})) is given; removing needs only C(lab)).
 positional: _input
 options:
   _input:
-    description: Dictionary with C(namespaces), C(gateway), C(bridge), C(uplink_interface), C(uplink_address),
-      C(egress), C(published_ports), C(demo_services) and C(demo_python).
+    description:
+      - Dictionary with C(lab), C(namespaces), C(gateway), C(bridge), C(dns), C(uplink_interface), C(uplink_address),
+        C(egress), C(nat_backend), C(published_ports), C(demo_services) and C(demo_python).
+      - A key given as null takes the default lab's value (the roles' defaults); a missing list is empty.
     type: dict
     required: true
   on_error:
@@ -69,6 +75,13 @@ def lab_probes(lab, internet=None):
     return _probes(lab, internet or None)
 
 
+def lab_steps(lab, part="lab", state="present", measure=None):
+    try:
+        return _steps(dict(lab), part, state, measure)
+    except (KeyError, Invalid) as exc:
+        raise AnsibleFilterError(f"lab_steps needs lab_topology's result: {exc}") from None
+
+
 class FilterModule:
     def filters(self):
-        return dict(lab_topology=lab_topology, lab_probes=lab_probes, with_uplink=with_uplink)
+        return dict(lab_topology=lab_topology, lab_probes=lab_probes, lab_steps=lab_steps, with_uplink=with_uplink)

@@ -24,6 +24,8 @@ from ansible_collections.nslab.net.plugins.module_utils.engine import (
 from ansible_collections.nslab.net.plugins.module_utils.links import BridgePortResource, VethResource
 from ansible_collections.nslab.net.plugins.module_utils.namespaces import NetnsResource
 from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
+from ansible_collections.nslab.net.plugins.module_utils.probe import SPEC as PROBE_SPEC
+from ansible_collections.nslab.net.plugins.module_utils.probe import ProbeCall
 from ansible_collections.nslab.net.plugins.module_utils.routes import RouteResource
 from ansible_collections.nslab.net.plugins.module_utils.services import ServiceResource
 from ansible_collections.nslab.net.plugins.module_utils.sysctl import SysctlResource
@@ -33,9 +35,11 @@ from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 MODULES = {cls.module_name: cls for cls in (
     NetnsResource, VethResource, BridgePortResource, RouteResource, SysctlResource, NatResource, ServiceResource)}
 
+PROBE = "ns_probe"     # measures with real traffic, after the steps before it
+
 #: the argument spec of the batch module
 SPEC = dict(steps=dict(type="list", elements="dict", required=True, options=dict(
-    module=dict(type="str", required=True, choices=sorted(MODULES)),
+    module=dict(type="str", required=True, choices=sorted([*MODULES, PROBE])),
     args=dict(type="dict", default={}),
     enabled=dict(type="bool", default=True),
 )))
@@ -44,12 +48,21 @@ SPEC = dict(steps=dict(type="list", elements="dict", required=True, options=dict
 def check_step(index: int, step: dict) -> dict:
     """A step's arguments checked against its module's argument spec (before any step runs)."""
     name = step["module"]
-    checked = ArgumentSpecValidator(argument_spec(MODULES[name])).validate(step["args"] or {})
+    spec = PROBE_SPEC if name == PROBE else argument_spec(MODULES[name])
+    checked = ArgumentSpecValidator(spec).validate(step["args"] or {})
     if checked.error_messages:
         raise Invalid(f"steps[{index}].args", f"({name}) " + "; ".join(checked.error_messages))
     params = checked.validated_parameters
-    v.lab(f"steps[{index}].args.lab", params["lab"])
+    if name != PROBE:
+        v.lab(f"steps[{index}].args.lab", params["lab"])
     return params
+
+
+def step_call(name: str, module: AnsibleModule, params: dict, session):
+    """The call a step makes: a resource module's (the engine's Call) or ns_probe's."""
+    if name == PROBE:
+        return ProbeCall(module, params, session)
+    return Call(MODULES[name], module, params, session)
 
 
 def run_batch() -> None:
@@ -64,7 +77,7 @@ def run_batch() -> None:
                 continue
             name = step["module"]
             try:
-                call = Call(MODULES[name], module, check_step(index, step), session)
+                call = step_call(name, module, check_step(index, step), session)
                 call.prepare()
             except Invalid as exc:
                 msg = str(exc) if str(exc).startswith(f"steps[{index}]") else f"steps[{index}].args: ({name}) {exc}"

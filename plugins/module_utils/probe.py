@@ -142,7 +142,8 @@ def _timeout(option: str, value) -> float:
     return seconds
 
 
-def normalize(index: int, probe: dict) -> dict:
+def normalize(index: int, probe: dict, present: bool = True) -> dict:
+    """A probe's options checked (``present``: its namespace must exist now)."""
     opt = f"probes[{index}]"
     if not isinstance(probe, dict):
         raise Invalid(opt, "must be a dictionary with at least target")
@@ -154,7 +155,7 @@ def normalize(index: int, probe: dict) -> dict:
                path=str(probe.get("path", "/")))
     if out["kind"] != "ping":
         out["port"] = v.port(f"{opt}.port", v.required(f"{opt}.port", probe.get("port")))[0]
-    if out["netns"] is not None and not nsmod.ns_exists(out["netns"]):
+    if present and out["netns"] is not None and not nsmod.ns_exists(out["netns"]):
         raise Invalid(f"{opt}.netns", f"namespace {out['netns']!r} does not exist")
     for key in probe:
         if key not in ("name", "fact", "netns", "kind", "target", "port", "timeout", "expect", "path"):
@@ -162,14 +163,59 @@ def normalize(index: int, probe: dict) -> dict:
     return out
 
 
-def _read_uplink(module: AnsibleModule, session) -> dict:
+#: the options of ns_probe (and of a batch step that calls it)
+SPEC = dict(probes=dict(type="list", elements="dict", required=True), uplink_address=dict(type="str"))
+
+
+def _read_uplink(session) -> dict:
     from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink
 
     uplink = read_uplink(session.ipr(None))
     if not uplink["address"]:
-        module.fail_json(msg="probes: {uplink} stands for the uplink address, but this host has no IPv4 default "
-                             "route with an address on its device: set uplink_address")
+        raise Invalid("probes", "{uplink} stands for the uplink address, but this host has no IPv4 default "
+                                "route with an address on its device: set uplink_address")
     return uplink
+
+
+def needs_session(raw: list, address: str | None) -> bool:
+    """Whether the probes enter namespaces or read the uplink (both need pyroute2 and root)."""
+    return (address is None and uses_uplink(raw)) or any(isinstance(p, dict) and p.get("netns") is not None
+                                                         for p in raw)
+
+
+def measure(module: AnsibleModule, session, raw: list, address: str | None) -> dict:
+    """Run the probes (``session``: a netlink session, needed when ``needs_session``); raises Invalid."""
+    uplink = None
+    if address is None and uses_uplink(raw):
+        uplink = _read_uplink(session)
+        address = uplink["address"]
+    probes = [normalize(i, p) for i, p in enumerate(with_uplink(raw, address))]
+    results = [run_probe(module, session, p) for p in probes]
+    return dict(changed=False, actions=[], results=results, ok=all(r["ok"] for r in results),
+                uplink=uplink or dict(address=address))
+
+
+class ProbeCall:
+    """ns_probe as a step of the batch module: after the steps before it, on the batch's session."""
+
+    def __init__(self, module: AnsibleModule, params: dict, session):
+        self.module, self.params, self.session = module, params, session
+
+    def prepare(self) -> None:
+        """Check every probe's options before any step runs ({uplink} stands in for the address; its
+        namespace may be one that an earlier step creates)."""
+        for index, probe in enumerate(with_uplink(self.params["probes"], self.params["uplink_address"] or "0.0.0.0")):
+            normalize(index, probe, present=False)
+
+    def execute(self) -> dict:
+        return measure(self.module, self.session, self.params["probes"], self.params["uplink_address"])
+
+    @staticmethod
+    def failure(exc: Exception) -> dict:
+        if isinstance(exc, Invalid):
+            return dict(msg=str(exc), changed=False, actions=[])
+        return dict(msg=f"unexpected error: {type(exc).__name__}: {exc}", changed=False, actions=[],
+                    exception=traceback.format_exc())
 
 
 def main(module: AnsibleModule) -> None:
@@ -177,23 +223,18 @@ def main(module: AnsibleModule) -> None:
     uplink: probes without ``netns`` (the report's outside probes, delegated to the
     controller, given ``uplink_address``) need neither."""
     raw, address = module.params["probes"], module.params.get("uplink_address")
-    session, uplink = None, None
-    needs_uplink = address is None and uses_uplink(raw)
-    if needs_uplink or any(isinstance(p, dict) and p.get("netns") is not None for p in raw):
+    session = None
+    if needs_session(raw, address):
         require_pyroute2(module, "probes with netns or {uplink} need")
         session = nsmod.Session()
     try:
-        if needs_uplink:
-            uplink = _read_uplink(module, session)
-            address = uplink["address"]
-        probes = [normalize(i, p) for i, p in enumerate(with_uplink(raw, address))]
-        results = [run_probe(module, session, p) for p in probes]
+        result = measure(module, session, raw, address)
     except Invalid as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:
-        module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", exception=traceback.format_exc())
+        module.fail_json(**ProbeCall.failure(exc))
     finally:                  # fail_json exits through here too
         if session is not None:
             session.close()
-    module.exit_json(changed=False, results=results, ok=all(r["ok"] for r in results),
-                     uplink=uplink or dict(address=address))
+    result.pop("actions")
+    module.exit_json(**result)

@@ -32,6 +32,19 @@ def uses_uplink(probes: list) -> bool:
 
 
 WWW_ROOT = "/run/nslab/www"
+#: seconds a published port's probe from a namespace keeps trying: the same module run may have just
+#: started its demo service (a loaded host takes a moment to start Python)
+SERVICE_TIMEOUT = 5
+#: the default lab (seed 002's network plus netns2); the roles' defaults are the same (a unit test holds them equal)
+DEFAULTS = dict(
+    lab="nslab", bridge="br0", gateway="192.168.0.1/16", dns=["127.0.0.1"], egress=True, nat_backend="auto",
+    uplink_interface="", uplink_address="",
+    namespaces=[dict(name="netns1", address="192.168.0.2", veth="veth0", peer="ceth0"),
+                dict(name="netns2", address="192.168.0.3", veth="veth1", peer="ceth1")],
+    published_ports=[dict(namespace="netns1", port=5000, target_port=5000, protocol="tcp")],
+    demo_services=[dict(namespace="netns1", port=5000)],
+)
+
 #: the keys of each entry of the list variables (a misspelled key is an error that lists these)
 KEYS = {
     "nslab_namespaces": ("name", "address", "veth", "peer"),
@@ -75,7 +88,12 @@ def _namespaces(topo: dict, gateway) -> list[dict]:
 
 
 def lab_topology(topo: dict) -> dict:
-    """Validate a topology and return the items of every module call."""
+    """Validate a topology and return the items of every module call. A key given as None takes the
+    default lab's value (DEFAULTS: the lab playbook passes the nslab_ variables that are unset so); a
+    missing list is empty, a missing label, resolver list, backend or egress switch the default's."""
+    topo = {key: (DEFAULTS[key] if val is None and key in DEFAULTS else val) for key, val in topo.items()}
+    for key in ("lab", "dns", "nat_backend", "egress"):
+        topo.setdefault(key, DEFAULTS[key])
     bridge = v.ifname("nslab_bridge", topo.get("bridge"))
     topo = dict(topo, bridge=bridge)
     gateway = ipaddress.ip_interface(v.interface("nslab_gateway", topo.get("gateway")))
@@ -98,6 +116,8 @@ def lab_topology(topo: dict) -> dict:
             raise Invalid("nslab_uplink_address", f"{uplink_addr} lies inside the lab subnet {subnet}")
 
     out = dict(
+        lab=v.lab("nslab_lab", topo["lab"]), dns=topo["dns"], nat_backend=topo["nat_backend"],
+        egress=bool(topo.get("egress", True)), gateway_interface=str(gateway),
         subnet=subnet, gateway=str(gateway.ip), bridge=bridge, uplink_interface=uplink_if, uplink_address=uplink_addr,
         netns=[dict(name=ns["name"]) for ns in namespaces],
         veth=[dict(name=ns["veth"], peer=ns["peer"], peer_netns=ns["name"],
@@ -188,7 +208,66 @@ def probes(lab: dict, internet: dict | None) -> dict:
             continue
         others = [ns for ns in namespaces if ns["name"] != pub["namespace"]] or namespaces
         host.append(dict(name=f"{others[0]['name']} -> {uplink}:{pub['port']}", fact="namespace -> published port",
-                         netns=others[0]["name"], target=uplink, kind="http", port=pub["port"]))
+                         netns=others[0]["name"], target=uplink, kind="http", port=pub["port"],
+                         timeout=SERVICE_TIMEOUT))
         outside.append(dict(name=f"outside -> {uplink}:{pub['port']}", fact="outside -> published port",
                             target=uplink, kind="http", port=pub["port"]))
     return dict(host=host, outside=outside)
+
+
+def _egress_steps(lab: dict) -> list[dict]:
+    """The egress role's module calls (seed 002's commands in the comments)."""
+    label = lab["lab"]
+    return [
+        # ip netns add NAME; ip -n NAME link set lo up; a resolver that fails fast
+        dict(module="netns", args=dict(lab=label, items=lab["netns"], dns=lab["dns"], purge=True)),
+        # ip link add vethX type veth peer name cethX netns NAME; ip -n NAME addr add ADDR dev cethX
+        dict(module="veth", args=dict(lab=label, items=lab["veth"], purge=True)),
+        # ip link add br0 type bridge; ip addr add GATEWAY dev br0; ip link set vethX master br0
+        dict(module="bridge_port", args=dict(lab=label, bridge=lab["bridge"], purge=True,
+                                             items=[dict(address=[lab["gateway_interface"]])] + lab["ports"])),
+        # ip netns exec NAME ip route add default via GATEWAY
+        dict(module="ns_route", args=dict(lab=label, items=lab["routes"], purge=True)),
+        # sysctl -w net.ipv4.ip_forward=1
+        dict(module="ns_sysctl", enabled=lab["egress"], args=dict(name="net.ipv4.ip_forward", value=1)),
+        # iptables -t nat -A POSTROUTING -s SUBNET -o UPLINK -j MASQUERADE (+ bridged traffic accepted)
+        dict(module="nat_rule", args=dict(lab=label, backend=lab["nat_backend"], purge=True,
+                                          items=lab["masquerade"] + lab["forward"])),
+    ]
+
+
+def _ingress_steps(lab: dict) -> list[dict]:
+    """The ingress role's module calls: demo services, hairpin, DNAT on the uplink address."""
+    label = lab["lab"]
+    return [
+        # ip netns exec NAME python3 -m http.server --bind ADDR PORT, supervised (its page written first)
+        dict(module="ns_service", args=dict(lab=label, items=lab["services"], purge=True)),
+        # bridge link set dev vethX hairpin on
+        dict(module="bridge_port", enabled=bool(lab["hairpin"]),
+             args=dict(lab=label, bridge=lab["bridge"], items=lab["hairpin"])),
+        # iptables -t nat -A PREROUTING -d UPLINK -p tcp --dport PORT -j DNAT --to-destination ADDR:PORT
+        dict(module="nat_rule", args=dict(lab=f"{label}-in", backend=lab["nat_backend"], purge=True, items=lab["dnat"])),
+    ]
+
+
+def _teardown_steps(label: str, part: str) -> list[dict]:
+    """Everything the lab made, and nothing else: purge with an empty list removes all of it."""
+    if part == "ingress":        # services stopped, published ports withdrawn
+        return [dict(module="ns_service", args=dict(lab=label, items=[], purge=True)),
+                dict(module="nat_rule", args=dict(lab=f"{label}-in", items=[], purge=True))]
+    return [dict(module=name, args=dict(lab=label, items=[], purge=True))    # rules, veths, bridges, namespaces
+            for name in ("nat_rule", "veth", "bridge_port", "netns")]
+
+
+def steps(lab: dict, part: str = "lab", state: str = "present", measure: dict | None = None) -> list[dict]:
+    """The nslab.net.batch steps of a role (``part`` egress or ingress) or of the whole lab (``lab``:
+    egress then ingress, removed in the reverse order), then, when ``measure`` is given (the internet
+    target, or {}), the report's probes from the lab host as an ns_probe step.
+    ``lab`` is lab_topology's result; removing needs only its ``lab`` label."""
+    parts = ["egress", "ingress"] if part == "lab" else [part]
+    if state == "absent":
+        return [step for name in reversed(parts) for step in _teardown_steps(lab["lab"], name)]
+    out = [step for name in parts for step in (_egress_steps(lab) if name == "egress" else _ingress_steps(lab))]
+    if measure is not None:
+        out.append(dict(module="ns_probe", args=dict(probes=probes(lab, measure or None)["host"])))
+    return out

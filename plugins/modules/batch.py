@@ -11,8 +11,10 @@ short_description: Several nslab.net module calls in one pass on the managed hos
 version_added: 1.1.0
 description:
   - Runs a list of steps, each exactly one call of M(nslab.net.netns), M(nslab.net.veth),
-    M(nslab.net.bridge_port), M(nslab.net.ns_route), M(nslab.net.ns_sysctl), M(nslab.net.nat_rule)
-    or M(nslab.net.ns_service) with that module's options, in order, in one module run.
+    M(nslab.net.bridge_port), M(nslab.net.ns_route), M(nslab.net.ns_sysctl), M(nslab.net.nat_rule),
+    M(nslab.net.ns_service) or M(nslab.net.ns_probe) with that module's options, in order, in one module run.
+  - An M(nslab.net.ns_probe) step measures with real traffic what the steps before it built (the lab playbook
+    builds a lab host and measures it in one module run); it changes nothing and runs in check mode too.
   - Each step behaves as the module it names (same validation, ownership, check mode, diff and
     C(actions)); what the steps share is the cost of a module run - one Python start on the managed
     host, one netlink socket per namespace for all steps, one host lock. An Ansible task costs about
@@ -31,7 +33,7 @@ options:
         description: The module this step calls (short name).
         type: str
         required: true
-        choices: [bridge_port, nat_rule, netns, ns_route, ns_service, ns_sysctl, veth]
+        choices: [bridge_port, nat_rule, netns, ns_probe, ns_route, ns_service, ns_sysctl, veth]
       args:
         description: The module's options, as the module itself takes them (C(items), C(lab), C(purge)...).
         type: dict

@@ -120,13 +120,12 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.nslab.net.plugins.module_utils.probe import SPEC
 from ansible_collections.nslab.net.plugins.module_utils.probe import main as probe_main
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(probes=dict(type="list", elements="dict", required=True),
-                                              uplink_address=dict(type="str")),
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=SPEC, supports_check_mode=True)
     probe_main(module)
 
 

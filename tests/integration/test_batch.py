@@ -124,3 +124,26 @@ def test_nat_rule_uplink_follows_the_default_route(mod):
     assert r["msg"].startswith("uplink: fills out_interface"), r["msg"]
     r = mod("nat_rule", expect_fail=True, type="forward", in_interface="br0", uplink=True)
     assert r["msg"].startswith("uplink: applies to masquerade, snat, dnat"), r["msg"]
+
+
+PROBES = dict(module="ns_probe", args=dict(probes=[
+    dict(name="host -> netns0", target="172.18.0.2"), dict(name="netns0 -> netns1", netns="netns0", target="172.18.0.3"),
+    dict(name="netns1 -> nowhere", netns="netns1", target="172.18.0.99", timeout=0.5)]))
+
+
+def test_a_probe_step_measures_what_the_steps_before_it_built(mod):
+    built = mod("batch", steps=SEED000 + [PROBES])                   # the namespaces exist only after step 0
+    probed = built["results"][-1]
+    assert built["changed"] and probed["module"] == "ns_probe" and probed["step"] == len(SEED000)
+    assert [(r["name"], r["ok"]) for r in probed["results"]] == [
+        ("host -> netns0", True), ("netns0 -> netns1", True), ("netns1 -> nowhere", False)]
+    assert all(r["ms"] is not None for r in probed["results"][:2]) and probed["results"][2]["ms"] is None
+    again = mod("batch", steps=SEED000 + [PROBES])
+    assert not again["changed"] and [r["ok"] for r in again["results"][-1]["results"]] == [True, True, False]
+
+
+def test_a_bad_probe_stops_the_batch_before_any_change(mod):
+    bad = dict(module="ns_probe", args=dict(probes=[dict(name="x", target="172.18.0.2", kind="icmp")]))
+    r = mod("batch", expect_fail=True, steps=SEED000 + [bad])
+    assert r["msg"].startswith(f"steps[{len(SEED000)}]") and "kind" in r["msg"], r["msg"]
+    assert mod.sh("ip netns list").stdout == ""

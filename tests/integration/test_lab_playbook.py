@@ -54,7 +54,7 @@ def test_check_diff_on_an_existing_sandbox_shows_the_lab_and_builds_nothing(tmp_
         before = state_of(box)
         proc = ansible_playbook(root, "playbooks/lab.yml", "--check", "--diff")
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert recap(proc.stdout, "lab1")["changed"] == 2     # egress batch, ingress batch
+        assert recap(proc.stdout, "lab1")["changed"] == 1     # the one batch of the lab host
         # the diffs, as callback_result_format = yaml prints them
         for words in ("netns1:\n-        state: absent", "+        peer_netns: netns1", "+        - 192.168.0.2/16",
                       "+        - 192.168.0.1/16", "+        to: 192.168.0.2:5000",
@@ -74,7 +74,7 @@ def test_lab_report_idempotence_and_teardown_to_nothing(tmp_path):
     try:
         first = ansible_playbook(root, "playbooks/lab.yml")
         assert first.returncode == 0, first.stdout[-3000:] + first.stderr
-        report = block(first.stdout, "nslab.net.ingress : Connectivity report")
+        report = block(first.stdout, "Connectivity report")
         # the lab host's own probes; the outside probes of the whole fleet run once, for the summary
         assert report[0].split() == ["FACT", "PROBE", "RESULT", "RTT"] and len(report) == 10, report
         assert {line.split("  ")[0] for line in report[1:]} == set(FACTS) - {"outside -> published port"}

@@ -194,43 +194,27 @@ class Engine(Way):
     """The modules, called straight from Python with their args (no ansible-playbook)."""
     name = "engine"
 
-    def batches(self, state: str) -> list[list[tuple[str, dict]]]:
-        """The module calls the egress and ingress roles make, worked out by the same
-        topology code (the nslab.net.lab_topology filter), one batch per role."""
-        from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology
+    def batches(self, state: str) -> list[list[dict]]:
+        """The module calls the egress and ingress roles make (nslab.net.lab_steps: the same
+        topology code), one batch per role, in the order the roles run."""
+        from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology, steps
 
-        spaces = topology(self.n)
-        lab, lab_in = "nslab", "nslab-in"
         if state != "present":
-            return [[("ns_service", dict(lab=lab, items=[], purge=True)), ("nat_rule", dict(lab=lab_in, items=[], purge=True))],
-                    [(module, dict(lab=lab, items=[], purge=True)) for module in ("nat_rule", "veth", "bridge_port", "netns")]]
+            return [steps({"lab": "nslab"}, part, "absent") for part in ("ingress", "egress")]
+        spaces = topology(self.n)
         plan = lab_topology(dict(
             namespaces=[{k: ns[k] for k in ("name", "address", "veth", "peer")} for ns in spaces], gateway=GATEWAY,
-            bridge="br0", egress=True, uplink_interface="", uplink_address="",
-            published_ports=[dict(namespace=ns["name"], port=ns["port"], target_port=8080) for ns in spaces]))
-        egress = [
-            ("netns", dict(lab=lab, items=plan["netns"], dns=["127.0.0.1"], purge=True)),
-            ("veth", dict(lab=lab, items=plan["veth"], purge=True)),
-            ("bridge_port", dict(lab=lab, bridge="br0", items=[dict(address=[GATEWAY])] + plan["ports"], purge=True)),
-            ("ns_route", dict(lab=lab, items=plan["routes"], purge=True)),
-            ("ns_sysctl", dict(name="net.ipv4.ip_forward", value=1)),
-            ("nat_rule", dict(lab=lab, items=plan["masquerade"] + plan["forward"], purge=True)),
-        ]
-        ingress = [
-            ("ns_service", dict(lab=lab, items=plan["services"], purge=True)),
-            ("bridge_port", dict(lab=lab, bridge="br0", items=plan["hairpin"])),
-            ("nat_rule", dict(lab=lab_in, items=plan["dnat"], purge=True)),
-        ]
-        return [egress, ingress]
+            published_ports=[dict(namespace=ns["name"], port=ns["port"], target_port=8080) for ns in spaces],
+            demo_services=[]))
+        return [steps(plan, part) for part in ("egress", "ingress")]
 
     def run_calls(self, state):
         """The calls as the roles make them: one nslab.net.batch run per role."""
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([COLLECTIONS, ansible_only()]))
         path = os.path.join(self.workdir, "batch.json")
         for batch in self.batches(state):
-            steps = [dict(module=module, args=args) for module, args in batch]
             with open(path, "w") as fh:
-                json.dump({"ANSIBLE_MODULE_ARGS": dict(steps=steps, _ansible_check_mode=False)}, fh)
+                json.dump({"ANSIBLE_MODULE_ARGS": dict(steps=batch, _ansible_check_mode=False)}, fh)
             proc = self.box.run([PYTHON, "-m", "ansible_collections.nslab.net.plugins.modules.batch", path],
                                 check=False, env=env)
             if proc.returncode != 0 or '"failed": true' in proc.stdout:

@@ -102,8 +102,10 @@ def test_every_readme_command_works_from_a_fresh_clone_with_python_312_only(tmp_
     assert {h: c["changed"] for h, c in recaps(again).items()} == {"lab1": 0, "localhost": 0}
     check = next(text for cmd, text in out.items() if cmd.startswith("ansible-playbook playbooks/lab.yml --check --diff  "))
     assert {h: c["changed"] for h, c in recaps(check).items()} == {"lab1": 0, "localhost": 0}
-    assert os.path.join(str(home), ".ansible/collections/ansible_collections/nslab/net/roles/egress") in \
-        out["(cd ~ && ansible-playbook nslab.net.lab)"]                     # the installed copy ran
+    assert "10/10 probes reachable" in out["(cd ~ && ansible-playbook nslab.net.lab)"]
+    listed = subprocess.run([str(clone / ".venv/bin/ansible-playbook"), "nslab.net.lab", "--list-tasks"], cwd=home,
+                            env=dict(env, PATH=f"{clone}/.venv/bin:{bindir}"), capture_output=True, text=True, check=True)
+    assert f"playbook: {home}/.ansible/collections/ansible_collections/nslab/net/playbooks/lab.yml" in listed.stdout
     assert (clone / "nslab-graph" / "lab1.svg").exists()
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True)
     assert status.stdout == "", status.stdout                              # make graph and the rest leave the tree clean

@@ -42,3 +42,46 @@ def test_the_filter_returns_the_error_for_the_role_to_fail_with():
         "error": "nslab_gateway: 192.168.0.0/16 is the subnet's network address, not a host address: the bridge's "
                  "address with the prefix, e.g. 192.168.0.1/16"}
     assert lab_topology_filter(topo(), "return")["netns"] == [{"name": "netns1"}]
+
+
+def test_the_lab_steps_are_the_roles_steps_in_order_and_reversed_to_remove():
+    from ansible_collections.nslab.net.plugins.module_utils.topology import steps
+    plan = lab_topology(topo(published_ports=[{"namespace": "netns1", "port": 5000}],
+                             demo_services=[{"namespace": "netns1", "port": 5000}]))
+    egress, ingress = steps(plan, "egress"), steps(plan, "ingress")
+    assert [s["module"] for s in egress] == ["netns", "veth", "bridge_port", "ns_route", "ns_sysctl", "nat_rule"]
+    assert [s["module"] for s in ingress] == ["ns_service", "bridge_port", "nat_rule"]
+    assert steps(plan) == egress + ingress
+    assert egress[2]["args"]["items"][0] == {"address": ["192.168.0.1/16"]}        # the gateway on the bridge
+    assert ingress[2]["args"]["lab"] == "nslab-in" and ingress[1]["enabled"] is True
+    measured = steps(plan, "lab", "present", {})
+    assert measured[:-1] == egress + ingress and measured[-1]["module"] == "ns_probe"
+    assert [p["fact"] for p in measured[-1]["args"]["probes"]][-1] == "namespace -> published port"
+    removed = steps({"lab": "x"}, "lab", "absent")
+    assert [(s["module"], s["args"]["lab"]) for s in removed] == [
+        ("ns_service", "x"), ("nat_rule", "x-in"), ("nat_rule", "x"), ("veth", "x"), ("bridge_port", "x"), ("netns", "x")]
+    assert all(s["args"]["items"] == [] and s["args"]["purge"] for s in removed)
+
+
+def test_unset_variables_take_the_default_lab_and_the_roles_defaults_are_the_same():
+    import os
+    import re
+
+    import yaml
+
+    from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS
+    plan = lab_topology({key: None for key in DEFAULTS})
+    assert plan["gateway"] == "192.168.0.1" and [n["name"] for n in plan["netns"]] == ["netns1", "netns2"]
+    assert plan["dnat"][0]["port"] == 5000 and plan["services"][0]["netns"] == "netns1"
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for role, names in (("egress", dict(lab="egress_lab", bridge="egress_bridge", gateway="egress_gateway",
+                                        dns="egress_dns", egress="egress_masquerade", nat_backend="egress_nat_backend",
+                                        namespaces="egress_namespaces")),
+                        ("ingress", dict(published_ports="ingress_published_ports", demo_services="ingress_demo_services",
+                                         namespaces="ingress_namespaces", bridge="ingress_bridge"))):
+        with open(os.path.join(repo, "roles", role, "defaults", "main.yml")) as fh:
+            defaults = yaml.safe_load(fh)
+        for key, var in names.items():
+            expr = re.fullmatch(r"\{\{ nslab_\w+ \| default\((.*)\) \}\}", defaults[var]).group(1)
+            value = defaults[expr] if expr in defaults else yaml.safe_load(expr.replace("'", '"'))
+            assert value == DEFAULTS[key], (role, var)
