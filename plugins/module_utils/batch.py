@@ -58,11 +58,27 @@ def check_step(index: int, step: dict) -> dict:
     return params
 
 
-def step_call(name: str, module: AnsibleModule, params: dict, session):
+def step_call(name: str, module: AnsibleModule, params: dict, session, check_mode: bool | None = None):
     """The call a step makes: a resource module's (the engine's Call) or ns_probe's."""
     if name == PROBE:
         return ProbeCall(module, params, session)
-    return Call(MODULES[name], module, params, session)
+    return Call(MODULES[name], module, params, session, check_mode)
+
+
+def rehearse(module: AnsibleModule, steps: list, session) -> None:
+    """All or nothing: plan every step in check mode, each against what the steps before it would
+    leave (exactly what check mode reports), and refuse the whole batch before its first change when
+    one of them would be refused. Reads are shared with the real run that follows (nothing changed)."""
+    for index, name, params in steps:
+        if name == PROBE:
+            continue
+        call = step_call(name, module, params, session, check_mode=True)
+        try:
+            call.execute()
+        except Exception as exc:  # noqa: BLE001 - reported with the step, never a traceback
+            failure = call.failure(exc)
+            module.fail_json(**dict(failure, msg=f"steps[{index}] ({name}): {failure['msg']} (nothing was changed)",
+                                    changed=False, actions=[], failed_step=index, results=[]))
 
 
 def run_batch() -> None:
@@ -71,7 +87,7 @@ def run_batch() -> None:
     require_pyroute2(module)
     results, actions, diffs, warnings = [], [], [], []
     with host_session(module) as session:
-        calls = []
+        calls, planned = [], []
         for index, step in enumerate(module.params["steps"]):   # every step's options, before any step runs
             if not step["enabled"]:
                 continue
@@ -86,6 +102,9 @@ def run_batch() -> None:
                 module.fail_json(msg=f"steps[{index}] ({name}): unexpected error: {type(exc).__name__}: {exc}",
                                  changed=False, actions=[], exception=traceback.format_exc())
             calls.append((index, name, call))
+            planned.append((index, name, call.params))
+        if not module.check_mode and len(planned) > 1:
+            rehearse(module, planned, session)
 
         for index, name, call in calls:
             try:

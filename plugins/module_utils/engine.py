@@ -106,9 +106,9 @@ class Plan:
 class Context:
     """What one module run shares: the netlink session, check mode, caches."""
 
-    def __init__(self, module: AnsibleModule, lab: str, session=None):
+    def __init__(self, module: AnsibleModule, lab: str, session=None, check_mode: bool | None = None):
         self.module = module
-        self.check_mode = module.check_mode
+        self.check_mode = module.check_mode if check_mode is None else check_mode
         self.lab = lab
         self.session = session if session is not None else nsmod.Session()
         self.created_ns: set = set()   # namespaces this run creates (check mode: would)
@@ -249,11 +249,13 @@ class Call:
     netlink session (one socket per namespace for the whole batch) and one host lock.
     """
 
-    def __init__(self, resource_cls, module: AnsibleModule, params: dict, session=None):
+    def __init__(self, resource_cls, module: AnsibleModule, params: dict, session=None,
+                 check_mode: bool | None = None):
         self.resource_cls = resource_cls
         self.module = module
         self.params = params
         self.session = session
+        self.check_mode = check_mode      # None: the module's (a batch rehearses its steps in check mode)
         self.plan = Plan()
         self.ctx = None
 
@@ -263,7 +265,7 @@ class Call:
         the first one runs."""
         params, resource_cls = self.params, self.resource_cls
         lab = v.lab("lab", params["lab"])
-        ctx = self.ctx = Context(self.module, lab, self.session)
+        ctx = self.ctx = Context(self.module, lab, self.session, self.check_mode)
         self.resource = resource_cls(ctx, params)
         raw, listed = _merge_items(params, resource_cls.options)
         if params.get("purge") and not listed:

@@ -87,6 +87,72 @@ def _namespaces(topo: dict, gateway) -> list[dict]:
     return out
 
 
+def _gateway(value):
+    """The bridge's address with the lab subnet's prefix (nslab_gateway)."""
+    gateway = ipaddress.ip_interface(v.interface("nslab_gateway", value))
+    if gateway.version != 4:
+        raise Invalid("nslab_gateway", "the lab subnet is IPv4 (NAT egress and DNAT ingress are IPv4 here)")
+    net = gateway.network
+    if net.prefixlen < 31 and gateway.ip in (net.network_address, net.broadcast_address):
+        what = "network" if gateway.ip == net.network_address else "broadcast"
+        raise Invalid("nslab_gateway", f"{gateway} is the subnet's {what} address, not a host address: the "
+                                       f"bridge's address with the prefix, e.g. {net.network_address + 1}/{net.prefixlen}")
+    return gateway
+
+
+def _member(by_name: dict, opt: str, entry: dict) -> dict:
+    """The namespace an entry names (its ``namespace``), which must be one of the lab's."""
+    ns = by_name.get(v.required(f"{opt}.namespace", entry.get("namespace")))
+    if ns is None:
+        raise Invalid(f"{opt}.namespace", f"{entry.get('namespace')!r} is not one of nslab_namespaces")
+    return ns
+
+
+def _published(topo: dict, by_name: dict) -> list[dict]:
+    """nslab_published_ports: one port per entry, each protocol/port once."""
+    published, seen = [], {}
+    for index, opt, pub in _entries(topo, "published_ports", "nslab_published_ports"):
+        ns = _member(by_name, opt, pub)
+        proto = v.choice(f"{opt}.protocol", pub.get("protocol", "tcp"), ("tcp", "udp"))
+        port = v.port(f"{opt}.port", v.required(f"{opt}.port", pub.get("port")))
+        if port[0] != port[1]:
+            raise Invalid(f"{opt}.port", "publish one port per entry")
+        target = v.port(f"{opt}.target_port", pub.get("target_port") or port[0])[0]
+        if (proto, port[0]) in seen:
+            raise Invalid(f"{opt}.port", f"{proto}/{port[0]} is already published by "
+                                         f"nslab_published_ports[{seen[(proto, port[0])]}]")
+        seen[(proto, port[0])] = index
+        published.append(dict(namespace=ns["name"], address=ns["address"], protocol=proto, port=port[0],
+                              target_port=target, veth=ns["veth"]))
+    return published
+
+
+def _dnat(published: list, uplink_addr, subnet: str, bridge: str) -> list[dict]:
+    """DNAT of each published port on the uplink address, and its NAT loopback."""
+    out, on_uplink = [], (dict(destination=uplink_addr) if uplink_addr else dict(uplink=True))
+    for pub in published:
+        out.append(dict(type="dnat", protocol=pub["protocol"], port=pub["port"], **on_uplink,
+                        to=f"{pub['address']}:{pub['target_port']}", comment=f"publish {pub['namespace']}"))
+        # NAT loopback: a namespace reaching the published port by the uplink address gets its
+        # answer back through the host, so the reply is translated too
+        out.append(dict(type="masquerade", source=subnet, destination=f"{pub['address']}/32", out_interface=bridge,
+                        protocol=pub["protocol"], port=pub["target_port"], comment=f"hairpin {pub['namespace']}"))
+    return out
+
+
+def _services(topo: dict, by_name: dict) -> list[dict]:
+    """nslab_demo_services: python3 -m http.server in a namespace, with its page."""
+    services = []
+    for _index, opt, svc in _entries(topo, "demo_services", "nslab_demo_services"):
+        ns = _member(by_name, opt, svc)
+        port = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))[0]
+        services.append(dict(name=f"demo-{ns['name']}-{port}", netns=ns["name"], directory=f"{WWW_ROOT}/{ns['name']}-{port}",
+                             command=[topo.get("demo_python") or "python3", "-m", "http.server", "--bind",
+                                      ns["address"], str(port)],
+                             index=f"nslab demo service in {ns['name']} ({ns['address']}:{port})\n"))
+    return services
+
+
 def lab_topology(topo: dict) -> dict:
     """Validate a topology and return the items of every module call. A key given as None takes the
     default lab's value (DEFAULTS: the lab playbook passes the nslab_ variables that are unset so); a
@@ -96,16 +162,8 @@ def lab_topology(topo: dict) -> dict:
         topo.setdefault(key, DEFAULTS[key])
     bridge = v.ifname("nslab_bridge", topo.get("bridge"))
     topo = dict(topo, bridge=bridge)
-    gateway = ipaddress.ip_interface(v.interface("nslab_gateway", topo.get("gateway")))
-    if gateway.version != 4:
-        raise Invalid("nslab_gateway", "the lab subnet is IPv4 (NAT egress and DNAT ingress are IPv4 here)")
-    if gateway.network.prefixlen < 31 and gateway.ip in (gateway.network.network_address,
-                                                         gateway.network.broadcast_address):
-        first = gateway.network.network_address + 1
-        raise Invalid("nslab_gateway", f"{gateway} is the subnet's {'network' if gateway.ip == gateway.network.network_address else 'broadcast'} "
-                      f"address, not a host address: the bridge's address with the prefix, e.g. {first}/{gateway.network.prefixlen}")
-    subnet = gateway.network.with_prefixlen
-    prefix = gateway.network.prefixlen
+    gateway = _gateway(topo.get("gateway"))
+    subnet, prefix = gateway.network.with_prefixlen, gateway.network.prefixlen
     namespaces = _namespaces(topo, gateway)
     by_name = {ns["name"]: ns for ns in namespaces}
     uplink_if = topo.get("uplink_interface") or None
@@ -114,8 +172,9 @@ def lab_topology(topo: dict) -> dict:
         uplink_addr = v.address("nslab_uplink_address", uplink_addr)
         if ipaddress.ip_address(uplink_addr) in gateway.network:
             raise Invalid("nslab_uplink_address", f"{uplink_addr} lies inside the lab subnet {subnet}")
-
-    out = dict(
+    published = _published(topo, by_name)
+    hairpin = list(dict.fromkeys(pub["veth"] for pub in published))
+    return dict(
         lab=v.lab("nslab_lab", topo["lab"]), dns=topo["dns"], nat_backend=topo["nat_backend"],
         egress=bool(topo.get("egress", True)), gateway_interface=str(gateway),
         subnet=subnet, gateway=str(gateway.ip), bridge=bridge, uplink_interface=uplink_if, uplink_address=uplink_addr,
@@ -131,51 +190,9 @@ def lab_topology(topo: dict) -> dict:
         # bridged traffic between the lab's namespaces passes FORWARD when br_netfilter's
         # bridge-nf-call-iptables is on (Docker hosts): accept it there, ahead of a DROP policy
         forward=[dict(type="forward", in_interface=bridge, out_interface=bridge, comment="bridged")],
+        published=published, hairpin=[dict(port=p, hairpin=True) for p in hairpin],
+        dnat=_dnat(published, uplink_addr, subnet, bridge), services=_services(topo, by_name),
     )
-
-    published, hairpin_ports, seen = [], [], {}
-    for index, opt, pub in _entries(topo, "published_ports", "nslab_published_ports"):
-        ns = by_name.get(v.required(f"{opt}.namespace", pub.get("namespace")))
-        if ns is None:
-            raise Invalid(f"{opt}.namespace", f"{pub.get('namespace')!r} is not one of nslab_namespaces")
-        proto = v.choice(f"{opt}.protocol", pub.get("protocol", "tcp"), ("tcp", "udp"))
-        port = v.port(f"{opt}.port", v.required(f"{opt}.port", pub.get("port")))
-        if port[0] != port[1]:
-            raise Invalid(f"{opt}.port", "publish one port per entry")
-        target = v.port(f"{opt}.target_port", pub.get("target_port") or port[0])[0]
-        if (proto, port[0]) in seen:
-            raise Invalid(f"{opt}.port", f"{proto}/{port[0]} is already published by nslab_published_ports[{seen[(proto, port[0])]}]")
-        seen[(proto, port[0])] = index
-        published.append(dict(namespace=ns["name"], address=ns["address"], protocol=proto, port=port[0],
-                              target_port=target, veth=ns["veth"]))
-        if ns["veth"] not in hairpin_ports:
-            hairpin_ports.append(ns["veth"])
-    out["published"] = published
-    out["hairpin"] = [dict(port=p, hairpin=True) for p in hairpin_ports]
-    out["dnat"] = []
-    on_uplink = dict(destination=uplink_addr) if uplink_addr else dict(uplink=True)
-    for pub in published:
-        out["dnat"].append(dict(type="dnat", protocol=pub["protocol"], port=pub["port"], **on_uplink,
-                                to=f"{pub['address']}:{pub['target_port']}", comment=f"publish {pub['namespace']}"))
-        # NAT loopback: a namespace reaching the published port by the uplink address gets its
-        # answer back through the host, so the reply is translated too
-        out["dnat"].append(dict(type="masquerade", source=subnet, destination=f"{pub['address']}/32",
-                                out_interface=bridge, protocol=pub["protocol"], port=pub["target_port"],
-                                comment=f"hairpin {pub['namespace']}"))
-
-    services = []
-    for _index, opt, svc in _entries(topo, "demo_services", "nslab_demo_services"):
-        ns = by_name.get(v.required(f"{opt}.namespace", svc.get("namespace")))
-        if ns is None:
-            raise Invalid(f"{opt}.namespace", f"{svc.get('namespace')!r} is not one of nslab_namespaces")
-        port = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))[0]
-        directory = f"{WWW_ROOT}/{ns['name']}-{port}"
-        services.append(dict(name=f"demo-{ns['name']}-{port}", netns=ns["name"], directory=directory,
-                             command=[topo.get("demo_python") or "python3", "-m", "http.server", "--bind",
-                                      ns["address"], str(port)],
-                             index=f"nslab demo service in {ns['name']} ({ns['address']}:{port})\n"))
-    out["services"] = services
-    return out
 
 
 def probes(lab: dict, internet: dict | None) -> dict:

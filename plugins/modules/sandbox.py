@@ -76,11 +76,11 @@ sandboxes:
 """
 
 from ansible_collections.nslab.net.plugins.module_utils.engine import run
-from ansible_collections.nslab.net.plugins.module_utils.sandbox import sandbox_resource
+from ansible_collections.nslab.net.plugins.module_utils.sandbox_resource import SandboxResource
 
 
 def main() -> None:
-    run(sandbox_resource())
+    run(SandboxResource)
 
 
 if __name__ == "__main__":

@@ -65,17 +65,23 @@ def test_batch_refuses_bad_input_in_any_step_before_any_change(mod):
     assert mod.sh("ip netns list").stdout == "" and mod.sh("ip link show br0", check=False).returncode != 0
 
 
-def test_batch_failing_step_names_itself_and_what_was_done(mod):
-    mod.sh("ip link add br0 type veth peer name br0peer")                              # someone else's link in the way
-    r = mod("batch", expect_fail=True, steps=SEED000)
+def test_a_refused_later_step_refuses_the_whole_batch_before_any_change(mod):
+    mod("batch", steps=SEED000)
+    mod.sh("ip link add br1 type veth peer name br1peer")                              # someone else's link in the way
+    before = lab_state(mod.sandbox)
+    moved = [dict(module="netns", args=dict(items=[dict(name="netns0")], purge=True)),     # would delete netns1
+             dict(module="veth", args=dict(purge=True, items=[
+                 dict(name="veth0", peer="ceth0", peer_netns="netns0", peer_address=["172.18.0.9/16"])])),
+             dict(module="bridge_port", args=dict(bridge="br1", items=[dict(port="veth0")]))]
+    r = mod("batch", expect_fail=True, steps=moved)
     assert r["failed_step"] == 2 and r["msg"].startswith("steps[2] (bridge_port): "), r["msg"]
-    assert "br0" in r["msg"] and "not made by nslab.net" in r["msg"]
-    assert r["changed"] and r["actions"][:len(r["results"][0]["actions"])] == r["results"][0]["actions"]
-    assert any("netns0" in a for a in r["results"][0]["actions"]) and any("veth0" in a for a in r["results"][1]["actions"])
-    assert [x["module"] for x in r["results"]] == ["netns", "veth"]
-    assert "veth" in mod.sh("ip -d link show br0").stdout                # left untouched
-    mod.sh("ip link del br0")
-    assert mod("batch", steps=SEED000)["changed"]                     # the rest converges once it is gone
+    assert "br1" in r["msg"] and "not made by nslab.net" in r["msg"] and "nothing was changed" in r["msg"]
+    assert not r["changed"] and r["actions"] == [] and r["results"] == []
+    assert lab_state(mod.sandbox) == before                          # netns1 and its veth are still there
+    assert "veth" in mod.sh("ip -d link show br1").stdout                # left untouched
+    mod.sh("ip link del br1")
+    assert mod("batch", steps=moved)["changed"]                       # the same batch applies once it is gone
+    assert "netns1" not in mod.sh("ip netns list").stdout
 
 
 def test_disabled_step_is_skipped(mod):

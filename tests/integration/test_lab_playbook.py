@@ -88,6 +88,16 @@ def test_lab_report_idempotence_and_teardown_to_nothing(tmp_path):
         again = ansible_playbook(root, "playbooks/lab.yml")
         assert again.returncode == 0, again.stdout[-3000:]
         assert {host: c["changed"] for host, c in recaps(again.stdout).items()} == {"lab1": 0, "localhost": 0}
+        # all or nothing: a lab whose subnet overlaps the uplink is refused (by the bridge step, after steps that
+        # would delete netns2 and re-address ceth0) before anything changes
+        before = state_of(Sandbox("lab1", root))
+        overlap = ansible_playbook(root, "playbooks/lab.yml", "-e", json.dumps(dict(
+            nslab_gateway="203.0.113.50/24", nslab_namespaces=[dict(name="netns1", address="203.0.113.51", veth="veth0",
+                                                                    peer="ceth0")], nslab_published_ports=[],
+            nslab_demo_services=[])))
+        assert overlap.returncode != 0 and "nothing was changed" in overlap.stdout, overlap.stdout[-3000:]
+        assert recaps(overlap.stdout)["lab1"]["changed"] == 0
+        assert state_of(Sandbox("lab1", root)) == before
         down = ansible_playbook(root, "playbooks/teardown.yml")
         assert down.returncode == 0, down.stdout[-3000:]
         assert not os.path.exists(root) or os.listdir(root) == []
