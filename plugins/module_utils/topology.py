@@ -154,10 +154,11 @@ def _services(topo: dict, by_name: dict) -> list[dict]:
 
 
 def lab_topology(topo: dict) -> dict:
-    """Validate a topology and return the items of every module call. A key given as None takes the
+    """Validate a topology and return the items of every module call. A key given as None (or '') takes the
     default lab's value (DEFAULTS: the lab playbook passes the nslab_ variables that are unset so); a
     missing list is empty, a missing label, resolver list, backend or egress switch the default's."""
-    topo = {key: (DEFAULTS[key] if val is None and key in DEFAULTS else val) for key, val in topo.items()}
+    topo = {key: (DEFAULTS[key] if val in (None, "") and key in DEFAULTS else val)    # ansible-core < 2.19: none is ''
+            for key, val in topo.items()}
     for key in ("lab", "dns", "nat_backend", "egress"):
         topo.setdefault(key, DEFAULTS[key])
     bridge = v.ifname("nslab_bridge", topo.get("bridge"))

@@ -203,7 +203,7 @@ class Engine(Way):
             return [steps({"lab": "nslab"}, part, "absent") for part in ("ingress", "egress")]
         spaces = topology(self.n)
         plan = lab_topology(dict(
-            namespaces=[{k: ns[k] for k in ("name", "address", "veth", "peer")} for ns in spaces], gateway=GATEWAY,
+            namespaces=[{k: ns[k] for k in ("name", "address", "veth", "peer")} for ns in spaces], gateway=GATEWAY, bridge="br0",
             published_ports=[dict(namespace=ns["name"], port=ns["port"], target_port=8080) for ns in spaces],
             demo_services=[]))
         return [steps(plan, part) for part in ("egress", "ingress")]
