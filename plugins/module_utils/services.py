@@ -37,24 +37,28 @@ marker, netns, cwd, log = sys.argv[1:5]
 cmd = sys.argv[5:]
 child = None
 stopping = False
+# the handler interrupts the loop's child.wait(), which holds the child's wait lock: it only signals,
+# and the loop reaps the child (a wait in the handler could not, and would time out)
 def stop(*args):
     global stopping
     stopping = True
     if child is not None and child.poll() is None:
         child.terminate()
-        try:
-            child.wait(3)
-        except subprocess.TimeoutExpired:
-            child.kill()
-    sys.exit(0)
+        signal.alarm(3)                  # still there in 3 s: SIGKILL
+def force(*args):
+    if child is not None and child.poll() is None:
+        child.kill()
 signal.signal(signal.SIGTERM, stop)
 signal.signal(signal.SIGINT, stop)
+signal.signal(signal.SIGALRM, force)
 while not stopping:
     with open(log, "ab") as out:
         argv = (["ip", "netns", "exec", netns] if netns != "-" else []) + cmd
         child = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
     child.wait()
-    time.sleep(1)
+    if not stopping:
+        time.sleep(1)                    # restarted after a second
+sys.exit(0)
 """
 
 
