@@ -234,8 +234,21 @@ class VM(Sandbox):
         self.chrooted("/usr/sbin/sshd -E /var/log/sshd.log")
         return self.chrooted("cat /etc/ssh/ssh_host_ed25519_key.pub", capture_output=True).stdout.decode().strip()
 
-    def stop(self) -> None:
+    def stop(self, internet: Internet | None = None) -> None:
+        """End the VM, and remove its links on the controller and the internet side now: the kernel
+        drops them with the VM's namespace only later, and the next `up` makes the same names."""
         self.destroy()      # SIGKILL: PID 1 of its namespaces ignores SIGTERM
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        with Session() as session:
+            ctl = session.ipr(None)
+            for index in ctl.link_lookup(ifname=f"m-{self.name}"[:15]):
+                try:
+                    ctl.link("del", index=index)
+                except NetlinkError:
+                    pass      # gone meanwhile
+        if internet is not None:
+            internet.detach(self)
 
 
 # ------------------------------------------------------------------- the controller
@@ -379,8 +392,9 @@ def down() -> None:
             vms = json.load(fh)
     except FileNotFoundError:
         vms = []
+    internet = Internet(os.path.join(STATE, "sandboxes"))
     for spec in vms:
-        VM(spec).stop()
+        VM(spec).stop(internet if internet.exists() else None)
     if os.path.exists(os.path.join(STATE, "vms.json")):
         os.unlink(os.path.join(STATE, "vms.json"))
     log(f"{len(vms)} VMs ended")
