@@ -6,20 +6,19 @@ SHELL := /bin/bash
 
 VENV         ?= .venv
 # the lab's Debian packages, and what the tests add (README.md, "Quickstart", lists both)
-LAB_APT_PACKAGES  = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps git graphviz
+LAB_APT_PACKAGES  = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps git graphviz python3-venv
 TEST_APT_PACKAGES = mmdebstrap dpkg-dev openssh-client python3-pyroute2 shellcheck
 PYENV_ROOT   ?= $(HOME)/.pyenv
 PY311        := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.11*/bin/python3.11) $(shell command -v python3.11))
 PY39         := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.9*/bin/python3.9) $(shell command -v python3.9))
 # The controller's Python: the newest Python >= 3.11 on PATH or in pyenv (not its shims), with venv.
 # pip then picks the newest ansible-core that supports it (2.21 on 3.12 - 3.14, 2.19 on 3.11).
-ifndef BASE_PYTHON
-BASE_PYTHON := $(shell for d in $$(echo "$$PATH" | tr : ' ') $(PYENV_ROOT)/versions/*/bin; do \
+# (worked out when a recipe needs it: after apt-lab has installed python3-venv)
+BASE_PYTHON ?= $(shell for d in $$(echo "$$PATH" | tr : ' ') $(PYENV_ROOT)/versions/*/bin; do \
   case $$d in (*/shims) continue;; esac; \
   for p in $$d/python3.[0-9] $$d/python3.[0-9][0-9]; do test -x $$p || continue; \
-    $$p -c 'import sys, venv, ensurepip; v = sys.version_info; print("%d.%03d.%03d" % v[:3]); sys.exit(v < (3, 11))' \
+    $$p -c 'import sys, venv, ensurepip; v = sys.version_info; v >= (3, 11) and print("%d.%03d.%03d" % v[:3])' \
       2>/dev/null | sed "s|$$| $$p|"; done; done | sort | tail -n 1 | cut -d' ' -f2)
-endif
 ANSIBLE_CORE ?= ansible-core>=2.19,<2.22
 CORE_NEW     := ansible-core>=2.21,<2.22
 LAB_REQUIREMENTS := 'pyroute2>=0.7.2,<0.10'
@@ -56,7 +55,7 @@ apt-lab apt-test: apt-%:
 	fi
 
 $(VENV)/.done: Makefile
-	@test -n "$(BASE_PYTHON)" || { echo "no Python 3.11 or newer found on PATH or in pyenv ($(PYENV_ROOT)): install one (apt install python3), or set BASE_PYTHON=/path/to/python3"; exit 1; }
+	@test -n "$(BASE_PYTHON)" || { echo "no Python 3.11 or newer with venv found on PATH or in pyenv ($(PYENV_ROOT)): install one (apt install python3 python3-venv), or set BASE_PYTHON=/path/to/python3"; exit 1; }
 	@echo "virtualenv $(VENV) with $(BASE_PYTHON) ($$($(BASE_PYTHON) -V)) and the newest $(ANSIBLE_CORE) it supports"
 	$(BASE_PYTHON) -m venv $(VENV)
 	$(PYTHON) $(PIP) '$(ANSIBLE_CORE)' $(LAB_REQUIREMENTS)

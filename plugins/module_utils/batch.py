@@ -58,21 +58,26 @@ def check_step(index: int, step: dict) -> dict:
     return params
 
 
-def step_call(name: str, module: AnsibleModule, params: dict, session, check_mode: bool | None = None):
+def step_call(name: str, module: AnsibleModule, params: dict, session, check_mode: bool | None = None,
+              projected: dict | None = None):
     """The call a step makes: a resource module's (the engine's Call) or ns_probe's."""
     if name == PROBE:
         return ProbeCall(module, params, session)
-    return Call(MODULES[name], module, params, session, check_mode)
+    return Call(MODULES[name], module, params, session, check_mode, projected)
 
 
 def rehearse(module: AnsibleModule, steps: list, session) -> None:
-    """All or nothing: plan every step in check mode, each against what the steps before it would
-    leave (exactly what check mode reports), and refuse the whole batch before its first change when
-    one of them would be refused. Reads are shared with the real run that follows (nothing changed)."""
+    """All or nothing: plan every step in check mode before the first change, and refuse the whole
+    batch when one of them would be refused (a value, a foreign object in the way, an overlapping
+    subnet, a namespace that does not exist and that no step before it creates). The namespaces the
+    steps before it would create or delete are carried from step to step; a check that needs an
+    earlier step applied to the kernel (a link that must exist already) still runs with its step.
+    Reads are shared with the real run that follows (nothing changed)."""
+    projected = dict(created=set(), deleted=set())
     for index, name, params in steps:
         if name == PROBE:
             continue
-        call = step_call(name, module, params, session, check_mode=True)
+        call = step_call(name, module, params, session, check_mode=True, projected=projected)
         try:
             call.execute()
         except Exception as exc:  # noqa: BLE001 - reported with the step, never a traceback

@@ -106,13 +106,17 @@ class Plan:
 class Context:
     """What one module run shares: the netlink session, check mode, caches."""
 
-    def __init__(self, module: AnsibleModule, lab: str, session=None, check_mode: bool | None = None):
+    def __init__(self, module: AnsibleModule, lab: str, session=None, check_mode: bool | None = None,
+                 projected: dict | None = None):
         self.module = module
         self.check_mode = module.check_mode if check_mode is None else check_mode
         self.lab = lab
         self.session = session if session is not None else nsmod.Session()
-        self.created_ns: set = set()   # namespaces this run creates (check mode: would)
-        self.deleted_ns: set = set()
+        # a batch's rehearsal: the namespaces the steps before this one would create or delete
+        self.rehearsal = projected is not None
+        projected = projected if projected is not None else dict(created=set(), deleted=set())
+        self.created_ns: set = projected["created"]   # namespaces this run creates (check mode: would)
+        self.deleted_ns: set = projected["deleted"]
         self.cache: dict = {}
         self.indexes: dict = {}       # (ns, link name) -> ifindex, learnt while applying (links.index_of)
         self.done: list[str] = []     # actions applied so far (reported on failure)
@@ -250,12 +254,13 @@ class Call:
     """
 
     def __init__(self, resource_cls, module: AnsibleModule, params: dict, session=None,
-                 check_mode: bool | None = None):
+                 check_mode: bool | None = None, projected: dict | None = None):
         self.resource_cls = resource_cls
         self.module = module
         self.params = params
         self.session = session
         self.check_mode = check_mode      # None: the module's (a batch rehearses its steps in check mode)
+        self.projected = projected
         self.plan = Plan()
         self.ctx = None
 
@@ -265,7 +270,7 @@ class Call:
         the first one runs."""
         params, resource_cls = self.params, self.resource_cls
         lab = v.lab("lab", params["lab"])
-        ctx = self.ctx = Context(self.module, lab, self.session, self.check_mode)
+        ctx = self.ctx = Context(self.module, lab, self.session, self.check_mode, self.projected)
         self.resource = resource_cls(ctx, params)
         raw, listed = _merge_items(params, resource_cls.options)
         if params.get("purge") and not listed:
@@ -289,7 +294,7 @@ class Call:
             self.prepare()
         params, plan, ctx, resource, items = self.params, self.plan, self.ctx, self.resource, self.items
         pause = test_pause(self.resource_cls.module_name)
-        if not ctx.check_mode and params["state"] != "absent":
+        if (not ctx.check_mode or ctx.rehearsal) and params["state"] != "absent":
             for index, item in enumerate(items):
                 for opt in resource.netns_options:
                     if opt in item and not ctx.ns_exists(item[opt]):

@@ -55,6 +55,9 @@ while not stopping:
     with open(log, "ab") as out:
         argv = (["ip", "netns", "exec", netns] if netns != "-" else []) + cmd
         child = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    if stopping:                         # SIGTERM came while it was being started
+        child.terminate()
+        signal.alarm(3)
     child.wait()
     if not stopping:
         time.sleep(1)                    # restarted after a second

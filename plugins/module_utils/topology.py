@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -100,6 +102,14 @@ def _gateway(value):
     return gateway
 
 
+def _switch(opt: str, value) -> bool:
+    """A yes/no variable as Ansible reads one (``-e nslab_egress=false`` is the string 'false')."""
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise Invalid(opt, f"{value!r} is not a boolean (true/false, yes/no, 1/0)") from None
+
+
 def _member(by_name: dict, opt: str, entry: dict) -> dict:
     """The namespace an entry names (its ``namespace``), which must be one of the lab's."""
     ns = by_name.get(v.required(f"{opt}.namespace", entry.get("namespace")))
@@ -175,9 +185,12 @@ def lab_topology(topo: dict) -> dict:
             raise Invalid("nslab_uplink_address", f"{uplink_addr} lies inside the lab subnet {subnet}")
     published = _published(topo, by_name)
     hairpin = list(dict.fromkeys(pub["veth"] for pub in published))
+    for key, choices in (("state", ("present", "absent")), ("requirements", ("check", "install", "skip"))):
+        if topo.get(key) not in (None, ""):     # the lab playbook's; the roles check their own
+            v.choice(f"nslab_{key}", topo[key], choices)
     return dict(
         lab=v.lab("nslab_lab", topo["lab"]), dns=topo["dns"], nat_backend=topo["nat_backend"],
-        egress=bool(topo.get("egress", True)), gateway_interface=str(gateway),
+        egress=_switch("nslab_egress", topo.get("egress", True)), gateway_interface=str(gateway),
         subnet=subnet, gateway=str(gateway.ip), bridge=bridge, uplink_interface=uplink_if, uplink_address=uplink_addr,
         netns=[dict(name=ns["name"]) for ns in namespaces],
         veth=[dict(name=ns["veth"], peer=ns["peer"], peer_netns=ns["name"],
@@ -187,7 +200,7 @@ def lab_topology(topo: dict) -> dict:
         # without a given uplink, nat_rule takes it from the default route on the host (uplink: true)
         masquerade=([dict(type="masquerade", source=subnet, comment="egress",
                           **(dict(out_interface=uplink_if) if uplink_if else dict(uplink=True)))]
-                    if topo.get("egress", True) else []),
+                    if _switch("nslab_egress", topo.get("egress", True)) else []),
         # bridged traffic between the lab's namespaces passes FORWARD when br_netfilter's
         # bridge-nf-call-iptables is on (Docker hosts): accept it there, ahead of a DROP policy
         forward=[dict(type="forward", in_interface=bridge, out_interface=bridge, comment="bridged")],

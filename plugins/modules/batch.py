@@ -14,14 +14,18 @@ description:
     M(nslab.net.bridge_port), M(nslab.net.ns_route), M(nslab.net.ns_sysctl), M(nslab.net.nat_rule),
     M(nslab.net.ns_service) or M(nslab.net.ns_probe) with that module's options, in order, in one module run.
   - An M(nslab.net.ns_probe) step measures with real traffic what the steps before it built (the lab playbook
-    builds a lab host and measures it in one module run); it changes nothing and runs in check mode too.
+    builds a lab host and measures it in one module run); it changes nothing. In check mode nothing is built,
+    so the lab playbook leaves it out there.
   - Each step behaves as the module it names (same validation, ownership, check mode, diff and
     C(actions)); what the steps share is the cost of a module run - one Python start on the managed
     host, one netlink socket per namespace for all steps, one host lock. An Ansible task costs about
     a third of a second before its module does any work, so the roles use one batch per role
     rather than one task per resource type.
-  - Every step's options are checked before the first step changes anything. A failing step stops
-    the batch; the error names the step, and C(actions) lists what was done before it.
+  - All or nothing - every step's options are checked and every step is planned in check mode before the
+    first change (each against the namespaces the steps before it would create or delete); a step that would
+    be refused refuses the whole batch, naming the step, with nothing changed. A step that fails while
+    applying (the kernel refuses) stops the batch; the error names the step, C(actions) lists what was done
+    and C(changed) is true when anything was.
 options:
   steps:
     description: The module calls, in the order they run.

@@ -153,3 +153,14 @@ def test_a_bad_probe_stops_the_batch_before_any_change(mod):
     r = mod("batch", expect_fail=True, steps=SEED000 + [bad])
     assert r["msg"].startswith(f"steps[{len(SEED000)}]") and "kind" in r["msg"], r["msg"]
     assert mod.sh("ip netns list").stdout == ""
+
+
+def test_a_namespace_no_earlier_step_creates_refuses_the_batch_before_any_change(mod):
+    steps = [dict(module="netns", args=dict(items=[dict(name="a")])),
+             dict(module="veth", args=dict(items=[dict(name="va", peer="ca", peer_netns="a"),
+                                                  dict(name="vb", peer="cb", peer_netns="b")]))]
+    r = mod("batch", expect_fail=True, steps=steps)
+    assert r["msg"].startswith("steps[1] (veth): items[1].peer_netns: namespace 'b' does not exist"), r["msg"]
+    assert not r["changed"] and mod.sh("ip netns list").stdout == ""       # not even namespace a
+    steps[1]["args"]["items"].pop()
+    assert mod("batch", steps=steps)["changed"]                            # a created, then used by step 1

@@ -85,3 +85,20 @@ def test_unset_variables_take_the_default_lab_and_the_roles_defaults_are_the_sam
             expr = re.fullmatch(r"\{\{ nslab_\w+ \| default\((.*)\) \}\}", defaults[var]).group(1)
             value = defaults[expr] if expr in defaults else yaml.safe_load(expr.replace("'", '"'))
             assert value == DEFAULTS[key], (role, var)
+
+
+@pytest.mark.parametrize("value, masquerade", [(True, 1), ("false", 0), ("no", 0), ("yes", 1), (0, 0)])
+def test_egress_reads_as_ansible_reads_a_boolean(value, masquerade):
+    plan = lab_topology(topo(egress=value))
+    assert len(plan["masquerade"]) == masquerade and plan["egress"] is bool(masquerade)
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(egress="maybe"), "nslab_egress: 'maybe' is not a boolean"),
+    (dict(state="absnet"), "nslab_state: 'absnet' is not one of: present, absent"),
+    (dict(requirements="instal"), "nslab_requirements: 'instal' is not one of: check, install, skip"),
+])
+def test_the_lab_playbooks_switches_are_checked(kw, words):
+    with pytest.raises(Invalid) as exc:
+        lab_topology(topo(**kw))
+    assert str(exc.value).startswith(words)
