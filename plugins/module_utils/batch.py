@@ -66,7 +66,7 @@ def step_call(name: str, module: AnsibleModule, params: dict, session, check_mod
     return Call(MODULES[name], module, params, session, check_mode, projected)
 
 
-def rehearse(module: AnsibleModule, steps: list, session) -> None:
+def rehearse(module: AnsibleModule, calls: list, session) -> None:
     """All or nothing: plan every step in check mode before the first change, and refuse the whole
     batch when one of them would be refused (a value, a foreign object in the way, an overlapping
     subnet, a namespace that does not exist and that no step before it creates). The namespaces the
@@ -74,10 +74,10 @@ def rehearse(module: AnsibleModule, steps: list, session) -> None:
     earlier step applied to the kernel (a link that must exist already) still runs with its step.
     Reads are shared with the real run that follows (nothing changed)."""
     projected = dict(created=set(), deleted=set())
-    for index, name, params in steps:
+    for index, name, prepared in calls:
         if name == PROBE:
             continue
-        call = step_call(name, module, params, session, check_mode=True, projected=projected)
+        call = step_call(name, module, prepared.params, session, check_mode=True, projected=projected)
         try:
             call.execute()
         except Exception as exc:  # noqa: BLE001 - reported with the step, never a traceback
@@ -92,7 +92,7 @@ def run_batch() -> None:
     require_pyroute2(module)
     results, actions, diffs, warnings = [], [], [], []
     with host_session(module) as session:
-        calls, planned = [], []
+        calls = []
         for index, step in enumerate(module.params["steps"]):   # every step's options, before any step runs
             if not step["enabled"]:
                 continue
@@ -107,9 +107,8 @@ def run_batch() -> None:
                 module.fail_json(msg=f"steps[{index}] ({name}): unexpected error: {type(exc).__name__}: {exc}",
                                  changed=False, actions=[], exception=traceback.format_exc())
             calls.append((index, name, call))
-            planned.append((index, name, call.params))
-        if not module.check_mode and len(planned) > 1:
-            rehearse(module, planned, session)
+        if not module.check_mode and len(calls) > 1:
+            rehearse(module, calls, session)
 
         for index, name, call in calls:
             try:

@@ -56,8 +56,7 @@ while not stopping:
         argv = (["ip", "netns", "exec", netns] if netns != "-" else []) + cmd
         child = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
     if stopping:                         # SIGTERM came while it was being started
-        child.terminate()
-        signal.alarm(3)
+        stop()
     child.wait()
     if not stopping:
         time.sleep(1)                    # restarted after a second

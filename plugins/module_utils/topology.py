@@ -185,12 +185,13 @@ def lab_topology(topo: dict) -> dict:
             raise Invalid("nslab_uplink_address", f"{uplink_addr} lies inside the lab subnet {subnet}")
     published = _published(topo, by_name)
     hairpin = list(dict.fromkeys(pub["veth"] for pub in published))
+    egress = _switch("nslab_egress", topo["egress"])
     for key, choices in (("state", ("present", "absent")), ("requirements", ("check", "install", "skip"))):
         if topo.get(key) not in (None, ""):     # the lab playbook's; the roles check their own
             v.choice(f"nslab_{key}", topo[key], choices)
     return dict(
         lab=v.lab("nslab_lab", topo["lab"]), dns=topo["dns"], nat_backend=topo["nat_backend"],
-        egress=_switch("nslab_egress", topo.get("egress", True)), gateway_interface=str(gateway),
+        egress=egress, gateway_interface=str(gateway),
         subnet=subnet, gateway=str(gateway.ip), bridge=bridge, uplink_interface=uplink_if, uplink_address=uplink_addr,
         netns=[dict(name=ns["name"]) for ns in namespaces],
         veth=[dict(name=ns["veth"], peer=ns["peer"], peer_netns=ns["name"],
@@ -200,7 +201,7 @@ def lab_topology(topo: dict) -> dict:
         # without a given uplink, nat_rule takes it from the default route on the host (uplink: true)
         masquerade=([dict(type="masquerade", source=subnet, comment="egress",
                           **(dict(out_interface=uplink_if) if uplink_if else dict(uplink=True)))]
-                    if _switch("nslab_egress", topo.get("egress", True)) else []),
+                    if egress else []),
         # bridged traffic between the lab's namespaces passes FORWARD when br_netfilter's
         # bridge-nf-call-iptables is on (Docker hosts): accept it there, ahead of a DROP policy
         forward=[dict(type="forward", in_interface=bridge, out_interface=bridge, comment="bridged")],
