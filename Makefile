@@ -13,12 +13,13 @@ PY311        := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.11*/bin/python3.
 PY39         := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.9*/bin/python3.9) $(shell command -v python3.9))
 # The controller's Python: the newest Python >= 3.11 on PATH or in pyenv (not its shims), with venv.
 # pip then picks the newest ansible-core that supports it (2.21 on 3.12 - 3.14, 2.19 on 3.11).
-# (worked out when a recipe needs it: after apt-lab has installed python3-venv)
-BASE_PYTHON ?= $(shell for d in $$(echo "$$PATH" | tr : ' ') $(PYENV_ROOT)/versions/*/bin; do \
+# (worked out once, when a recipe first needs it: after apt-lab has installed python3-venv)
+FIND_PYTHON = $(shell for d in $$(echo "$$PATH" | tr : ' ') $(PYENV_ROOT)/versions/*/bin; do \
   case $$d in (*/shims) continue;; esac; \
   for p in $$d/python3.[0-9] $$d/python3.[0-9][0-9]; do test -x $$p || continue; \
     $$p -c 'import sys, venv, ensurepip; v = sys.version_info; v >= (3, 11) and print("%d.%03d.%03d" % v[:3])' \
       2>/dev/null | sed "s|$$| $$p|"; done; done | sort | tail -n 1 | cut -d' ' -f2)
+BASE_PYTHON ?= $(eval BASE_PYTHON := $(FIND_PYTHON))$(BASE_PYTHON)
 ANSIBLE_CORE ?= ansible-core>=2.19,<2.22
 CORE_NEW     := ansible-core>=2.21,<2.22
 LAB_REQUIREMENTS := 'pyroute2>=0.7.2,<0.10'
