@@ -254,14 +254,16 @@ class VM(Sandbox):
 # ------------------------------------------------------------------- the controller
 _CONTROLLER_SETUP = r"""
 set -e
-S="$1"; shift
-mkdir -p "$S/etc-upper" "$S/etc-work" "$S/root-upper" "$S/root-work"
+S="$1"; W="$2"; shift 2
+mkdir -p "$S/etc-upper" "$S/etc-work" "$S/root-upper" "$S/root-work" "$S/work"
+mount --bind "$W" "$S/work"           # the working directory, kept visible if it lives under /tmp or /run
 mount -t overlay overlay -o lowerdir=/etc,upperdir="$S/etc-upper",workdir="$S/etc-work" /etc
 mount -t overlay overlay -o lowerdir=/root,upperdir="$S/root-upper",workdir="$S/root-work" /root
 chmod 0711 /root                      # the non-root controller user reaches pyenv's Pythons
 mount -t tmpfs -o mode=0755 ctl-run /run
 mount -t tmpfs -o mode=1777 ctl-tmp /tmp
-mkdir -p /run/netns /run/lock
+mkdir -p /run/netns /run/lock "$W"
+mount --move "$S/work" "$W"
 rm -f /etc/resolv.conf
 printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > /etc/resolv.conf
 hostname controller
@@ -277,7 +279,7 @@ def controller_run(argv: list[str]) -> int:
     try:
         return subprocess.call(["unshare", "--net", "--mount", "--uts", "--pid", "--fork", "--mount-proc",
                                 "--propagation", "private", "--", "/bin/bash", "-c", _CONTROLLER_SETUP,
-                                "controller-setup", state] + argv)
+                                "controller-setup", state, os.getcwd()] + argv)
     finally:
         shutil.rmtree(state, ignore_errors=True)
 
