@@ -180,7 +180,7 @@ matrix: matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219
 
 # managed side, Debian 12 as shipped: the system /usr/bin/python3 with Debian's python3-pyroute2 package
 MATRIX_MODULE_TESTS := tests/integration/test_modules.py tests/integration/test_seeds.py \
-  tests/integration/test_safety.py tests/integration/test_batch.py
+  tests/integration/test_safety.py tests/integration/test_batch.py tests/integration/test_engine.py
 matrix-debian12: dev
 	/usr/bin/python3 -c 'import importlib.metadata as m, pyroute2, sys; \
 	  assert pyroute2.__file__.startswith("/usr/lib/python3/dist-packages/"), pyroute2.__file__; \
@@ -207,4 +207,4 @@ matrix-managed-py39: dev .venv-managed-py39/.done
 matrix-core218 matrix-core219: matrix-core%: dev .venv-core%/.done
 	.venv-core$*/bin/python -c 'from ansible.release import __version__ as v; print("ansible-core", v)'
 	.venv-core$*/bin/python -m pytest -q -n 2 -p no:cacheprovider tests/integration/test_seeds.py \
-	  tests/integration/test_lab_playbook.py
+	  tests/integration/test_lab_playbook.py tests/integration/test_engine.py

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology as _lab_topology
+from ansible_collections.nslab.net.plugins.module_utils.topology import persist as _persist
 from ansible_collections.nslab.net.plugins.module_utils.topology import probes as _probes
 from ansible_collections.nslab.net.plugins.module_utils.topology import steps as _steps
 from ansible_collections.nslab.net.plugins.module_utils.topology import with_uplink
@@ -28,13 +29,15 @@ description:
     (probes with C({uplink}) replaced by an address) and C(nslab.net.lab_steps) (the M(nslab.net.batch) steps
     of the egress role, the ingress role or the whole lab - C(part) V(egress), V(ingress) or V(lab) - for a
     C(state), with the report's probes as a last M(nslab.net.ns_probe) step when C(measure) (the internet
-    target, or V({})) is given; removing needs only C(lab)).
+    target, or V({})) is given; removing needs only C(lab)) and C(nslab.net.lab_persist) (the
+    M(nslab.net.batch) option C(persist) for a C(part) and C(state) - saved when the lab is present and its
+    C(persist), the variable C(nslab_persist), is true, removed otherwise).
 positional: _input
 options:
   _input:
     description:
       - Dictionary with C(lab), C(namespaces), C(gateway), C(bridge), C(dns), C(uplink_interface), C(uplink_address),
-        C(egress), C(nat_backend), C(published_ports), C(demo_services) and C(demo_python).
+        C(egress), C(nat_backend), C(persist), C(published_ports), C(demo_services) and C(demo_python).
       - A key given as null takes the default lab's value (the roles' defaults); a missing list is empty.
     type: dict
     required: true
@@ -82,6 +85,14 @@ def lab_steps(lab, part="lab", state="present", measure=None):
         raise AnsibleFilterError(f"lab_steps needs lab_topology's result: {exc}") from None
 
 
+def lab_persist(lab, part="lab", state="present"):
+    try:
+        return _persist(dict(lab), part, state)
+    except KeyError as exc:
+        raise AnsibleFilterError(f"lab_persist needs lab_topology's result: {exc}") from None
+
+
 class FilterModule:
     def filters(self):
-        return dict(lab_topology=lab_topology, lab_probes=lab_probes, lab_steps=lab_steps, with_uplink=with_uplink)
+        return dict(lab_topology=lab_topology, lab_probes=lab_probes, lab_steps=lab_steps,
+                    lab_persist=lab_persist, with_uplink=with_uplink)

@@ -24,6 +24,8 @@ from ansible_collections.nslab.net.plugins.module_utils.engine import (
 from ansible_collections.nslab.net.plugins.module_utils.links import BridgePortResource, VethResource
 from ansible_collections.nslab.net.plugins.module_utils.namespaces import NetnsResource
 from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
+from ansible_collections.nslab.net.plugins.module_utils.persist import SPEC as PERSIST_SPEC
+from ansible_collections.nslab.net.plugins.module_utils.persist import Persist, payload_zip
 from ansible_collections.nslab.net.plugins.module_utils.probe import SPEC as PROBE_SPEC
 from ansible_collections.nslab.net.plugins.module_utils.probe import ProbeCall
 from ansible_collections.nslab.net.plugins.module_utils.routes import RouteResource
@@ -42,7 +44,7 @@ SPEC = dict(steps=dict(type="list", elements="dict", required=True, options=dict
     module=dict(type="str", required=True, choices=sorted([*MODULES, PROBE])),
     args=dict(type="dict", default={}),
     enabled=dict(type="bool", default=True),
-)))
+)), persist=dict(type="dict", options=PERSIST_SPEC))
 
 
 def check_step(index: int, step: dict) -> dict:
@@ -86,48 +88,93 @@ def rehearse(module: AnsibleModule, calls: list, session) -> None:
                                     changed=False, actions=[], failed_step=index, results=[]))
 
 
+def prepare_calls(module: AnsibleModule, session) -> list:
+    """Every enabled step checked against its module's argument spec and prepared, before any step runs."""
+    calls = []
+    for index, step in enumerate(module.params["steps"]):
+        if not step["enabled"]:
+            continue
+        name = step["module"]
+        try:
+            call = step_call(name, module, check_step(index, step), session)
+            call.prepare()
+        except Invalid as exc:
+            msg = str(exc) if str(exc).startswith(f"steps[{index}]") else f"steps[{index}].args: ({name}) {exc}"
+            module.fail_json(msg=msg, changed=False, actions=[])
+        except Exception as exc:  # noqa: BLE001 - never a traceback
+            module.fail_json(msg=f"steps[{index}] ({name}): unexpected error: {type(exc).__name__}: {exc}",
+                             changed=False, actions=[], exception=traceback.format_exc())
+        calls.append((index, name, call))
+    return calls
+
+
+def plan_persist(module: AnsibleModule, calls: list):
+    """The ``persist`` option planned before any step runs (a refusal changes nothing), or None."""
+    options = module.params["persist"]
+    if options is None:
+        return None
+    lab = next((call.params["lab"] for _index, name, call in calls if name != PROBE), "nslab")
+    try:
+        return Persist(options, lab, module.params["steps"], payload=payload_zip()).plan()
+    except Invalid as exc:
+        module.fail_json(msg=f"{exc} (nothing was changed)", changed=False, actions=[])
+    except OSError as exc:
+        module.fail_json(msg=f"persist: cannot read the saved lab: {exc} (nothing was changed)", changed=False, actions=[])
+    return None
+
+
+def run_calls(module: AnsibleModule, calls: list) -> tuple:
+    """Each step in order; a failing one stops the batch, reporting what was done."""
+    results, actions, diffs, warnings = [], [], [], []
+    for index, name, call in calls:
+        try:
+            result = call.execute()
+        except Exception as exc:  # noqa: BLE001 - reported with the step, never a traceback
+            failure = call.failure(exc)
+            failure["msg"] = f"steps[{index}] ({name}): {failure['msg']}"
+            failure["actions"] = actions + failure["actions"]
+            failure["changed"] = any(r["changed"] for r in results) or failure["changed"]
+            module.fail_json(results=results, failed_step=index, **failure)
+        actions += result["actions"]
+        warnings += result.pop("warnings", [])
+        diff = result.pop("diff", None)
+        if diff is not None:
+            diffs.append(dict(diff, before_header=f"steps[{index}] {name}", after_header=f"steps[{index}] {name}"))
+        results.append(dict(result, module=name, step=index))
+    return results, actions, diffs, warnings
+
+
+def finish_persist(module: AnsibleModule, keeper, out: dict, diffs: list) -> None:
+    """The lab's files saved (or removed) once every step has run; reported like a step."""
+    if keeper is None:
+        return
+    done = keeper.actions
+    if not module.check_mode:
+        try:
+            done = keeper.apply(module.run_command)
+        except OSError as exc:
+            module.fail_json(msg=f"persist: {exc} (the lab itself was built; re-run to save it)", changed=True,
+                             actions=out["actions"], results=out["results"])
+    out["actions"] += done
+    out["changed"] = out["changed"] or bool(done)
+    out["persist"] = keeper.report()
+    diffs.append(dict(before=keeper.before, after=keeper.after, before_header="persist", after_header="persist"))
+
+
 def run_batch() -> None:
     """Entry point of the batch module."""
     module = AnsibleModule(argument_spec=SPEC, supports_check_mode=True)
     require_pyroute2(module)
-    results, actions, diffs, warnings = [], [], [], []
     with host_session(module) as session:
-        calls = []
-        for index, step in enumerate(module.params["steps"]):   # every step's options, before any step runs
-            if not step["enabled"]:
-                continue
-            name = step["module"]
-            try:
-                call = step_call(name, module, check_step(index, step), session)
-                call.prepare()
-            except Invalid as exc:
-                msg = str(exc) if str(exc).startswith(f"steps[{index}]") else f"steps[{index}].args: ({name}) {exc}"
-                module.fail_json(msg=msg, changed=False, actions=[])
-            except Exception as exc:  # noqa: BLE001 - never a traceback
-                module.fail_json(msg=f"steps[{index}] ({name}): unexpected error: {type(exc).__name__}: {exc}",
-                                 changed=False, actions=[], exception=traceback.format_exc())
-            calls.append((index, name, call))
+        calls = prepare_calls(module, session)
+        keeper = plan_persist(module, calls)
         if not module.check_mode and len(calls) > 1:
             rehearse(module, calls, session)
-
-        for index, name, call in calls:
-            try:
-                result = call.execute()
-            except Exception as exc:  # noqa: BLE001 - reported with the step, never a traceback
-                failure = call.failure(exc)
-                failure["msg"] = f"steps[{index}] ({name}): {failure['msg']}"
-                failure["actions"] = actions + failure["actions"]
-                failure["changed"] = any(r["changed"] for r in results) or failure["changed"]
-                module.fail_json(results=results, failed_step=index, **failure)
-            actions += result["actions"]
-            warnings += result.pop("warnings", [])
-            diff = result.pop("diff", None)
-            if diff is not None:
-                diffs.append(dict(diff, before_header=f"steps[{index}] {name}", after_header=f"steps[{index}] {name}"))
-            results.append(dict(result, module=name, step=index))
+        results, actions, diffs, warnings = run_calls(module, calls)
+        out = dict(changed=any(r["changed"] for r in results), actions=actions, results=results)
+        finish_persist(module, keeper, out, diffs)
     for text in warnings:
         module.warn(text)
-    out = dict(changed=any(r["changed"] for r in results), actions=actions, results=results)
     if module._diff:
         out["diff"] = diffs
     module.exit_json(**out)

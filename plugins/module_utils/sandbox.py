@@ -31,6 +31,7 @@ set -e
 mount -t overlay overlay -o lowerdir=/etc,upperdir="$1/etc-upper",workdir="$1/etc-work" /etc
 mount -t tmpfs -o mode=0755 nslab-run /run
 mkdir -p /run/netns /run/lock
+: > /run/nslab-sandbox       # persist (module_utils/persist.py) refuses a host that a reboot ends
 rm -f /etc/resolv.conf
 printf '%s' "$2" > /etc/resolv.conf
 rm -rf /etc/netns
@@ -248,8 +249,9 @@ class Internet(Sandbox):
             time.sleep(0.05)
         return True
 
-    def attach(self, host: Sandbox, address: str) -> None:
-        """Give ``host`` an uplink eth0 with ``address`` (/24) and a default route here."""
+    def attach(self, host: Sandbox, address: str, mac: str | None = None) -> None:
+        """Give ``host`` an uplink eth0 with ``address`` (/24) and a default route here (``mac``: eth0's
+        hardware address, kept across a simulated reboot as a real NIC keeps it)."""
         from pyroute2.netlink.exceptions import NetlinkError
 
         port = f"up-{host.name}"[:15]
@@ -263,7 +265,8 @@ class Internet(Sandbox):
                     if stale:
                         ipr.link("del", index=stale[0])
                     ipr.link("add", ifname=port, kind="veth",
-                             peer={"ifname": "eth0", "net_ns_fd": session.fd(host.netns)})
+                             peer=dict({"ifname": "eth0", "net_ns_fd": session.fd(host.netns)},
+                                       **({"address": mac} if mac else {})))
                     break
                 except NetlinkError as exc:
                     if exc.code not in (errno.ENODEV, errno.EEXIST, errno.EBUSY) or attempt == 99:

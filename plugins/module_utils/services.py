@@ -16,18 +16,17 @@ without restarting a service that is otherwise unchanged. Absent leaves it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Failure, Resource, where
+from ansible_collections.nslab.net.plugins.module_utils.files import replace_file
 
 STATE_DIR = "/run/nslab/services"
 
@@ -174,24 +173,7 @@ def in_the_way(directory: str) -> str | None:
 def write_page(directory: str, text: str) -> None:
     """Create ``directory`` (and missing parents) with mode 0755, then replace its index.html
     with ``text`` (mode 0644) in one rename, so the server never reads half a page."""
-    missing = []
-    path = directory
-    while not os.path.isdir(path):
-        missing.append(path)
-        path = os.path.dirname(path)
-    for path in reversed(missing):
-        os.mkdir(path, 0o755)
-        os.chmod(path, 0o755)          # whatever the umask
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".index.html.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode())
-            os.fchmod(fh.fileno(), 0o644)
-        os.replace(tmp, page_path(directory))
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    replace_file(page_path(directory), text.encode())
 
 
 class ServiceResource(Resource):

@@ -39,7 +39,7 @@ WWW_ROOT = "/run/nslab/www"
 SERVICE_TIMEOUT = 5
 #: the default lab (seed 002's network plus netns2); the roles' defaults are the same (a unit test holds them equal)
 DEFAULTS = dict(
-    lab="nslab", bridge="br0", gateway="192.168.0.1/16", dns=["127.0.0.1"], egress=True, nat_backend="auto",
+    lab="nslab", bridge="br0", gateway="192.168.0.1/16", dns=["127.0.0.1"], egress=True, nat_backend="auto", persist=False,
     uplink_interface="", uplink_address="",
     namespaces=[dict(name="netns1", address="192.168.0.2", veth="veth0", peer="ceth0"),
                 dict(name="netns2", address="192.168.0.3", veth="veth1", peer="ceth1")],
@@ -169,7 +169,7 @@ def lab_topology(topo: dict) -> dict:
     missing list is empty, a missing label, resolver list, backend or egress switch the default's."""
     topo = {key: (DEFAULTS[key] if val in (None, "") and key in DEFAULTS else val)    # ansible-core < 2.19: none is ''
             for key, val in topo.items()}
-    for key in ("lab", "dns", "nat_backend", "egress"):
+    for key in ("lab", "dns", "nat_backend", "egress", "persist"):
         topo.setdefault(key, DEFAULTS[key])
     bridge = v.ifname("nslab_bridge", topo.get("bridge"))
     topo = dict(topo, bridge=bridge)
@@ -191,7 +191,7 @@ def lab_topology(topo: dict) -> dict:
             v.choice(f"nslab_{key}", topo[key], choices)
     return dict(
         lab=v.lab("nslab_lab", topo["lab"]), dns=topo["dns"], nat_backend=topo["nat_backend"],
-        egress=egress, gateway_interface=str(gateway),
+        egress=egress, persist=_switch("nslab_persist", topo["persist"]), gateway_interface=str(gateway),
         subnet=subnet, gateway=str(gateway.ip), bridge=bridge, uplink_interface=uplink_if, uplink_address=uplink_addr,
         netns=[dict(name=ns["name"]) for ns in namespaces],
         veth=[dict(name=ns["veth"], peer=ns["peer"], peer_netns=ns["name"],
@@ -289,6 +289,13 @@ def _teardown_steps(label: str, part: str) -> list[dict]:
                 dict(module="nat_rule", args=dict(lab=f"{label}-in", items=[], purge=True))]
     return [dict(module=name, args=dict(lab=label, items=[], purge=True))    # rules, veths, bridges, namespaces
             for name in ("nat_rule", "veth", "bridge_port", "netns")]
+
+
+def persist(lab: dict, part: str = "lab", state: str = "present") -> dict:
+    """The batch's ``persist`` for a role (``part`` egress or ingress) or the whole lab (``lab``): saved
+    for boot when the lab is present with nslab_persist true, removed otherwise (teardown, or false)."""
+    keep = state == "present" and lab.get("persist", False)
+    return dict(lab=lab["lab"], part=part, state="present" if keep else "absent")
 
 
 def steps(lab: dict, part: str = "lab", state: str = "present", measure: dict | None = None) -> list[dict]:

@@ -46,6 +46,40 @@ options:
         description: V(false) skips the step (for steps that apply only to some labs).
         type: bool
         default: true
+  persist:
+    description:
+      - Saves these steps on the managed host so that the host rebuilds the lab at boot with no controller, or
+        removes what was saved (the roles' and the lab playbook's C(nslab_persist)). Unset, nothing saved is touched.
+      - Saving leaves the steps as data in C(/var/lib/nslab/labs/LAB/PART.json) (M(nslab.net.ns_probe) steps
+        left out), the engine in C(/usr/local/lib/nslab/VERSION-HASH/nslab-engine.pyz) (this module run's own
+        code, the collection's modules and module_utils and the parts of Ansible's they import - no second
+        implementation) and C(/etc/systemd/system/nslab-LAB.service), enabled for C(multi-user.target). At boot the
+        unit runs after C(network-online.target) and the host's firewall and Docker units, waits up to
+        C(NSLAB_BOOT_WAIT) seconds (60) for the uplink when a NAT rule takes it from the default route, then runs
+        each saved part through this module, logging what it does to the journal (C(journalctl -u nslab-LAB)).
+      - Planned with the steps, before any change (a refusal changes nothing); saved after the last step.
+        Check mode and diff mode show the files. An engine that no unit runs any more is removed.
+    type: dict
+    suboptions:
+      state:
+        description:
+          - V(present) saves (or updates) the part; V(absent) removes it - the last part of a lab takes its unit and
+            intent directory with it, the last lab the engines.
+          - V(present) needs systemd on the host and an Ansible module payload (a run from C(ansible-playbook)); it is
+            refused on the sandbox hosts of C(playbooks/lab.yml), which a reboot of the machine ends.
+        type: str
+        choices: [present, absent]
+        default: present
+      lab:
+        description: The lab's name (the unit is C(nslab-LAB.service)); default the first step's O(steps[].args) C(lab).
+        type: str
+      part:
+        description:
+          - Which part of the lab these steps are; at boot the parts run in the order of their names.
+          - The roles save V(egress) and V(ingress), the lab playbook V(lab), the whole lab, which replaces the other
+            parts when saved and removes all of them when removed.
+        type: str
+        default: lab
 attributes:
   check_mode:
     support: full
@@ -106,6 +140,14 @@ results:
   elements: dict
   sample: [{"module": "netns", "step": 0, "changed": true, "actions": ["create namespace netns0"],
             "namespaces": [{"name": "netns0", "state": "present"}]}]
+persist:
+  description: What O(persist) saved or removed - C(lab), C(part), C(state), C(changed), and the C(unit), C(intent) and
+    C(engine) paths (null when removed).
+  returned: when O(persist) is set
+  type: dict
+  sample: {"lab": "nslab", "part": "lab", "state": "present", "changed": true,
+           "unit": "/etc/systemd/system/nslab-nslab.service", "intent": "/var/lib/nslab/labs/nslab/lab.json",
+           "engine": "/usr/local/lib/nslab/1.0.0-3f2a9c1b7d4e/nslab-engine.pyz"}
 failed_step:
   description: The index in O(steps) of the step that failed.
   returned: failure

@@ -4,7 +4,8 @@ their PLAY RECAP and what the VMs hold afterwards (read over ssh).
 
     scenario.py prepare        the bare VM with nslab_requirements=check: refused, nothing changed
     scenario.py side-effect    --check --diff changes nothing; drift on one VM repaired and reported
-                               all reachable in the same run; a non-root controller user runs the lab
+                               all reachable in the same run; a non-root controller user runs the lab;
+                               labs saved with nslab_persist survive simulated reboots (see reboot())
     scenario.py cleanup        teardown leaves nothing on any VM; a second teardown changes nothing
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -109,6 +111,7 @@ def side_effect() -> None:
         fail("the report after the repair says NOT reachable", out)
     say("drift on deb12 repaired; the report in the same run is all reachable")
     non_root_controller()
+    reboot()
 
 
 def non_root_controller() -> None:
@@ -136,6 +139,123 @@ def non_root_controller() -> None:
     say("lab.yml by the non-root controller user nslab (no pyroute2): passed, changed=0, results written")
 
 
+WORLD = [os.environ.get("NSLAB_WORLD_PYTHON", sys.executable), os.path.join(REPO, "tests", "fleet", "world.py")]
+PERSISTED = ["deb12", "deb13"]          # Debian 12 and 13, each with its own Python and pyroute2
+UNIT = "/etc/systemd/system/nslab-nslab.service"
+
+
+def world(*args: str) -> None:
+    subprocess.run([*WORLD, *args], check=True)
+
+
+def saved(host: str) -> str:
+    """What a persisted lab leaves on a VM (empty = nothing)."""
+    return ssh(host, "ls -d /var/lib/nslab /usr/local/lib/nslab /etc/systemd/system/nslab-* "
+                     "/etc/systemd/system/*.wants/nslab-* 2>/dev/null").stdout.strip()
+
+
+def unit_files(host: str) -> str:
+    return ssh(host, "systemctl list-unit-files 'nslab-*'").stdout
+
+
+def boot_command(extra_env: str = "") -> list[str]:
+    """The unit's ExecStart as systemd runs it: from /, no terminal, a clean environment holding only
+    systemd's PATH and the unit's Environment= lines (``extra_env`` stands for a drop-in's)."""
+    script = (f"cd / && exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "
+              f"$(sed -n 's/^Environment=//p' {UNIT}) {extra_env} $(sed -n 's/^ExecStart=//p' {UNIT}) </dev/null")
+    return ["ssh", "-o", "BatchMode=yes", "HOST", script]
+
+
+def boot(host: str, extra_env: str = "") -> subprocess.CompletedProcess:
+    argv = [a.replace("HOST", f"root@{ADDRESSES[host]}") for a in boot_command(extra_env)]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+
+
+def all_reachable(out: str, hosts: list[str]) -> bool:
+    counts = {h: re.search(rf"^\s*{re.escape(h)}: (\d+)/(\d+) probes reachable", out, re.M) for h in hosts}
+    return "NOT reachable" not in out and all(m and m.group(1) == m.group(2) for m in counts.values())
+
+
+def reboot() -> None:
+    """nslab_persist on real Debian VMs: saved in check mode only as a plan, then for real (idempotent);
+    the unit verifies; a simulated reboot (the VM's processes, network and /run gone, its disk kept) and
+    the unit's ExecStart rebuild the lab with no controller - every fact reachable, a re-run changes
+    nothing; a boot without uplink waits, then fails clearly having built nothing, or succeeds when the
+    uplink comes; a boot without pyroute2 fails clearly having built nothing; nslab_persist: false and
+    teardown leave no unit, intent or engine."""
+    limit = ["--limit", ",".join(PERSISTED)]
+    rc, out, recap = playbook("playbooks/lab.yml", *limit, "-e", "nslab_persist=true", "--check", "--diff")
+    if rc != 0 or any(recap.get(h, {}).get("changed") != 1 for h in PERSISTED) or UNIT not in out \
+            or "nslab-engine.pyz" not in out or any(saved(h) for h in PERSISTED):
+        fail("--check --diff with nslab_persist must show the unit, intent and engine (changed) and write nothing", out)
+    rc, out, recap = playbook("playbooks/lab.yml", *limit, "-e", "nslab_persist=true")
+    rc2, out2, recap2 = playbook("playbooks/lab.yml", *limit, "-e", "nslab_persist=true")
+    if rc != 0 or rc2 != 0 or not no_changes(recap2, PERSISTED) or any(recap.get(h, {}).get("changed") != 1 for h in PERSISTED):
+        fail("nslab_persist: true must save once (changed) and then change nothing", out + out2)
+    for host in PERSISTED:
+        verify = ssh(host, f"systemd-analyze verify {UNIT}")
+        if verify.returncode != 0 or verify.stderr.strip() or "enabled" not in unit_files(host):
+            fail(f"{host}: systemd-analyze verify {UNIT} must pass quietly and the unit be enabled: "
+                 f"{verify.stdout}{verify.stderr}{unit_files(host)}")
+    say(f"nslab_persist saved the lab on {', '.join(PERSISTED)} ({len(saved('deb12').split())} paths each); "
+        "check mode showed it first; a re-run changed nothing; systemd-analyze verify passed")
+    booted = {}
+    for host in PERSISTED:
+        world("reboot", host)
+        if lab_objects(host):
+            fail(f"the simulated reboot of {host} left lab objects:\n{lab_objects(host)}")
+        booted[host] = boot(host)
+        if booted[host].returncode != 0 or "lab nslab: built" not in booted[host].stdout:
+            fail(f"{host}: the unit's ExecStart must rebuild the lab", booted[host].stdout + booted[host].stderr)
+    rc, out, recap = playbook("playbooks/lab.yml", *limit, "-e", "nslab_persist=true")
+    if rc != 0 or not no_changes(recap, PERSISTED) or not all_reachable(out, PERSISTED):
+        fail("after the reboot and the unit's run, lab.yml must report changed=0 and every fact reachable", out)
+    say(f"simulated reboot of {', '.join(PERSISTED)}: the unit rebuilt the lab "
+        f"({len(booted['deb12'].stdout.splitlines())} journal lines on deb12); lab.yml then: changed=0, all reachable")
+    boot_failures()
+    rc, out, recap = playbook("playbooks/lab.yml", *limit, "-e", "nslab_persist=true")
+    if rc != 0 or not no_changes(recap, PERSISTED) or not all_reachable(out, PERSISTED):
+        fail("after the late-uplink boot and the restored pyroute2's boot, lab.yml must report changed=0, all reachable", out)
+    rc, out, recap = playbook("playbooks/lab.yml", "--limit", "deb12", "-e", "nslab_persist=false")
+    if rc != 0 or recap.get("deb12", {}).get("changed") != 1 or saved("deb12") or "0 unit files listed" not in unit_files("deb12"):
+        fail(f"nslab_persist: false must remove what was saved on deb12: {saved('deb12')}", out)
+    rc, out, recap = playbook("playbooks/teardown.yml", "--limit", "deb13")
+    if rc != 0 or saved("deb13") or lab_objects("deb13") or "0 unit files listed" not in unit_files("deb13"):
+        fail(f"teardown must remove the lab and what was saved on deb13: {saved('deb13')}", out)
+    rc, out, recap = playbook("playbooks/lab.yml", "--limit", "deb13")
+    if rc != 0:
+        fail("rebuilding deb13 after its teardown failed", out)
+    say("nslab_persist: false (deb12) and teardown (deb13) left no unit, intent or engine")
+
+
+def boot_failures() -> None:
+    """Boots that cannot build the lab fail with the reason and the fix, and build nothing."""
+    world("reboot", "deb12", "--no-uplink")
+    early = boot("deb12", "NSLAB_BOOT_WAIT=2")
+    if early.returncode == 0 or "no uplink after 2 s" not in early.stderr or lab_objects("deb12"):
+        fail(f"deb12 booted without uplink must fail after NSLAB_BOOT_WAIT, naming it, with nothing built: "
+             f"{early.stdout}{early.stderr}{lab_objects('deb12')}")
+    argv = [a.replace("HOST", f"root@{ADDRESSES['deb12']}") for a in boot_command("NSLAB_BOOT_WAIT=30")]
+    late = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(2)
+    world("uplink", "deb12")
+    out = late.communicate(timeout=60)[0]
+    if late.returncode != 0 or "waiting up to 30 s for the uplink" not in out or "lab nslab: built" not in out:
+        fail(f"deb12 booted with a late uplink must wait for it, then build the lab: {out}")
+    world("reboot", "deb13")
+    removed = ssh("deb13", "dpkg -r python3-pyroute2 >/dev/null 2>&1 && ! python3 -c 'import pyroute2' 2>/dev/null")
+    if removed.returncode != 0:
+        fail(f"could not remove python3-pyroute2 from deb13: {removed.stderr}")
+    broken = boot("deb13")
+    if broken.returncode == 0 or "pyroute2 is not importable" not in broken.stderr or lab_objects("deb13"):
+        fail(f"deb13 booted without pyroute2 must fail naming it, with nothing built: {broken.stdout}{broken.stderr}")
+    restored = ssh("deb13", "dpkg -i /var/cache/apt/archives/python3-pyroute2_*.deb >/dev/null")
+    if restored.returncode != 0 or boot("deb13").returncode != 0:
+        fail(f"deb13 with python3-pyroute2 reinstalled must boot the lab: {restored.stderr}")
+    say("boot without uplink: failed after NSLAB_BOOT_WAIT=2 naming it, nothing built; with a late uplink: waited, "
+        "built; without pyroute2 (dpkg -r): failed naming it, nothing built")
+
+
 def cleanup() -> None:
     rc, out, recap = playbook("playbooks/teardown.yml")
     if rc != 0:
@@ -150,7 +270,7 @@ def cleanup() -> None:
 
 
 if __name__ == "__main__":
-    steps = {"prepare": prepare, "side-effect": side_effect, "cleanup": cleanup}
+    steps = {"prepare": prepare, "side-effect": side_effect, "reboot": reboot, "cleanup": cleanup}
     if len(sys.argv) != 2 or sys.argv[1] not in steps:
         raise SystemExit(f"usage: {sys.argv[0]} {'|'.join(steps)}")
     steps[sys.argv[1]]()

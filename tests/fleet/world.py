@@ -6,6 +6,11 @@
     world.py up SPEC INVENTORY    (inside the controller) make the VMs SPEC lists and write the
                                   inventory, ssh keys and known_hosts for them
     world.py down                 (inside the controller) end the VMs again
+    world.py reboot NAME [--no-uplink]
+                                  (inside the controller) a simulated reboot: the VM's processes, network
+                                  and /run end; it starts again over the same root filesystem, with its
+                                  management link, sshd and (unless --no-uplink) its uplink, nothing else
+    world.py uplink NAME          (inside the controller) give a VM its uplink (after --no-uplink)
     world.py roots SPEC           build (or find) the cached root filesystems SPEC needs
 
 A VM is a sandbox (network, mount, UTS and PID namespaces; private /run, /run/netns, /tmp and a
@@ -43,7 +48,7 @@ CONTROLLER_UPLINK = "203.0.113.250"
 REPO_PORT = 8000
 CONTROLLER_USER = "nslab"                 # the non-root user on the controller
 BASE_PACKAGES = ["openssh-server", "python3", "python3-apt", "iproute2", "iptables", "nftables",
-                 "iputils-ping", "sudo", "procps"]
+                 "iputils-ping", "sudo", "procps", "systemd"]
 ROOTS = {                                  # cached root name -> (suite, extra packages)
     "debian12": ("bookworm", ["python3-pyroute2"]),
     "debian12-bare": ("bookworm", []),
@@ -155,7 +160,7 @@ def build_repo() -> str:
 # ------------------------------------------------------------------------------ VMs
 _VM_SETUP = r"""
 set -e
-R="$1"; M="$2/merged"; name="$3"
+R="$1"; M="$2/merged"; name="$3"     # $2: the VM's disk (its upper layer survives a reboot)
 mkdir -p "$2/upper" "$2/work" "$M"
 mount -t overlay overlay -o lowerdir="$R",upperdir="$2/upper",workdir="$2/work" "$M"
 mount -t proc proc "$M/proc"
@@ -180,11 +185,24 @@ class VM(Sandbox):
     def __init__(self, spec: dict):
         super().__init__(spec["name"], os.path.join(STATE, "vms"))
         self.spec = spec
-        self.merged = os.path.join(self.dir, "merged")
+        self.disk = os.path.join(STATE, "disks", spec["name"])    # outlives the holder: a reboot keeps it
+        self.merged = os.path.join(self.disk, "merged")
 
     def setup_args(self, hostname: str, resolv: str) -> list[str]:
         os.makedirs(self.dir)
-        return [build_root(self.spec["root"]), self.dir, hostname]
+        os.makedirs(self.disk, exist_ok=True)
+        return [build_root(self.spec["root"]), self.disk, hostname]
+
+    def wipe(self) -> None:
+        """A new disk: the next start is a freshly installed VM."""
+        shutil.rmtree(self.disk, ignore_errors=True)
+
+    def reboot(self, internet: Internet, uplink: bool = True) -> None:
+        """End every process, the network and /run of the VM, and start it again over the same disk."""
+        self.stop(internet)
+        self.start()
+        self.network(internet, uplink)
+        self.chrooted("/usr/sbin/sshd -E /var/log/sshd.log")
 
     def start(self) -> None:
         try:
@@ -200,18 +218,25 @@ class VM(Sandbox):
         self.chrooted(f"mkdir -p '{os.path.dirname(path)}' && cat > '{path}' && chmod {mode:o} '{path}'",
                       input=text.encode())
 
-    def network(self, internet: Internet) -> None:
+    def network(self, internet: Internet, uplink: bool = True) -> None:
         with Session() as session:
             ctl = session.ipr(None)
             port = f"m-{self.name}"[:15]
-            ctl.link("add", ifname=port, kind="veth", peer={"ifname": "mgmt0", "net_ns_fd": session.fd(self.netns)})
+            ctl.link("add", ifname=port, kind="veth",
+                     peer={"ifname": "mgmt0", "net_ns_fd": session.fd(self.netns), "address": self.mac(1)})
             index = ctl.link_lookup(ifname=port)[0]
             ctl.link("set", index=index, master=ctl.link_lookup(ifname=MGMT_BRIDGE)[0], state="up")
             vm = session.ipr(self.netns)
             mgmt = vm.link_lookup(ifname="mgmt0")[0]
             vm.addr("add", index=mgmt, address=self.spec["address"], prefixlen=MGMT_PREFIX)
             vm.link("set", index=mgmt, state="up")
-        internet.attach(self, self.spec["uplink"])
+        if uplink:
+            internet.attach(self, self.spec["uplink"], self.mac(2))
+
+    def mac(self, nic: int) -> str:
+        """The VM's NIC's hardware address: the same after a reboot (neighbours' caches stay right)."""
+        digest = hashlib.sha256(f"{self.name}/{nic}".encode()).digest()
+        return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))
 
     def configure(self, keys: list[str], repo_url: str | None) -> str:
         """Host keys, logins, resolver, package source; start sshd. Returns the ed25519 host key."""
@@ -371,6 +396,7 @@ def up(spec_path: str, count: int | None) -> None:
     for spec in vms:
         vm = VM(spec)
         vm.stop()
+        vm.wipe()
         vm.start()
         vm.network(internet)
         host_key = vm.configure(keys, repo_url)
@@ -397,9 +423,25 @@ def down() -> None:
     internet = Internet(os.path.join(STATE, "sandboxes"))
     for spec in vms:
         VM(spec).stop(internet if internet.exists() else None)
+        VM(spec).wipe()
     if os.path.exists(os.path.join(STATE, "vms.json")):
         os.unlink(os.path.join(STATE, "vms.json"))
     log(f"{len(vms)} VMs ended")
+
+
+def the_vm(name: str) -> VM:
+    in_controller()
+    with open(os.path.join(STATE, "vms.json")) as fh:
+        spec = next((vm for vm in json.load(fh) if vm["name"] == name), None)
+    if spec is None:
+        raise SystemExit(f"world: no VM {name} is up")
+    return VM(spec)
+
+
+def reboot(name: str, uplink: bool) -> None:
+    start = time.monotonic()
+    the_vm(name).reboot(Internet(os.path.join(STATE, "sandboxes")), uplink)
+    log(f"VM {name} rebooted{'' if uplink else ' without its uplink'} in {time.monotonic() - start:.1f} s")
 
 
 def main() -> int:
@@ -411,6 +453,11 @@ def main() -> int:
     upp.add_argument("spec")
     upp.add_argument("--count", type=int)
     sub.add_parser("down")
+    boot = sub.add_parser("reboot")
+    boot.add_argument("name")
+    boot.add_argument("--no-uplink", action="store_true")
+    link = sub.add_parser("uplink")
+    link.add_argument("name")
     roots = sub.add_parser("roots")
     roots.add_argument("spec")
     args = parser.parse_args()
@@ -421,6 +468,11 @@ def main() -> int:
         up(args.spec, args.count)
     elif args.cmd == "down":
         down()
+    elif args.cmd == "reboot":
+        reboot(args.name, not args.no_uplink)
+    elif args.cmd == "uplink":
+        vm = the_vm(args.name)
+        Internet(os.path.join(STATE, "sandboxes")).attach(vm, vm.spec["uplink"], vm.mac(2))
     else:
         for name in sorted({vm["root"] for vm in load_spec(args.spec)}):
             log(f"root {name}: {build_root(name)}")

@@ -84,6 +84,21 @@ def test_a_refused_later_step_refuses_the_whole_batch_before_any_change(mod):
     assert "netns1" not in mod.sh("ip netns list").stdout
 
 
+def test_persist_on_a_sandbox_host_is_refused_before_any_change_and_absent_changes_nothing(mod):
+    import os
+
+    before, machine = lab_state(mod.sandbox), os.path.exists("/var/lib/nslab")
+    r = mod("batch", expect_fail=True, steps=SEED000, persist=dict(state="present"))
+    assert "persist: this host is an nslab.net sandbox" in r["msg"] and "nothing was changed" in r["msg"], r["msg"]
+    assert "nslab_persist: false" in r["msg"] and not r["changed"] and r["actions"] == []
+    assert lab_state(mod.sandbox) == before, "the steps before the refusal did not run"
+    kept = mod("batch", steps=SEED000[:1], persist=dict(state="absent"))
+    assert kept["persist"] == dict(lab="nslab", part="lab", state="absent", changed=False, unit=None, intent=None,
+                                   engine=None)
+    assert kept["actions"] and all("netns" in a for a in kept["actions"]), "only the step's own actions"
+    assert os.path.exists("/var/lib/nslab") == machine, "the machine's own /var/lib is never written"
+
+
 def test_disabled_step_is_skipped(mod):
     steps = [dict(SEED000[0])] + [dict(SEED000[4], enabled=False)]
     before = mod.sh("cat /proc/sys/net/ipv4/ip_forward").stdout

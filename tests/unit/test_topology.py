@@ -75,10 +75,10 @@ def test_unset_variables_take_the_default_lab_and_the_roles_defaults_are_the_sam
     assert plan["dnat"][0]["port"] == 5000 and plan["services"][0]["netns"] == "netns1"
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     for role, names in (("egress", dict(lab="egress_lab", bridge="egress_bridge", gateway="egress_gateway",
-                                        dns="egress_dns", egress="egress_masquerade", nat_backend="egress_nat_backend",
+                                        dns="egress_dns", egress="egress_masquerade", nat_backend="egress_nat_backend", persist="egress_persist",
                                         namespaces="egress_namespaces")),
                         ("ingress", dict(published_ports="ingress_published_ports", demo_services="ingress_demo_services",
-                                         namespaces="ingress_namespaces", bridge="ingress_bridge"))):
+                                         namespaces="ingress_namespaces", bridge="ingress_bridge", persist="ingress_persist"))):
         with open(os.path.join(repo, "roles", role, "defaults", "main.yml")) as fh:
             defaults = yaml.safe_load(fh)
         for key, var in names.items():
