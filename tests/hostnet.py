@@ -53,6 +53,9 @@ def etc_tree(top: str = "/etc") -> dict:
     return out
 
 
+PERSIST_TOPS = ("/var/lib/nslab", "/usr/local/lib/nslab")
+
+
 def fingerprint() -> dict:
     fp = {
         "links": _run(["ip", "-o", "link", "show"]),
@@ -72,7 +75,9 @@ def fingerprint() -> dict:
                           if os.path.exists(p)],
         "resolv": open("/etc/resolv.conf").read() if os.path.exists("/etc/resolv.conf") else None,
     }
-    fp["etc"] = etc_tree()
+    fp["etc"] = etc_tree()        # /etc/systemd/system (units and their enable links) included
+    # where a persisted lab's intent and engine would land (module_utils/persist.py): never on this machine
+    fp["persisted_lab"] = {top: etc_tree(top) for top in PERSIST_TOPS if os.path.exists(top)}
     for name in SYSCTLS:
         path = f"/proc/sys/{name}"
         fp[name] = open(path).read().strip() if os.path.exists(path) else None

@@ -197,8 +197,18 @@ def reboot() -> None:
         if verify.returncode != 0 or verify.stderr.strip() or "enabled" not in unit_files(host):
             fail(f"{host}: systemd-analyze verify {UNIT} must pass quietly and the unit be enabled: "
                  f"{verify.stdout}{verify.stderr}{unit_files(host)}")
+    intent = "cat /var/lib/nslab/labs/nslab/lab.json"
+    more = '{"nslab_persist": true, "nslab_demo_services": [{"namespace": "netns1", "port": 5000}, ' \
+           '{"namespace": "netns2", "port": 5001}]}'
+    rc, out, recap = playbook("playbooks/lab.yml", "--limit", "deb12", "-e", more)
+    if rc != 0 or "demo-netns2-5001" not in ssh("deb12", intent).stdout:
+        fail("a changed topology must update the saved intent in the same run", out)
+    rc, out, recap = playbook("playbooks/lab.yml", "--limit", "deb12", "-e", "nslab_persist=true")
+    if rc != 0 or recap.get("deb12", {}).get("changed") != 1 or "demo-netns2-5001" in ssh("deb12", intent).stdout:
+        fail("the topology changed back must update the saved intent again", out)
     say(f"nslab_persist saved the lab on {', '.join(PERSISTED)} ({len(saved('deb12').split())} paths each); "
-        "check mode showed it first; a re-run changed nothing; systemd-analyze verify passed")
+        "check mode showed it first; a re-run changed nothing; systemd-analyze verify passed; a changed "
+        "topology updated the saved intent in the same run")
     booted = {}
     for host in PERSISTED:
         world("reboot", host)
