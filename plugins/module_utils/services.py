@@ -29,11 +29,19 @@ from ansible_collections.nslab.net.plugins.module_utils.engine import Failure, R
 from ansible_collections.nslab.net.plugins.module_utils.files import replace_file
 
 STATE_DIR = "/run/nslab/services"
+#: the account a service's command runs as unless its item says otherwise (root only when asked)
+DEFAULT_USER = "nobody"
 
 SUPERVISOR = r"""
 import os, signal, subprocess, sys, time
-marker, netns, cwd, log = sys.argv[1:5]
-cmd = sys.argv[5:]
+marker, netns, cwd, log, user = sys.argv[1:6]
+cmd = sys.argv[6:]
+drop = []
+if user != "root":       # the command runs as USER with its own groups, allowed to bind ports below 1024
+    import pwd
+    entry = pwd.getpwnam(user)
+    drop = ["setpriv", "--reuid=%d" % entry.pw_uid, "--regid=%d" % entry.pw_gid, "--init-groups",
+            "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service", "--"]
 child = None
 stopping = False
 # the handler interrupts the loop's child.wait(), which holds the child's wait lock: it only signals,
@@ -52,7 +60,7 @@ signal.signal(signal.SIGINT, stop)
 signal.signal(signal.SIGALRM, force)
 while not stopping:
     with open(log, "ab") as out:
-        argv = (["ip", "netns", "exec", netns] if netns != "-" else []) + cmd
+        argv = (["ip", "netns", "exec", netns] if netns != "-" else []) + drop + cmd
         child = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
     if stopping:                         # SIGTERM came while it was being started
         stop()
@@ -133,17 +141,18 @@ def stop_in_namespace(netns: str) -> list[str]:
     return stopped
 
 
-def start(lab: str, name: str, netns: str | None, command: list[str], directory: str) -> dict:
+def start(lab: str, name: str, netns: str | None, command: list[str], directory: str, user: str = "root") -> dict:
     if netns and not (shutil.which("ip") or os.access("/usr/sbin/ip", os.X_OK) or os.access("/sbin/ip", os.X_OK)):
         raise Failure("the ip command (iproute2) is needed to run a service inside a namespace: install iproute2")
     os.makedirs(os.path.join(STATE_DIR, lab), exist_ok=True)
     log = os.path.join(STATE_DIR, lab, f"{name}.log")
-    argv = [sys.executable, "-c", SUPERVISOR, marker(lab, name), netns or "-", directory, log] + command
+    argv = [sys.executable, "-c", SUPERVISOR, marker(lab, name), netns or "-", directory, log, user] + command
     # a daemon that outlives the module: run_command cannot start one
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,  # pylint: disable=ansible-bad-function
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                             close_fds=True)
-    record = dict(lab=lab, name=name, netns=netns, command=command, directory=directory, pid=proc.pid, log=log)
+    record = dict(lab=lab, name=name, netns=netns, command=command, directory=directory, user=user, pid=proc.pid,
+                  log=log)
     with open(state_path(lab, name), "w") as fh:
         json.dump(record, fh)
     return record
@@ -183,6 +192,7 @@ class ServiceResource(Resource):
         command=dict(type="list", elements="str"),
         directory=dict(type="str"),
         index=dict(type="str"),
+        user=dict(type="str", default=DEFAULT_USER),
     )
     result_key = "services"
 
@@ -199,6 +209,7 @@ class ServiceResource(Resource):
             if not (shutil.which(command[0]) if "/" not in command[0] else os.access(command[0], os.X_OK)):
                 raise v.Invalid(option("command"), f"program {command[0]!r} is not found on the managed host")
             item["command"] = command
+            item["user"] = self.user(item.get("user") or DEFAULT_USER, option("user"))
         item["directory"] = item.get("directory") or "/"
         if not os.path.isabs(item["directory"]):
             raise v.Invalid(option("directory"), "must be an absolute path")
@@ -212,6 +223,21 @@ class ServiceResource(Resource):
                 raise v.Invalid(option("index"), "must be text that UTF-8 can encode") from None
         return item
 
+    @staticmethod
+    def user(name: str, option: str) -> str:
+        """The account the command runs as: it must exist; any but root needs setpriv (util-linux)."""
+        import pwd
+
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            raise v.Invalid(option, f"user {name!r} does not exist on the managed host (the default is "
+                                    f"{DEFAULT_USER!r}; root only when asked)") from None
+        if name != "root" and not shutil.which("setpriv"):
+            raise v.Invalid(option, f"running as {name!r} needs setpriv on the managed host: install util-linux, "
+                                    "or set user: root")
+        return name
+
     def key(self, item):
         return item["name"]
 
@@ -219,7 +245,7 @@ class ServiceResource(Resource):
         if not record:
             return None
         return dict(name=record["name"], netns=record.get("netns"), command=record["command"],
-                    directory=record.get("directory", "/"), running=alive(record))
+                    directory=record.get("directory", "/"), user=record.get("user", "root"), running=alive(record))
 
     def page(self, item) -> bytes | None:
         """The bytes of the item's page now (None: there is none)."""
@@ -251,7 +277,7 @@ class ServiceResource(Resource):
     def plan_present(self, item, record, plan):
         have = self.view(record)
         want = dict(name=item["name"], netns=item["netns"], command=item["command"],
-                    directory=item["directory"], running=True)
+                    directory=item["directory"], user=item["user"], running=True)
         page = item.get("index")
         plan.state(item["name"], self.with_page(have, item), want if page is None else dict(want, index=page))
         if page is not None:
@@ -263,7 +289,7 @@ class ServiceResource(Resource):
                     lambda record=record: stop(record))
         if page is None and not self.ctx.check_mode and not os.path.isdir(item["directory"]):
             raise v.Invalid(item["_option"]("directory"), f"{item['directory']} does not exist")
-        plan.do(f"start service {item['name']} in {where(item['netns'])}: {' '.join(item['command'])}",
+        plan.do(f"start service {item['name']} in {where(item['netns'])} as {item['user']}: {' '.join(item['command'])}",
                 lambda item=item: self.start(item))
 
     def plan_page(self, item, plan):
@@ -279,7 +305,7 @@ class ServiceResource(Resource):
                     lambda item=item: write_page(item["directory"], item["index"]))
 
     def start(self, item):
-        record = start(self.ctx.lab, item["name"], item["netns"], item["command"], item["directory"])
+        record = start(self.ctx.lab, item["name"], item["netns"], item["command"], item["directory"], item["user"])
         time.sleep(0.2)
         if not alive(record):
             stop(record, keep_log=True)     # no record of a service that is not running; its log tells why

@@ -44,7 +44,7 @@ DEFAULTS = dict(
     namespaces=[dict(name="netns1", address="192.168.0.2", veth="veth0", peer="ceth0"),
                 dict(name="netns2", address="192.168.0.3", veth="veth1", peer="ceth1")],
     published_ports=[dict(namespace="netns1", port=5000, target_port=5000, protocol="tcp")],
-    demo_services=[dict(namespace="netns1", port=5000)],
+    demo_services=[dict(namespace="netns1", port=5000)], demo_user="nobody",
 )
 
 #: the keys of each entry of the list variables (a misspelled key is an error that lists these)
@@ -156,9 +156,11 @@ def _services(topo: dict, by_name: dict) -> list[dict]:
     for _index, opt, svc in _entries(topo, "demo_services", "nslab_demo_services"):
         ns = _member(by_name, opt, svc)
         port = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))[0]
-        services.append(dict(name=f"demo-{ns['name']}-{port}", netns=ns["name"], directory=f"{WWW_ROOT}/{ns['name']}-{port}",
+        directory = f"{WWW_ROOT}/{ns['name']}-{port}"
+        services.append(dict(name=f"demo-{ns['name']}-{port}", netns=ns["name"], directory=directory,
+                             user=topo.get("demo_user") or DEFAULTS["demo_user"],     # root only when asked
                              command=[topo.get("demo_python") or "python3", "-m", "http.server", "--bind",
-                                      ns["address"], str(port)],
+                                      ns["address"], "--directory", directory, str(port)],
                              index=f"nslab demo service in {ns['name']} ({ns['address']}:{port})\n"))
     return services
 

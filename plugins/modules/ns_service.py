@@ -39,6 +39,15 @@ options:
       - Omitted, the module leaves the directory's files alone.
     type: str
     version_added: 1.1.0
+  user:
+    description:
+      - The account O(command) runs as (inside O(netns), through C(setpriv) from util-linux, with that account's
+        groups and the one capability to bind ports below 1024). The supervisor itself runs as root.
+      - V(root) runs the command as root; only when you ask for it.
+      - A changed user restarts the service.
+    type: str
+    default: nobody
+    version_added: 1.1.0
 extends_documentation_fragment:
   - nslab.net.common
   - nslab.net.common.attributes

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 from traffic import http
+
+#: a Python the unprivileged service user can run (the controller's venv lives under root's home)
+SERVER = "/usr/bin/python3"
 
 
 def _record(mod, name, lab="nslab"):
@@ -29,7 +31,7 @@ def test_service_supervised_restarted_and_stopped_with_its_namespace(mod):
     mod("netns", name="a")
     mod("veth", name="v0", peer="c0", peer_netns="a", address=["10.8.0.1/24"], peer_address=["10.8.0.2/24"])
     mod.sh("mkdir -p /run/www && echo hello-from-a > /run/www/index.html")
-    args = dict(name="web", netns="a", command=[sys.executable, "-m", "http.server", "--bind", "10.8.0.2", "8000"],
+    args = dict(name="web", netns="a", command=[SERVER, "-m", "http.server", "--bind", "10.8.0.2", "8000"],
                 directory="/run/www")
     r = mod.four("ns_service", **args)
     assert r["diff"]["after"]["web"]["running"] is True
@@ -40,7 +42,7 @@ def test_service_supervised_restarted_and_stopped_with_its_namespace(mod):
     # the supervisor dies: the next run restarts it
     mod.sh(f"kill -9 {_record(mod, 'web')['pid']}; pkill -f '^\\S+ -m http.server --bind 10.8.0.2' || true")
     r = mod("ns_service", **args)
-    assert r["changed"] and r["actions"] == [f"start service web in netns a: {sys.executable} -m http.server --bind 10.8.0.2 8000"]
+    assert r["changed"] and r["actions"] == [f"start service web in netns a as nobody: {SERVER} -m http.server --bind 10.8.0.2 8000"]
     assert _wait_http(mod, "http://10.8.0.2:8000/") == "hello-from-a\n"
     # deleting the namespace stops the service first, so the namespace really goes away
     r = mod("netns", name="a", state="absent")
@@ -61,16 +63,16 @@ def test_service_page_written_rewritten_without_a_restart(mod):
     mod("veth", name="v0", peer="c0", peer_netns="a", address=["10.8.0.1/24"], peer_address=["10.8.0.2/24"])
     directory, page = "/run/nslab/www/a-8000", "nslab demo service in a (10.8.0.2:8000)\n"
     path = f"{directory}/index.html"
-    command = [sys.executable, "-m", "http.server", "--bind", "10.8.0.2", "8000"]
+    command = [SERVER, "-m", "http.server", "--bind", "10.8.0.2", "8000"]
     args = dict(name="demo-a-8000", netns="a", command=command, directory=directory, index=page)
     checked = mod("ns_service", check=True, **args)
     assert mod.sh("test -e /run/nslab/www", check=False).returncode != 0     # check mode writes nothing
     r = mod.four("ns_service", **args)
     assert r["actions"] == checked["actions"] == [f"write {path} for service demo-a-8000",
-                                                  f"start service demo-a-8000 in netns a: {' '.join(command)}"]
+                                                  f"start service demo-a-8000 in netns a as nobody: {' '.join(command)}"]
     assert r["diff"]["before"] == {"demo-a-8000": {"state": "absent"}}
     assert r["diff"]["after"]["demo-a-8000"] == dict(name="demo-a-8000", netns="a", command=command,
-                                                     directory=directory, running=True, index=page)
+                                                     directory=directory, user="nobody", running=True, index=page)
     assert r["services"] == [r["diff"]["after"]["demo-a-8000"]]
     assert _page(mod, path) == (["755 directory", "755 directory", "644 regular file"], page)
     assert _wait_http(mod, "http://10.8.0.2:8000/") == page
@@ -111,7 +113,7 @@ def test_service_page_written_rewritten_without_a_restart(mod):
 
 def test_index_needs_a_directory(mod):
     mod("netns", name="a")
-    command = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "8001"]
+    command = [SERVER, "-m", "http.server", "--bind", "127.0.0.1", "8001"]
     for check in (True, False):
         r = mod("ns_service", check=check, expect_fail=True, name="web", netns="a", command=command, index="hi\n")
         assert r["msg"].startswith("index: needs directory") and not r["changed"], r
@@ -125,3 +127,26 @@ def test_index_needs_a_directory(mod):
     # refused before any change: no page, no service
     assert mod.sh("test -e /run/nslab/www", check=False).returncode != 0
     assert mod.sh("ls /run/nslab/services/nslab 2>/dev/null || true").stdout == ""
+
+
+def _uid(mod, pattern: str) -> str:
+    return mod.sh(f"ps -o uid= -p $(pgrep -f '{pattern}' | head -1)").stdout.strip()
+
+
+def test_a_service_runs_as_nobody_by_default_and_as_root_only_when_asked(mod):
+    mod("netns", name="a")
+    mod("veth", name="v0", peer="c0", peer_netns="a", address=["10.8.0.1/24"], peer_address=["10.8.0.2/24"])
+    directory = "/run/nslab/www/a-80"
+    args = dict(name="web80", netns="a", directory=directory, index="port 80 as nobody\n",
+                command=[SERVER, "-m", "http.server", "--bind", "10.8.0.2", "--directory", directory, "80"])
+    r = mod("ns_service", **args)
+    assert r["services"][0]["user"] == "nobody" and r["actions"][-1].startswith("start service web80 in netns a as nobody:")
+    assert _wait_http(mod, "http://10.8.0.2:80/") == "port 80 as nobody\n", "a port below 1024, unprivileged"
+    assert _uid(mod, "^/usr/bin/python3 -m http.server --bind 10.8.0.2") == "65534"
+    assert _uid(mod, "nslab-service:nslab:web80") == "0", "the supervisor stays root"
+    r = mod.four("ns_service", **dict(args, user="root"))
+    assert r["actions"][0] == "stop service web80 in netns a (its definition changed)"
+    assert (r["diff"]["before"]["web80"]["user"], r["diff"]["after"]["web80"]["user"]) == ("nobody", "root")
+    assert _wait_http(mod, "http://10.8.0.2:80/") and _uid(mod, "^/usr/bin/python3 -m http.server --bind 10.8.0.2") == "0"
+    r = mod("ns_service", expect_fail=True, **dict(args, user="no-such-user"))
+    assert r["msg"].startswith("user: user 'no-such-user' does not exist on the managed host") and not r["changed"], r

@@ -78,7 +78,8 @@ def test_unset_variables_take_the_default_lab_and_the_roles_defaults_are_the_sam
                                         dns="egress_dns", egress="egress_masquerade", nat_backend="egress_nat_backend", persist="egress_persist",
                                         namespaces="egress_namespaces")),
                         ("ingress", dict(published_ports="ingress_published_ports", demo_services="ingress_demo_services",
-                                         namespaces="ingress_namespaces", bridge="ingress_bridge", persist="ingress_persist"))):
+                                         namespaces="ingress_namespaces", bridge="ingress_bridge", persist="ingress_persist",
+                                         demo_user="ingress_demo_user"))):
         with open(os.path.join(repo, "roles", role, "defaults", "main.yml")) as fh:
             defaults = yaml.safe_load(fh)
         for key, var in names.items():
