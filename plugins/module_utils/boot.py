@@ -26,6 +26,7 @@ import sys
 import time
 
 WAIT_ENV = "NSLAB_BOOT_WAIT"
+FORMAT = 1              # the intent's format (persist.INTENT_FORMAT)
 DEFAULT_WAIT = 60
 BATCH = "ansible_collections.nslab.net.plugins.modules.batch"
 
@@ -41,21 +42,22 @@ def log(text: str, stream=None) -> None:
     stream.flush()
 
 
-def load_parts(directory: str) -> list[dict]:
+def load_parts(directory: str, unit: str = "nslab-LAB.service") -> list[dict]:
     """The lab's saved parts, in the order of their names."""
     parts = []
     for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
         try:
             with open(path, encoding="utf-8") as fh:
                 intent = json.load(fh)
+            if intent.get("format", FORMAT) != FORMAT:
+                raise ValueError(f"format {intent.get('format')!r}, this engine reads format {FORMAT}")
             parts.append(dict(intent, path=path, steps=list(intent["steps"])))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BootError(f"cannot read the saved intent {path}: {exc}; nothing was built. Re-run the lab's "
                             "playbook (nslab_persist: true) to save it again") from None
     if not parts:
         raise BootError(f"no saved intent in {directory} (was the lab torn down?); nothing was built. "
-                        "Re-run the lab's playbook with nslab_persist: true, or remove the unit: "
-                        "systemctl disable nslab-LAB.service")
+                        f"Re-run the lab's playbook with nslab_persist: true, or remove the unit: systemctl disable {unit}")
     return parts
 
 
@@ -92,7 +94,10 @@ def wait_for_uplink(bound: float, unit: str, read=read_uplink, sleep=time.sleep,
     start = clock()
     said = False
     while True:
-        found = read()
+        try:
+            found = read()
+        except Exception as exc:  # noqa: BLE001 - netlink refused: said plainly, never a traceback
+            raise BootError(f"cannot read the host's routes ({type(exc).__name__}: {exc}); nothing was built") from None
         if found["interface"] and found["address"]:
             return clock() - start
         if clock() - start >= bound:
@@ -134,7 +139,7 @@ def rebuild(directory: str, check: bool = False, environ=None) -> bool:
     environ = os.environ if environ is None else environ
     lab = os.path.basename(os.path.normpath(directory))
     unit = f"nslab-{lab}.service"
-    parts = load_parts(directory)
+    parts = load_parts(directory, unit)
     log(f"lab {lab}: {'checking' if check else 'rebuilding'} {len(parts)} saved part(s) "
         f"({', '.join(p.get('part', '?') for p in parts)}) with {sys.argv[0]} on Python {sys.version.split()[0]}")
     require_pyroute2(unit)

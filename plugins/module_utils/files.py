@@ -31,7 +31,14 @@ def replace_file(path: str, data: bytes, mode: int = 0o644) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             os.fchmod(fh.fileno(), mode)
+            fh.flush()
+            os.fsync(fh.fileno())          # on disk before the rename: a reboot right after finds it whole
         os.replace(tmp, path)
+        directory = os.open(os.path.dirname(path), os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -36,7 +36,7 @@ from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 #: the collection's version (galaxy.yml; a unit test holds them equal): part of the engine's location
 COLLECTION_VERSION = "1.0.0"
-INTENT_FORMAT = 1
+INTENT_FORMAT = boot.FORMAT
 
 WHOLE = "lab"          # the part that is the whole lab (the lab playbook's one batch)
 #: the options of the batch module's ``persist``
@@ -64,13 +64,16 @@ UNIT = """\
 Description=nslab.net lab {lab} (namespaces, bridge, routes, NAT, demo services)
 Wants=network-online.target
 After=network-online.target nftables.service firewalld.service ufw.service docker.service
+# nftables.service flushes the whole ruleset when it (re)starts: the lab's rules are made again with it
+PartOf=nftables.service
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
 Environment={wait_env}={wait}
 ExecStart={python} {engine} {intent}
-TimeoutStartSec={timeout}
+# the engine bounds its own waits (NSLAB_BOOT_WAIT for the uplink, NSLAB_LOCK_TIMEOUT for the host lock)
+TimeoutStartSec=infinity
 SyslogIdentifier=nslab-{lab}
 
 [Install]
@@ -163,7 +166,7 @@ def intent_text(lab: str, part: str, steps: list[dict]) -> str:
 
 def unit_text(lab: str, python: str, engine: str, intent_dir: str) -> str:
     return UNIT.format(lab=lab, python=python, engine=engine, intent=intent_dir, wait_env=boot.WAIT_ENV,
-                       wait=boot.DEFAULT_WAIT, timeout=boot.DEFAULT_WAIT + 120, wanted_by=WANTED_BY)
+                       wait=boot.DEFAULT_WAIT, wanted_by=WANTED_BY)
 
 
 def engine_of(unit: str | None) -> str | None:
@@ -206,8 +209,10 @@ class Persist:
         units = {}
         if os.path.isdir(lay.units()):
             for name in sorted(os.listdir(lay.units())):
-                if name.startswith("nslab-") and name.endswith(".service"):
-                    units[name] = read_text(os.path.join(lay.units(), name))
+                path = os.path.join(lay.units(), name)
+                masked = os.path.islink(path) and os.readlink(path) == "/dev/null"     # the admin's, left alone
+                if name.startswith("nslab-") and name.endswith(".service") and not masked:
+                    units[name] = read_text(path)
         parts = sorted(f[:-5] for f in os.listdir(lay.intent_dir(self.lab)) if f.endswith(".json")) \
             if os.path.isdir(lay.intent_dir(self.lab)) else []
         engines = sorted(os.listdir(lay.engines())) if os.path.isdir(lay.engines()) else []
@@ -217,18 +222,28 @@ class Persist:
     # -- plan -----------------------------------------------------------------------------------
     def refuse_present(self) -> None:
         lay = self.layout
-        if os.path.exists(lay.path(SANDBOX_MARK)):
+        if self.on_sandbox():
             raise Invalid("persist", "this host is an nslab.net sandbox on the controller's machine (a reboot of that "
                                      "machine ends it, and it shares the machine's /var/lib and /usr/local): persist a "
                                      "lab on a lab VM or host of its own, or set nslab_persist: false")
         if not any(os.path.exists(lay.path(p)) for p in SYSTEMD):
             raise Invalid("persist", f"the host has no systemd ({' or '.join(SYSTEMD)}): a persisted lab is rebuilt at "
                                      "boot by a systemd unit - install systemd, or set nslab_persist: false")
+        unit = lay.unit(self.lab)
+        if os.path.islink(unit) and os.readlink(unit) == "/dev/null":
+            raise Invalid("persist", f"{os.path.basename(unit)} is masked (a link to /dev/null): systemctl unmask "
+                                     f"{os.path.basename(unit)}, or set nslab_persist: false")
         if self.payload is None:
             raise Invalid("persist", "this module run has no Ansible module payload (AnsiballZ zip) to install as the "
-                                     "engine: run it from ansible-playbook, not from a checkout")
+                                     "engine - run from a checkout, or by Mitogen's strategy: run the lab with "
+                                     "Ansible's own strategy (linear or free), or set nslab_persist: false")
+
+    def on_sandbox(self) -> bool:
+        return os.path.exists(self.layout.path(SANDBOX_MARK))
 
     def plan(self) -> "Persist":
+        if self.state == "absent" and self.on_sandbox():
+            return self     # nothing is ever saved there; its /var/lib and /usr/local are the machine's own
         have = self.read()
         lay, unit_name = self.layout, os.path.basename(self.layout.unit(self.lab))
         unit = have["units"].get(unit_name)
@@ -255,7 +270,8 @@ class Persist:
         else:
             self._show(self.after, None, unit, have["enabled"], engine_of(unit))
             units = dict(have["units"])
-            gone = have["parts"] if self.part == WHOLE else [p for p in have["parts"] if p == self.part]
+            # a role's part removed takes the whole lab's part with it (it would rebuild what was removed)
+            gone = have["parts"] if self.part == WHOLE else [p for p in have["parts"] if p in (self.part, WHOLE)]
             self._remove_parts(gone)
             if not [p for p in have["parts"] if p not in gone]:
                 self._plan_unit_removal(have, unit, unit_name)
@@ -266,6 +282,8 @@ class Persist:
     def _remove_parts(self, parts: list) -> None:
         for part in parts:
             path = self.layout.intent(self.lab, part)
+            self.before.setdefault(self.layout.shown(path), read_text(path))
+            self.after.pop(self.layout.shown(path), None)
             self._op(f"remove intent {self.layout.shown(path)}", lambda path=path: os.unlink(path))
 
     def _plan_unit_removal(self, have: dict, unit: str | None, unit_name: str) -> None:
@@ -288,11 +306,14 @@ class Persist:
         lay = self.layout
         running = {engine_of(text) for text in units.values()} - {None}
         if not running and os.path.isdir(lay.engines()):
+            for tag in engines:
+                self.before.setdefault(lay.shown(lay.engine(tag)), f"nslab.net engine {tag}")
             self._op(f"remove engines {lay.shown(lay.engines())}", lambda: shutil.rmtree(lay.engines()))
             return
         for tag in engines:
             if tag not in running:
                 path = os.path.join(lay.engines(), tag)
+                self.before.setdefault(lay.shown(lay.engine(tag)), f"nslab.net engine {tag}")
                 self._op(f"remove engine {lay.shown(path)}", lambda path=path: shutil.rmtree(path))
 
     def _show(self, side: dict, intent, unit, enabled: bool, engine) -> None:
@@ -325,7 +346,9 @@ class Persist:
             operation()
             done.append(words)
         if done and run_command is not None and os.path.isdir(self.layout.path("/run/systemd/system")):
-            run_command(["systemctl", "daemon-reload"], check_rc=True)     # a booted systemd reads the unit now
+            rc, _out, err = run_command(["systemctl", "daemon-reload"])     # a booted systemd reads the unit now
+            if rc != 0:
+                raise OSError(f"systemctl daemon-reload failed ({err.strip()}): the files are saved, run it by hand")
             done.append("systemctl daemon-reload")
         return done
 

@@ -120,6 +120,17 @@ def test_removing_the_last_part_takes_unit_intent_and_engine_and_changes_nothing
     assert persist(layout, zip_path, state="absent").actions == []
 
 
+@pytest.mark.parametrize("role", ["egress", "ingress"])
+def test_a_role_removing_its_part_removes_the_whole_lab_s_part_too(host, role):
+    layout, zip_path = host
+    persist(layout, zip_path, part="lab").apply()        # saved by lab.yml
+    removal = persist(layout, zip_path, state="absent", part=role)   # then the role, with nslab_persist: false
+    assert "remove intent /var/lib/nslab/labs/x/lab.json" in removal.actions
+    assert "/var/lib/nslab/labs/x/lab.json" in removal.before and removal.after == {}
+    removal.apply()
+    assert saved(layout) == [], "nothing left to rebuild what was removed"
+
+
 def test_roles_save_parts_the_whole_lab_replaces_them_and_an_engine_stays_while_a_lab_runs_it(host):
     layout, zip_path = host
     persist(layout, zip_path, part="egress").apply()
@@ -149,10 +160,28 @@ def test_a_host_that_cannot_rebuild_at_boot_is_refused_before_anything_is_writte
     setup(layout.root)
     with pytest.raises(Invalid, match=why) as exc:
         persist(layout, zip_path if payload_too else None)
-    assert exc.value.option == "persist"
-    assert "nslab_persist: false" in str(exc.value) or not payload_too, "the fix is named"
-    assert saved(layout) == []
+    assert exc.value.option == "persist" and "nslab_persist: false" in str(exc.value), "the fix is named"
     assert persist(layout, zip_path, state="absent").actions == [], "removing is never refused"
+
+
+def test_on_a_sandbox_host_removing_touches_nothing_of_the_machine_s_own(host):
+    layout, zip_path = host
+    persist(layout, zip_path).apply()           # as if the machine itself had a persisted lab of that name
+    os.makedirs(os.path.join(layout.root, "run"))
+    open(os.path.join(layout.root, "run", "nslab-sandbox"), "w").close()
+    assert persist(layout, zip_path, state="absent").actions == []
+    assert os.path.exists(layout.unit("x")) and os.path.exists(layout.intent("x", "lab"))
+
+
+def test_a_masked_unit_is_refused_and_left_alone(host):
+    layout, zip_path = host
+    os.makedirs(layout.units())
+    os.symlink("/dev/null", layout.unit("x"))
+    with pytest.raises(Invalid, match="nslab-x.service is masked") as exc:
+        persist(layout, zip_path)
+    assert "systemctl unmask nslab-x.service" in str(exc.value)
+    assert persist(layout, zip_path, state="absent").actions == []
+    assert os.readlink(layout.unit("x")) == "/dev/null"
 
 
 @pytest.mark.parametrize("name", ["..", ".hidden", "a/b", ""])
