@@ -49,7 +49,7 @@ SPEC = dict(
 ENGINE_FILE = "nslab-engine.pyz"
 WANTED_BY = "multi-user.target"
 #: a sandbox host (plugins/module_utils/sandbox.py) marks its private /run with this file
-SANDBOX_MARK = "/run/nslab-sandbox"
+SANDBOX_MARK = "/run/nslab-sandbox-host"
 SYSTEMD = ("/usr/lib/systemd/systemd", "/lib/systemd/systemd")
 #: what the module run's payload holds that is not the engine: the wrapper adds a sitecustomize.py that
 #: points at the run's temporary copy of the payload; the engine's own __main__ replaces any other

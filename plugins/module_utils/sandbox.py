@@ -31,7 +31,7 @@ set -e
 mount -t overlay overlay -o lowerdir=/etc,upperdir="$1/etc-upper",workdir="$1/etc-work" /etc
 mount -t tmpfs -o mode=0755 nslab-run /run
 mkdir -p /run/netns /run/lock
-: > /run/nslab-sandbox       # persist (module_utils/persist.py) refuses a host that a reboot ends
+: > /run/nslab-sandbox-host  # persist (module_utils/persist.py) refuses a host that a reboot ends
 rm -f /etc/resolv.conf
 printf '%s' "$2" > /etc/resolv.conf
 rm -rf /etc/netns

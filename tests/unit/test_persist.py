@@ -150,7 +150,7 @@ def test_roles_save_parts_the_whole_lab_replaces_them_and_an_engine_stays_while_
 
 
 @pytest.mark.parametrize("why, setup, payload_too", [
-    ("sandbox", lambda root: open(os.path.join(root, "run", "nslab-sandbox"), "w").close(), True),
+    ("sandbox", lambda root: open(os.path.join(root, "run", "nslab-sandbox-host"), "w").close(), True),
     ("has no systemd", lambda root: os.unlink(os.path.join(root, "usr", "lib", "systemd", "systemd")), True),
     ("no Ansible module payload", lambda root: None, False),
 ])
@@ -168,7 +168,7 @@ def test_on_a_sandbox_host_removing_touches_nothing_of_the_machine_s_own(host):
     layout, zip_path = host
     persist(layout, zip_path).apply()           # as if the machine itself had a persisted lab of that name
     os.makedirs(os.path.join(layout.root, "run"))
-    open(os.path.join(layout.root, "run", "nslab-sandbox"), "w").close()
+    open(os.path.join(layout.root, "run", "nslab-sandbox-host"), "w").close()
     assert persist(layout, zip_path, state="absent").actions == []
     assert os.path.exists(layout.unit("x")) and os.path.exists(layout.intent("x", "lab"))
 
