@@ -188,6 +188,7 @@ INTERNET = "nslab-internet"
 WAN_GATEWAY = "203.0.113.1"
 WAN_PREFIX = 24
 PUBLIC_SERVER = "198.51.100.10"
+WAN_MAC = "02:00:cb:00:71:01"        # the router's (locally administered)
 SEEN_LOG = "/run/nslab-seen.log"
 
 # A public server: answers HTTP on port 80 with the source address it saw.
@@ -228,7 +229,9 @@ class Internet(Sandbox):
             return False
         with Session() as session:
             ipr = session.ipr(self.netns)
-            ipr.link("add", ifname="wan0", kind="bridge")
+            # a fixed MAC: a bridge takes its lowest port's, so hosts coming and going would change the
+            # router's address under every other host's neighbour cache (seconds of lost traffic)
+            ipr.link("add", ifname="wan0", kind="bridge", address=WAN_MAC)
             wan = ipr.link("get", ifname="wan0")[0]["index"]
             ipr.addr("add", index=wan, address=WAN_GATEWAY, prefixlen=WAN_PREFIX)
             ipr.link("set", index=wan, state="up")

@@ -44,6 +44,7 @@ from ansible_collections.nslab.net.plugins.module_utils.sandbox import Internet,
 CACHE = os.environ.get("NSLAB_CACHE", "/var/cache/nslab")
 STATE = "/run/nslab-fleet"               # inside the controller: a private tmpfs
 MGMT_BRIDGE, MGMT_GATEWAY, MGMT_PREFIX = "mgmt", "192.0.2.1", 24
+MGMT_MAC = "02:00:c0:00:02:01"
 CONTROLLER_UPLINK = "203.0.113.250"
 REPO_PORT = 8000
 CONTROLLER_USER = "nslab"                 # the non-root user on the controller
@@ -341,7 +342,7 @@ def controller_network() -> Internet:
     with Session() as session:
         ipr = session.ipr(None)
         if not ipr.link_lookup(ifname=MGMT_BRIDGE):
-            ipr.link("add", ifname=MGMT_BRIDGE, kind="bridge")
+            ipr.link("add", ifname=MGMT_BRIDGE, kind="bridge", address=MGMT_MAC)   # fixed: VMs come and go
             index = ipr.link_lookup(ifname=MGMT_BRIDGE)[0]
             ipr.addr("add", index=index, address=MGMT_GATEWAY, prefixlen=MGMT_PREFIX)
             ipr.link("set", index=index, state="up")

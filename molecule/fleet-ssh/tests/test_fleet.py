@@ -95,3 +95,12 @@ def test_controller_reaches_the_published_port(host):
 def test_nat_rules_carry_the_lab_label(host):
     rules = host.check_output("iptables-save -t nat")
     assert "NSLAB-POST" in rules and "nslab:nslab" in rules
+
+
+def test_the_demo_service_runs_unprivileged_and_serves_only_its_directory(host):
+    served = [line.split(None, 2) for line in host.check_output("ps -eo uid=,user=,args=").splitlines()
+              if "-m http.server" in line and "nslab-service:" not in line]
+    assert served, "the demo service is running"
+    for uid, user, args in served:
+        assert (uid, user) == ("65534", "nobody"), args
+        assert "--directory /run/nslab/www/netns1-5000" in args, args
