@@ -22,6 +22,7 @@ import re
 import shutil
 import socket
 
+from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, netlink, where
 from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink
@@ -358,6 +359,7 @@ class NftState:
         self.chains: set = set()
         self.native = False             # native nftables tables other than ours / iptables-nft's
         self.drop_forward = []          # foreign base chains on the forward hook with policy drop
+        self.base_chains: dict = {}     # (family, table, chain) -> hook, policy, rules: foreign tables' base chains
         self.xtables = False
         for obj in (data or {}).get("nftables", []):
             if "table" in obj:
@@ -372,10 +374,17 @@ class NftState:
                 c = obj["chain"]
                 if c["family"] == "inet" and c["table"] == NFT_TABLE:
                     self.chains.add(c["name"])
-                elif c.get("hook") == "forward" and c.get("policy") == "drop":
-                    self.drop_forward.append(f"{c['family']} {c['table']} {c['name']}")
+                else:
+                    if c.get("hook") == "forward" and c.get("policy") == "drop":
+                        self.drop_forward.append(f"{c['family']} {c['table']} {c['name']}")
+                    if c.get("hook") and not (c["family"] in ("ip", "ip6") and c["table"] in XTABLES_NAMES):
+                        self.base_chains[(c["family"], c["table"], c["name"])] = dict(
+                            hook=c["hook"], policy=c.get("policy"), rules=[])
             elif "rule" in obj:
                 r = obj["rule"]
+                chain = self.base_chains.get((r["family"], r["table"], r["chain"]))
+                if chain is not None:
+                    chain["rules"].append(r.get("expr", []))
                 if r["family"] != "inet" or r["table"] != NFT_TABLE:
                     continue
                 tag = parse_tag(r.get("comment"))
@@ -719,6 +728,8 @@ class NatResource(Resource):
             verb = "replace" if entry is not None else "add"
             plan.do(f"{verb} {self.describe(rule)} in {where(item['netns'])} ({scope['backend']})")
         for scope in scopes:
+            if not absent:
+                self.check_foreign_firewalls(scope, [i for i in items if self.scope(i["netns"], i["backend"]) is scope])
             self.check_forward_policy(scope, plan)
         self.scopes = scopes
 
@@ -781,6 +792,20 @@ class NatResource(Resource):
                 plan.actions.extend(texts)
                 plan.ops.append(("; ".join(texts), lambda ns=scope["ns"], m=any_of(flushed): delete_conntrack(self.ctx, ns, m)))
 
+    @staticmethod
+    def check_foreign_firewalls(scope, items):
+        """Refuse, before any change, a lab whose traffic another nftables table would drop (firewalls.py)."""
+        bridges = set()
+        for item in items:
+            if item["type"] == "forward":
+                bridges.update(name for name in (item.get("in_interface"), item.get("out_interface")) if name)
+            elif item["type"] == "masquerade" and item.get("destination") and item.get("out_interface"):
+                bridges.add(item["out_interface"])          # the hairpin of a published port
+        scope["bridges"] = bridges
+        found = firewalls.blockers(scope["nft_state"].base_chains, bridges) if bridges else []
+        if found:
+            raise Conflict(firewalls.refusal(found, where(scope["ns"])))
+
     def check_forward_policy(self, scope, plan):
         if scope["add"] and scope["backend"] == "nftables":
             drops = [s for s in scope["ipt_state"].values() if s.forward_drop]
@@ -788,7 +813,7 @@ class NatResource(Resource):
                 raise Conflict(f"backend nftables cannot open forwarding in {where(scope['ns'])}: the iptables FORWARD "
                                "policy is DROP there and an nftables accept does not override it; use backend "
                                "iptables (or auto) on this host")
-            if scope["nft_state"].drop_forward:
+            if scope["nft_state"].drop_forward and not scope.get("bridges"):    # else judged by firewalls.py
                 plan.warnings.append(f"forward hook chains with policy drop in {where(scope['ns'])} "
                                      f"({', '.join(scope['nft_state'].drop_forward)}) may still drop lab traffic: "
                                      "nftables evaluates every base chain")

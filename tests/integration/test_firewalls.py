@@ -1,0 +1,131 @@
+"""playbooks/lab.yml beside host firewalls whose nftables base chains drop the lab's traffic: refused before
+any change, naming the table, the chain and the commands that open it; after the user runs exactly those
+commands, every fact is reachable with real traffic, and teardown leaves the firewall as the user left it."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import pytest
+
+from nslabtest import Internet, Sandbox, lab_state
+from test_lab_playbook import ansible_playbook, block, recap
+
+
+def failure(root) -> str:
+    """The whole message the lab host failed with (the summary shortens it), from its results file."""
+    import os
+
+    with open(os.path.join(os.path.dirname(root), "nslab-results", "fw1.json")) as fh:
+        return json.load(fh)["failure"]["msg"]
+
+HARDENED = """nft -f - <<'EOF'
+table inet filter {
+  chain input { type filter hook input priority filter; policy drop;
+    ct state established,related accept; iifname "lo" accept; tcp dport 22 accept; }
+  chain forward { type filter hook forward priority filter; policy drop; }
+  chain output { type filter hook output priority filter; policy accept; }
+}
+EOF
+"""
+
+# Docker 29's nftables backend (docs.docker.com/engine/network/firewall-nftables/): its own tables with
+# accept policies and per-bridge chains, beside the host's forward chain with policy drop
+DOCKER_NFT = """nft -f - <<'EOF'
+table ip docker-bridges {
+  map filter-forward-in-jumps { type ifname : verdict; elements = { "docker0" : jump filter-forward-in__docker0 } }
+  map filter-forward-out-jumps { type ifname : verdict; elements = { "docker0" : jump filter-forward-out__docker0 } }
+  chain filter-FORWARD { type filter hook forward priority filter; policy accept;
+    oifname vmap @filter-forward-in-jumps; iifname vmap @filter-forward-out-jumps; }
+  chain filter-forward-in__docker0 { ct state established,related counter accept; iifname "docker0" counter accept;
+    counter drop; }
+  chain filter-forward-out__docker0 { ct state established,related counter accept; oifname "docker0" counter accept; }
+  chain nat-POSTROUTING { type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 172.17.0.0/16 oifname != "docker0" counter masquerade; }
+  chain nat-PREROUTING { type nat hook prerouting priority dstnat; policy accept; }
+}
+table inet filter {
+  chain forward { type filter hook forward priority filter; policy drop; }
+}
+EOF
+"""
+
+# the shape of firewalld's nftables backend: forward chain accepting established traffic, then rejecting
+FIREWALLD_SHAPE = """nft -f - <<'EOF'
+table inet firewalld {
+  chain filter_FORWARD { type filter hook forward priority filter + 10; policy accept;
+    ct state established,related accept; ct status dnat accept; iifname "lo" accept;
+    reject with icmpx admin-prohibited; }
+}
+EOF
+"""
+
+
+@pytest.fixture
+def host(tmp_path):
+    root = str(tmp_path / "sb")
+    internet, box = Internet(root), Sandbox("fw1", root)
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {
+        "vars": {"ansible_connection": "nslab.net.sandbox", "ansible_python_interpreter": sys.executable,
+                 "nslab_sandbox_root": root},
+        "hosts": {"nslab-internet": {}},
+        "children": {"nslab_lab": {
+            "vars": {"nslab_outside_client": "nslab-internet", "nslab_requirements": "skip",
+                     "nslab_report_internet": {"target": "198.51.100.10", "kind": "http", "port": 80}},
+            "hosts": {"fw1": {}}}}}}))
+    try:
+        internet.create()
+        box.create()
+        internet.attach(box, "203.0.113.10")
+        yield box, root, str(inventory)
+    finally:
+        box.destroy()
+        internet.destroy()
+
+
+def foreign(box) -> str:
+    """The host's ruleset without this collection's table, counters at zero."""
+    text = re.sub(r"counter packets \d+ bytes \d+", "counter", box.run("nft list ruleset").stdout)
+    return re.sub(r"table inet nslab \{.*?\n\}\n", "", text, flags=re.S)
+
+
+@pytest.mark.parametrize("firewall", ["hardened", "docker-nft"])
+def test_a_drop_policy_is_refused_before_any_change_then_opened_by_the_command_it_names(host, firewall):
+    box, root, inventory = host
+    box.run(HARDENED if firewall == "hardened" else DOCKER_NFT)
+    before, state = foreign(box), lab_state(box)
+    refused = ansible_playbook(root, "-i", inventory, "playbooks/lab.yml")
+    assert refused.returncode != 0 and recap(refused.stdout, "fw1")["changed"] == 0, refused.stdout[-3000:]
+    assert lab_state(box) == state and foreign(box) == before, "nothing changed"
+    summary = failure(root)
+    assert "base chain inet filter forward (hook forward, policy drop)" in summary, summary
+    assert summary.startswith("steps[5] (nat_rule): ") and "(nothing was changed)" in summary, summary
+    fixes = re.search(r"Open it, then re-run: (nft insert rule inet filter forward [^(]*) \(", summary).group(1)
+    commands = [c.strip() for c in fixes.split(";")]
+    assert commands == ["nft insert rule inet filter forward iifname br0 accept",
+                        "nft insert rule inet filter forward oifname br0 accept"], commands
+    if firewall == "hardened":
+        commands.append(re.search(r"(nft insert rule inet filter input iifname br0 accept)", summary).group(1))
+    for command in commands:                     # what the user runs, as the message says
+        box.run(command)
+    opened = foreign(box)
+    built = ansible_playbook(root, "-i", inventory, "playbooks/lab.yml")
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert "fw1: 10/10 probes reachable" in block(built.stdout, "Fleet summary")
+    down = ansible_playbook(root, "-i", inventory, "playbooks/teardown.yml")
+    assert down.returncode == 0 and foreign(box) == opened, "the firewall as the user left it"
+
+
+def test_firewalld_s_forward_reject_is_refused_naming_firewall_cmd(host):
+    box, root, inventory = host
+    box.run(FIREWALLD_SHAPE)
+    state = lab_state(box)
+    refused = ansible_playbook(root, "-i", inventory, "playbooks/lab.yml")
+    assert refused.returncode != 0 and lab_state(box) == state
+    summary = failure(root)
+    assert "firewalld in the host namespace would drop the lab's egress and published ports" in summary, summary
+    assert "its last rule rejects every packet" in summary
+    assert "firewall-cmd --zone=trusted --add-interface=br0 (add --permanent to keep it across reboots)" in summary
