@@ -5,6 +5,7 @@ commands, every fact is reachable with real traffic, and teardown leaves the fir
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 
@@ -13,13 +14,6 @@ import pytest
 from nslabtest import Internet, Sandbox, lab_state
 from test_lab_playbook import ansible_playbook, block, recap
 
-
-def failure(root) -> str:
-    """The whole message the lab host failed with (the summary shortens it), from its results file."""
-    import os
-
-    with open(os.path.join(os.path.dirname(root), "nslab-results", "fw1.json")) as fh:
-        return json.load(fh)["failure"]["msg"]
 
 HARDENED = """nft -f - <<'EOF'
 table inet filter {
@@ -84,6 +78,12 @@ def host(tmp_path):
     finally:
         box.destroy()
         internet.destroy()
+
+
+def failure(root) -> str:
+    """The whole message the lab host failed with (the summary shortens it), from its results file."""
+    with open(os.path.join(os.path.dirname(root), "nslab-results", "fw1.json")) as fh:
+        return json.load(fh)["failure"]["msg"]
 
 
 def foreign(box) -> str:
