@@ -362,6 +362,8 @@ def run(resource_cls) -> None:
             result = call.execute()
         except Exception as exc:  # noqa: BLE001 - every failure is reported, never a traceback
             module.fail_json(**call.failure(exc))
+    for text in result.pop("warnings", []):     # module.warn: a returned "warnings" key goes in ansible-core 2.23
+        module.warn(text)
     module.exit_json(**result)
 
 

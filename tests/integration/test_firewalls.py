@@ -129,3 +129,14 @@ def test_firewalld_s_forward_reject_is_refused_naming_firewall_cmd(host):
     assert "firewalld in the host namespace would drop the lab's egress and published ports" in summary, summary
     assert "its last rule rejects every packet" in summary
     assert "firewall-cmd --zone=trusted --add-interface=br0 (add --permanent to keep it across reboots)" in summary
+
+
+def test_a_rule_whose_bridge_is_unknown_is_warned_about_through_module_warn(mod):
+    """A bare masquerade (no bridge named) beside a policy-drop forward chain: a warning, given through
+    AnsibleModule.warn (ansible-core 2.21 deprecates returning "warnings" in the result)."""
+    mod.sh("nft add table inet user && nft 'add chain inet user user_forward { type filter hook forward priority 0; policy drop; }'")
+    r = mod("nat_rule", backend="nftables", type="masquerade", source="10.9.0.0/24", out_interface="lo")
+    assert r["changed"]
+    warned = [str(w) for w in r.get("warnings", [])]
+    assert any("forward hook chains with policy drop" in w and "inet user user_forward" in w for w in warned), r
+    assert not r.get("deprecations"), r["deprecations"]
