@@ -84,6 +84,24 @@ def lab_objects(host: str) -> str:
     return proc.stdout.strip()
 
 
+UFW_HOST, UFW_BEFORE = "deb12-sudo", "/run/nslab-fleet/ufw-before.txt"
+
+
+def ufw_rules() -> str:
+    """deb12-sudo's iptables and ip6tables rules other than the collection's, counters and dates left out."""
+    proc = ssh(UFW_HOST, "iptables-save; ip6tables-save")
+    if proc.returncode != 0 or "ufw-" not in proc.stdout:
+        fail(f"cannot read ufw's rules on {UFW_HOST}: {proc.stderr}")
+    lines = [re.sub(r"\[\d+:\d+\]", "", line).strip() for line in proc.stdout.splitlines()
+             if "NSLAB" not in line and not line.startswith("#")]
+    tables, out = "\n".join(lines).split("COMMIT"), []
+    for table in tables:     # a table with no rule and only ACCEPT policies is not ufw's (the lab's nat table, left empty)
+        body = table.strip().splitlines()
+        if any(line.startswith("-A") or (line.startswith(":") and " ACCEPT" not in line) for line in body):
+            out.append("\n".join(body))
+    return "\nCOMMIT\n".join(out)
+
+
 def prepare() -> None:
     rc, out, recap = playbook("playbooks/lab.yml", "--limit", "bare", "-e", "nslab_requirements=check")
     if rc == 0 or "python3-pyroute2" not in out:
@@ -91,6 +109,8 @@ def prepare() -> None:
     if lab_objects("bare"):
         fail(f"the refused run changed the bare VM:\n{lab_objects('bare')}")
     say("bare VM with nslab_requirements=check: refused before any change, naming python3-pyroute2")
+    with open(UFW_BEFORE, "w") as fh:
+        fh.write(ufw_rules())
 
 
 def no_changes(recap: dict, hosts=None) -> bool:
@@ -276,7 +296,15 @@ def cleanup() -> None:
     rc, out, recap = playbook("playbooks/teardown.yml")
     if rc != 0 or not no_changes(recap):
         fail("a second teardown must report changed=0 on every VM", out)
-    say("teardown left no namespace, bridge, veth, rule or service; a second teardown changed nothing")
+    with open(UFW_BEFORE) as fh:
+        before, after = fh.read(), ufw_rules()
+    if after != before:
+        import difflib
+
+        fail(f"ufw's rules on {UFW_HOST} differ after teardown from before the lab:\n"
+             + "\n".join(difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="")))
+    say("teardown left no namespace, bridge, veth, rule or service (ufw's rules on deb12-sudo as before the lab); "
+        "a second teardown changed nothing")
 
 
 if __name__ == "__main__":

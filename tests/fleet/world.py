@@ -53,6 +53,7 @@ BASE_PACKAGES = ["openssh-server", "python3", "python3-apt", "iproute2", "iptabl
 ROOTS = {                                  # cached root name -> (suite, extra packages)
     "debian12": ("bookworm", ["python3-pyroute2"]),
     "debian12-bare": ("bookworm", []),
+    "debian12-ufw": ("bookworm", ["python3-pyroute2", "ufw"]),
     "debian13": ("trixie", ["python3-pyroute2"]),
 }
 
@@ -257,6 +258,8 @@ class VM(Sandbox):
             self.write("/etc/apt/sources.list.d/nslab-fleet.list", f"deb [trusted=yes] {repo_url} ./\n")
         self.write("/etc/ssh/sshd_config.d/nslab-fleet.conf",
                    f"ListenAddress {self.spec['address']}\nPasswordAuthentication no\nUseDNS no\n")
+        if self.spec.get("firewall") == "ufw":      # enabled with its defaults (deny incoming and routed), ssh allowed
+            self.chrooted("ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null")
         self.chrooted("/usr/sbin/sshd -E /var/log/sshd.log")
         return self.chrooted("cat /etc/ssh/ssh_host_ed25519_key.pub", capture_output=True).stdout.decode().strip()
 

@@ -104,3 +104,11 @@ def test_the_demo_service_runs_unprivileged_and_serves_only_its_directory(host):
     for uid, user, args in served:
         assert (uid, user) == ("65534", "nobody"), args
         assert "--directory /run/nslab/www/netns1-5000" in args, args
+
+
+def test_ufw_stays_enabled_with_its_defaults_beside_the_lab(host):
+    if _vars(host)["inventory_hostname"] != "deb12-sudo":
+        pytest.skip("ufw is enabled on deb12-sudo")
+    status = host.check_output("ufw status verbose")
+    assert "Status: active" in status, status
+    assert "deny (incoming)" in status and "deny (routed)" in status, status    # Ubuntu's and Debian's defaults
