@@ -256,6 +256,33 @@ def reboot() -> None:
     if rc != 0:
         fail("rebuilding deb13 after its teardown failed", out)
     say("nslab_persist: false (deb12) and teardown (deb13) left no unit, intent or engine")
+    with_the_roles()
+
+
+def with_the_roles() -> None:
+    """The roles in a user's own playbook save their own parts (egress.json, ingress.json), which the unit
+    rebuilds at boot in that order; their teardown removes everything. On deb13, left as lab.yml made it."""
+    roles = os.path.join(REPO, "tests", "fleet", "roles.yml")
+    args = ("--limit", "deb13", "-e", "nslab_persist=true")
+    rc, out, recap = playbook(roles, *args)
+    parts = ssh("deb13", "ls /var/lib/nslab/labs/nslab").stdout.split()
+    if rc != 0 or parts != ["egress.json", "ingress.json"]:
+        fail(f"the roles with nslab_persist must save egress.json and ingress.json (the lab.yml part replaced): {parts}", out)
+    world("reboot", "deb13")
+    booted = boot("deb13")
+    if booted.returncode != 0 or "rebuilding 2 saved part(s) (egress, ingress)" not in booted.stdout:
+        fail("deb13: the unit must rebuild the roles' two parts in order", booted.stdout + booted.stderr)
+    rc, out, recap = playbook(roles, *args)
+    if rc != 0 or not no_changes(recap, ["deb13"]) or "NOT reachable" in out:
+        fail("after the reboot, the roles must report changed=0 and the report every fact reachable", out)
+    rc, out, recap = playbook(roles, "--limit", "deb13", "-e", "nslab_state=absent")
+    if rc != 0 or saved("deb13") or lab_objects("deb13"):
+        fail(f"the roles' teardown must remove the lab and both saved parts: {saved('deb13')}", out)
+    rc, out, recap = playbook("playbooks/lab.yml", "--limit", "deb13")
+    if rc != 0:
+        fail("rebuilding deb13 with lab.yml failed", out)
+    say("the roles saved egress.json and ingress.json; a reboot rebuilt both; a re-run changed nothing; "
+        "their teardown left nothing saved")
 
 
 def boot_failures() -> None:
