@@ -11,7 +11,8 @@ policy, or a last rule that drops or rejects whatever comes - drops the lab's eg
 ports (forward) and the namespaces' traffic to the host (input), unless it accepts the lab's bridge.
 
 This collection never edits a table it does not own: :func:`blockers` names each such chain and
-:func:`refusal` says exactly what to run to open it (firewalld's own ``firewall-cmd`` for its table).
+:func:`refusal` says exactly what to run to open it (firewalld's own ``firewall-cmd`` for its table);
+:func:`firewalld_opened` asks a running firewalld, through ``firewall-cmd``, which zone holds the bridge.
 The chains are read with the rest of the ruleset (``nat.NftState``); iptables' own tables
 (iptables-nft) are left to the iptables backend, which opens its FORWARD chain itself.
 """
@@ -84,6 +85,28 @@ def blockers(chains: dict, bridges: set) -> list[dict]:
     return out
 
 
+def firewalld_opened(found: list[dict], run) -> list[dict]:
+    """Drop from ``found`` what firewalld itself says it accepts: a bridge bound to a zone whose target is
+    ACCEPT (``firewall-cmd --get-zone-of-interface``, ``--permanent --zone=Z --get-target``), read through
+    its own tool. ``run(argv) -> (rc, out)``; without firewall-cmd nothing is dropped."""
+    verdicts: dict = {}
+
+    def accepts(bridge: str) -> bool:
+        if bridge not in verdicts:
+            rc, zone = run(["firewall-cmd", f"--get-zone-of-interface={bridge}"])
+            target = run(["firewall-cmd", "--permanent", f"--zone={zone.strip()}", "--get-target"]) if rc == 0 else (1, "")
+            verdicts[bridge] = rc == 0 and target[0] == 0 and target[1].strip() == "ACCEPT"
+        return verdicts[bridge]
+
+    out = []
+    for blocker in found:
+        if (blocker["family"], blocker["table"]) == FIREWALLD_TABLE:
+            blocker = dict(blocker, missing=[(key, b) for key, b in blocker["missing"] if not accepts(b)])
+        if blocker["missing"]:
+            out.append(blocker)
+    return out
+
+
 def _fix(blocker: dict) -> str:
     if (blocker["family"], blocker["table"]) == FIREWALLD_TABLE:
         bridges = sorted({bridge for _key, bridge in blocker["missing"]})
@@ -96,13 +119,16 @@ def _fix(blocker: dict) -> str:
 
 def refusal(found: list[dict], where: str) -> str:
     """The message: each firewall, its table and chain, why it drops, and what opens it."""
-    parts = []
+    parts, said = [], set()
     for blocker in found:
         table = f"{blocker['family']} {blocker['table']}"
         who = "firewalld" if (blocker["family"], blocker["table"]) == FIREWALLD_TABLE else f"the nftables table {table}"
         lacks = " and ".join(f"{key} {bridge}" for key, bridge in blocker["missing"])
         traffic = "egress and published ports" if blocker["hook"] == "forward" else "traffic from the namespaces to the host"
+        fix = _fix(blocker)
         parts.append(f"{who} in {where} would drop the lab's {traffic}: base chain {table} {blocker['chain']} "
-                     f"(hook {blocker['hook']}, {blocker['why']}) accepts no {lacks}. Open it, then re-run: {_fix(blocker)}")
+                     f"(hook {blocker['hook']}, {blocker['why']}) accepts no {lacks}"
+                     + (". The same command opens it" if fix in said else f". Open it, then re-run: {fix}"))
+        said.add(fix)
     return ("; ".join(parts) + ". nftables runs every base chain, so an accept in this collection's own rules does "
             "not override it, and nslab.net never edits a table it does not own")

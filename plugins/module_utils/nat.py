@@ -803,6 +803,9 @@ class NatResource(Resource):
                 bridges.add(item["out_interface"])          # the hairpin of a published port
         scope["bridges"] = bridges
         found = firewalls.blockers(scope["nft_state"].base_chains, bridges) if bridges else []
+        if found and which("firewall-cmd"):
+            tools = scope["nft"].tools
+            found = firewalls.firewalld_opened(found, lambda argv: tools.run([which(argv[0])] + argv[1:], check=False)[:2])
         if found:
             raise Conflict(firewalls.refusal(found, where(scope["ns"])))
 

@@ -28,6 +28,7 @@ from nslabtest import recaps  # noqa: E402  (one PLAY RECAP parser for every tes
 BIN = os.path.dirname(sys.executable)                 # the controller venv's (no pyroute2 in it)
 USER = "nslab"
 ADDRESSES = {"deb12": "192.0.2.11", "deb12-sudo": "192.0.2.12", "deb13": "192.0.2.13", "bare": "192.0.2.14"}
+FIREWALLD = dict(host="fwd", address="192.0.2.15", inventory=os.path.join(SCENARIO, "firewalld.yml"))
 
 
 def say(msg: str) -> None:
@@ -40,9 +41,10 @@ def home_of(user: str) -> str:
     return pwd.getpwnam(user).pw_dir
 
 
-def playbook(*args: str, user: str | None = None, cwd: str = REPO, env: dict | None = None) -> tuple[int, str, dict]:
+def playbook(*args: str, user: str | None = None, cwd: str = REPO, env: dict | None = None,
+             inventory: str = INVENTORY) -> tuple[int, str, dict]:
     """One ansible-playbook run; its exit code, its output and its PLAY RECAP ({host: {"changed": 0, ...}})."""
-    argv = [os.path.join(BIN, "ansible-playbook"), "-i", INVENTORY, *args]
+    argv = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, *args]
     full_env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="True", ANSIBLE_PIPELINING="True", NO_COLOR="1",
                     **(env or {}))
     full_env.pop("ANSIBLE_CONFIG", None)             # the repository's ansible.cfg, as for a user
@@ -66,7 +68,8 @@ def fail(msg: str, out: str = "") -> None:
 
 
 def ssh(host: str, command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["ssh", "-o", "BatchMode=yes", f"root@{ADDRESSES[host]}", command],
+    address = FIREWALLD["address"] if host == FIREWALLD["host"] else ADDRESSES[host]
+    return subprocess.run(["ssh", "-o", "BatchMode=yes", f"root@{address}", command],
                           capture_output=True, text=True, check=False, timeout=60)
 
 
@@ -132,6 +135,7 @@ def side_effect() -> None:
     say("drift on deb12 repaired; the report in the same run is all reachable")
     non_root_controller()
     reboot()
+    firewalld()
 
 
 def non_root_controller() -> None:
@@ -311,6 +315,35 @@ def boot_failures() -> None:
         fail(f"deb13 with python3-pyroute2 reinstalled must boot the lab: {restored.stderr}")
     say("boot without uplink: failed after NSLAB_BOOT_WAIT=2 naming it, nothing built; with a late uplink: waited, "
         "built; without pyroute2 (dpkg -r): failed naming it, nothing built")
+
+
+def firewalld() -> None:
+    """A VM with firewalld running (its default zone public): the lab is refused before any change, naming
+    firewall-cmd; after exactly that command every fact is reachable, a re-run changes nothing, and teardown
+    leaves firewalld's rules as the user left them."""
+    host, inventory = FIREWALLD["host"], FIREWALLD["inventory"]
+    ruleset = "nft list table inet firewalld | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'"
+    before = ssh(host, ruleset).stdout
+    rc, out, recap = playbook("playbooks/lab.yml", inventory=inventory)
+    with open(os.path.join(REPO, "nslab-results", f"{host}.json")) as fh:
+        msg = (json.load(fh).get("failure") or {}).get("msg", "")
+    fix = re.search(r"Open it, then re-run: (firewall-cmd --zone=trusted --add-interface=br0) \(", msg)
+    if rc == 0 or recap.get(host, {}).get("changed") != 0 or not fix or lab_objects(host) \
+            or "firewalld in the host namespace would drop" not in msg or ssh(host, ruleset).stdout != before:
+        fail(f"with firewalld running, lab.yml must be refused before any change naming firewall-cmd: {msg}", out)
+    if ssh(host, fix.group(1)).returncode != 0:
+        fail(f"{fix.group(1)} failed on {host}")
+    opened = ssh(host, ruleset).stdout
+    rc, out, recap = playbook("playbooks/lab.yml", inventory=inventory)
+    rc2, out2, recap2 = playbook("playbooks/lab.yml", inventory=inventory)
+    if rc != 0 or not all_reachable(out, [host]) or rc2 != 0 or not no_changes(recap2, [host]):
+        fail("after the command the refusal named, lab.yml beside firewalld must reach every fact, then change nothing",
+             out + out2)
+    rc, out, recap = playbook("playbooks/teardown.yml", inventory=inventory)
+    if rc != 0 or lab_objects(host) or ssh(host, ruleset).stdout != opened:
+        fail("teardown beside firewalld must leave nothing of the lab and firewalld's rules as they were", out)
+    say(f"firewalld running on {host}: refused before any change naming '{fix.group(1)}'; after it, "
+        "all reachable, a re-run changed nothing, teardown left firewalld's rules as they were")
 
 
 def cleanup() -> None:

@@ -54,6 +54,7 @@ ROOTS = {                                  # cached root name -> (suite, extra p
     "debian12": ("bookworm", ["python3-pyroute2"]),
     "debian12-bare": ("bookworm", []),
     "debian12-ufw": ("bookworm", ["python3-pyroute2", "ufw"]),
+    "debian12-firewalld": ("bookworm", ["python3-pyroute2", "firewalld", "dbus"]),
     "debian13": ("trixie", ["python3-pyroute2"]),
 }
 
@@ -260,6 +261,9 @@ class VM(Sandbox):
                    f"ListenAddress {self.spec['address']}\nPasswordAuthentication no\nUseDNS no\n")
         if self.spec.get("firewall") == "ufw":      # enabled with its defaults (deny incoming and routed), ssh allowed
             self.chrooted("ufw allow 22/tcp >/dev/null && ufw --force enable >/dev/null")
+        if self.spec.get("firewall") == "firewalld":     # running on its own system bus, default zone public
+            self.chrooted("mkdir -p /run/dbus && dbus-daemon --system --fork && firewalld && "
+                          "for i in $(seq 100); do firewall-cmd --state >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1")
         self.chrooted("/usr/sbin/sshd -E /var/log/sshd.log")
         return self.chrooted("cat /etc/ssh/ssh_host_ed25519_key.pub", capture_output=True).stdout.decode().strip()
 

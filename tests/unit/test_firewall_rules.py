@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.nslab.net.plugins.module_utils.firewalls import blockers, refusal
+from ansible_collections.nslab.net.plugins.module_utils.firewalls import blockers, firewalld_opened, refusal
 from ansible_collections.nslab.net.plugins.module_utils.nat import NftState
 
 
@@ -58,3 +58,20 @@ def test_what_does_not_drop_the_lab_is_left_alone():
                     ("inet", "nslab", "forward_filter", "forward", "accept", []))        # ours
     assert blockers(state.base_chains, {"br0"}) == []
     assert ("ip", "filter", "FORWARD") not in state.base_chains and ("inet", "nslab", "forward_filter") not in state.base_chains
+
+
+def test_firewalld_is_asked_through_firewall_cmd_which_zone_holds_the_bridge():
+    state = ruleset(("inet", "firewalld", "filter_FORWARD", "forward", "accept",
+                     [[{"jump": {"target": "filter_FORWARD_ZONES"}}], [{"reject": None}]]),
+                    ("inet", "filter", "forward", "forward", "drop", []))
+    found = blockers(state.base_chains, {"br0"})
+    answers = {("firewall-cmd", "--get-zone-of-interface=br0"): (0, "trusted\n"),
+               ("firewall-cmd", "--permanent", "--zone=trusted", "--get-target"): (0, "ACCEPT\n")}
+    left = firewalld_opened(found, lambda argv: answers[tuple(argv)])
+    assert [(b["table"], b["chain"]) for b in left] == [("filter", "forward")], "firewalld says br0 is accepted"
+    public = {("firewall-cmd", "--get-zone-of-interface=br0"): (0, "public\n"),
+              ("firewall-cmd", "--permanent", "--zone=public", "--get-target"): (0, "default\n")}
+    assert len(firewalld_opened(found, lambda argv: public[tuple(argv)])) == 2
+    assert len(firewalld_opened(found, lambda argv: (2, "no zone\n"))) == 2
+    text = refusal(found, "the host namespace")
+    assert text.count("firewall-cmd --zone=trusted --add-interface=br0") == 1
