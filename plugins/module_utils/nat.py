@@ -695,11 +695,12 @@ class NatResource(Resource):
 
     def plan(self, items, plan):
         absent = self.params["state"] == "absent"
-        scopes = []
+        scopes, items_of = [], {}
         for item in items:
             scope = self.scope(item["netns"], item["backend"])
             if scope not in scopes:
                 scopes.append(scope)
+            items_of.setdefault(id(scope), []).append(item)
             rule = item["_rule"]
             entry = self.existing(scope).get(rule.key)
             if entry is not None and entry["lab"] != self.ctx.lab:
@@ -728,9 +729,8 @@ class NatResource(Resource):
             verb = "replace" if entry is not None else "add"
             plan.do(f"{verb} {self.describe(rule)} in {where(item['netns'])} ({scope['backend']})")
         for scope in scopes:
-            if not absent:
-                self.check_foreign_firewalls(scope, [i for i in items if self.scope(i["netns"], i["backend"]) is scope])
-            self.check_forward_policy(scope, plan)
+            bridges = set() if absent else self.check_foreign_firewalls(scope, items_of[id(scope)])
+            self.check_forward_policy(scope, plan, bridges)
         self.scopes = scopes
 
     def purge(self, items, plan):
@@ -793,30 +793,32 @@ class NatResource(Resource):
                 plan.ops.append(("; ".join(texts), lambda ns=scope["ns"], m=any_of(flushed): delete_conntrack(self.ctx, ns, m)))
 
     @staticmethod
-    def check_foreign_firewalls(scope, items):
-        """Refuse, before any change, a lab whose traffic another nftables table would drop (firewalls.py)."""
+    def check_foreign_firewalls(scope, items) -> set:
+        """Refuse, before any change, a lab whose traffic another nftables table would drop (firewalls.py);
+        the lab bridges the items name, which that judgement covers."""
         bridges = set()
         for item in items:
             if item["type"] == "forward":
                 bridges.update(name for name in (item.get("in_interface"), item.get("out_interface")) if name)
             elif item["type"] == "masquerade" and item.get("destination") and item.get("out_interface"):
                 bridges.add(item["out_interface"])          # the hairpin of a published port
-        scope["bridges"] = bridges
         found = firewalls.blockers(scope["nft_state"].base_chains, bridges) if bridges else []
-        if found and which("firewall-cmd"):
+        firewall_cmd = which("firewall-cmd") if found else None
+        if firewall_cmd:
             tools = scope["nft"].tools
-            found = firewalls.firewalld_opened(found, lambda argv: tools.run([which(argv[0])] + argv[1:], check=False)[:2])
+            found = firewalls.firewalld_opened(found, lambda argv: tools.run([firewall_cmd] + argv[1:], check=False)[:2])
         if found:
             raise Conflict(firewalls.refusal(found, where(scope["ns"])))
+        return bridges
 
-    def check_forward_policy(self, scope, plan):
+    def check_forward_policy(self, scope, plan, bridges: set):
         if scope["add"] and scope["backend"] == "nftables":
             drops = [s for s in scope["ipt_state"].values() if s.forward_drop]
             if drops:
                 raise Conflict(f"backend nftables cannot open forwarding in {where(scope['ns'])}: the iptables FORWARD "
                                "policy is DROP there and an nftables accept does not override it; use backend "
                                "iptables (or auto) on this host")
-            if scope["nft_state"].drop_forward and not scope.get("bridges"):    # else judged by firewalls.py
+            if scope["nft_state"].drop_forward and not bridges:    # else judged by check_foreign_firewalls
                 plan.warnings.append(f"forward hook chains with policy drop in {where(scope['ns'])} "
                                      f"({', '.join(scope['nft_state'].drop_forward)}) may still drop lab traffic: "
                                      "nftables evaluates every base chain")

@@ -178,6 +178,11 @@ def engine_of(unit: str | None) -> str | None:
     return None
 
 
+def masked(path: str) -> bool:
+    """A unit masked by the admin (a link to /dev/null): never ours to write or remove."""
+    return os.path.islink(path) and os.readlink(path) == "/dev/null"
+
+
 def checked_name(option: str, value) -> str:
     """A lab or part name that is safe as a file and unit name."""
     value = v.lab(option, value)
@@ -210,8 +215,7 @@ class Persist:
         if os.path.isdir(lay.units()):
             for name in sorted(os.listdir(lay.units())):
                 path = os.path.join(lay.units(), name)
-                masked = os.path.islink(path) and os.readlink(path) == "/dev/null"     # the admin's, left alone
-                if name.startswith("nslab-") and name.endswith(".service") and not masked:
+                if name.startswith("nslab-") and name.endswith(".service") and not masked(path):
                     units[name] = read_text(path)
         parts = sorted(f[:-5] for f in os.listdir(lay.intent_dir(self.lab)) if f.endswith(".json")) \
             if os.path.isdir(lay.intent_dir(self.lab)) else []
@@ -230,7 +234,7 @@ class Persist:
             raise Invalid("persist", f"the host has no systemd ({' or '.join(SYSTEMD)}): a persisted lab is rebuilt at "
                                      "boot by a systemd unit - install systemd, or set nslab_persist: false")
         unit = lay.unit(self.lab)
-        if os.path.islink(unit) and os.readlink(unit) == "/dev/null":
+        if masked(unit):
             raise Invalid("persist", f"{os.path.basename(unit)} is masked (a link to /dev/null): systemctl unmask "
                                      f"{os.path.basename(unit)}, or set nslab_persist: false")
         if self.payload is None:
@@ -305,16 +309,15 @@ class Persist:
         """Engines no unit runs any more (an older version's) go; with the last lab, all of them."""
         lay = self.layout
         running = {engine_of(text) for text in units.values()} - {None}
+        gone = [tag for tag in engines if tag not in running]
+        for tag in gone:
+            self.before.setdefault(lay.shown(lay.engine(tag)), f"nslab.net engine {tag}")
         if not running and os.path.isdir(lay.engines()):
-            for tag in engines:
-                self.before.setdefault(lay.shown(lay.engine(tag)), f"nslab.net engine {tag}")
             self._op(f"remove engines {lay.shown(lay.engines())}", lambda: shutil.rmtree(lay.engines()))
             return
-        for tag in engines:
-            if tag not in running:
-                path = os.path.join(lay.engines(), tag)
-                self.before.setdefault(lay.shown(lay.engine(tag)), f"nslab.net engine {tag}")
-                self._op(f"remove engine {lay.shown(path)}", lambda path=path: shutil.rmtree(path))
+        for tag in gone:
+            path = os.path.join(lay.engines(), tag)
+            self._op(f"remove engine {lay.shown(path)}", lambda path=path: shutil.rmtree(path))
 
     def _show(self, side: dict, intent, unit, enabled: bool, engine) -> None:
         """One diff shape: each of the lab's files by its path (text, or what it is)."""

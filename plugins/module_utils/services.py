@@ -141,7 +141,7 @@ def stop_in_namespace(netns: str) -> list[str]:
     return stopped
 
 
-def start(lab: str, name: str, netns: str | None, command: list[str], directory: str, user: str = "root") -> dict:
+def start(lab: str, name: str, netns: str | None, command: list[str], directory: str, user: str) -> dict:
     if netns and not (shutil.which("ip") or os.access("/usr/sbin/ip", os.X_OK) or os.access("/sbin/ip", os.X_OK)):
         raise Failure("the ip command (iproute2) is needed to run a service inside a namespace: install iproute2")
     os.makedirs(os.path.join(STATE_DIR, lab), exist_ok=True)

@@ -67,9 +67,13 @@ def fail(msg: str, out: str = "") -> None:
     raise SystemExit(f"[fleet-ssh] FAILED: {msg}")
 
 
-def ssh(host: str, command: str) -> subprocess.CompletedProcess:
+def ssh_argv(host: str, command: str) -> list[str]:
     address = FIREWALLD["address"] if host == FIREWALLD["host"] else ADDRESSES[host]
-    return subprocess.run(["ssh", "-o", "BatchMode=yes", f"root@{address}", command],
+    return ["ssh", "-o", "BatchMode=yes", f"root@{address}", command]
+
+
+def ssh(host: str, command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(ssh_argv(host, command),
                           capture_output=True, text=True, check=False, timeout=60)
 
 
@@ -182,17 +186,16 @@ def unit_files(host: str) -> str:
     return ssh(host, "systemctl list-unit-files 'nslab-*'").stdout
 
 
-def boot_command(extra_env: str = "") -> list[str]:
+def boot_command(host: str, extra_env: str = "") -> list[str]:
     """The unit's ExecStart as systemd runs it: from /, no terminal, a clean environment holding only
     systemd's PATH and the unit's Environment= lines (``extra_env`` stands for a drop-in's)."""
-    script = (f"cd / && exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "
-              f"$(sed -n 's/^Environment=//p' {UNIT}) {extra_env} $(sed -n 's/^ExecStart=//p' {UNIT}) </dev/null")
-    return ["ssh", "-o", "BatchMode=yes", "HOST", script]
+    return ssh_argv(host, f"cd / && exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "
+                          f"LANG=C.UTF-8 $(sed -n 's/^Environment=//p' {UNIT}) {extra_env} "
+                          f"$(sed -n 's/^ExecStart=//p' {UNIT}) </dev/null")
 
 
 def boot(host: str, extra_env: str = "") -> subprocess.CompletedProcess:
-    argv = [a.replace("HOST", f"root@{ADDRESSES[host]}") for a in boot_command(extra_env)]
-    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    return subprocess.run(boot_command(host, extra_env), capture_output=True, text=True, check=False, timeout=120)
 
 
 def all_reachable(out: str, hosts: list[str]) -> bool:
@@ -296,8 +299,8 @@ def boot_failures() -> None:
     if early.returncode == 0 or "no uplink after 2 s" not in early.stderr or lab_objects("deb12"):
         fail(f"deb12 booted without uplink must fail after NSLAB_BOOT_WAIT, naming it, with nothing built: "
              f"{early.stdout}{early.stderr}{lab_objects('deb12')}")
-    argv = [a.replace("HOST", f"root@{ADDRESSES['deb12']}") for a in boot_command("NSLAB_BOOT_WAIT=30")]
-    late = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    late = subprocess.Popen(boot_command("deb12", "NSLAB_BOOT_WAIT=30"), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     time.sleep(2)
     world("uplink", "deb12")
     out = late.communicate(timeout=60)[0]

@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 
 import pytest
 
 from nslabtest import Internet, Sandbox, lab_state
-from test_lab_playbook import ansible_playbook, block, recap
+from test_lab_playbook import ansible_playbook, block, recap, sandbox_inventory
 
 
 HARDENED = """nft -f - <<'EOF'
@@ -61,20 +60,12 @@ EOF
 def host(tmp_path):
     root = str(tmp_path / "sb")
     internet, box = Internet(root), Sandbox("fw1", root)
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(json.dumps({"all": {
-        "vars": {"ansible_connection": "nslab.net.sandbox", "ansible_python_interpreter": sys.executable,
-                 "nslab_sandbox_root": root},
-        "hosts": {"nslab-internet": {}},
-        "children": {"nslab_lab": {
-            "vars": {"nslab_outside_client": "nslab-internet", "nslab_requirements": "skip",
-                     "nslab_report_internet": {"target": "198.51.100.10", "kind": "http", "port": 80}},
-            "hosts": {"fw1": {}}}}}}))
+    inventory = sandbox_inventory(tmp_path, root, {"fw1": {}})
     try:
         internet.create()
         box.create()
         internet.attach(box, "203.0.113.10")
-        yield box, root, str(inventory)
+        yield box, root, inventory
     finally:
         box.destroy()
         internet.destroy()

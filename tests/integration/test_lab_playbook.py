@@ -28,6 +28,21 @@ def ansible_playbook(root, *args):
                           check=False)
 
 
+def sandbox_inventory(tmp_path, root, hosts: dict) -> str:
+    """An inventory of sandbox hosts under ``root`` as lab hosts (``hosts``: name -> host vars), with the
+    simulated internet as their outside client; its path."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {
+        "vars": {"ansible_connection": "nslab.net.sandbox", "ansible_python_interpreter": sys.executable,
+                 "nslab_sandbox_root": root},
+        "hosts": {"nslab-internet": {}},
+        "children": {"nslab_lab": {
+            "vars": {"nslab_outside_client": "nslab-internet", "nslab_requirements": "skip",
+                     "nslab_report_internet": {"target": "198.51.100.10", "kind": "http", "port": 80}},
+            "hosts": hosts}}}}))
+    return str(inventory)
+
+
 def block(out, task):
     """The multi-line ``msg`` a debug task printed (callback_result_format = yaml shows it as a block)."""
     head = out.index(f"TASK [{task}]")
@@ -136,15 +151,7 @@ def test_a_failed_and_an_unreachable_host_do_not_stop_the_others(tmp_path):
     summary and the results name both, and the run fails at the end."""
     root = str(tmp_path / "sb")
     internet, boxes = Internet(root), [Sandbox("lab1", root), Sandbox("lab2", root)]
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(json.dumps({"all": {
-        "vars": {"ansible_connection": "nslab.net.sandbox", "ansible_python_interpreter": sys.executable,
-                 "nslab_sandbox_root": root},
-        "hosts": {"nslab-internet": {}},
-        "children": {"nslab_lab": {
-            "vars": {"nslab_outside_client": "nslab-internet", "nslab_requirements": "skip",
-                     "nslab_report_internet": {"target": "198.51.100.10", "kind": "http", "port": 80}},
-            "hosts": {"lab1": {}, "lab2": {"nslab_gateway": "192.168.0.1"}, "ghost": {}}}}}}))
+    inventory = sandbox_inventory(tmp_path, root, {"lab1": {}, "lab2": {"nslab_gateway": "192.168.0.1"}, "ghost": {}})
     try:
         internet.create()
         for box, address in zip(boxes, ("203.0.113.10", "203.0.113.11")):
