@@ -37,7 +37,7 @@ options:
   _input:
     description:
       - Dictionary with C(lab), C(namespaces), C(gateway), C(bridge), C(dns), C(uplink_interface), C(uplink_address),
-        C(egress), C(nat_backend), C(persist), C(published_ports), C(demo_services) and C(demo_python).
+        C(egress), C(nat_backend), C(firewall), C(persist), C(published_ports), C(demo_services) and C(demo_python).
       - A key given as null takes the default lab's value (the roles' defaults); a missing list is empty.
     type: dict
     required: true

@@ -91,12 +91,14 @@ def rehearse(module: AnsibleModule, calls: list, session) -> None:
 def prepare_calls(module: AnsibleModule, session) -> list:
     """Every enabled step checked against its module's argument spec and prepared, before any step runs."""
     calls = []
+    # check mode plans each step against what the steps before it would leave, as the rehearsal does
+    projected = dict(created=set(), deleted=set()) if module.check_mode else None
     for index, step in enumerate(module.params["steps"]):
         if not step["enabled"]:
             continue
         name = step["module"]
         try:
-            call = step_call(name, module, check_step(index, step), session)
+            call = step_call(name, module, check_step(index, step), session, projected=projected)
             call.prepare()
         except Invalid as exc:
             msg = str(exc) if str(exc).startswith(f"steps[{index}]") else f"steps[{index}].args: ({name}) {exc}"

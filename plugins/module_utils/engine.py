@@ -117,6 +117,7 @@ class Context:
         projected = projected if projected is not None else dict(created=set(), deleted=set())
         self.created_ns: set = projected["created"]   # namespaces this run creates (check mode: would)
         self.deleted_ns: set = projected["deleted"]
+        self.projected = projected      # and what else the steps before would leave (nat.py: firewalld's)
         self.cache: dict = {}
         self.indexes: dict = {}       # (ns, link name) -> ifindex, learnt while applying (links.index_of)
         self.done: list[str] = []     # actions applied so far (reported on failure)

@@ -52,3 +52,9 @@ def read_text(path: str) -> str | None:
             return fh.read()
     except FileNotFoundError:
         return None
+
+
+def remove_file(path: str) -> None:
+    """``path`` removed; nothing when it is gone already."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

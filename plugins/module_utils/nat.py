@@ -23,6 +23,7 @@ import shutil
 import socket
 
 from ansible_collections.nslab.net.plugins.module_utils import firewalls
+from ansible_collections.nslab.net.plugins.module_utils.files import read_text, remove_file, replace_file
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, netlink, where
 from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink
@@ -43,6 +44,8 @@ NFT_CHAINS = {"pre": ("prerouting_nat", "type nat hook prerouting priority dstna
               "post": ("postrouting_nat", "type nat hook postrouting priority srcnat; policy accept;"),
               "fwd": ("forward_filter", "type filter hook forward priority filter; policy accept;")}
 XTABLES_NAMES = {"filter", "nat", "mangle", "raw", "security"}
+#: a rule that accepts whatever comes in (-i) or goes out (-o) of one interface (ufw route allow ..., iptables -I ...)
+_ACCEPT_IF = re.compile(r'^-A \S+ -([io]) (\S+) (?:-m comment --comment (?:"[^"]*"|\S+) )?-j ACCEPT$')
 _TAG_RE = re.compile(r'--comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
 
 
@@ -256,6 +259,8 @@ class IptablesState:
         self.jumps: dict = {}            # chain key -> the jump spec found in the built-in chain
         self.foreign = False             # foreign rules or non-ACCEPT policies
         self.forward_drop = False
+        self.ufw = False                 # ufw's chains (ufw-*, ufw6-*)
+        self.accepted: set = set()       # (iifname|oifname, name) a filter rule of another tool accepts outright
         by_name = {spec[1]: key for key, spec in IPT_CHAINS.items()}
         builtin = {spec[2]: key for key, spec in IPT_CHAINS.items()}
         table = None
@@ -264,6 +269,7 @@ class IptablesState:
                 table = line[1:].strip()
             elif line.startswith(":"):
                 name, policy = line[1:].split()[:2]
+                self.ufw = self.ufw or name.startswith(("ufw-", "ufw6-"))
                 if name in by_name:
                     self.chains.add(by_name[name])
                 elif policy not in ("ACCEPT", "-"):
@@ -291,6 +297,9 @@ class IptablesState:
                     self.jumps[by_name[target]] = line[len("-A "):]
                 else:
                     self.foreign = True
+                    accept = _ACCEPT_IF.match(line) if table == "filter" else None
+                    if accept:
+                        self.accepted.add(("iifname" if accept.group(1) == "i" else "oifname", accept.group(2)))
 
 
 class IptablesBackend:
@@ -526,6 +535,7 @@ class NatResource(Resource):
         comment=dict(type="str"),
         backend=dict(type="str", choices=list(BACKENDS), default="auto"),
         uplink=dict(type="bool", default=False),
+        firewall=dict(type="str", choices=list(firewalls.MODES), default="integrate"),
     )
     result_key = "rules"
     #: what ``uplink`` fills in, per rule type
@@ -556,6 +566,7 @@ class NatResource(Resource):
                                                     f"(one of {', '.join(TYPES)})"), TYPES)
         item["type"] = rtype
         item["backend"] = v.choice(option("backend"), item.get("backend") or "auto", BACKENDS)
+        item["firewall"] = v.choice(option("firewall"), item.get("firewall") or "integrate", firewalls.MODES)
         if item.get("uplink"):
             self.fill_uplink(item, option)
         item["source"] = v.network(option("source"), item.get("source"))
@@ -728,10 +739,7 @@ class NatResource(Resource):
             scope["add"].append(rule)
             verb = "replace" if entry is not None else "add"
             plan.do(f"{verb} {self.describe(rule)} in {where(item['netns'])} ({scope['backend']})")
-        for scope in scopes:
-            bridges = set() if absent else self.check_foreign_firewalls(scope, items_of[id(scope)])
-            self.check_forward_policy(scope, plan, bridges)
-        self.scopes = scopes
+        self.scopes, self.items_of = scopes, items_of
 
     def purge(self, items, plan):
         if self.params["state"] == "absent":
@@ -753,7 +761,12 @@ class NatResource(Resource):
                             "purge: no longer listed)")
 
     def finish(self, plan):
-        """One batch per namespace (and per family for iptables)."""
+        """The firewalls beside the lab judged (every refusal before any change), then one batch per namespace
+        (and per family for iptables)."""
+        for scope in getattr(self, "scopes", []):
+            bridges = self.check_foreign_firewalls(scope, plan)
+            if self.params["state"] != "absent":
+                self.check_forward_policy(scope, plan, bridges)
         for scope in getattr(self, "scopes", []):
             if not scope["remove"] and not scope["add"]:
                 continue
@@ -792,24 +805,83 @@ class NatResource(Resource):
                 plan.actions.extend(texts)
                 plan.ops.append(("; ".join(texts), lambda ns=scope["ns"], m=any_of(flushed): delete_conntrack(self.ctx, ns, m)))
 
-    @staticmethod
-    def check_foreign_firewalls(scope, items) -> set:
-        """Refuse, before any change, a lab whose traffic another nftables table would drop (firewalls.py);
-        the lab bridges the items name, which that judgement covers."""
+    def lab_bridges(self, scope) -> tuple[set, bool]:
+        """The lab bridges this call's rules in ``scope`` pass traffic through (which the firewalls beside the
+        lab must accept), and whether the lab lets go of the bridges it no longer names (a purge, or a removal
+        that leaves the lab no rule there)."""
+        if self.params["state"] == "absent":
+            kept = {key for key, entry in self.existing(scope).items() if entry["lab"] == self.ctx.lab}
+            return set(), not (kept - scope["remove"])
         bridges = set()
-        for item in items:
+        for item in self.items_of.get(id(scope), []):
             if item["type"] == "forward":
                 bridges.update(name for name in (item.get("in_interface"), item.get("out_interface")) if name)
             elif item["type"] == "masquerade" and item.get("destination") and item.get("out_interface"):
                 bridges.add(item["out_interface"])          # the hairpin of a published port
+        return {name for name in bridges if not name.startswith("!")}, bool(self.params.get("purge"))
+
+    def check_foreign_firewalls(self, scope, plan) -> set:
+        """Refuse, before any change, a lab whose traffic another nftables table would drop, unless firewalld
+        (through its own firewall-cmd, in the host namespace) can let it pass, and with ``firewall: fail`` an
+        iptables FORWARD policy DROP or ufw, which the lab's own NSLAB-FWD chain would otherwise open
+        (firewalls.py); returns the lab bridges that judgement covers."""
+        bridges, release = self.lab_bridges(scope)
+        mode = "fail" if any(item["firewall"] == "fail" for item in self.items_of.get(id(scope), [])) else "integrate"
         found = firewalls.blockers(scope["nft_state"].base_chains, bridges) if bridges else []
-        firewall_cmd = which("firewall-cmd") if found else None
+        record = self.firewalld_record(plan) if scope["ns"] is None else {}
+        owned = any(self.ctx.lab in entry["labs"] or name in bridges for name, entry in record.items())
+        firewall_cmd = which("firewall-cmd") if scope["ns"] is None and (found or owned) else None
         if firewall_cmd:
             tools = scope["nft"].tools
-            found = firewalls.firewalld_opened(found, lambda argv: tools.run([firewall_cmd] + argv[1:], check=False)[:2])
-        if found:
-            raise Conflict(firewalls.refusal(found, where(scope["ns"])))
+            firewalld = firewalls.Firewalld(lambda args: tools.run([firewall_cmd] + args, check=False)[:2],
+                                            self.ctx.projected.setdefault("firewalld_zones", {}))
+            found, changes, after = firewalls.integrate(found, firewalld, mode, self.ctx.lab, record, bridges, release)
+            if self.ctx.check_mode:          # what the steps after this one see (a batch in check mode, its rehearsal)
+                self.ctx.projected["firewalld"] = after
+                firewalld.zones.update((c["interface"], c["zone"] if c["action"] == "add" else None) for c in changes)
+        iptables = (firewalls.iptables_blockers(scope["ipt_state"], bridges)
+                    if mode == "fail" and scope["backend"] == "iptables" else [])
+        if found or iptables:
+            raise Conflict("; ".join(text for text in (firewalls.refusal(found, where(scope["ns"])) if found else "",
+                                                       firewalls.iptables_refusal(iptables, where(scope["ns"])))
+                                     if text))
+        if firewall_cmd and after != record:
+            self.plan_firewalld(plan, record, after, changes, lambda args: tools.run([firewall_cmd] + args))
         return bridges
+
+    def firewalld_record(self, plan) -> dict:
+        """The lab bridges this collection bound to a firewalld zone (firewalls.RECORD; gone at reboot, like the
+        runtime bindings), or what an earlier step of a batch in check mode would have made of it."""
+        if "firewalld" in self.ctx.projected:
+            return self.ctx.projected["firewalld"]
+        text = read_text(firewalls.RECORD)
+        try:
+            record = json.loads(text) if text else {}
+            return {str(name): dict(zone=str(entry["zone"]), labs=sorted(map(str, entry["labs"])))
+                    for name, entry in record.items()}
+        except (ValueError, TypeError, KeyError, AttributeError):
+            plan.warnings.append(f"{firewalls.RECORD} is not a record this collection wrote; it is replaced, and the "
+                                 "firewalld bindings it named are left to you")
+            return {}
+
+    def plan_firewalld(self, plan, record: dict, after: dict, changes: list, firewall_cmd) -> None:
+        """firewall-cmd's changes (runtime only), then the record, in the diff under firewalld/BRIDGE."""
+        for name in sorted(set(record) | set(after)):
+            if record.get(name) != after.get(name):
+                before_view, after_view = (dict(entry, interface=name, runtime=True) if entry else None
+                                           for entry in (record.get(name), after.get(name)))
+                plan.state(f"firewalld/{name}", before_view, after_view)
+        for change in changes:
+            args = firewalls.Firewalld.command(change)
+            verb = (f"bind {change['interface']} to firewalld zone {change['zone']} (runtime)" if change["action"] == "add"
+                    else f"unbind {change['interface']} from firewalld zone {change['zone']} (no lab relies on it now)")
+            plan.do(f"{verb}: firewall-cmd {' '.join(args)}", lambda a=args: firewall_cmd(a))
+        labs = {name: entry["labs"] for name, entry in after.items() if record.get(name, {}).get("labs") != entry["labs"]}
+        if labs and not changes:
+            plan.actions.append(f"record that lab {self.ctx.lab} relies on firewalld's binding of {', '.join(sorted(labs))}")
+        data = (json.dumps(after, indent=1, sort_keys=True) + "\n").encode()
+        plan.ops.append((f"write {firewalls.RECORD}", lambda: replace_file(firewalls.RECORD, data)
+                         if after else remove_file(firewalls.RECORD)))
 
     def check_forward_policy(self, scope, plan, bridges: set):
         if scope["add"] and scope["backend"] == "nftables":

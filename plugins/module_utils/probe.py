@@ -16,6 +16,7 @@ from contextlib import nullcontext
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import require_pyroute2
@@ -191,8 +192,19 @@ def measure(module: AnsibleModule, session, raw: list, address: str | None) -> d
         address = uplink["address"]
     probes = [normalize(i, p) for i, p in enumerate(with_uplink(raw, address))]
     results = [run_probe(module, session, p) for p in probes]
+    if session is not None and not all(r["ok"] for r in results):
+        name_firewalls(module, results)
     return dict(changed=False, actions=[], results=results, ok=all(r["ok"] for r in results),
                 uplink=uplink or dict(address=address))
+
+
+def name_firewalls(module: AnsibleModule, results: list) -> None:
+    """Each failed probe of the lab host names the firewalls on the host that can drop its traffic."""
+    named = firewalls.present(lambda argv: tuple(module.run_command(argv, check_rc=False)[:2]))
+    for result in results:
+        if not result["ok"] and named:
+            result["firewalls"] = named
+            result["detail"] = f"{result['detail']} (firewalls on this host: {'; '.join(named)})".strip()
 
 
 class ProbeCall:

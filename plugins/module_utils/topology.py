@@ -14,6 +14,7 @@ import ipaddress
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -39,7 +40,7 @@ WWW_ROOT = "/run/nslab/www"
 SERVICE_TIMEOUT = 5
 #: the default lab (seed 002's network plus netns2); the roles' defaults are the same (a unit test holds them equal)
 DEFAULTS = dict(
-    lab="nslab", bridge="br0", gateway="192.168.0.1/16", dns=["127.0.0.1"], egress=True, nat_backend="auto", persist=False,
+    lab="nslab", bridge="br0", gateway="192.168.0.1/16", dns=["127.0.0.1"], egress=True, nat_backend="auto", firewall="integrate", persist=False,
     uplink_interface="", uplink_address="",
     namespaces=[dict(name="netns1", address="192.168.0.2", veth="veth0", peer="ceth0"),
                 dict(name="netns2", address="192.168.0.3", veth="veth1", peer="ceth1")],
@@ -171,7 +172,7 @@ def lab_topology(topo: dict) -> dict:
     missing list is empty, a missing label, resolver list, backend or egress switch the default's."""
     topo = {key: (DEFAULTS[key] if val in (None, "") and key in DEFAULTS else val)    # ansible-core < 2.19: none is ''
             for key, val in topo.items()}
-    for key in ("lab", "dns", "nat_backend", "egress", "persist"):
+    for key in ("lab", "dns", "nat_backend", "firewall", "egress", "persist"):
         topo.setdefault(key, DEFAULTS[key])
     bridge = v.ifname("nslab_bridge", topo.get("bridge"))
     topo = dict(topo, bridge=bridge)
@@ -193,6 +194,7 @@ def lab_topology(topo: dict) -> dict:
             v.choice(f"nslab_{key}", topo[key], choices)
     return dict(
         lab=v.lab("nslab_lab", topo["lab"]), dns=topo["dns"], nat_backend=topo["nat_backend"],
+        firewall=v.choice("nslab_firewall", topo["firewall"], firewalls.MODES),
         egress=egress, persist=_switch("nslab_persist", topo["persist"]), gateway_interface=str(gateway),
         subnet=subnet, gateway=str(gateway.ip), bridge=bridge, uplink_interface=uplink_if, uplink_address=uplink_addr,
         netns=[dict(name=ns["name"]) for ns in namespaces],
@@ -265,7 +267,7 @@ def _egress_steps(lab: dict) -> list[dict]:
         # sysctl -w net.ipv4.ip_forward=1
         dict(module="ns_sysctl", enabled=lab["egress"], args=dict(name="net.ipv4.ip_forward", value=1)),
         # iptables -t nat -A POSTROUTING -s SUBNET -o UPLINK -j MASQUERADE (+ bridged traffic accepted)
-        dict(module="nat_rule", args=dict(lab=label, backend=lab["nat_backend"], purge=True,
+        dict(module="nat_rule", args=dict(lab=label, backend=lab["nat_backend"], firewall=lab["firewall"], purge=True,
                                           items=lab["masquerade"] + lab["forward"])),
     ]
 
@@ -280,7 +282,8 @@ def _ingress_steps(lab: dict) -> list[dict]:
         dict(module="bridge_port", enabled=bool(lab["hairpin"]),
              args=dict(lab=label, bridge=lab["bridge"], items=lab["hairpin"])),
         # iptables -t nat -A PREROUTING -d UPLINK -p tcp --dport PORT -j DNAT --to-destination ADDR:PORT
-        dict(module="nat_rule", args=dict(lab=f"{label}-in", backend=lab["nat_backend"], purge=True, items=lab["dnat"])),
+        dict(module="nat_rule", args=dict(lab=f"{label}-in", backend=lab["nat_backend"], firewall=lab["firewall"],
+                                          purge=True, items=lab["dnat"])),
     ]
 
 

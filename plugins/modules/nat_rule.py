@@ -76,6 +76,26 @@ options:
     type: str
     choices: [auto, iptables, nftables]
     default: auto
+  firewall:
+    description:
+      - What to do, before any change, about a firewall beside the lab that would drop the traffic of its bridges
+        (the bridges that V(forward) rules and the hairpin V(masquerade) of a published port name) - a native nftables
+        base chain on the C(forward) or C(input) hook in a table of another tool, firewalld's among them, that ends
+        in a drop or reject and accepts no such bridge.
+      - V(integrate) lets the traffic pass through the firewall's own interface where it has one. For a running
+        firewalld (in the host namespace), a lab bridge bound to no zone is bound at runtime to the zone
+        C(trusted) (C(firewall-cmd --zone=trusted --add-interface=BRIDGE)), recorded in C(/run/nslab/firewalld.json)
+        with the labs relying on it, shown in check and diff mode (C(firewalld/BRIDGE)), and unbound when the last of
+        those labs removes or purges its rules. It is never made permanent; a persisted lab binds it again at boot.
+        A bridge someone bound to another zone stays where it is. Other tables have no such interface - nslab.net
+        never edits a table it does not own - so they fail as with V(fail).
+      - V(fail) fails, before any change, naming the firewall, the table and chain (or zone) that drops, and the
+        command that opens it.
+      - The bindings this collection recorded are released by O(state=absent) and O(purge) whatever this option says.
+    type: str
+    choices: [integrate, fail]
+    default: integrate
+    version_added: 1.1.0
 extends_documentation_fragment:
   - nslab.net.common
   - nslab.net.common.attributes

@@ -111,6 +111,10 @@ results:
     - C(ms) is the round-trip time of the attempt that got through (ping - the rtt ping reports; tcp - the
       connect; http - the request and its answer), not the time the probe took; null when the probe failed.
     - C(attempts) is how many tries the probe made (ping - echo requests sent).
+    - A failed probe of the lab host (one that enters a namespace or reads the uplink) also has C(firewalls), the
+      firewalls on the host that can drop its traffic (a running firewalld, an active ufw, Docker's rules, an
+      iptables FORWARD policy DROP, nftables base chains on the forward or input hook that end in a drop), and
+      C(detail) names them.
   returned: success
   type: list
   elements: dict

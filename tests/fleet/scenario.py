@@ -137,9 +137,24 @@ def side_effect() -> None:
     if "NOT reachable" in out:
         fail("the report after the repair says NOT reachable", out)
     say("drift on deb12 repaired; the report in the same run is all reachable")
+    ufw_fail()
     non_root_controller()
     reboot()
     firewalld()
+
+
+def ufw_fail() -> None:
+    """ufw enabled on deb12-sudo: with nslab_firewall=fail the built lab is refused before any change, naming ufw
+    and its own route rules (by default the lab's NSLAB-FWD chain accepts its flows, as converge showed)."""
+    rc, out, recap = playbook("playbooks/lab.yml", "--limit", UFW_HOST, "-e", "nslab_firewall=fail")
+    with open(os.path.join(REPO, "nslab-results", f"{UFW_HOST}.json")) as fh:
+        msg = (json.load(fh).get("failure") or {}).get("msg", "")
+    named = "Open it, then re-run: ufw route allow in on br0; ufw route allow out on br0; or set firewall: integrate"
+    if rc == 0 or recap.get(UFW_HOST, {}).get("changed") != 0 or "ufw (routed traffic denied by default)" not in msg \
+            or named not in msg:
+        fail(f"with ufw enabled and nslab_firewall=fail, lab.yml must be refused before any change naming ufw's "
+             f"route rules: {msg}", out)
+    say(f"ufw enabled on {UFW_HOST}, nslab_firewall=fail: refused before any change, naming 'ufw route allow in on br0'")
 
 
 def non_root_controller() -> None:
@@ -321,32 +336,71 @@ def boot_failures() -> None:
 
 
 def firewalld() -> None:
-    """A VM with firewalld running (its default zone public): the lab is refused before any change, naming
-    firewall-cmd; after exactly that command every fact is reachable, a re-run changes nothing, and teardown
-    leaves firewalld's rules as the user left them."""
+    """A VM with firewalld running (its default zone public). With nslab_firewall=fail the lab is refused
+    before any change, naming firewall-cmd. By default it integrates: check and diff mode show the binding
+    of br0 to the zone trusted and change nothing; the run binds it (runtime only), every fact is reachable,
+    a re-run changes nothing, and teardown unbinds it, leaving firewalld's rules as they were."""
     host, inventory = FIREWALLD["host"], FIREWALLD["inventory"]
     ruleset = "nft list table inet firewalld | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'"
-    before = ssh(host, ruleset).stdout
-    rc, out, recap = playbook("playbooks/lab.yml", inventory=inventory)
+    zone = "firewall-cmd --get-zone-of-interface=br0 2>&1; firewall-cmd --permanent --get-zone-of-interface=br0 2>&1"
+    zones = "firewall-cmd --list-all-zones; firewall-cmd --permanent --list-all-zones"
+
+    def firewalld_state() -> tuple[str, str, str]:
+        """firewalld's rules, br0's zones, and firewalld's whole configuration (runtime and permanent). A zone's
+        chains stay once firewalld has made them (when the zone first holds an interface): trusted's chains,
+        made for the lab, are left out of the rules only while no rule jumps to them (as before the lab)."""
+        rules = re.sub(r"\n\n\tchain \w+_trusted(?:_\w+)? \{\n(?:\t\t[^\n]*\n)*\t\}", "", ssh(host, ruleset).stdout)
+        return rules, ssh(host, zone).stdout, ssh(host, zones).stdout
+
+    before = firewalld_state()
+    rc, out, recap = playbook("playbooks/lab.yml", "-e", "nslab_firewall=fail", inventory=inventory)
     with open(os.path.join(REPO, "nslab-results", f"{host}.json")) as fh:
         msg = (json.load(fh).get("failure") or {}).get("msg", "")
     fix = re.search(r"Open it, then re-run: (firewall-cmd --zone=trusted --add-interface=br0) \(", msg)
     if rc == 0 or recap.get(host, {}).get("changed") != 0 or not fix or lab_objects(host) \
-            or "firewalld in the host namespace would drop" not in msg or ssh(host, ruleset).stdout != before:
-        fail(f"with firewalld running, lab.yml must be refused before any change naming firewall-cmd: {msg}", out)
-    if ssh(host, fix.group(1)).returncode != 0:
-        fail(f"{fix.group(1)} failed on {host}")
-    opened = ssh(host, ruleset).stdout
+            or "firewalld in the host namespace would drop" not in msg or "nslab_firewall: integrate" not in msg \
+            or firewalld_state() != before:
+        fail(f"with firewalld running and nslab_firewall=fail, lab.yml must be refused before any change naming "
+             f"firewall-cmd: {msg}", out)
+    rc, out, recap = playbook("playbooks/lab.yml", "--check", "--diff", inventory=inventory)
+    shown = re.search(r"\n\s*firewalld/br0:\n\s*-\s+state: absent\n\s*\+\s+interface: br0\n(?:\s*\+.*\n)*?\s*\+\s+zone: trusted",
+                      out)
+    wrong = [what for what, bad in (("exit", rc != 0), ("no firewalld/br0 in the diff", not shown),
+                                    ("lab objects made", bool(lab_objects(host))),
+                                    ("firewalld changed", firewalld_state() != before)) if bad]
+    if wrong:
+        fail(f"check and diff mode beside firewalld must show the binding of br0 to trusted and change nothing: {wrong}",
+             out)
     rc, out, recap = playbook("playbooks/lab.yml", inventory=inventory)
+    bound = ssh(host, zone).stdout.split()
     rc2, out2, recap2 = playbook("playbooks/lab.yml", inventory=inventory)
-    if rc != 0 or not all_reachable(out, [host]) or rc2 != 0 or not no_changes(recap2, [host]):
-        fail("after the command the refusal named, lab.yml beside firewalld must reach every fact, then change nothing",
-             out + out2)
+    if rc != 0 or not all_reachable(out, [host]) or bound[:1] != ["trusted"] or "no" not in bound[1:2] \
+            or rc2 != 0 or not no_changes(recap2, [host]):
+        fail(f"lab.yml beside firewalld must bind br0 to trusted at runtime only (firewall-cmd says {bound}), "
+             "reach every fact, then change nothing", out + out2)
+    rc, out, recap = playbook("playbooks/teardown.yml", "--check", "--diff", inventory=inventory)
+    unbinds = re.search(r"\n\s*firewalld/br0:\n\s*-\s+interface: br0\n(?:\s*-.*\n)*?\s*\+\s+state: absent", out)
+    if rc != 0 or not unbinds or ssh(host, zone).stdout.split()[:1] != ["trusted"]:
+        fail("teardown --check --diff beside firewalld must show br0 unbound from trusted and change nothing", out)
     rc, out, recap = playbook("playbooks/teardown.yml", inventory=inventory)
-    if rc != 0 or lab_objects(host) or ssh(host, ruleset).stdout != opened:
-        fail("teardown beside firewalld must leave nothing of the lab and firewalld's rules as they were", out)
-    say(f"firewalld running on {host}: refused before any change naming '{fix.group(1)}'; after it, "
-        "all reachable, a re-run changed nothing, teardown left firewalld's rules as they were")
+    after = firewalld_state()
+    wrong = [what for what, bad in (("exit", rc != 0), ("lab objects left", bool(lab_objects(host))),
+                                    (f"br0's zones: {after[1]!r}", after[1] != before[1]),
+                                    ("firewalld's configuration differs", after[2] != before[2]),
+                                    ("the record left", ssh(host, "test -e /run/nslab/firewalld.json").returncode == 0))
+             if bad]
+    if after[0] != before[0]:
+        import difflib
+
+        wrong.append("firewalld's rules differ:\n" + "\n".join(difflib.unified_diff(
+            before[0].splitlines(), after[0].splitlines(), lineterm="")))
+    if wrong:
+        fail(f"teardown beside firewalld must leave nothing of the lab, br0 bound to no zone and firewalld's rules "
+             f"as they were: {wrong}", out)
+    say(f"firewalld running on {host}: with nslab_firewall=fail refused before any change naming '{fix.group(1)}'; "
+        "by default check mode showed the binding, the run bound br0 to trusted at runtime, all reachable, a re-run "
+        "changed nothing, teardown unbound it and left firewalld's configuration and rules as they were (trusted's "
+        "chains, which firewalld keeps once made, with no rule jumping to them)")
 
 
 def cleanup() -> None:

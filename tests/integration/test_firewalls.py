@@ -131,3 +131,51 @@ def test_a_rule_whose_bridge_is_unknown_is_warned_about_through_module_warn(mod)
     warned = [str(w) for w in r.get("warnings", [])]
     assert any("forward hook chains with policy drop" in w and "inet user user_forward" in w for w in warned), r
     assert not r.get("deprecations"), r["deprecations"]
+
+
+def test_a_failed_fact_names_the_firewall_that_drops_it(mod):
+    """A firewall made by hand after the lab was built: the probe that fails says which firewall is there."""
+    mod("netns", name="fwp1")
+    mod("veth", name="fwv0", peer="fwc0", peer_netns="fwp1", peer_address=["10.77.0.2/24"])
+    mod("bridge_port", bridge="fwbr0", port="fwv0", address=["10.77.0.1/24"])
+    probe = dict(name="fwp1 -> host", netns="fwp1", target="10.77.0.1", timeout=1)
+    assert mod("ns_probe", probes=[probe])["ok"], "reachable before the firewall"
+    mod.sh("nft -f - <<'EOF'\ntable inet filter {\n chain input { type filter hook input priority filter; "
+           "policy drop; iifname \"lo\" accept; }\n}\nEOF")
+    r = mod("ns_probe", probes=[probe])
+    failed = r["results"][0]
+    assert not r["ok"] and failed["firewalls"] == ["the nftables chain inet filter input (hook input, policy drop)"]
+    assert "firewalls on this host: the nftables chain inet filter input" in failed["detail"], failed
+    mod.sh("nft delete table inet filter")
+    again = mod("ns_probe", probes=[probe])
+    assert again["ok"] and "firewalls" not in again["results"][0]
+
+
+def filter_table(box) -> str:
+    """iptables' filter table as iptables-save shows it, without comments and counters."""
+    text = box.run("iptables-save -t filter").stdout
+    return "\n".join(re.sub(r"\[\d+:\d+\]", "", line) for line in text.splitlines() if not line.startswith("#"))
+
+
+def test_with_firewall_fail_an_iptables_forward_drop_is_refused_then_opened_by_the_commands_it_names(host):
+    """firewall: integrate (the default) opens an iptables FORWARD policy DROP in the lab's own NSLAB-FWD chain
+    (test_reliability.py); firewall: fail leaves it to the user, with the commands."""
+    box, root, inventory = host
+    box.run("iptables -P FORWARD DROP")
+    before, state = filter_table(box), lab_state(box)
+    refused = ansible_playbook(root, "-i", inventory, "playbooks/lab.yml", "-e", "nslab_firewall=fail")
+    assert refused.returncode != 0 and recap(refused.stdout, "fw1")["changed"] == 0, refused.stdout[-3000:]
+    assert lab_state(box) == state and filter_table(box) == before, "nothing changed"
+    summary = failure(root)
+    assert "the iptables FORWARD policy DROP (iptables-nft) in the host namespace would drop" in summary, summary
+    fixes = re.search(r"Open it, then re-run: ([^;]*; [^;]*); or set firewall: integrate", summary).group(1)
+    commands = [c.strip() for c in fixes.split(";")]
+    assert commands == ["iptables -I FORWARD -i br0 -j ACCEPT", "iptables -I FORWARD -o br0 -j ACCEPT"], commands
+    for command in commands:
+        box.run(command)
+    opened = filter_table(box)
+    built = ansible_playbook(root, "-i", inventory, "playbooks/lab.yml", "-e", "nslab_firewall=fail")
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert "fw1: 10/10 probes reachable" in block(built.stdout, "Fleet summary")
+    down = ansible_playbook(root, "-i", inventory, "playbooks/teardown.yml")
+    assert down.returncode == 0 and filter_table(box) == opened, "iptables as the user left it"
