@@ -82,8 +82,8 @@ def require_pyroute2(unit: str) -> None:
 
 
 def read_uplink() -> dict:
-    from ansible_collections.nslab.net.plugins.module_utils.netns import Session
-    from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink as read
+    from ansible_collections.nslab.net.plugins.module_utils.session import Session
+    from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink as read
 
     with Session() as session:
         return read(session.ipr(None))

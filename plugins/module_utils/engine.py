@@ -22,10 +22,9 @@ import traceback
 from contextlib import contextmanager
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.validation import (
-    check_type_bool, check_type_int, check_type_list, check_type_str)
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 
@@ -118,7 +117,8 @@ class Context:
         self.created_ns: set = projected["created"]   # namespaces this run creates (check mode: would)
         self.deleted_ns: set = projected["deleted"]
         self.projected = projected      # and what else the steps before would leave (nat.py: firewalld's)
-        self.cache: dict = {}
+        self.cache: dict = {}         # the host as read ("have"), once per key until a write
+        self.planned: dict = {}       # what this call's plan leaves ("after"), for its later items (links.py)
         self.indexes: dict = {}       # (ns, link name) -> ifindex, learnt while applying (links.index_of)
         self.done: list[str] = []     # actions applied so far (reported on failure)
 
@@ -199,41 +199,42 @@ def _ns_label(ns):
     return ns if ns is not None else "host"
 
 
-_CONVERTERS = {
-    "str": check_type_str, "int": check_type_int, "bool": check_type_bool,
-    "list": check_type_list, "raw": lambda value: value,
-}
+def item_validator(item_options: dict) -> ArgumentSpecValidator:
+    """Ansible's own validator for one entry of ``items``: each option's type, elements and choices, as Ansible
+    checks a module option. Defaults and required options are the module-level options' (merged before)."""
+    spec = {name: {key: val for key, val in opt.items() if key not in ("default", "required")}
+            for name, opt in item_options.items()}
+    return ArgumentSpecValidator(dict(spec, netns=dict(type="str")))
 
 
-def _convert(option: str, spec: dict, value):
-    """Type an ``items`` entry the way Ansible types a module option."""
-    try:
-        value = _CONVERTERS[spec.get("type", "str")](value)
-        if spec.get("type") == "list" and spec.get("elements"):
-            value = [_CONVERTERS[spec["elements"]](e) for e in value]
-    except (TypeError, ValueError) as exc:
-        raise Invalid(option, f"{exc}") from None
-    return value
+def check_entry(validator: ArgumentSpecValidator, where: str, entry) -> dict:
+    """One entry of a list option (``items[3]``, ``probes[0]``) validated: the options it gives (not None), typed;
+    raises Invalid naming the option."""
+    if not isinstance(entry, dict):
+        raise Invalid(where, "must be a dictionary of per-resource options")
+    spec = validator.argument_spec
+    for name in entry:
+        if name not in spec:
+            raise Invalid(f"{where}.{name}", f"unknown option; an item takes: {', '.join(sorted(spec))}")
+    given = {name: value for name, value in entry.items() if value is not None}
+    result = validator.validate(given)
+    if result.error_messages:
+        for name in given:        # which option: each one alone (only on this error path)
+            alone = ArgumentSpecValidator({name: spec[name]}).validate({name: given[name]})
+            if alone.error_messages:
+                raise Invalid(f"{where}.{name}", alone.error_messages[0])
+        raise Invalid(where, result.error_messages[0])
+    return {name: result.validated_parameters[name] for name in given}
 
 
 def _merge_items(params: dict, item_options: dict) -> tuple[list[dict], bool]:
     """Module-level options are the defaults of every entry of ``items``."""
-    allowed = dict(item_options, netns=dict(type="str"))
-    defaults = {name: params.get(name) for name in allowed}
+    validator = item_validator(item_options)
+    defaults = {name: params.get(name) for name in validator.argument_spec}
     if params.get("items") is None:
         return [dict(defaults)], False
-    merged = []
-    for index, entry in enumerate(params["items"]):
-        if not isinstance(entry, dict):
-            raise Invalid(f"items[{index}]", "must be a dictionary of per-resource options")
-        item = dict(defaults)
-        for name, value in entry.items():
-            if name not in allowed:
-                raise Invalid(f"items[{index}].{name}", f"unknown option; an item takes: {', '.join(sorted(allowed))}")
-            if value is not None:
-                item[name] = _convert(f"items[{index}].{name}", allowed[name], value)
-        merged.append(item)
-    return merged, True
+    return [dict(defaults, **check_entry(validator, f"items[{index}]", entry))
+            for index, entry in enumerate(params["items"])], True
 
 
 def argument_spec(resource_cls) -> dict:
@@ -326,6 +327,7 @@ class Call:
                 pause_here(pause[1], ctx.done)
             if plan.ops:              # the report re-reads what a change may have moved
                 ctx.cache.clear()
+            ctx.planned.clear()
         result = dict(changed=bool(plan.actions), actions=plan.actions)
         result[resource.result_key] = resource.report(items, plan)
         if self.module._diff:

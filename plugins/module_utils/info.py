@@ -10,13 +10,11 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Context, parse_owner, require_pyroute2
-from ansible_collections.nslab.net.plugins.module_utils.links import address_list, address_map, link_dict
-from ansible_collections.nslab.net.plugins.module_utils.namespaces import marker_lab
-from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
-from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink, route_dict, uplink_of
+from ansible_collections.nslab.net.plugins.module_utils.nat import lab_rules, read_nat
+from ansible_collections.nslab.net.plugins.module_utils.readers import address_list, address_map, link_dict, marker_lab, read_uplink, route_dict, uplink_of
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 
@@ -61,11 +59,10 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool, with_links: boo
 
 def add_nat(ctx: Context, ns: str | None, out: dict) -> dict:
     """The NAT backend of a namespace and the rules this collection made there."""
-    nat = NatResource(ctx, dict(state="present"))
-    scope = nat.scope(ns, "auto")
+    scope = read_nat(ctx, ns)
     out["nat_backend"] = scope["backend"]
     out["nat_rules"] = [dict(lab=e["lab"], type=e["type"], key=k, to=e.get("to"), comment=e.get("comment"),
-                             rules=e["lines"]) for k, e in sorted(nat.existing(scope).items())]
+                             rules=e["lines"]) for k, e in sorted(lab_rules(scope).items())]
     return out
 
 

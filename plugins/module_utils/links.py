@@ -5,103 +5,14 @@
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
     Conflict, Failure, Resource, netlink, owner_tag, parse_owner, where)
+from ansible_collections.nslab.net.plugins.module_utils.readers import (
+    addresses_in, find_link, lab_namespaces, link_dict, links_in, read_link)
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
-
-IFF_UP = 1
-IFF_LOOPBACK = 8
-
-
-def read_link(ipr, name: str) -> dict | None:
-    """One link by name (a netlink get, never a dump); None if it is missing."""
-    from pyroute2.netlink.exceptions import NetlinkError
-
-    try:
-        msg = ipr.link("get", ifname=name)[0]
-    except NetlinkError as exc:
-        if exc.code in (errno.ENODEV, errno.ENOENT):
-            return None
-        raise Failure(f"reading link {name}: errno {exc.code}") from None
-    return link_dict(msg)
-
-
-def link_dict(msg) -> dict:
-    info = msg.get_attr("IFLA_LINKINFO")
-    kind = info.get_attr("IFLA_INFO_KIND") if info else None
-    hairpin = None
-    if info and info.get_attr("IFLA_INFO_SLAVE_KIND") == "bridge":
-        slave = info.get_attr("IFLA_INFO_SLAVE_DATA")
-        if slave:
-            hairpin = bool(slave.get_attr("IFLA_BRPORT_MODE"))
-    return dict(
-        name=msg.get_attr("IFLA_IFNAME"), index=msg["index"], kind=kind,
-        alias=msg.get_attr("IFLA_IFALIAS") or None, up=bool(msg["flags"] & IFF_UP),
-        loopback=bool(msg["flags"] & IFF_LOOPBACK),
-        mtu=msg.get_attr("IFLA_MTU"), master=msg.get_attr("IFLA_MASTER") or None,
-        peer_index=msg.get_attr("IFLA_LINK"), hairpin=hairpin,
-    )
-
-
-def address_list(ipr) -> list[tuple]:
-    """(ifindex, CIDR, scope) of every address of a namespace, from one dump."""
-    out = []
-    for msg in ipr.get_addr():
-        addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-        if addr:
-            out.append((msg["index"], ipaddress.ip_interface(f"{addr}/{msg['prefixlen']}").with_prefixlen, msg["scope"]))
-    return out
-
-
-def address_map(found: list) -> dict:
-    """{ifindex: sorted global (non-link-local) addresses as CIDR strings}, from :func:`address_list`."""
-    out: dict = {}
-    for index, cidr, scope in found:
-        if scope == 0:
-            out.setdefault(index, set()).add(cidr)
-    return {index: sorted(cidrs) for index, cidrs in out.items()}
-
-
-#: lookups by name in the host namespace before one dump serves the rest (a lab namespace,
-#: with a handful of links, is dumped at once; a host may hold many links the lab never asks about)
-HOST_DUMP_AFTER = 8
-
-
-def links_in(session, ns) -> dict:
-    """{name: link} of a namespace from one dump, shared by every module call of the run
-    until something changes. Callers must not mutate it."""
-    def read():
-        return {link["name"]: link for link in (link_dict(msg) for msg in session.ipr(ns).get_links())}
-    return session.cached(("links", ns), read)
-
-
-def find_link(session, ns, name: str) -> dict | None:
-    """One link by name (a copy), from the namespace's dump when there is or should be
-    one, else by a netlink get."""
-    dump = session.peek(("links", ns))
-    if dump is None:
-        asked = session.cached(("asked", ns), set)
-        asked.add(name)
-        if ns is None and len(asked) <= HOST_DUMP_AFTER:
-            link = session.cached(("link", ns, name), lambda: read_link(session.ipr(ns), name))
-            return dict(link) if link is not None else None
-        dump = links_in(session, ns)
-    link = dump.get(name)
-    return dict(link) if link is not None else None
-
-
-def all_addresses_in(session, ns) -> list[tuple]:
-    """(ifindex, CIDR, scope) of every address of a namespace, one dump shared like :func:`links_in`."""
-    return session.cached(("all-addresses", ns), lambda: address_list(session.ipr(ns)))
-
-
-def addresses_in(session, ns) -> dict:
-    """{ifindex: [CIDR, ...]} of a namespace's global addresses (from the same dump)."""
-    return session.cached(("addresses", ns), lambda: address_map(all_addresses_in(session, ns)))
 
 
 def index_of(ctx, ns, name: str) -> int:
@@ -127,23 +38,6 @@ NUD_NOARP = 0x40
 NUD_PERMANENT = 0x80
 
 
-def lab_namespaces(ctx) -> list[str]:
-    """The namespaces that carry this lab's mark (the alias of their lo, see namespaces.py)."""
-    from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
-
-    found = []
-    for name in nsmod.list_namespaces():
-        if name in ctx.deleted_ns:
-            continue
-        try:
-            lo = read_link(ctx.ipr(name), "lo")
-        except OSError:          # deleted meanwhile
-            continue
-        if lo is not None and parse_owner(lo["alias"])[0] == ctx.lab:
-            found.append(name)
-    return found
-
-
 def forget_neighbours(ctx, namespaces, addresses: set, text: str) -> int:
     """Delete the neighbour entries (ARP, NDP) of ``addresses`` in each namespace, on any
     device: one dump per namespace, then one delete per entry found. Entries set by hand
@@ -167,10 +61,14 @@ def forget_neighbours(ctx, namespaces, addresses: set, text: str) -> int:
 
 
 class LinkBase(Resource):
-    """Shared link plumbing: cached reads per (namespace, name), planned ops."""
+    """Shared link plumbing: the host's links read once per (namespace, name) ("have", in ``ctx.cache``), the
+    links as this call's plan leaves them ("after", in ``ctx.planned``), planned ops."""
 
     def link(self, ns, name) -> dict | None:
+        """The link as the items planned so far leave it (as the host has it, when none touched it)."""
         key = ("link", ns, name)
+        if key in self.ctx.planned:
+            return self.ctx.planned[key]
         cache = self.ctx.cache
         if key not in cache:
             cache[key] = find_link(self.ctx.session, ns, name) if self.ctx.readable(ns) else None
@@ -182,8 +80,9 @@ class LinkBase(Resource):
         """{ifindex: [CIDR, ...]} of a namespace, from one dump (not one per link)."""
         return addresses_in(self.ctx.session, ns)
 
-    def set_cached(self, ns, name, state) -> None:
-        self.ctx.cache[("link", ns, name)] = state
+    def project(self, ns, name, state) -> None:
+        """What the plan leaves of a link (None: deleted), for the items planned after it."""
+        self.ctx.planned[("link", ns, name)] = state
 
     def owned(self, link: dict | None) -> bool:
         return link is not None and parse_owner(link["alias"])[0] == self.ctx.lab
@@ -220,7 +119,8 @@ class LinkBase(Resource):
         not own (another lab's bridge, the uplink...): refused before any change."""
         if not self.ctx.readable(ns):
             return
-        link = self.ctx.cache.get(("link", ns, name))
+        key = ("link", ns, name)
+        link = self.ctx.planned[key] if key in self.ctx.planned else self.ctx.cache.get(key)
         mine = link.get("index") if link else None
         for pos, cidr in enumerate(wanted):
             net = ipaddress.ip_interface(cidr).network
@@ -347,6 +247,14 @@ class VethResource(LinkBase):
                     mtu=end.get("mtu"), address=end.get("addresses", []),
                     peer_address=(peer_end or {}).get("addresses", []), up=end.get("up", up))
 
+    def link_view(self, ns, link):
+        """:meth:`view` of a veth this lab made, from the link alone (its peer named in its alias): the diff of a
+        veth that is removed has the same shape as the one of a veth that is kept."""
+        peer, _sep, pns = parse_owner(link["alias"])[1].partition("peer=")[2].partition("@")
+        pns = None if pns in ("-", "") else pns
+        peer_end = self.link(pns, peer) if peer and self.ctx.readable(pns) else None
+        return self.view(dict(name=link["name"], netns=ns, peer=peer or None, peer_netns=pns), link, peer_end)
+
     def paired(self, item, end, peer_end) -> bool:
         if end is None or peer_end is None:
             return False
@@ -369,10 +277,9 @@ class VethResource(LinkBase):
             return
         if end["kind"] != "veth" or not self.owned(end):
             raise self.refuse(ns, end, f"delete veth {name}")
-        before = dict(name=name, netns=ns, mtu=end["mtu"], address=end["addresses"], up=end["up"],
-                      alias=end["alias"])
+        before = self.link_view(ns, end)
         self.op_delete(ns, name, f"delete veth {name} in {where(ns)} (and its peer)", plan)
-        self.set_cached(ns, name, None)
+        self.project(ns, name, None)
         plan.state(self.key(item), before, None)
 
     def plan_present(self, item, plan):
@@ -405,8 +312,8 @@ class VethResource(LinkBase):
                                                      item["_option"]("address"))
         after_peer["addresses"] = self.plan_addresses(pns, peer, peer_end["addresses"], item["peer_address"], plan,
                                                       item["_option"]("peer_address"))
-        self.set_cached(ns, name, after_end)
-        self.set_cached(pns, peer, after_peer)
+        self.project(ns, name, after_end)
+        self.project(pns, peer, after_peer)
         plan.state(self.key(item), before, self.view(item, after_end, after_peer))
 
     def op_create(self, item, plan, text):
@@ -443,8 +350,8 @@ class VethResource(LinkBase):
             extra = parse_owner(link["alias"])[1]
             peer, _sep, pns = extra.partition("peer=")[2].partition("@")
             gone.add((None if pns == "-" else pns, peer))
+            plan.state(f"{ns or '-'}/{link['name']}", self.link_view(ns, self.link(ns, link["name"]) or link), None)
             self.op_delete(ns, link["name"], f"delete veth {link['name']} in {where(ns)} (purge: no longer listed)", plan)
-            plan.state(f"{ns or '-'}/{link['name']}", dict(name=link["name"], netns=ns, alias=link["alias"]), None)
 
     def report(self, items, plan):
         if self.ctx.check_mode:
@@ -546,7 +453,7 @@ class BridgePortResource(LinkBase):
             plan.do(text, create)
             br = dict(name=name, index=None, kind="bridge", alias=owner_tag(ctx.lab), up=True, mtu=1500,
                       master=None, addresses=[])
-            self.set_cached(ns, name, br)
+            self.project(ns, name, br)
         ours = self.owned(br)
         if item["address"] is not None and set(item["address"]) != set(br["addresses"]) and not ours:
             raise self.refuse(ns, br, f"set addresses {', '.join(item['address'])} on bridge {name}")
@@ -601,7 +508,7 @@ class BridgePortResource(LinkBase):
         if not self.owned(br):
             raise self.refuse(ns, br, f"delete bridge {name}")
         self.op_delete(ns, name, f"delete bridge {name} in {where(ns)}", plan)
-        self.set_cached(ns, name, None)
+        self.project(ns, name, None)
 
     def purge(self, items, plan):
         if self.params["state"] == "absent":
@@ -613,7 +520,8 @@ class BridgePortResource(LinkBase):
             name = br["name"]
             if (ns, name) not in listed_bridges:
                 self.op_delete(ns, name, f"delete bridge {name} in {where(ns)} (purge: no longer listed)", plan)
-                plan.state(f"{ns or '-'}/{name}", dict(bridge=name, netns=ns), None)
+                full = self.link(ns, name) or br
+                plan.state(f"{ns or '-'}/{name}", self.bridge_view(ns, full, self.ports_of(ns, full)), None)
                 continue
             for port in self.ports_of(ns, br):
                 if (ns, name, port) not in listed_ports:

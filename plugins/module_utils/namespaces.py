@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import services
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
     Conflict, Resource, netlink, owner_tag, parse_owner)
-from ansible_collections.nslab.net.plugins.module_utils.links import find_link
+from ansible_collections.nslab.net.plugins.module_utils.readers import find_link, marker_lab
 
 RESOLV_HEADER = "# written by nslab.net (lab {lab}): lookups answer or fail at once\n"
 
@@ -34,12 +34,6 @@ def read_file(path: str) -> str | None:
             return fh.read()
     except (FileNotFoundError, NotADirectoryError):
         return None
-
-
-def marker_lab(ctx, name: str) -> str | None | bool:
-    """The lab whose mark the namespace carries (alias of its lo), None if unmarked."""
-    lo = find_link(ctx.session, name, "lo")
-    return parse_owner(lo["alias"] if lo else None)[0]
 
 
 class NetnsResource(Resource):

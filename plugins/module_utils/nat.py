@@ -26,7 +26,7 @@ from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils.files import read_text, remove_file, replace_file
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, netlink, where
-from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink
+from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 TYPES = ("masquerade", "snat", "dnat", "forward")
@@ -324,15 +324,15 @@ class IptablesBackend:
             return IptablesState("", self.variant, self.family)
         return IptablesState(self.tools.run([self.save])[1], self.variant, self.family)
 
-    def batch(self, state: IptablesState, keep: set, add: list[Rule], lab: str) -> str:
-        """The restore text that leaves our chains holding exactly: the lines of
-        ``keep`` keys (and every other lab's), plus the rules in ``add``."""
+    def batch(self, state: IptablesState, remove_keys: set, add: list[Rule], lab: str) -> str:
+        """The restore text that leaves our chains holding exactly what they hold (every other lab's rules
+        too) but the rules of ``lab`` with the keys in ``remove_keys``, plus the rules in ``add``."""
         lines = {c: [] for c in IPT_CHAINS}
         for chain, existing in state.chain_lines.items():
             for line in existing:
                 m = _TAG_RE.search(line)
                 tag = parse_tag((m.group(1) or m.group(2)) if m else None)
-                if tag is None or tag["lab"] != lab or tag["key"] in keep:
+                if tag is None or tag["lab"] != lab or tag["key"] not in remove_keys:
                     lines[chain].append(line[len("-A "):])
         for rule in add:
             for chain, spec in rule.ipt_rules():
@@ -459,6 +459,62 @@ class NftBackend:
         self.tools.run([self.nft, "-f", "-"], stdin=text)
 
 
+# ------------------------------------------- the backends behind one interface
+class IptablesNat:
+    """A namespace's NAT in iptables (both families, each in the variant read: iptables-nft or -legacy)."""
+
+    name = "iptables"
+
+    def __init__(self, ns, backends: dict, states: dict):
+        self.ns, self.backends, self.states = ns, backends, states
+
+    def ours(self) -> dict:
+        """This collection's rules: key -> entry (lab, type, key, digest, lines...)."""
+        merged = {}
+        for state in self.states.values():
+            merged.update(state.ours)
+        return merged
+
+    @staticmethod
+    def rule_count(rule: Rule) -> int:
+        """How many kernel rules ``rule`` is made of here (fewer found: it is incomplete)."""
+        return len(rule.ipt_rules())
+
+    def render(self, remove: set, add: list[Rule], lab: str) -> list[tuple]:
+        """The operations (text, fn) that remove ``lab``'s rules with the keys in ``remove`` and add ``add``:
+        one iptables-restore --noflush per family."""
+        ops = []
+        for family, backend in self.backends.items():
+            state = self.states.get(family)
+            adds = [r for r in add if r.family == family]
+            removes = {k for k in remove if state is not None and k in state.ours}
+            text = backend.batch(state, removes, adds, lab) if state is not None and (adds or removes) else ""
+            if text:
+                ops.append((f"{backend.restore} --noflush in {where(self.ns)}", lambda b=backend, t=text: b.write(t)))
+        return ops
+
+
+class NftNat:
+    """A namespace's NAT in nftables: the table inet nslab."""
+
+    name = "nftables"
+
+    def __init__(self, ns, backend: NftBackend, state: NftState):
+        self.ns, self.backend, self.state = ns, backend, state
+
+    def ours(self) -> dict:
+        return self.state.ours
+
+    @staticmethod
+    def rule_count(rule: Rule) -> int:
+        return len(rule.nft_rules())
+
+    def render(self, remove: set, add: list[Rule], lab: str) -> list[tuple]:
+        """One nft -f for the whole namespace."""
+        text = self.backend.batch(self.state, remove, add, lab)
+        return [(f"nft -f in {where(self.ns)}", lambda: self.backend.write(text))] if text else []
+
+
 # ---------------------------------------------------------------- conntrack
 IPS_DST_NAT = 1 << 5
 
@@ -518,6 +574,81 @@ def not_yet_dnated(item: dict):
 def any_of(matchers: list):
     """An entry any of ``matchers`` selects."""
     return lambda entry: any(match(entry) for match in matchers)
+
+
+# ----------------------------------------------------------------- reading
+def read_nat(ctx, ns, requested: str = "auto") -> dict:
+    """A namespace's NAT as nat_rule plans on it: both backends read once (iptables-save per family and
+    variant, nft -j list ruleset), the backend chosen, conflicts refused; cached for the module run."""
+    key = ("nat", ns)
+    if key in ctx.cache:
+        return ctx.cache[key]
+    tools = Tools(ctx, ns)
+    ipt, ipt_state = {}, {}
+    for family, names in ((4, "/proc/net/ip_tables_names"), (6, "/proc/net/ip6_tables_names")):
+        found = pick_variant(ns, family, tools, bool(tools.read_proc(names).strip()))
+        if found:
+            ipt[family], ipt_state[family] = found
+    nft = NftBackend(tools)
+    nft_state = nft.read() if nft.available() else NftState(None)
+    ipt_ours = any(s.ours or s.chains for s in ipt_state.values())
+    if ipt_ours and nft_state.table:
+        raise Conflict(f"nslab rules found both in iptables ({'/'.join(sorted({s.variant for s in ipt_state.values()}))}"
+                       f" chains NSLAB-*) and in nftables (table inet {NFT_TABLE}) in {where(ns)}: a lab's rules "
+                       "must live in one backend; remove one set (state: absent with that backend)")
+    if requested == "iptables" and nft_state.table:
+        raise Conflict(f"backend iptables requested, but this collection's rules are in nftables table inet "
+                       f"{NFT_TABLE} in {where(ns)}: remove them with backend nftables first")
+    if requested == "nftables" and ipt_ours:
+        raise Conflict(f"backend nftables requested, but this collection's rules are in iptables chains NSLAB-* "
+                       f"in {where(ns)}: remove them with backend iptables first")
+    foreign_ipt = any(s.foreign for s in ipt_state.values())
+    if requested != "auto":
+        chosen = requested
+    elif ipt_ours:
+        chosen = "iptables"
+    elif nft_state.table:
+        chosen = "nftables"
+    elif foreign_ipt or not nft_state.native or not nft.available():
+        chosen = "iptables" if ipt_state else "nftables"
+    else:
+        chosen = "nftables"
+    if chosen == "iptables" and not ipt_state:
+        raise Failure("backend iptables: iptables-save/iptables-restore are not installed on the managed host")
+    if chosen == "nftables" and not nft.available():
+        raise Failure("backend nftables: nft is not installed on the managed host")
+    impl = IptablesNat(ns, ipt, ipt_state) if chosen == "iptables" else NftNat(ns, nft, nft_state)
+    scope = dict(ns=ns, backend=chosen, impl=impl, ipt_state=ipt_state, nft=nft, nft_state=nft_state,
+                 remove=set(), add=[], flush=[], unnatted=[])
+    ctx.cache[key] = scope
+    return scope
+
+
+def pick_variant(ns, family, tools, legacy_tables: bool):
+    """iptables-nft or iptables-legacy: the one holding our chains, else the
+    one the host uses. Legacy is read only when its tables already exist
+    (reading it would create them)."""
+    candidates = []
+    for legacy in ((False, True) if legacy_tables else (False,)):
+        backend = IptablesBackend(tools, family, legacy)
+        if backend.available():
+            candidates.append((backend, backend.read()))
+    if not candidates:
+        return None
+    ours = [c for c in candidates if c[1].ours or c[1].chains]
+    if len(ours) > 1:
+        raise Conflict(f"nslab chains found in both iptables-nft and iptables-legacy (IPv{family}) in {where(ns)}: "
+                       "rules must live in one backend; remove one set by hand")
+    if ours:
+        return ours[0]
+    legacy = [c for c in candidates if c[0].variant == "legacy" and c[1].foreign]
+    nft_foreign = [c for c in candidates if c[0].variant == "nft" and c[1].foreign]
+    return legacy[0] if legacy and not nft_foreign else candidates[0]
+
+
+def lab_rules(scope) -> dict:
+    """This collection's rules in a namespace read by :func:`read_nat`: key -> entry (lab, type, lines...)."""
+    return scope["impl"].ours()
 
 
 # ----------------------------------------------------------------- resource
@@ -622,79 +753,12 @@ class NatResource(Resource):
                     raise Invalid(f"items[{index}].backend", f"{item['backend']} differs from items[{prev[0]}] in the "
                                   f"same namespace: a namespace's rules live in one backend")
 
-    # -- per namespace: read both backends once, choose, plan one batch --
     def scope(self, ns, requested: str) -> dict:
-        key = ("nat", ns)
-        if key in self.ctx.cache:
-            return self.ctx.cache[key]
-        tools = Tools(self.ctx, ns)
-        ipt, ipt_state = {}, {}
-        for family, names in ((4, "/proc/net/ip_tables_names"), (6, "/proc/net/ip6_tables_names")):
-            found = self.pick_variant(ns, family, tools, bool(tools.read_proc(names).strip()))
-            if found:
-                ipt[family], ipt_state[family] = found
-        nft = NftBackend(tools)
-        nft_state = nft.read() if nft.available() else NftState(None)
-        ipt_ours = any(s.ours or s.chains for s in ipt_state.values())
-        if ipt_ours and nft_state.table:
-            raise Conflict(f"nslab rules found both in iptables ({'/'.join(sorted({s.variant for s in ipt_state.values()}))}"
-                           f" chains NSLAB-*) and in nftables (table inet {NFT_TABLE}) in {where(ns)}: a lab's rules "
-                           "must live in one backend; remove one set (state: absent with that backend)")
-        if requested == "iptables" and nft_state.table:
-            raise Conflict(f"backend iptables requested, but this collection's rules are in nftables table inet "
-                           f"{NFT_TABLE} in {where(ns)}: remove them with backend nftables first")
-        if requested == "nftables" and ipt_ours:
-            raise Conflict(f"backend nftables requested, but this collection's rules are in iptables chains NSLAB-* "
-                           f"in {where(ns)}: remove them with backend iptables first")
-        foreign_ipt = any(s.foreign for s in ipt_state.values())
-        if requested != "auto":
-            chosen = requested
-        elif ipt_ours:
-            chosen = "iptables"
-        elif nft_state.table:
-            chosen = "nftables"
-        elif foreign_ipt or not nft_state.native or not nft.available():
-            chosen = "iptables" if ipt_state else "nftables"
-        else:
-            chosen = "nftables"
-        if chosen == "iptables" and not ipt_state:
-            raise Failure("backend iptables: iptables-save/iptables-restore are not installed on the managed host")
-        if chosen == "nftables" and not nft.available():
-            raise Failure("backend nftables: nft is not installed on the managed host")
-        scope = dict(ns=ns, backend=chosen, ipt=ipt, ipt_state=ipt_state, nft=nft, nft_state=nft_state,
-                     remove=set(), add=[], flush=[], unnatted=[])
-        self.ctx.cache[key] = scope
-        return scope
+        return read_nat(self.ctx, ns, requested)
 
     @staticmethod
-    def pick_variant(ns, family, tools, legacy_tables: bool):
-        """iptables-nft or iptables-legacy: the one holding our chains, else the
-        one the host uses. Legacy is read only when its tables already exist
-        (reading it would create them)."""
-        candidates = []
-        for legacy in ((False, True) if legacy_tables else (False,)):
-            backend = IptablesBackend(tools, family, legacy)
-            if backend.available():
-                candidates.append((backend, backend.read()))
-        if not candidates:
-            return None
-        ours = [c for c in candidates if c[1].ours or c[1].chains]
-        if len(ours) > 1:
-            raise Conflict(f"nslab chains found in both iptables-nft and iptables-legacy (IPv{family}) in {where(ns)}: "
-                           "rules must live in one backend; remove one set by hand")
-        if ours:
-            return ours[0]
-        legacy = [c for c in candidates if c[0].variant == "legacy" and c[1].foreign]
-        nft_foreign = [c for c in candidates if c[0].variant == "nft" and c[1].foreign]
-        return legacy[0] if legacy and not nft_foreign else candidates[0]
-
-    def existing(self, scope) -> dict:
-        if scope["backend"] == "iptables":
-            merged = {}
-            for state in scope["ipt_state"].values():
-                merged.update(state.ours)
-            return merged
-        return scope["nft_state"].ours
+    def existing(scope) -> dict:
+        return lab_rules(scope)
 
     def old_view(self, scope, entry, rule: Rule | None) -> dict:
         if rule:
@@ -719,7 +783,7 @@ class NatResource(Resource):
                                f"{entry['lab']!r}, not {self.ctx.lab!r}; it is left untouched")
             before = self.old_view(scope, entry, rule) if entry else None
             complete = (entry is not None and entry["digest"] == rule.digest
-                        and len(entry["lines"]) == len(rule.ipt_rules()))
+                        and len(entry["lines"]) == scope["impl"].rule_count(rule))
             if entry is not None and entry["type"] == "dnat" and (absent or entry.get("to") != to_text(item["to"])):
                 scope["flush"].append((entry.get("to"), item["port"]))
             if entry is None and not absent and rule.type == "dnat":
@@ -730,7 +794,7 @@ class NatResource(Resource):
                     scope["remove"].add(rule.key)
                     plan.do(f"delete {self.describe(rule)} in {where(item['netns'])} ({scope['backend']})")
                 continue
-            after = dict(rule.view(scope["backend"]), rules=len(rule.ipt_rules()))
+            after = dict(rule.view(scope["backend"]), rules=scope["impl"].rule_count(rule))
             plan.state(self.key(item), before, after)
             if complete:
                 continue
@@ -770,24 +834,7 @@ class NatResource(Resource):
         for scope in getattr(self, "scopes", []):
             if not scope["remove"] and not scope["add"]:
                 continue
-            if scope["backend"] == "iptables":
-                for family, backend in scope["ipt"].items():
-                    state = scope["ipt_state"].get(family)
-                    if state is None:
-                        continue
-                    adds = [r for r in scope["add"] if r.family == family]
-                    removes = {k for k in scope["remove"] if k in state.ours}
-                    if not adds and not removes:
-                        continue
-                    keep = {k for k in state.ours if k not in removes}
-                    text = backend.batch(state, keep, adds, self.ctx.lab)
-                    if text:
-                        plan.ops.append((f"{backend.restore} --noflush in {where(scope['ns'])}",
-                                         lambda b=backend, t=text: b.write(t)))
-            else:
-                text = scope["nft"].batch(scope["nft_state"], scope["remove"], scope["add"], self.ctx.lab)
-                if text:
-                    plan.ops.append((f"nft -f in {where(scope['ns'])}", lambda b=scope["nft"], t=text: b.write(t)))
+            plan.ops.extend(scope["impl"].render(scope["remove"], scope["add"], self.ctx.lab))
             if scope["unnatted"]:        # one conntrack dump for all the new DNAT rules of the namespace
                 rules = ", ".join(self.describe(item["_rule"]) for item in scope["unnatted"][:3])
                 more = len(scope["unnatted"]) - 3

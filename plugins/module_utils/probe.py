@@ -17,9 +17,9 @@ from contextlib import nullcontext
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils import firewalls
-from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.engine import check_entry, item_validator, require_pyroute2
 from ansible_collections.nslab.net.plugins.module_utils.topology import uses_uplink, with_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -143,11 +143,17 @@ def _timeout(option: str, value) -> float:
     return seconds
 
 
+#: the options of one probe (ns_probe's documentation describes them)
+PROBE_OPTIONS = dict(name=dict(type="str"), fact=dict(type="str"), netns=dict(type="str"),
+                     kind=dict(type="str", choices=list(KINDS)), target=dict(type="str"), port=dict(type="raw"),
+                     timeout=dict(type="raw"), expect=dict(type="str"), path=dict(type="str"))
+PROBE_VALIDATOR = item_validator(PROBE_OPTIONS)
+
+
 def normalize(index: int, probe: dict, present: bool = True) -> dict:
     """A probe's options checked (``present``: its namespace must exist now)."""
     opt = f"probes[{index}]"
-    if not isinstance(probe, dict):
-        raise Invalid(opt, "must be a dictionary with at least target")
+    probe = check_entry(PROBE_VALIDATOR, opt, probe)
     out = dict(name=probe.get("name") or f"probe {index}", fact=probe.get("fact") or probe.get("name") or "",
                netns=v.netns_name(f"{opt}.netns", probe.get("netns")),
                kind=v.choice(f"{opt}.kind", probe.get("kind", "ping"), KINDS),
@@ -158,9 +164,6 @@ def normalize(index: int, probe: dict, present: bool = True) -> dict:
         out["port"] = v.port(f"{opt}.port", v.required(f"{opt}.port", probe.get("port")))[0]
     if present and out["netns"] is not None and not nsmod.ns_exists(out["netns"]):
         raise Invalid(f"{opt}.netns", f"namespace {out['netns']!r} does not exist")
-    for key in probe:
-        if key not in ("name", "fact", "netns", "kind", "target", "port", "timeout", "expect", "path"):
-            raise Invalid(f"{opt}.{key}", "unknown option")
     return out
 
 
@@ -169,7 +172,7 @@ SPEC = dict(probes=dict(type="list", elements="dict", required=True), uplink_add
 
 
 def _read_uplink(session) -> dict:
-    from ansible_collections.nslab.net.plugins.module_utils.routes import read_uplink
+    from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink
 
     uplink = read_uplink(session.ipr(None))
     if not uplink["address"]:

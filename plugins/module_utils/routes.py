@@ -16,8 +16,8 @@ import zlib
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
     Conflict, Resource, netlink, where)
-from ansible_collections.nslab.net.plugins.module_utils.links import all_addresses_in, find_link, links_in, read_link
-from ansible_collections.nslab.net.plugins.module_utils.namespaces import marker_lab
+from ansible_collections.nslab.net.plugins.module_utils.readers import (
+    all_addresses_in, find_link, links_in, marker_lab, read_link, route_dict)
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 RT_TABLE_MAIN = 254
@@ -29,47 +29,6 @@ PROTO_BASE, PROTO_SPAN = 110, 60   # 110..169: unused by iproute2's rt_protos
 def lab_proto(lab: str) -> int:
     """The route protocol number that marks this lab's routes."""
     return PROTO_BASE + zlib.crc32(lab.encode()) % PROTO_SPAN
-
-
-def route_dict(msg, links: dict) -> dict:
-    family = msg["family"]
-    dst = msg.get_attr("RTA_DST")
-    width = 32 if family == socket.AF_INET else 128
-    dst = ipaddress.ip_network(f"{dst or ('0.0.0.0' if family == socket.AF_INET else '::')}/{msg['dst_len']}").compressed
-    oif = msg.get_attr("RTA_OIF")
-    return dict(dst="default" if msg["dst_len"] == 0 else dst, prefix=dst, family=family,
-                gateway=msg.get_attr("RTA_GATEWAY"), dev=links.get(oif, oif), metric=msg.get_attr("RTA_PRIORITY") or 0,
-                table=msg.get_attr("RTA_TABLE") or msg["table"], proto=msg["proto"], width=width)
-
-
-def uplink_of(host: dict) -> dict:
-    """The uplink of a namespace read as {routes, links}: the device of its IPv4 default
-    route (lowest metric, main table) and that device's first global IPv4 address."""
-    defaults = sorted((r for r in host["routes"] if r["dst"] == "default" and r["table"] == 254
-                       and r["gateway"] and ":" not in r["gateway"]), key=lambda r: r["metric"])
-    if not defaults:
-        return dict(interface=None, address=None, gateway=None)
-    dev = defaults[0]["dev"]
-    link = next((link for link in host["links"] if link["name"] == dev), {"addresses": []})
-    v4 = [a.split("/")[0] for a in link["addresses"] if ":" not in a]
-    return dict(interface=dev, address=v4[0] if v4 else None, gateway=defaults[0]["gateway"])
-
-
-def read_uplink(ipr) -> dict:
-    """:func:`uplink_of` without reading every link: the IPv4 default routes, then the
-    device they use and its addresses (the same answer whatever the number of links)."""
-    routes = [msg for msg in ipr.get_routes(family=socket.AF_INET) if msg["type"] == 1 and msg["dst_len"] == 0]
-    names = {}
-    for msg in routes:
-        oif = msg.get_attr("RTA_OIF")
-        if oif and oif not in names:
-            names[oif] = ipr.link("get", index=oif)[0].get_attr("IFLA_IFNAME")
-    links = []
-    for oif, name in names.items():
-        found = (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS") for msg in
-                 ipr.get_addr(family=socket.AF_INET, index=oif) if msg["scope"] == 0 and msg["index"] == oif)
-        links.append(dict(name=name, addresses=[addr for addr in found if addr]))
-    return uplink_of(dict(routes=[r for r in (route_dict(msg, names) for msg in routes) if r["dev"]], links=links))
 
 
 class RouteResource(Resource):

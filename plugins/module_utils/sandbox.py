@@ -20,7 +20,7 @@ import signal
 import subprocess
 import time
 
-from ansible_collections.nslab.net.plugins.module_utils.netns import Session
+from ansible_collections.nslab.net.plugins.module_utils.session import Session
 
 DEFAULT_ROOT = "/run/nslab-sandbox"
 MARKER = "nslab-sandbox"

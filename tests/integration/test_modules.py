@@ -133,3 +133,20 @@ def test_netns_info_reads_without_creating(mod):
     r = mod("netns_info", netns="missing", expect_fail=True)
     assert "netns: namespace 'missing' does not exist" in r["msg"]
     assert [line.split()[0] for line in mod.sh("ip netns list").stdout.splitlines()] == ["a"]
+
+
+def test_a_removed_veth_or_bridge_has_the_diff_shape_of_a_kept_one(mod):
+    """One diff shape per resource: what --diff shows of a veth or a bridge is the same whether the run keeps
+    it, removes it (state absent) or purges it (no longer listed)."""
+    mod("netns", name="shp1")
+    veth = dict(name="shv0", peer="shc0", peer_netns="shp1", address=["10.78.0.1/24"], peer_address=["10.78.0.2/24"])
+    mod("veth", **veth)
+    mod("bridge_port", bridge="shbr0", address=["10.79.0.1/24"])
+    kept = mod("veth", check=True, **veth)["diff"]["before"]["-/shv0"]
+    removed = mod("veth", check=True, state="absent", name="shv0")["diff"]["before"]["-/shv0"]
+    purged = mod("veth", check=True, items=[], purge=True)["diff"]["before"]["-/shv0"]
+    assert kept == removed == purged, (kept, removed, purged)
+    assert kept["peer"] == "shc0" and kept["peer_address"] == ["10.78.0.2/24"], kept
+    bridge = mod("bridge_port", check=True, bridge="shbr0", address=["10.79.0.1/24"])["diff"]["before"]["-/shbr0"]
+    gone = mod("bridge_port", check=True, items=[], purge=True)["diff"]["before"]["-/shbr0"]
+    assert bridge == gone and gone["address"] == ["10.79.0.1/24"], (bridge, gone)

@@ -16,7 +16,7 @@ import traceback
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.nslab.net.plugins.module_utils import netns as nsmod
+from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 
 SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet", "net/ipv4/conf/all/forwarding",
            "net/ipv6/conf/all/forwarding", "net/ipv4/conf/all/rp_filter")

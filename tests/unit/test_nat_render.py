@@ -86,12 +86,12 @@ def test_iptables_state_parsing_and_batch_keeps_other_labs():
     assert set(state.ours) == {"k1", "k2"} and state.ours["k2"]["comment"] == "theirs"
     assert state.jumps == {"post": "POSTROUTING -j NSLAB-POST"}
     backend = IptablesBackend.__new__(IptablesBackend)
-    text = backend.batch(state, keep=set(), add=[], lab="a")
+    text = backend.batch(state, remove_keys={"k1"}, add=[], lab="a")
     assert "nslab:b:masquerade:k2:d2 theirs" in text          # the other lab's rule is written back
     assert "k1" not in text
     assert "-D POSTROUTING" not in text                         # chain still used by lab b
     text = IptablesBackend.batch(backend, IptablesState(SAVE.replace("-A NSLAB-POST -s 10.1", "#"), "nft", 4),
-                                 keep=set(), add=[], lab="a")
+                                 remove_keys={"k1"}, add=[], lab="a")
     assert "-D POSTROUTING -j NSLAB-POST" in text and "-X NSLAB-POST" in text
 
 

@@ -1,0 +1,146 @@
+"""The engine's planner on a fake netlink session: what a module would do, and what it refuses, worked out
+without root, without a kernel and without pyroute2 (ansible-test units runs without it). Every call here is
+in check mode; the fake records any write, and none may happen."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
+from ansible_collections.nslab.net.plugins.module_utils.engine import Call, Conflict, argument_spec
+from ansible_collections.nslab.net.plugins.module_utils.links import BridgePortResource, VethResource
+from ansible_collections.nslab.net.plugins.module_utils.readers import links_in
+from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+
+class Msg(dict):
+    """A netlink message: header fields as keys, attributes through get_attr."""
+
+    def __init__(self, attrs: dict, **fields):
+        super().__init__(fields)
+        self.attrs = attrs
+
+    def get_attr(self, name):
+        return self.attrs.get(name)
+
+
+def link(index, name, kind=None, alias=None, addresses=(), master=None, up=True):
+    info = Msg({"IFLA_INFO_KIND": kind}) if kind else None
+    msg = Msg({"IFLA_IFNAME": name, "IFLA_LINKINFO": info, "IFLA_IFALIAS": alias, "IFLA_MTU": 1500,
+               "IFLA_MASTER": master}, index=index, flags=1 if up else 0)
+    return msg, [Msg({"IFA_LOCAL": cidr.split("/")[0]}, index=index, prefixlen=int(cidr.split("/")[1]), scope=0)
+                 for cidr in addresses]
+
+
+class FakeIPRoute:
+    """One namespace's links and addresses; any write is recorded (and must not happen)."""
+
+    def __init__(self, *links, writes: list):
+        self.links = [entry[0] for entry in links]
+        self.addrs = [addr for entry in links for addr in entry[1]]
+        self.writes = writes
+
+    def get_links(self, *indexes):
+        return [m for m in self.links if not indexes or m["index"] in indexes]
+
+    def get_addr(self, family=None, index=None):
+        return [a for a in self.addrs if index is None or a["index"] == index]
+
+    def get_routes(self, family=None):
+        return []
+
+    def neigh(self, cmd, **kwargs):
+        self.writes.append(("neigh", cmd, kwargs))
+        return []
+
+    def addr(self, cmd, **kwargs):
+        self.writes.append(("addr", cmd, kwargs))
+
+    def link(self, cmd, ifname=None, index=None, **kwargs):
+        if cmd != "get":
+            self.writes.append(("link", cmd, ifname or index, kwargs))
+            return []
+        raise AssertionError("the fake serves links from one dump (FakeSession.peek), never by a get")
+
+
+class FakeSession(nsmod.Session):
+    """nsmod.Session's shared reads over fake namespaces (None: the host)."""
+
+    def __init__(self, namespaces: dict):     # pylint: disable=super-init-not-called
+        self.namespaces, self._reads = namespaces, {}
+
+    def ipr(self, name):
+        return self.namespaces[name]
+
+    def peek(self, key):
+        """Every namespace reads as dumped already: links by name come from the dump."""
+        if key[0] == "links":
+            return links_in(self, key[1])
+        return super().peek(key)
+
+    def entered(self, name):
+        raise AssertionError("check mode enters no namespace")
+
+    def close(self):
+        pass
+
+
+class FakeModule:
+    check_mode, _diff = True, True
+
+
+@pytest.fixture
+def host(monkeypatch):
+    """The host with an uplink eth0 (203.0.113.10/24, not the lab's) and an empty namespace p1."""
+    writes: list = []
+    namespaces = {None: FakeIPRoute(link(1, "lo"), link(2, "eth0", addresses=["203.0.113.10/24"]), writes=writes),
+                  "p1": FakeIPRoute(link(1, "lo"), writes=writes)}
+    monkeypatch.setattr(nsmod, "ns_exists", lambda name: name is None or name in namespaces)
+    yield FakeSession(namespaces), writes
+    assert writes == [], "check mode wrote nothing"
+
+
+def plan(resource_cls, session, **args):
+    """The module's result in check mode (Call.execute), as a playbook task in check mode would see it."""
+    params = {name: spec.get("default") for name, spec in argument_spec(resource_cls).items()}
+    params.update(args)
+    call = Call(resource_cls, FakeModule(), params, session=session, check_mode=True)
+    return call.execute()
+
+
+def test_a_new_veth_pair_is_planned_with_its_addresses(host):
+    session, _writes = host
+    result = plan(VethResource, session, name="v0", peer="c0", peer_netns="p1", peer_address=["10.9.0.2/24"])
+    assert result["changed"]
+    assert result["actions"] == ["add veth v0 <-> c0@p1", "add address 10.9.0.2/24 to c0 in netns p1"]
+    assert result["diff"]["before"] == {"-/v0": {"state": "absent"}}
+    assert result["diff"]["after"]["-/v0"]["peer_address"] == ["10.9.0.2/24"]
+
+
+def test_a_link_of_someone_else_is_refused_naming_it(host):
+    session, _writes = host
+    with pytest.raises(Conflict, match=r"link eth0 already exists in the host namespace .*not made by nslab\.net"):
+        plan(BridgePortResource, session, bridge="eth0")
+
+
+def test_an_address_in_the_uplink_s_subnet_is_refused_before_any_change(host):
+    session, _writes = host
+    with pytest.raises(Invalid, match=r"^items\[0\]\.address\[0\]: 203\.0\.113\.50/24 overlaps 203\.0\.113\.10/24 on eth0"):
+        plan(BridgePortResource, session, items=[dict(bridge="br0", address=["203.0.113.50/24"])])
+
+
+def test_items_are_checked_by_ansible_s_validator_naming_the_option(host):
+    session, _writes = host
+    with pytest.raises(Invalid, match=r"^items\[1\]\.mtu: .*int"):
+        plan(VethResource, session, items=[dict(name="v0", peer="c0"), dict(name="v1", peer="c1", mtu="big")])
+    with pytest.raises(Invalid, match=r"^items\[0\]\.colour: unknown option"):
+        plan(VethResource, session, items=[dict(name="v0", peer="c0", colour="red")])
+
+
+def test_a_later_item_plans_on_what_the_earlier_ones_leave(host):
+    """Two ports of one bridge: the bridge is planned once, the second port sees it as the first left it."""
+    session, _writes = host
+    result = plan(BridgePortResource, session, bridge="br0", items=[dict(address=["10.8.0.1/24"]), dict(port="eth0")])
+    assert result["actions"][0] == "add bridge br0 in the host namespace"
+    assert result["actions"].count("add bridge br0 in the host namespace") == 1
+    assert result["diff"]["after"]["-/br0"]["ports"] == ["eth0"]
