@@ -222,19 +222,21 @@ def present(run) -> list[str]:
     ``run(argv) -> (rc, out)`` runs a tool in the host namespace; a tool that is missing finds nothing."""
     import json
 
-    from ansible_collections.nslab.net.plugins.module_utils.nat import NftState, which
+    from ansible_collections.nslab.net.plugins.module_utils.nat import IptablesState, NftState, which
 
     found = []
     nft, ipt, firewall_cmd = which("nft"), which("iptables-save"), which("firewall-cmd")
-    if firewall_cmd and run([firewall_cmd, "--state"]) == (0, "running\n"):
+    firewalld = bool(firewall_cmd) and run([firewall_cmd, "--state"]) == (0, "running\n")
+    if firewalld:
         found.append("firewalld (running; firewall-cmd --get-active-zones shows its zones)")
     rc, out = run([ipt]) if ipt else (1, "")
     if rc == 0:
-        if re.search(r"^:ufw6?-", out, re.M):
+        state = IptablesState(out, "nft", 4)         # read as the iptables backend reads it
+        if state.ufw:
             found.append("ufw (active; ufw status verbose shows its rules)")
         if re.search(r"^:DOCKER", out, re.M):
             found.append("Docker's iptables rules")
-        if re.search(r"^:FORWARD DROP", out, re.M):
+        if state.forward_drop:
             found.append("the iptables FORWARD policy DROP")
     rc, out = run([nft, "-j", "list", "ruleset"]) if nft else (1, "")
     try:
@@ -243,7 +245,7 @@ def present(run) -> list[str]:
         chains = {}
     for (family, table, chain), spec in sorted(chains.items()):
         why = drops(spec) if spec.get("hook") in HOOKS else None
-        if why and not (found and found[0].startswith("firewalld") and (family, table) == FIREWALLD_TABLE):
+        if why and not (firewalld and (family, table) == FIREWALLD_TABLE):      # named above
             found.append(f"the nftables chain {family} {table} {chain} (hook {spec['hook']}, {why})")
     return found
 
@@ -267,8 +269,8 @@ def iptables_blockers(states: dict, bridges: set) -> list[dict]:
 def iptables_refusal(found: list[dict], where: str) -> str:
     """The message for :func:`iptables_blockers`: the firewall, why, and the commands that open it."""
     parts, said = [], set()
+    flag = {"iifname": "in", "oifname": "out"}
     for blocker in found:
-        flag = {"iifname": "in", "oifname": "out"}
         if blocker["ufw"]:
             who = "ufw (routed traffic denied by default)"
             fix = "; ".join(f"ufw route allow {flag[key]} on {bridge}" for key, bridge in blocker["missing"])

@@ -14,7 +14,8 @@ from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Context, parse_owner, require_pyroute2
 from ansible_collections.nslab.net.plugins.module_utils.nat import lab_rules, read_nat
-from ansible_collections.nslab.net.plugins.module_utils.readers import address_list, address_map, link_dict, marker_lab, read_uplink, route_dict, uplink_of
+from ansible_collections.nslab.net.plugins.module_utils.readers import (
+    address_list, address_map, link_dict, marker_lab, read_uplink, route_dict, uplink_of, veth_peer)
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 
@@ -31,15 +32,15 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool, with_links: boo
     addresses = address_map(address_list(ipr))
     for msg in msgs:
         link = link_dict(msg)
-        lab, extra = parse_owner(link["alias"])
+        lab = parse_owner(link["alias"])[0]
         if link["name"] == "lo":
             lo_lab = lab
         entry = dict(name=link["name"], kind=link["kind"] or ("loopback" if link["name"] == "lo" else "device"),
                      up=link["up"], mtu=link["mtu"], master=names.get(link["master"]) if link["master"] else None,
                      addresses=addresses.get(link["index"], []), lab=lab)
-        if link["kind"] == "veth" and "peer=" in extra:
-            peer, _sep, pns = extra.split("peer=", 1)[1].partition("@")
-            entry["peer"], entry["peer_netns"] = peer, (None if pns == "-" else pns)
+        peer, pns = veth_peer(link["alias"]) if link["kind"] == "veth" else (None, None)
+        if peer:
+            entry["peer"], entry["peer_netns"] = peer, pns
         if link["hairpin"] is not None:
             entry["hairpin"] = link["hairpin"]
         links.append(entry)

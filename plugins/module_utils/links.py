@@ -11,7 +11,7 @@ from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
     Conflict, Failure, Resource, netlink, owner_tag, parse_owner, where)
 from ansible_collections.nslab.net.plugins.module_utils.readers import (
-    addresses_in, find_link, lab_namespaces, link_dict, links_in, read_link)
+    addresses_in, find_link, lab_namespaces, link_dict, links_in, read_link, veth_peer)
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 
@@ -63,6 +63,11 @@ def forget_neighbours(ctx, namespaces, addresses: set, text: str) -> int:
 class LinkBase(Resource):
     """Shared link plumbing: the host's links read once per (namespace, name) ("have", in ``ctx.cache``), the
     links as this call's plan leaves them ("after", in ``ctx.planned``), planned ops."""
+
+    def known(self, ns, name) -> dict | None:
+        """What this call knows of a link without reading: as its plan leaves it, else as it was read."""
+        key = ("link", ns, name)
+        return self.ctx.planned[key] if key in self.ctx.planned else self.ctx.cache.get(key)
 
     def link(self, ns, name) -> dict | None:
         """The link as the items planned so far leave it (as the host has it, when none touched it)."""
@@ -119,8 +124,7 @@ class LinkBase(Resource):
         not own (another lab's bridge, the uplink...): refused before any change."""
         if not self.ctx.readable(ns):
             return
-        key = ("link", ns, name)
-        link = self.ctx.planned[key] if key in self.ctx.planned else self.ctx.cache.get(key)
+        link = self.known(ns, name)
         mine = link.get("index") if link else None
         for pos, cidr in enumerate(wanted):
             net = ipaddress.ip_interface(cidr).network
@@ -250,10 +254,9 @@ class VethResource(LinkBase):
     def link_view(self, ns, link):
         """:meth:`view` of a veth this lab made, from the link alone (its peer named in its alias): the diff of a
         veth that is removed has the same shape as the one of a veth that is kept."""
-        peer, _sep, pns = parse_owner(link["alias"])[1].partition("peer=")[2].partition("@")
-        pns = None if pns in ("-", "") else pns
+        peer, pns = veth_peer(link["alias"])
         peer_end = self.link(pns, peer) if peer and self.ctx.readable(pns) else None
-        return self.view(dict(name=link["name"], netns=ns, peer=peer or None, peer_netns=pns), link, peer_end)
+        return self.view(dict(name=link["name"], netns=ns, peer=peer, peer_netns=pns), link, peer_end)
 
     def paired(self, item, end, peer_end) -> bool:
         if end is None or peer_end is None:
@@ -347,9 +350,8 @@ class VethResource(LinkBase):
         for ns, link in self.scan_owned(namespaces, "veth"):
             if (ns, link["name"]) in listed or (ns, link["name"]) in gone:
                 continue
-            extra = parse_owner(link["alias"])[1]
-            peer, _sep, pns = extra.partition("peer=")[2].partition("@")
-            gone.add((None if pns == "-" else pns, peer))
+            peer, pns = veth_peer(link["alias"])
+            gone.add((pns, peer))
             plan.state(f"{ns or '-'}/{link['name']}", self.link_view(ns, self.link(ns, link["name"]) or link), None)
             self.op_delete(ns, link["name"], f"delete veth {link['name']} in {where(ns)} (purge: no longer listed)", plan)
 

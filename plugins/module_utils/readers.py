@@ -146,6 +146,16 @@ def read_uplink(ipr) -> dict:
     return uplink_of(dict(routes=[r for r in (route_dict(msg, names) for msg in routes) if r["dev"]], links=links))
 
 
+def veth_peer(alias: str | None) -> tuple[str | None, str | None]:
+    """The peer a veth of this collection names in its alias (``nslab:LAB peer=NAME@NS``, ``-`` for the host):
+    (name, namespace); (None, None) for an alias without one."""
+    extra = parse_owner(alias)[1]
+    if "peer=" not in extra:
+        return None, None
+    peer, _sep, pns = extra.split("peer=", 1)[1].partition("@")
+    return peer or None, None if pns in ("-", "") else pns
+
+
 def marker_lab(ctx, name: str) -> str | None | bool:
     """The lab whose mark the namespace carries (alias of its lo), None if unmarked."""
     lo = find_link(ctx.session, name, "lo")
