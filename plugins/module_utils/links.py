@@ -206,6 +206,7 @@ class VethResource(LinkBase):
         address=dict(type="list", elements="str"),
         peer_address=dict(type="list", elements="str"),
         mtu=dict(type="int"),
+        up=dict(type="bool", default=True),
     )
     result_key = "veths"
     netns_options = ("netns", "peer_netns")
@@ -221,6 +222,7 @@ class VethResource(LinkBase):
         item["address"] = v.interfaces(option("address"), item.get("address"))
         item["peer_address"] = v.interfaces(option("peer_address"), item.get("peer_address"))
         item["mtu"] = v.integer(option("mtu"), item.get("mtu"), 68, 65535)
+        item["up"] = item.get("up") is not False
         if item.get("peer") and item["peer"] == item["name"] and item["peer_netns"] == item["netns"]:
             raise Invalid(option("peer"), "the two ends cannot have the same name in the same namespace")
         if state == "absent":
@@ -300,16 +302,17 @@ class VethResource(LinkBase):
                 self.op_delete(pns, peer, f"delete veth {peer} in {where(pns)}: its peer is not {name}@{ns or 'host'}", plan)
             self.op_create(item, plan, f"add {what}" + (f" in {where(ns)}" if ns else ""))
             self.renew_neighbours((item["address"] or []) + (item["peer_address"] or []), ns, pns)
-            end = dict(name=name, mtu=item["mtu"] or 1500, addresses=[], up=True, alias=None)
+            end = dict(name=name, mtu=item["mtu"] or 1500, addresses=[], up=item["up"], alias=None)
             peer_end = dict(name=peer, mtu=item["mtu"] or 1500, addresses=[], up=True, alias=None)
         else:
-            for n, link in ((ns, end), (pns, peer_end)):
+            for n, link, up in ((ns, end, item["up"]), (pns, peer_end, True)):
                 if item["mtu"] and link["mtu"] != item["mtu"]:
                     self.op_set(n, link["name"], f"set mtu {item['mtu']} on {link['name']} in {where(n)}", plan,
                                 mtu=item["mtu"])
-                if not link["up"]:
-                    self.op_set(n, link["name"], f"set {link['name']} up in {where(n)}", plan, state="up")
-        after_end = dict(end, up=True, mtu=item["mtu"] or end["mtu"])
+                if link["up"] != up:
+                    word = "up" if up else "down"
+                    self.op_set(n, link["name"], f"set {link['name']} {word} in {where(n)}", plan, state=word)
+        after_end = dict(end, up=item["up"], mtu=item["mtu"] or end["mtu"])
         after_peer = dict(peer_end, up=True, mtu=item["mtu"] or peer_end["mtu"])
         after_end["addresses"] = self.plan_addresses(ns, name, end["addresses"], item["address"], plan,
                                                      item["_option"]("address"))
@@ -338,7 +341,7 @@ class VethResource(LinkBase):
                 netlink(text, pipr.link, "set", index=pidx, mtu=mtu)
             netlink(text, pipr.link, "set", index=pidx, ifalias=self._tag(pns, ns, name), state="up")
             netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), ifalias=self._tag(ns, pns, peer),
-                    state="up")
+                    state="up" if item["up"] else "down")
         plan.do(text, fn)
 
     def purge(self, items, plan):

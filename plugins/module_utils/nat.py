@@ -29,7 +29,7 @@ from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, 
 from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
-TYPES = ("masquerade", "snat", "dnat", "forward")
+TYPES = ("masquerade", "snat", "dnat", "forward", "drop")
 PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")
 BACKENDS = ("auto", "iptables", "nftables")
 RENDER_VERSION = "1"
@@ -149,8 +149,9 @@ class Rule:
             rules.append(("fwd", ["-s", addr] + self._ipt_l4(direction="--sport", ports=ports) + est + tag
                           + ["-j", "ACCEPT"]))
         else:
+            verdict = ["-j", "DROP" if self.type == "drop" else "ACCEPT"]
             rules.append(("fwd", src + dst + self._ipt_iface("-i", it["in_interface"])
-                          + self._ipt_iface("-o", it["out_interface"]) + self._ipt_l4() + tag + ["-j", "ACCEPT"]))
+                          + self._ipt_iface("-o", it["out_interface"]) + self._ipt_l4() + tag + verdict))
         return [(chain, " ".join(parts)) for chain, parts in rules]
 
     # nftables ---------------------------------------------------------
@@ -200,7 +201,8 @@ class Rule:
                           + ["accept"] + tag))
         else:
             rules.append(("fwd", fam + src + dst + self._nft_iface("iifname", it["in_interface"])
-                          + self._nft_iface("oifname", it["out_interface"]) + self._nft_l4() + ["accept"] + tag))
+                          + self._nft_iface("oifname", it["out_interface"]) + self._nft_l4()
+                          + ["drop" if self.type == "drop" else "accept"] + tag))
         return [(chain, " ".join(parts)) for chain, parts in rules]
 
 
@@ -337,6 +339,7 @@ class IptablesBackend:
         for rule in add:
             for chain, spec in rule.ipt_rules():
                 lines[chain].append(f"{IPT_CHAINS[chain][1]} {spec}")
+        lines["fwd"].sort(key=lambda line: not line.endswith(" -j DROP"))    # a drop rule is ahead of every accept
         out = []
         for table in ("nat", "filter"):
             chains = [c for c, spec in IPT_CHAINS.items() if spec[0] == table]
@@ -451,8 +454,9 @@ class NftBackend:
                 for chain, handle in entry["handles"]:
                     out.append(f"delete rule inet {NFT_TABLE} {chain} handle {handle}")
         for rule in add:
-            for chain, spec in rule.nft_rules():
-                out.append(f"add rule inet {NFT_TABLE} {NFT_CHAINS[chain][0]} {spec}")
+            for chain, spec in rule.nft_rules():     # a drop rule is ahead of every accept
+                verb = "insert" if rule.type == "drop" else "add"
+                out.append(f"{verb} rule inet {NFT_TABLE} {NFT_CHAINS[chain][0]} {spec}")
         return "\n".join(out) + "\n"
 
     def write(self, text: str) -> None:
@@ -720,7 +724,7 @@ class NatResource(Resource):
         item["to"] = parse_to(option("to"), item.get("to"), rtype)
         if rtype in ("dnat", "snat") and item["to"] is None:
             raise Invalid(option("to"), f"is required for {rtype} (the new {'destination' if rtype == 'dnat' else 'source'} address)")
-        if rtype in ("masquerade", "forward") and item["to"] is not None:
+        if rtype in ("masquerade", "forward", "drop") and item["to"] is not None:
             raise Invalid(option("to"), f"does not apply to {rtype}")
         if rtype == "dnat" and item["to"][1] and item["port"]:
             span_to = item["to"][1][1] - item["to"][1][0]

@@ -25,6 +25,11 @@ options:
     description: Where to write the files (created if missing).
     type: path
     required: true
+  name:
+    description: The name of the JUnit XML's C(testsuites) (C(playbooks/check.yml) says V(nslab.net lab check)).
+    type: str
+    default: nslab.net lab
+    version_added: 1.2.0
 attributes:
   check_mode:
     support: full
@@ -75,7 +80,8 @@ def _write(path: str, text: str) -> None:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=dict(fleet=dict(type="list", elements="dict", required=True),
-                                              directory=dict(type="path", required=True)),
+                                              directory=dict(type="path", required=True),
+                                              name=dict(type="str", default="nslab.net lab")),
                            supports_check_mode=True)
     fleet, directory = module.params["fleet"], module.params["directory"]
     for index, rec in enumerate(fleet):
@@ -84,7 +90,7 @@ def main() -> None:
             module.fail_json(msg=f"fleet[{index}].host: {host!r} is not a host name a file can be named after")
     files = {os.path.join(directory, f"{rec['host']}.json"): json.dumps(rec, indent=2, sort_keys=True) + "\n"
              for rec in fleet}
-    files[os.path.join(directory, "junit.xml")] = junit_xml(fleet)
+    files[os.path.join(directory, "junit.xml")] = junit_xml(fleet, module.params["name"])
     if not module.check_mode:
         try:
             os.makedirs(directory, mode=0o755, exist_ok=True)

@@ -18,6 +18,8 @@ description:
   - V(masquerade) and V(snat) also accept their flows (and the replies) in the FORWARD hook, V(dnat)
     accepts the translated connections, V(forward) accepts what it matches; so lab traffic keeps
     working when the FORWARD policy is DROP, as Docker sets it.
+  - V(drop) drops what it matches in the FORWARD hook, ahead of every accept of the collection. To the lab's
+    traffic it is what a FORWARD policy DROP without accepts is (the lab exercises' fault C(forward-drop)).
   - Rules are read once per namespace (C(iptables-save) / C(nft -j list ruleset)) and written in one
     batch (C(iptables-restore --noflush) / one C(nft -f)).
   - Identity is O(netns) + O(type) + the match fields; O(to) and O(comment) are attributes,
@@ -29,7 +31,7 @@ options:
   type:
     description: What the rule does.
     type: str
-    choices: [masquerade, snat, dnat, forward]
+    choices: [masquerade, snat, dnat, forward, drop]
   source:
     description: Match source address or network (CIDR, host bits zero).
     type: str

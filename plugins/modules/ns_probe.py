@@ -21,7 +21,7 @@ description:
     need neither.
 options:
   probes:
-    description: The probes to run, in order.
+    description: The probes to run, all at the same time (each in a thread of its own); the results are in this order.
     type: list
     elements: dict
     required: true
@@ -58,6 +58,12 @@ options:
         description: Seconds to keep trying (0.1-60) before the probe counts as failed.
         type: float
         default: 2
+      expected:
+        description:
+          - Whether the probe is expected to get through. V(false) for a fact the lab does not have yet at its
+            stage (C(nslab_stage)); the result's C(as_expected) tells whether it came out so.
+        type: bool
+        default: true
   uplink_address:
     description:
       - The address that C({uplink}) stands for in a probe's O(probes[].name), O(probes[].target) and
@@ -100,6 +106,10 @@ ok:
   description: Whether every probe got through.
   returned: success
   type: bool
+as_expected:
+  description: Whether every probe came out as its O(probes[].expected) says.
+  returned: success
+  type: bool
 uplink:
   description: The uplink that C({uplink}) stood for (C(address); C(interface) and C(gateway) when it was read).
   returned: success
@@ -107,7 +117,7 @@ uplink:
   sample: {"interface": "eth0", "address": "203.0.113.10", "gateway": "203.0.113.1"}
 results:
   description:
-    - Each probe with C(ok), C(detail) (the answer or the error), C(ms) and C(attempts).
+    - Each probe with C(ok), C(as_expected), C(detail) (the answer or the error), C(ms) and C(attempts).
     - C(ms) is the round-trip time of the attempt that got through (ping - the rtt ping reports; tcp - the
       connect; http - the request and its answer), not the time the probe took; null when the probe failed.
     - C(attempts) is how many tries the probe made (ping - echo requests sent).

@@ -11,7 +11,7 @@ short_description: veth pairs across namespaces, with their addresses and MTU
 version_added: 1.0.0
 description:
   - Creates a veth pair with one end O(name) in O(netns) and the other end O(peer) created
-    directly in O(peer_netns), sets both ends up, and converges their addresses and MTU
+    directly in O(peer_netns), sets both ends up (see O(up)), and converges their addresses and MTU
     (C(ip link add ... type veth peer name ... netns ...), C(ip addr add/del), C(ip link set up)).
   - Both ends carry the O(lab) label in their interface alias. A pair this lab made with another
     peer is replaced; a link it did not make is never deleted or replaced - the error says what is there.
@@ -45,6 +45,12 @@ options:
   mtu:
     description: MTU of both ends (68-65535).
     type: int
+  up:
+    description:
+      - Whether the O(name) end is up. V(false) sets it administratively down (C(ip link set NAME down)), so its peer
+        has no carrier - a broken cable, as the lab exercises' fault C(link-down) makes it. The O(peer) end is always up.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - nslab.net.common
   - nslab.net.common.attributes

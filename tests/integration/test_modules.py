@@ -47,6 +47,34 @@ def test_veth_mtu_addresses_ipv6_and_peer_change(mod):
     assert "v0" not in links(mod) and "c1" not in links(mod, "b")
 
 
+def test_veth_host_end_down_and_up_again(mod):
+    mod("netns", name="a")
+    mod("veth", name="v0", peer="c0", peer_netns="a", peer_address=["10.1.0.2/24"])
+    r = mod.four("veth", name="v0", peer="c0", peer_netns="a", up=False)
+    assert (r["diff"]["before"]["-/v0"]["up"], r["diff"]["after"]["-/v0"]["up"]) == (True, False)
+    assert r["actions"] == ["set v0 down in the host namespace"]
+    assert mod.sh("ip -br link show v0").stdout.split()[1] == "DOWN"
+    assert "NO-CARRIER" in mod.sh("ip -n a link show c0").stdout       # the peer stays up, without a carrier
+    r = mod.four("veth", name="v0", peer="c0", peer_netns="a")       # up: true, the default
+    assert r["actions"] == ["set v0 up in the host namespace"]
+    mod.four("veth", name="v1", peer="c1", peer_netns="a", up=False)   # created down
+    assert mod.sh("ip -br link show v1").stdout.split()[1] == "DOWN"
+
+
+@pytest.mark.parametrize("backend", ["iptables", "nftables"])
+def test_nat_rule_drop_goes_ahead_of_the_accepts(mod, backend):
+    forward = dict(type="forward", in_interface="br0", comment="accepted", backend=backend)
+    mod("nat_rule", **forward)
+    r = mod.four("nat_rule", type="drop", in_interface="br0", comment="fault", backend=backend)
+    assert r["actions"][0].startswith("add drop in br0")
+    dump = mod.sh("iptables-save" if backend == "iptables" else "nft list ruleset").stdout
+    ours = [line for line in dump.splitlines() if "nslab:" in line and ("DROP" in line or "ACCEPT" in line
+                                                                        or " drop " in line or " accept " in line)]
+    assert "fault" in ours[0] and "accepted" in ours[1], ours     # the drop first, whatever the order they came in
+    mod.four("nat_rule", type="drop", in_interface="br0", comment="fault", backend=backend, state="absent")
+    mod("nat_rule", state="absent", **forward)
+
+
 def test_bridge_port_hairpin_and_detach(mod):
     mod("netns", name="a")
     mod("veth", name="v0", peer="c0", peer_netns="a")

@@ -63,7 +63,7 @@ BAD = [
     ("bridge_port", dict(bridge="br0", port="ghost0"), "port: link ghost0 does not exist"),
     ("nat_rule", dict(type="dnat", destination="203.0.113.10", protocol="tcp", port=5000), "to: is required for dnat"),
     ("nat_rule", dict(type="redirect"), "value of type must be one of: masquerade, snat, dnat, forward"),
-    ("nat_rule", dict(items=[{"type": "redirect"}]), "items[0].type: value of type must be one of: masquerade, snat, dnat, forward, got: redirect"),
+    ("nat_rule", dict(items=[{"type": "redirect"}]), "items[0].type: value of type must be one of: masquerade, snat, dnat, forward, drop, got: redirect"),
     ("nat_rule", dict(type="dnat", protocol="tcp", port=0, to="10.0.0.1"), "port: port 0 is outside 1-65535"),
     ("nat_rule", dict(type="dnat", protocol="tcp", port=65536, to="10.0.0.1"), "port: port 65536 is outside"),
     ("nat_rule", dict(type="dnat", protocol="tcp", port="90-80", to="10.0.0.1"), "port: range '90-80' is reversed"),
