@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.nslab.net.plugins.module_utils.results import (fleet_problems, fleet_results, fleet_summary,
-                                                                        junit_xml, outside_runs, report_line,
-                                                                        report_table)
+from ansible_collections.nslab.net.plugins.module_utils.results import (check_table, fleet_problems, fleet_results,
+                                                                        fleet_summary, junit_xml, outside_runs,
+                                                                        report_line, report_table)
 
 DOCUMENTATION = r"""
 name: fleet_summary
@@ -21,7 +21,8 @@ description:
   - Also provides C(nslab.net.fleet_results) (the records, from the lab hosts' C(nslab_result) facts and the
     names of the run's lab hosts; a host without a record is unreachable), C(nslab.net.fleet_problems) (the failed and
     unreachable hosts and the NOT reachable facts, as a list of strings), C(nslab.net.junit_xml) (the records as
-    JUnit XML), C(nslab.net.report_table) (one host's probe results as a multi-line table) and
+    JUnit XML), C(nslab.net.report_table) (one host's probe results as a multi-line table), C(nslab.net.check_table)
+    (one host's checked facts, from M(nslab.net.lab_check), with the cause and hint of each fact not as expected) and
     C(nslab.net.report_line) (one probe result as a line).
 positional: _input
 options:
@@ -58,4 +59,4 @@ class FilterModule:
     def filters(self):
         return dict(report_line=report_line, report_table=report_table, fleet_results=fleet_results,
                     fleet_summary=fleet_summary, fleet_problems=fleet_problems, junit_xml=junit_xml,
-                    outside_runs=outside_runs)
+                    outside_runs=outside_runs, check_table=check_table)

@@ -31,13 +31,16 @@ description:
     C(state), with the report's probes as a last M(nslab.net.ns_probe) step when C(measure) (the internet
     target, or V({})) is given; removing needs only C(lab)) and C(nslab.net.lab_persist) (the
     M(nslab.net.batch) option C(persist) for a C(part) and C(state) - saved when the lab is present and its
-    C(persist), the variable C(nslab_persist), is true, removed otherwise).
+    C(persist), the variable C(nslab_persist), is true, removed otherwise), and C(nslab.net.lab_variables) (a lab
+    host's topology from its C(nslab_) variables, C(hostvars[inventory_hostname]) - what C(playbooks/lab.yml) builds
+    and C(playbooks/check.yml) checks).
 positional: _input
 options:
   _input:
     description:
       - Dictionary with C(lab), C(namespaces), C(gateway), C(bridge), C(dns), C(uplink_interface), C(uplink_address),
-        C(egress), C(nat_backend), C(firewall), C(persist), C(published_ports), C(demo_services) and C(demo_python).
+        C(egress), C(nat_backend), C(firewall), C(persist), C(published_ports), C(demo_services), C(demo_python),
+        C(seed), C(stage) and C(faults) (docs/EXERCISES.md).
       - A key given as null takes the default lab's value (the roles' defaults); a missing list is empty.
     type: dict
     required: true
@@ -63,6 +66,12 @@ _value:
     - C(services) items carry C(name), C(netns), C(directory), C(command) and C(index) (the page's text).
   type: dict
 """
+
+
+#: the nslab_ variables of a lab's topology (lab_variables)
+_VARIABLES = ("lab", "state", "requirements", "namespaces", "gateway", "bridge", "dns", "egress", "persist", "nat_backend",
+              "firewall", "uplink_interface", "uplink_address", "published_ports", "demo_services", "demo_python",
+              "demo_user", "seed", "stage", "faults")
 
 
 def lab_topology(topo, on_error="fail"):
@@ -92,7 +101,16 @@ def lab_persist(lab, part="lab", state="present"):
         raise AnsibleFilterError(f"lab_persist needs lab_topology's result: {exc}") from None
 
 
+def lab_variables(hostvars):
+    """The topology of a lab host from its nslab_ variables (``hostvars[inventory_hostname]``): what lab.yml builds
+    and check.yml checks; an unset variable is None (the default lab's value)."""
+    out = {key: hostvars.get(f"nslab_{key}") for key in _VARIABLES}
+    out["lab"] = out["lab"] or "nslab"
+    out["demo_python"] = out["demo_python"] or "/usr/bin/python3"     # one the demo user can run
+    return out
+
+
 class FilterModule:
     def filters(self):
         return dict(lab_topology=lab_topology, lab_probes=lab_probes, lab_steps=lab_steps,
-                    lab_persist=lab_persist, with_uplink=with_uplink)
+                    lab_persist=lab_persist, with_uplink=with_uplink, lab_variables=lab_variables)

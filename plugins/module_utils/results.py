@@ -38,14 +38,28 @@ def _columns(rows: list) -> list:
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
+def _as_expected(result: dict) -> bool:
+    """Whether a probe came out as its stage expects (a probe without ``expected`` is expected to get through)."""
+    return bool(result.get("ok")) == (result.get("expected", True) is not False)
+
+
+def result_word(result: dict) -> str:
+    """reachable / NOT reachable, marked when the stage expects otherwise or expects it so."""
+    ok, expected = bool(result.get("ok")), result.get("expected", True) is not False
+    word = "reachable" if ok else "NOT reachable"
+    if not expected:
+        word += " (NOT expected)" if ok else " (expected)"
+    return word
+
+
 def _cells(result: dict) -> tuple:
-    """FACT, PROBE, RESULT, RTT and a note (the detail of a failure, the attempts of a retry)."""
-    ok = bool(result.get("ok"))
-    note = "" if ok else str(result.get("detail") or "")
+    """FACT, PROBE, RESULT, RTT and a note (the cause or the detail of a fact not as expected, the attempts of a
+    retry)."""
+    note = "" if _as_expected(result) else str(result.get("cause") or result.get("detail") or "")
     if (result.get("attempts") or 1) > 1:
         note = f"{note} ({result['attempts']} attempts)".strip()
     return (str(result.get("fact", "")), str(result.get("probe", result.get("name", ""))),
-            "reachable" if ok else "NOT reachable", _rtt(result.get("ms")), note)
+            result_word(result), _rtt(result.get("ms")), note)
 
 
 def report_line(result: dict) -> str:
@@ -59,10 +73,26 @@ def report_table(results: list) -> str:
     return "\n".join(_columns([(*_HEADER, ""), *map(_cells, results or [])]))
 
 
+def check_table(results: list) -> str:
+    """One host's checked facts (lab_check's results) as a multi-line table: FACT, PROBE, RESULT, then for each fact
+    not as expected its CAUSE and a HINT (the command that fixes it), each on a line of its own below."""
+    lines = []
+    for cells, result in zip(_columns([("FACT", "PROBE", "RESULT", "")] + [_cells(r)[:3] + ("",) for r in results or []]),
+                             [None] + list(results or [])):
+        lines.append(cells + ("" if result is None or _as_expected(result) else "   <- NOT as expected"))
+        if result is not None and not _as_expected(result):
+            lines.append(f"    cause: {result.get('cause') or result.get('detail') or '?'}")
+            if result.get("hint"):
+                lines.append(f"    hint:  {result['hint']}")
+    return "\n".join(lines)
+
+
 def _probe(result: dict) -> dict:
-    out = dict(fact=result.get("fact", ""), probe=result.get("name", ""), ok=bool(result.get("ok")),
+    out = dict(fact=result.get("fact", ""), probe=result.get("name", result.get("probe", "")), ok=bool(result.get("ok")),
+               expected=result.get("expected", True) is not False, as_expected=_as_expected(result),
                detail=result.get("detail", ""), ms=result.get("ms"), attempts=result.get("attempts"))
-    out.update((k, result[k]) for k in ("netns", "kind", "target", "port", "expect") if result.get(k) is not None)
+    out.update((k, result[k]) for k in ("netns", "kind", "target", "port", "expect", "cause", "hint", "evidence")
+               if result.get(k) is not None)
     return out
 
 
@@ -117,6 +147,7 @@ def fleet_results(records: list, hosts: list | None = None, outside: list | None
             host=host, state=state, check_mode=bool(rec.get("check_mode")), strict=bool(rec.get("strict", True)),
             status="ok" if failure is None else ("unreachable" if failure.get("unreachable") else "failed"),
             stage=failure["stage"] if failure else stage, measured=measured,
+            lab_stage=rec.get("lab_stage"), faults=list(rec.get("faults") or []),
             results=[_probe(r) for r in rec.get("results") or []], failure=failure))
     return out
 
@@ -124,8 +155,12 @@ def fleet_results(records: list, hosts: list | None = None, outside: list | None
 def _facts(rec: dict) -> dict:
     facts: dict = {}
     for probe in rec["results"]:
-        facts.setdefault(probe["fact"], []).append(probe["ok"])
+        facts.setdefault(probe["fact"], []).append(probe)
     return facts
+
+
+def _unexpected(rec: dict, fact: str) -> bool:
+    return any(not p["as_expected"] for p in _facts(rec).get(fact, []))
 
 
 def _cell(rec: dict, fact: str) -> str:
@@ -133,11 +168,16 @@ def _cell(rec: dict, fact: str) -> str:
         return "host failed" if rec["status"] == "failed" else "unreachable"
     if not rec["measured"]:
         return "not measured"
-    oks = _facts(rec).get(fact)
-    if not oks:
+    probes = _facts(rec).get(fact)
+    if not probes:
         return "-"
-    bad = oks.count(False)
-    return "reachable" if not bad else ("NOT reachable" if len(oks) == 1 else f"{bad}/{len(oks)} NOT reachable")
+    bad = [p for p in probes if not p["as_expected"]]
+    if not bad:
+        oks = [p["ok"] for p in probes]
+        return "reachable" if all(oks) else ("NOT reachable (expected)" if not any(oks) else "as expected")
+    if all(p["expected"] for p in bad):
+        return "NOT reachable" if len(probes) == 1 else f"{len(bad)}/{len(probes)} NOT reachable"
+    return f"{len(bad)}/{len(probes)} NOT as expected"
 
 
 def _host_line(rec: dict) -> str:
@@ -150,7 +190,12 @@ def _host_line(rec: dict) -> str:
         why = "check mode" if rec.get("check_mode") else f"nslab_state={rec.get('state')}"
         return f"{rec['host']}: {'removed' if rec.get('state') == 'absent' else 'built'}, not measured ({why})"
     oks = [p["ok"] for p in rec["results"]]
-    return f"{rec['host']}: {oks.count(True)}/{len(oks)} probes reachable"
+    line = f"{rec['host']}: {oks.count(True)}/{len(oks)} probes reachable"
+    if not all(p["expected"] for p in rec["results"]):
+        line += f", {sum(p['as_expected'] for p in rec['results'])}/{len(oks)} as expected at stage {rec.get('lab_stage')}"
+    if rec.get("faults"):
+        line += f" (faults injected: {', '.join(rec['faults'])})"
+    return line
 
 
 def fleet_summary(fleet: list) -> str:
@@ -175,8 +220,7 @@ def fleet_problems(fleet: list) -> list:
         if rec["status"] != "ok":
             out.append(f"{rec['host']}: {_cell(rec, '')}")
         elif rec["measured"] and rec.get("strict", True):
-            out += [f"{rec['host']}: {fact} {_cell(rec, fact)}" for fact in _facts(rec)
-                    if "NOT" in _cell(rec, fact)]
+            out += [f"{rec['host']}: {fact} {_cell(rec, fact)}" for fact in _facts(rec) if _unexpected(rec, fact)]
     return out
 
 
@@ -205,9 +249,14 @@ def junit_xml(fleet: list, name: str = "nslab.net lab") -> str:
             case = ET.Element("testcase", classname=host, name=_xml_text(f"{probe['fact']}: {probe['probe']}"))
             if probe.get("ms") is not None:
                 case.set("time", f"{float(probe['ms']) / 1000:.6f}")
-            if not probe["ok"]:
-                ET.SubElement(case, "failure", message=_xml_text(f"NOT reachable: {_short(probe['detail'])}"),
-                              type="NOT reachable").text = _xml_text(probe["detail"])
+            if not probe["as_expected"]:
+                word = result_word(probe)
+                why = probe.get("cause") or probe["detail"]
+                lines = (why, probe.get("hint") and f"hint: {probe['hint']}", *(probe.get("evidence") or []),
+                         probe.get("cause") and probe["detail"])
+                text = "\n".join(str(x) for x in lines if x)
+                ET.SubElement(case, "failure", message=_xml_text(f"{word}: {_short(why, 300)}"),
+                              type=word).text = _xml_text(text)
             cases.append(case)
         failures = sum(1 for c in cases if c.find("failure") is not None)
         suite.set("tests", str(len(cases)))

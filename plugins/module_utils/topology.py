@@ -14,6 +14,7 @@ import ipaddress
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
+from ansible_collections.nslab.net.plugins.module_utils import exercises as ex
 from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
@@ -38,6 +39,8 @@ WWW_ROOT = "/run/nslab/www"
 #: seconds a published port's probe from a namespace keeps trying: the same module run may have just
 #: started its demo service (a loaded host takes a moment to start Python)
 SERVICE_TIMEOUT = 5
+#: seconds a probe the stage expects NOT to get through is given (it is not retried until a service starts)
+UNEXPECTED_TIMEOUT = 1
 #: the default lab (seed 002's network plus netns2); the roles' defaults are the same (a unit test holds them equal)
 DEFAULTS = dict(
     lab="nslab", bridge="br0", gateway="192.168.0.1/16", dns=["127.0.0.1"], egress=True, nat_backend="auto", firewall="integrate", persist=False,
@@ -46,6 +49,7 @@ DEFAULTS = dict(
                 dict(name="netns2", address="192.168.0.3", veth="veth1", peer="ceth1")],
     published_ports=[dict(namespace="netns1", port=5000, target_port=5000, protocol="tcp")],
     demo_services=[dict(namespace="netns1", port=5000)], demo_user="nobody",
+    seed="seed002", stage=None, faults=[],
 )
 
 #: the keys of each entry of the list variables (a misspelled key is an error that lists these)
@@ -192,31 +196,76 @@ def lab_topology(topo: dict) -> dict:
     for key, choices in (("state", ("present", "absent")), ("requirements", ("check", "install", "skip"))):
         if topo.get(key) not in (None, ""):     # the lab playbook's; the roles check their own
             v.choice(f"nslab_{key}", topo[key], choices)
-    return dict(
+    seed, stage = ex.parse_stage(topo.get("seed"), topo.get("stage"))
+    lab = dict(
         lab=v.lab("nslab_lab", topo["lab"]), dns=topo["dns"], nat_backend=topo["nat_backend"],
         firewall=v.choice("nslab_firewall", topo["firewall"], firewalls.MODES),
         egress=egress, persist=_switch("nslab_persist", topo["persist"]), gateway_interface=str(gateway),
         subnet=subnet, gateway=str(gateway.ip), bridge=bridge, uplink_interface=uplink_if, uplink_address=uplink_addr,
+        seed=seed, stage=seed_stage(seed, stage), built=sorted(ex.built(seed, stage)),
+        faults=ex.parse_faults(topo.get("faults"), namespaces, published, topo.get("demo_services") or []),
+        published=published, namespaces=namespaces,
+    )
+    return _build(lab, topo, gateway, namespaces, hairpin)
+
+
+def seed_stage(seed: str, stage: str) -> dict:
+    stages = ex.stage_list(seed)
+    return dict(name=stage, index=stages.index(stage), stages=list(stages), last=stage == stages[-1])
+
+
+def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list) -> dict:
+    """The item lists of the lab at its stage, with its faults (exercises.py) as the lab's own state."""
+    done, faults, prefix, bridge = lab["built"], lab["faults"], gateway.network.prefixlen, lab["bridge"]
+    by_name = {ns["name"]: ns for ns in namespaces}
+
+    def hit(fault):
+        return ex.faulted(faults, fault)
+    host_addr = {}
+    if "veth" in done and "ports" not in done:          # seed 000 before its bridge
+        host_addr = {ns["name"]: [ex.seed000_host_address(gateway, i, namespaces)] for i, ns in enumerate(namespaces)}
+    for name in hit("bridge-route-conflict"):
+        host_addr[name] = host_addr.get(name, []) + [ex.conflict_address(gateway, namespaces)]
+    wrong = str(ex.unused_address(gateway, namespaces))
+    routes = [dict(netns=ns["name"], dst="default", gateway=wrong if ns["name"] in hit("wrong-gateway") else str(gateway.ip))
+              for ns in namespaces if ns["name"] not in hit("no-default-route")] if "route" in done else []
+    detached = hit("port-detached")
+    egress = lab["egress"] and not hit("no-masquerade")
+    published = [p for p in lab["published"] if "publish" in done and p["namespace"] not in hit("no-dnat")]
+    uplink_if = lab["uplink_interface"]
+    lab.update(
         netns=[dict(name=ns["name"]) for ns in namespaces],
-        veth=[dict(name=ns["veth"], peer=ns["peer"], peer_netns=ns["name"],
-                   peer_address=[f"{ns['address']}/{prefix}"]) for ns in namespaces],
-        ports=[dict(port=ns["veth"]) for ns in namespaces],
-        routes=[dict(netns=ns["name"], dst="default", gateway=str(gateway.ip)) for ns in namespaces],
+        veth=[dict(name=ns["veth"], peer=ns["peer"], peer_netns=ns["name"], address=host_addr.get(ns["name"], []),
+                   peer_address=[f"{ns['address']}/{prefix}"], **(dict(up=False) if ns["name"] in hit("link-down") else {}))
+              for ns in namespaces] if "veth" in done else [],
+        bridged="bridge" in done,
+        ports=[dict(port=ns["veth"]) for ns in namespaces if "ports" in done and ns["name"] not in detached],
+        routes=routes,
+        # the default routes the stage or a fault leaves out (purge looks only in the namespaces the items name)
+        unrouted=[dict(netns=ns["name"], dst="default") for ns in namespaces
+                  if ns["name"] not in {r["netns"] for r in routes}],
+        # net.ipv4.ip_forward: 1 from the forward stage on (0 with the no-forwarding fault), 0 before it, as a fresh
+        # VM has it; None: the step is left out (nslab_egress false)
+        forwarding=(0 if hit("no-forwarding") or "forward" not in done else 1) if lab["egress"] else None,
         # without a given uplink, nat_rule takes it from the default route on the host (uplink: true)
-        masquerade=([dict(type="masquerade", source=subnet, comment="egress",
+        masquerade=([dict(type="masquerade", source=lab["subnet"], comment="egress",
                           **(dict(out_interface=uplink_if) if uplink_if else dict(uplink=True)))]
-                    if egress else []),
+                    if egress and "masquerade" in done else []),
         # bridged traffic between the lab's namespaces passes FORWARD when br_netfilter's
         # bridge-nf-call-iptables is on (Docker hosts): accept it there, ahead of a DROP policy
-        forward=[dict(type="forward", in_interface=bridge, out_interface=bridge, comment="bridged")],
-        published=published, hairpin=[dict(port=p, hairpin=True) for p in hairpin],
-        dnat=_dnat(published, uplink_addr, subnet, bridge), services=_services(topo, by_name),
+        forward=([dict(type="forward", in_interface=bridge, out_interface=bridge, comment="bridged")] if "ports" in done else [])
+        + ([dict(type="drop", in_interface=bridge, comment="fault forward-drop")] if hit("forward-drop") else []),
+        hairpin=[dict(port=p, hairpin=True) for p in hairpin
+                 if "publish" in done and not any(by_name[n]["veth"] == p for n in detached)],
+        dnat=_dnat(published, lab["uplink_address"], lab["subnet"], bridge),
+        services=[s for s in _services(topo, by_name) if "service" in done and s["netns"] not in hit("service-stopped")],
     )
+    return lab
 
 
 def probes(lab: dict, internet: dict | None) -> dict:
     """The connectivity probes of the report: the lab host's, and the outside client's."""
-    namespaces = [dict(name=item["peer_netns"], address=item["peer_address"][0].split("/")[0]) for item in lab["veth"]]
+    namespaces = lab["namespaces"]
     host, outside = [], []
     uplink = lab["uplink_address"] or UPLINK      # ns_probe puts the address it reads in place of UPLINK
     for ns in namespaces:
@@ -248,6 +297,10 @@ def probes(lab: dict, internet: dict | None) -> dict:
                          timeout=SERVICE_TIMEOUT))
         outside.append(dict(name=f"outside -> {uplink}:{pub['port']}", fact="outside -> published port",
                             target=uplink, kind="http", port=pub["port"]))
+    for probe in host + outside:     # what the seed expects at the lab's stage (exercises.py)
+        probe["expected"] = ex.expected(lab, probe)
+        if not probe["expected"]:        # nothing to wait for (a fact the stage does not have yet)
+            probe["timeout"] = UNEXPECTED_TIMEOUT
     return dict(host=host, outside=outside)
 
 
@@ -261,14 +314,19 @@ def _egress_steps(lab: dict) -> list[dict]:
         dict(module="veth", args=dict(lab=label, items=lab["veth"], purge=True)),
         # ip link add br0 type bridge; ip addr add GATEWAY dev br0; ip link set vethX master br0
         dict(module="bridge_port", args=dict(lab=label, bridge=lab["bridge"], purge=True,
-                                             items=[dict(address=[lab["gateway_interface"]])] + lab["ports"])),
+                                             items=([dict(address=[lab["gateway_interface"]])] + lab["ports"])
+                                             if lab["bridged"] else [])),
         # ip netns exec NAME ip route add default via GATEWAY
         dict(module="ns_route", args=dict(lab=label, items=lab["routes"], purge=True)),
         # sysctl -w net.ipv4.ip_forward=1
-        dict(module="ns_sysctl", enabled=lab["egress"], args=dict(name="net.ipv4.ip_forward", value=1)),
+        dict(module="ns_sysctl", enabled=lab["forwarding"] is not None, args=dict(name="net.ipv4.ip_forward",
+                                                                                  value=lab["forwarding"])),
         # iptables -t nat -A POSTROUTING -s SUBNET -o UPLINK -j MASQUERADE (+ bridged traffic accepted)
         dict(module="nat_rule", args=dict(lab=label, backend=lab["nat_backend"], firewall=lab["firewall"], purge=True,
                                           items=lab["masquerade"] + lab["forward"])),
+        # the default routes an earlier stage or a fault leaves out (ip route del default): removed last, so the
+        # steps before keep the numbers they always had
+        dict(module="ns_route", enabled=bool(lab["unrouted"]), args=dict(lab=label, state="absent", items=lab["unrouted"])),
     ]
 
 

@@ -85,10 +85,15 @@ def lab_objects(host: str) -> str:
         "iptables-save 2>/dev/null | grep -i nslab || true; "
         "nft list ruleset 2>/dev/null | grep -i nslab || true; "
         "pgrep -af '[h]ttp.server|[n]slab-service' || true")
+    return read_vm(host, script).strip()
+
+
+def read_vm(host: str, script: str) -> str:
+    """What ``script`` prints on a VM (over ssh, as root)."""
     proc = ssh(host, script)
     if proc.returncode != 0:
         fail(f"cannot read {host}: {proc.stderr}")
-    return proc.stdout.strip()
+    return proc.stdout
 
 
 UFW_HOST, UFW_BEFORE = "deb12-sudo", "/run/nslab-fleet/ufw-before.txt"
@@ -137,10 +142,71 @@ def side_effect() -> None:
     if "NOT reachable" in out:
         fail("the report after the repair says NOT reachable", out)
     say("drift on deb12 repaired; the report in the same run is all reachable")
+    exercises()
     ufw_fail()
     non_root_controller()
     reboot()
     firewalld()
+
+
+def fingerprint(host: str) -> str:
+    """A VM's network state as check.yml must leave it: links, addresses, routes (the host's and each namespace's),
+    rules without counters, forwarding, processes of the lab."""
+    script = ("ip -o link show | sed 's/ qlen .*//'; ip -o addr show; ip route show; "
+              "for ns in $(ip netns list | cut -d' ' -f1); do echo \"== $ns\"; ip -n $ns -o link show; "
+              "ip -n $ns -o addr show; ip -n $ns route show; done; "
+              "iptables-save | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]//'; nft -s list ruleset; "
+              "sysctl net.ipv4.ip_forward; pgrep -af '[h]ttp.server|[n]slab-service' || true")
+    return read_vm(host, script)
+
+
+def checked(host: str) -> dict:
+    """The facts check.yml wrote for a host: {probe: result}."""
+    with open(os.path.join(REPO, "nslab-results", f"{host}.json")) as fh:
+        return {p["probe"]: p for p in json.load(fh)["results"]}
+
+
+def exercises() -> None:
+    """check.yml over SSH on the distributions' Python: the built fleet passes and is left as it was; a fault typed
+    by hand on deb12 and one injected with nslab_faults on deb12-sudo (become, ufw) are found with their cause and
+    hint; fixed, the check passes again."""
+    hosts = list(ADDRESSES)
+    before = {h: fingerprint(h) for h in hosts}
+    rc, out, recap = playbook("playbooks/check.yml")
+    if rc != 0 or not no_changes(recap, hosts) or not all(f"{h}: 10/10 probes reachable" in out for h in hosts):
+        fail("check.yml on the built fleet must pass with every fact reachable, changing nothing", out)
+    after = {h: fingerprint(h) for h in hosts}
+    if after != before:
+        import difflib
+
+        fail("check.yml changed a VM's network state:\n" + "\n".join(
+            line for h in hosts for line in difflib.unified_diff(before[h].splitlines(), after[h].splitlines(), h, h,
+                                                                 lineterm="")), out)
+    ssh("deb12", "sysctl -qw net.ipv4.ip_forward=0")
+    rc, out, recap = playbook("playbooks/check.yml")
+    found = checked("deb12")["netns1 -> internet"]
+    if rc == 0 or "net.ipv4.ip_forward = 0" not in (found.get("cause") or "") \
+            or found.get("hint") != "sysctl -w net.ipv4.ip_forward=1" or "Not as expected: deb12: namespace -> internet" not in out \
+            or any(f"{h}: namespace" in out.split("Not as expected:")[-1] for h in hosts if h != "deb12"):
+        fail("forwarding turned off by hand on deb12: check.yml must fail naming deb12's facts, the cause and the hint", out)
+    ssh("deb12", found["hint"])
+    rc, out, recap = playbook("playbooks/lab.yml", "--limit", UFW_HOST, "-e", "nslab_faults=link-down")
+    if rc != 0 or "(faults injected: link-down)" not in out:
+        fail(f"lab.yml must hand out the link-down fault on {UFW_HOST}", out)
+    rc, out, recap = playbook("playbooks/check.yml")
+    found = checked(UFW_HOST)["host -> netns1"]
+    if rc == 0 or "veth0, the host end of netns1's cable, is DOWN" not in (found.get("cause") or "") \
+            or found.get("hint") != "ip link set veth0 up" or "Not as expected: deb12:" in out:
+        fail(f"the link-down fault on {UFW_HOST}: check.yml must name it (and deb12, fixed, must pass)", out)
+    ssh(UFW_HOST, found["hint"])
+    rc, out, recap = playbook("playbooks/check.yml")
+    if rc != 0:
+        fail(f"after the hints' commands typed on deb12 and {UFW_HOST}, check.yml must pass", out)
+    rc, out, recap = playbook("playbooks/lab.yml", "--limit", UFW_HOST)
+    if rc != 0:
+        fail(f"lab.yml without the fault must rebuild {UFW_HOST}", out)
+    say("check.yml over SSH: the built fleet passes and is left as it was; ip_forward=0 typed on deb12 and the "
+        f"link-down fault on {UFW_HOST} found with their causes and hints, and after the hints' commands it passes")
 
 
 def ufw_fail() -> None:

@@ -103,6 +103,10 @@ def test_every_readme_command_works_from_a_fresh_clone_with_python_312_only(tmp_
     check = next(text for cmd, text in out.items() if cmd.startswith("ansible-playbook playbooks/lab.yml --check --diff  "))
     assert {h: c["changed"] for h, c in recaps(check).items()} == {"lab1": 0, "localhost": 0}
     assert "10/10 probes reachable" in out["(cd ~ && ansible-playbook nslab.net.lab)"]
+    staged = next(text for cmd, text in out.items() if cmd.startswith("ansible-playbook playbooks/check.yml -e nslab_stage=route"))
+    assert "lab1: 6/10 probes reachable, 10/10 as expected at stage route" in staged
+    faulted = next(text for cmd, text in out.items() if cmd.startswith("ansible-playbook playbooks/check.yml ||"))
+    assert "hint:  sysctl -w net.ipv4.ip_forward=1" in faulted and "check.yml: exit 2" in faulted
     listed = subprocess.run([str(clone / ".venv/bin/ansible-playbook"), "nslab.net.lab", "--list-tasks"], cwd=home,
                             env=dict(env, PATH=f"{clone}/.venv/bin:{bindir}"), capture_output=True, text=True, check=True)
     assert f"playbook: {home}/.ansible/collections/ansible_collections/nslab/net/playbooks/lab.yml" in listed.stdout

@@ -45,7 +45,7 @@ def test_fleet_results_marks_failed_and_unreachable_hosts():
     assert [(h["host"], h["status"], h["stage"], h["measured"]) for h in fleet] == [
         ("lab1", "ok", "report", True), ("lab2", "failed", "build", False), ("lab3", "unreachable", "connect", False)]
     assert fleet[0]["results"][0] == dict(fact="host -> namespace", probe="host -> netns1", ok=True, detail="",
-                                          ms=0.1, attempts=1)
+                                          ms=0.1, attempts=1, expected=True, as_expected=True)
     assert fleet[1]["failure"]["msg"].endswith("at most 15 characters")
     json.dumps(fleet)                                   # a JSON record per host
 

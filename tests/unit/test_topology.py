@@ -49,7 +49,8 @@ def test_the_lab_steps_are_the_roles_steps_in_order_and_reversed_to_remove():
     plan = lab_topology(topo(published_ports=[{"namespace": "netns1", "port": 5000}],
                              demo_services=[{"namespace": "netns1", "port": 5000}]))
     egress, ingress = steps(plan, "egress"), steps(plan, "ingress")
-    assert [s["module"] for s in egress] == ["netns", "veth", "bridge_port", "ns_route", "ns_sysctl", "nat_rule"]
+    assert [s["module"] for s in egress] == ["netns", "veth", "bridge_port", "ns_route", "ns_sysctl", "nat_rule", "ns_route"]
+    assert egress[-1]["args"]["state"] == "absent" and egress[-1]["enabled"] is False    # no default route left out
     assert [s["module"] for s in ingress] == ["ns_service", "bridge_port", "nat_rule"]
     assert steps(plan) == egress + ingress
     assert egress[2]["args"]["items"][0] == {"address": ["192.168.0.1/16"]}        # the gateway on the bridge
