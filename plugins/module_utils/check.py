@@ -36,7 +36,7 @@ def check(module: AnsibleModule, session) -> dict:
     outside = []
     if module.params["results"] is None:
         probes = topology.probes(lab, module.params["internet"] or None)
-        results = probe.measure(module, session, probes["host"], uplink["address"])["results"]
+        results = measure(module, session, probes["host"], uplink["address"])
         outside = topology.with_uplink(probes["outside"], uplink["address"])
     else:                                    # sent from the outside client, not from here: no capture
         results = [dict(r, as_expected=bool(r.get("ok")) == (r.get("expected", True) is not False))
@@ -44,6 +44,17 @@ def check(module: AnsibleModule, session) -> dict:
     results = explain_all(module, session, lab, uplink, results, resend if module.params["results"] is None else None)
     return dict(changed=False, results=results, outside=outside, uplink=uplink, stage=lab["stage"], faults=lab["faults"],
                 as_expected=all(r["as_expected"] for r in results))
+
+
+def measure(module: AnsibleModule, session, probes: list, address: str | None) -> list:
+    """The probes' results, in their order; a probe from a namespace that does not exist (deleted by hand) is NOT
+    reachable, for the diagnosis to say so, rather than an error of the whole check."""
+    gone = [p.get("netns") is not None and not nsmod.ns_exists(p["netns"]) for p in probes]
+    ran = iter(probe.measure(module, session, [p for p, g in zip(probes, gone) if not g], address)["results"]
+               if not all(gone) else [])
+    return [dict(p, ok=False, detail=f"namespace {p['netns']} does not exist", ms=None, attempts=0,
+                 as_expected=p.get("expected") is False) if g else next(ran)
+            for p, g in zip(topology.with_uplink(probes, address), gone)]
 
 
 def main(module: AnsibleModule) -> None:

@@ -28,6 +28,8 @@ PUBLISHED = ("namespace -> published port", "outside -> published port")
 TCP_LISTEN = "0A"
 #: seconds tcpdump watches the hops while the probe is sent again
 CAPTURE_SECONDS = 2
+#: the end of an interface name in iptables-save / nft text (br0, not br0.10 or br-1a2b)
+_END = r'(?=[\s"]|$)'
 
 
 class Finding(Exception):
@@ -111,7 +113,8 @@ class Diagnosis:
         ns, lab, br = self.by_name[name], self.lab, self.lab["bridge"]
         veth = dict(name=ns["veth"], peer=ns["peer"])
         if not nsmod.ns_exists(name):
-            raise Finding(f"the namespace {name} does not exist", f"ip netns add {name}")
+            raise Finding(f"the namespace {name} does not exist (deleted, with its end of the cable)",
+                          f"ip netns add {name} (then its veth pair and routes, as the seed does; or re-run playbooks/lab.yml)")
         peer = self.links(name).get(veth["peer"])
         if peer is None:
             raise Finding(f"{name} has no {veth['peer']}: the veth pair to the bridge is missing",
@@ -130,6 +133,14 @@ class Diagnosis:
             self.note(f"ip link show {veth['name']}: state DOWN; {veth['peer']} in {name}: NO-CARRIER (LOWERLAYERDOWN)")
             raise Finding(f"{veth['name']}, the host end of {name}'s cable, is DOWN: {veth['peer']} has no carrier "
                           "(seed 002: LOWERLAYERDOWN until the other side is up)", f"ip link set {veth['name']} up")
+        if "ports" in lab["built"]:          # seed 000 before its bridge: the veth's own address and route
+            self.bridge_path(name, end)
+        self.host_route(name)
+
+    def bridge_path(self, name: str, end: dict) -> None:
+        """The namespace's cable plugged into the bridge, the bridge up with the gateway address."""
+        ns, lab, br = self.by_name[name], self.lab, self.lab["bridge"]
+        veth = dict(name=ns["veth"], peer=ns["peer"])
         bridge = self.links(None).get(br)
         masters = {link["index"]: n for n, link in self.links(None).items()}
         if bridge is None:
@@ -143,16 +154,28 @@ class Diagnosis:
         if lab["gateway_interface"] not in self.addresses(None, bridge):
             raise Finding(f"the bridge {br} does not have the gateway address {lab['gateway_interface']}",
                           f"ip addr add {lab['gateway_interface']} dev {br}")
+        self.note(f"{ns['veth']}: up, a port of {br}; {br}: up with {lab['gateway_interface']}")
+
+    def host_route(self, name: str) -> None:
+        """The host's route to the namespace: out of the bridge (before seed 000's bridge: out of its own veth)."""
+        ns, br = self.by_name[name], self.lab["bridge"]
+        want = br if "ports" in self.lab["built"] else ns["veth"]
         route = self.route_get(None, ns["address"])
-        if route is None or route["dev"] != br:
-            dev = route and route["dev"]
-            extra = [a for a in (self.addresses(None, self.links(None)[dev]) if dev in self.links(None) else [])
-                     if ipaddress.ip_address(ns["address"]) in ipaddress.ip_interface(a).network]
-            self.note(f"ip route get {ns['address']}: {f'dev {dev}' if dev else 'unreachable'} (not {br})")
-            hint = f"ip addr del {extra[0]} dev {dev}" if extra else f"ip route del {ns['address']} (the route that is not {br}'s)"
-            raise Finding(f"the host sends to {ns['address']} ({name}) out of {dev}, not the bridge {br}: "
-                          f"{dev}'s address {', '.join(extra) or '?'} makes a route that wins over {br}'s "
-                          "(seed 000: the route through veth1 that hides veth2)", hint)
+        if route is not None and route["dev"] == want:
+            return
+        dev = route and route["dev"]
+        self.note(f"ip route get {ns['address']}: {f'dev {dev}' if dev else 'unreachable'} (not {want})")
+        want = f"the bridge {br}" if want == br else want
+        veths = {other["veth"] for other in self.lab["namespaces"]}
+        extra = [a for a in (self.addresses(None, self.links(None)[dev]) if dev in self.links(None) else [])
+                 if ipaddress.ip_address(ns["address"]) in ipaddress.ip_interface(a).network]
+        if dev in veths and extra:           # an address on another cable of the lab: seed 000's mistake
+            raise Finding(f"the host sends to {ns['address']} ({name}) out of {dev}, not {want}: {dev}'s address "
+                          f"{extra[0]} makes a route that wins over {want.split()[-1]}'s (seed 000: the route through veth1 that "
+                          "hides veth2)", f"ip addr del {extra[0]} dev {dev}")
+        raise Finding(f"the host sends to {ns['address']} ({name}) {f'out of {dev}' if dev else 'nowhere'}, not {want}: "
+                      f"another route covers the lab subnet (a subnet of {dev or 'the host'} overlapping "
+                      f"{self.lab['subnet']}?)", f"ip route get {ns['address']}; ip route")
 
     def default_route(self, name: str, target: str, what: str = "") -> None:
         """The sending namespace's route to a target outside the lab subnet: the default route via the gateway."""
@@ -180,26 +203,31 @@ class Diagnosis:
                           f"host does not forward them to {self.uplink.get('interface') or 'the uplink'} (seed 002: "
                           "tcpdump sees them on br0, not on eth0)", "sysctl -w net.ipv4.ip_forward=1")
 
-    def forward_chain(self) -> None:
-        """A FORWARD policy DROP nothing opens for the bridge, or a drop rule for the bridge's traffic."""
+    def forward_chain(self, bridged: bool) -> None:
+        """A FORWARD policy DROP nothing opens for the bridge's traffic (``bridged``: between its ports; otherwise
+        routed in or out of it), or a drop rule for the bridge's traffic."""
         br = self.lab["bridge"]
+        on_br = rf"-[io] {re.escape(br)}{_END}"
         text = self.saved("iptables-save")
         filter_table = text.split("*filter", 1)[1].split("COMMIT", 1)[0] if "*filter" in text else ""
         drops = [line for line in filter_table.splitlines()
-                 if re.search(r" -j (DROP|REJECT)\b", line) and re.search(rf"-[io] {re.escape(br)}\b", line)]
+                 if re.search(r" -j (DROP|REJECT)\b", line) and re.search(on_br, line)]
         fix = f"iptables -I FORWARD -i {br} -j ACCEPT; iptables -I FORWARD -o {br} -j ACCEPT"
         if drops:
             self.note(f"iptables-save -t filter: {drops[0]}")
             raise Finding(f"a FORWARD rule drops the traffic of {br}: {_rule_text(drops[0])}", fix)
         policy = re.search(r"^:FORWARD (\w+)", filter_table, re.M)
-        accepts = re.search(rf"-A FORWARD .*-[io] {re.escape(br)}\b.* -j (ACCEPT|NSLAB-FWD)|-A NSLAB-FWD .*-[io] "
-                            rf"{re.escape(br)}\b.* -j ACCEPT", filter_table)
+        both = re.compile(rf"-i {re.escape(br)}{_END}.*-o {re.escape(br)}{_END}")     # bridged traffic only
+        accepts = [line for line in filter_table.splitlines()
+                   if re.match(r"-A (FORWARD|NSLAB-FWD) ", line) and line.endswith(" -j ACCEPT")
+                   and (re.search(on_br, line) or self.in_subnet(line) or line.startswith("-A NSLAB-FWD "))
+                   and (bridged or not both.search(line))]
         if policy and policy.group(1) == "DROP" and not accepts:
             self.note("iptables-save -t filter: :FORWARD DROP, no ACCEPT for " + br)
             raise Finding(f"the FORWARD policy is DROP (as Docker sets it) and no rule accepts the traffic of {br} "
                           "(seed 000: check if there is forward policy set to drop, iptables -L -v)", fix)
         nft = [line.strip() for line in self.saved("nft").splitlines()
-               if re.search(rf'iifname "?{re.escape(br)}"? .*\bdrop\b', line)]
+               if re.search(rf'iifname "{re.escape(br)}" .*\bdrop\b', line)]
         if nft:
             self.note(f"nft list ruleset: {nft[0]}")
             raise Finding(f"an nftables rule drops the traffic of {br}: {nft[0]}",
@@ -208,17 +236,43 @@ class Diagnosis:
     def masquerade(self) -> None:
         subnet = ipaddress.ip_network(self.lab["subnet"])
         for line in self.saved("iptables-save").splitlines() + self.saved("nft").splitlines():
-            if re.search(r"-j (MASQUERADE|SNAT)\b|\b(masquerade|snat (ip )?to)\b", line) and "-d " not in line \
-                    and "daddr" not in line:
-                source = re.search(r"(?:-s |saddr )(\S+)", line)
-                if source is None or subnet.subnet_of(ipaddress.ip_network(source.group(1), strict=False)):
-                    self.note(f"source NAT: {line.strip()}")
-                    return
+            if self.translates(line, subnet):
+                self.note(f"source NAT: {line.strip()}")
+                return
         self.note(f"iptables-save -t nat / nft list ruleset: no MASQUERADE or SNAT for {subnet}")
         raise Finding(f"nothing translates the lab's private source addresses ({subnet}): packets leave "
                       f"{self.uplink.get('interface') or 'the uplink'} from a private address and the answers have no way back "
                       "(seed 002: why I can not access the internet through a private IP)",
                       f"iptables -t nat -A POSTROUTING -s {subnet} ! -o {self.lab['bridge']} -j MASQUERADE")
+
+    def in_subnet(self, line: str) -> bool:
+        """Whether a rule matches a source or destination inside the lab subnet."""
+        subnet = ipaddress.ip_network(self.lab["subnet"])
+        for found in re.findall(r"(?<!! )-[sd] (\S+)", line):
+            try:
+                if ipaddress.ip_network(found, strict=False).overlaps(subnet):
+                    return True
+            except (ValueError, TypeError):
+                continue
+        return False
+
+    def translates(self, line: str, subnet) -> bool:
+        """Whether a MASQUERADE or SNAT rule (iptables-save or nft text) translates the lab's traffic to the internet:
+        from the lab subnet (or any source), out of the uplink (or any interface but the bridge), to any destination."""
+        if not re.search(r"-j (MASQUERADE|SNAT)\b|\b(masquerade|snat (ip )?to)\b", line) \
+                or re.search(r"(-d |daddr |! -s|saddr !=|--src-type|ip6 )", line):
+            return False
+        out = re.search(r'(!)? ?(?:-o |oifname (!= )?)"?([\w.@-]+)"?', line)
+        if out and not (out.group(1) or out.group(2)) and out.group(3) != self.uplink.get("interface"):
+            return False                     # out of another interface (docker0...)
+        source = re.search(r"(?:-s |ip saddr )(\S+)", line)
+        if source is None:
+            return True
+        try:
+            network = ipaddress.ip_network(source.group(1), strict=False)
+        except ValueError:                   # a set, a negation...
+            return False
+        return network.version == 4 and subnet.subnet_of(network)
 
     def dnat(self, pub: dict, from_namespace: bool) -> None:
         to = f"{pub['address']}:{pub['target_port']}"
@@ -271,10 +325,12 @@ class Diagnosis:
         return dict(result, cause=cause, hint=hint, evidence=list(self.evidence))
 
     def too_soon(self, result: dict) -> None:
-        stage = self.lab["stage"]["name"]
+        stage, seed = self.lab["stage"]["name"], self.lab["seed"]
+        seed_opt = f" -e nslab_seed={seed}" if seed != "seed002" else ""
         raise Finding(f"reachable, but the seed does not expect it at stage {stage}: something on this host does what a "
                       "later stage would (a route, a rule or forwarding set outside the lab)",
-                      f"ansible-playbook playbooks/lab.yml -e nslab_stage={stage}")
+                      f"ansible-playbook playbooks/lab.yml --limit THIS_HOST -e nslab_stage={stage}{seed_opt} "
+                      "(with the lab's own variables: it resets the lab to the checkpoint)")
 
     def path(self, result: dict) -> None:
         fact, src, target = result.get("fact"), result.get("netns"), result["target"]
@@ -288,7 +344,7 @@ class Diagnosis:
             self.forwarding()
         if fact in FORWARDED or (fact == "namespace -> namespace" and self.read(
                 "/proc/sys/net/bridge/bridge-nf-call-iptables") == "1"):
-            self.forward_chain()
+            self.forward_chain(bridged=fact == "namespace -> namespace")
         if fact == "namespace -> internet":
             self.masquerade()
         if pub is not None:

@@ -83,7 +83,8 @@ def parse_faults(value, namespaces: list, published: list, services: list) -> li
         if kind is None and ns is not None:
             raise Invalid(f"{opt}.namespace", f"{fault} concerns the whole lab host, not one namespace")
         if kind is not None:
-            pool = names if kind == "namespace" else [e["namespace"] for e in (published if kind == "published" else services)]
+            entries = published if kind == "published" else services
+            pool = names if kind == "namespace" else [e.get("namespace") for e in entries if isinstance(e, dict)]
             if not pool:
                 what = "nslab_namespaces" if kind == "namespace" else (
                     "nslab_published_ports" if kind == "published" else "nslab_demo_services")

@@ -21,7 +21,7 @@ description:
     need neither.
 options:
   probes:
-    description: The probes to run, all at the same time (each in a thread of its own); the results are in this order.
+    description: The probes to run, at the same time (up to 16 at once, each in a thread of its own); the results are in this order.
     type: list
     elements: dict
     required: true

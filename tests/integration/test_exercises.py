@@ -194,6 +194,15 @@ def test_a_fault_typed_by_hand_is_found_the_same_way_and_check_changes_nothing(t
         assert any(line.startswith("tcpdump -p while the probe ran again: br0 ") for line in found["evidence"]), found
         assert results_of(tmp_path)["netns1 -> internet"]["as_expected"]
         box.run("iptables -D FORWARD -s 192.168.0.3 -d 198.51.100.10 -j DROP")
+        # a namespace deleted by hand: its facts NOT reachable, explained (not an error of the whole check)
+        box.run("ip netns del netns2")
+        checked = ansible_playbook(root, "playbooks/check.yml")
+        found = results_of(tmp_path)
+        assert checked.returncode != 0 and "the namespace netns2 does not exist" in found["netns2 -> host"]["cause"]
+        assert "the namespace netns2 does not exist" in found["host -> netns2"]["cause"], found["host -> netns2"]
+        assert found["netns1 -> internet"]["as_expected"]
+        assert ansible_playbook(root, "playbooks/lab.yml").returncode == 0          # lab.yml makes it again
+        assert ansible_playbook(root, "playbooks/check.yml").returncode == 0
     finally:
         ansible_playbook(root, "playbooks/teardown.yml")
 

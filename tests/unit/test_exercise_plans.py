@@ -128,3 +128,63 @@ def test_results_say_what_was_expected_and_why_a_fact_is_not():
     assert table[4].endswith("NOT reachable (expected)")
     xml = r.junit_xml(r.fleet_results([dict(host="s1", results=explained)], ["s1"]))
     assert 'message="NOT reachable: IP forwarding is off"' in xml and "hint: sysctl -w net.ipv4.ip_forward=1" in xml
+
+
+def _diagnosis(saved: dict):
+    """A Diagnosis of the default lab whose host reads are the given texts (no root, no pyroute2)."""
+    from ansible_collections.nslab.net.plugins.module_utils.diagnose import Diagnosis
+
+    def saved_text(tool):
+        return saved.get(tool, "")
+    diagnosis = Diagnosis(None, None, lab(), dict(interface="eth0", address="203.0.113.10"))
+    diagnosis.saved = saved_text
+    return diagnosis
+
+
+@pytest.mark.parametrize("line, translates", [
+    ("-A POSTROUTING -s 192.168.0.0/16 ! -o br0 -j MASQUERADE", True),                 # seed 002's
+    ("-A NSLAB-POST -s 192.168.0.0/16 -o eth0 -m comment --comment \"nslab:x\" -j MASQUERADE", True),
+    ("-A POSTROUTING -o eth0 -j MASQUERADE", True),                                    # any source, out of the uplink
+    ("-A POSTROUTING -s 0.0.0.0/0 -j SNAT --to-source 203.0.113.10", True),
+    ("meta nfproto ipv4 ip saddr 192.168.0.0/16 oifname \"eth0\" masquerade comment \"x\"", True),
+    ("-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE", False),             # Docker's, another subnet
+    ("-A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE", False),
+    ("-A POSTROUTING -o wg0 -j MASQUERADE", False),                                    # out of another interface
+    ("-A POSTROUTING ! -s 192.168.0.0/16 -j MASQUERADE", False),
+    ("-A NSLAB-POST -s 192.168.0.0/16 -d 192.168.0.2/32 -p tcp --dport 5000 -j MASQUERADE", False),   # NAT loopback
+    ("ip6 saddr fd00::/80 oifname \"eth0\" masquerade", False),                       # IPv6: no crash
+    ("ip saddr { 10.0.0.0/8, 192.168.0.0/16 } masquerade", False),                      # a set: no crash
+])
+def test_which_source_nat_counts_for_the_lab(line, translates):
+    import ipaddress
+
+    assert _diagnosis({}).translates(line, ipaddress.ip_network("192.168.0.0/16")) is translates
+
+
+FILTER = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD {policy} [0:0]\n{rules}\nCOMMIT\n"
+BRIDGED = "-A NSLAB-FWD -i br0 -o br0 -m comment --comment \"nslab:nslab:forward:k:d bridged\" -j ACCEPT"
+
+
+@pytest.mark.parametrize("policy, rules, bridged, cause", [
+    ("ACCEPT", "", False, None),
+    ("DROP", "", False, "the FORWARD policy is DROP"),
+    ("DROP", BRIDGED, False, "the FORWARD policy is DROP"),       # accepts bridged traffic only, not egress
+    ("DROP", BRIDGED, True, None),
+    ("DROP", "-A FORWARD -i br0 -j ACCEPT\n-A FORWARD -o br0 -j ACCEPT", False, None),   # the hint's commands
+    ("DROP", "-A NSLAB-FWD -d 192.168.0.2/32 -p tcp -m tcp --dport 5000 -m conntrack --ctstate DNAT -j ACCEPT", False,
+     None),                                                     # the lab's own accepts (a published port's)
+    ("DROP", "-A FORWARD -s 192.168.0.0/16 -j ACCEPT", False, None),
+    ("DROP", "-A FORWARD ! -s 192.168.0.0/16 -j ACCEPT", False, "the FORWARD policy is DROP"),
+    ("ACCEPT", "-A NSLAB-FWD -i br0 -m comment --comment \"fault forward-drop\" -j DROP", False, "a FORWARD rule drops"),
+    ("ACCEPT", "-A DOCKER-FORWARD -o br-1a2b3c -j DROP\n-A FORWARD -i br0.10 -j DROP", False, None),   # other links
+])
+def test_the_forward_chain_is_judged_for_the_fact_s_direction(policy, rules, bridged, cause):
+    from ansible_collections.nslab.net.plugins.module_utils.diagnose import Finding
+
+    diagnosis = _diagnosis({"iptables-save": FILTER.format(policy=policy, rules=rules)})
+    if cause is None:
+        diagnosis.forward_chain(bridged)
+        return
+    with pytest.raises(Finding) as found:
+        diagnosis.forward_chain(bridged)
+    assert found.value.cause.startswith(cause) and found.value.hint.startswith("iptables -I FORWARD -i br0 -j ACCEPT")
