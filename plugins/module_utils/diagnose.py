@@ -15,12 +15,12 @@ from __future__ import annotations
 import errno
 import ipaddress
 import re
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.nslab.net.plugins.module_utils import readers
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
+from ansible_collections.nslab.net.plugins.module_utils.nat import which
 
 FORWARDED = ("namespace -> internet", "namespace -> published port", "outside -> published port")
 PUBLISHED = ("namespace -> published port", "outside -> published port")
@@ -91,7 +91,7 @@ class Diagnosis:
     def saved(self, tool: str) -> str:
         """``iptables-save`` or ``nft list ruleset`` of the host, read once."""
         if tool not in self._saved:
-            path = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
+            path = which(tool)
             self._saved[tool] = self.run([path] + (["list", "ruleset"] if tool == "nft" else [])) if path else ""
         return self._saved[tool]
 
@@ -110,7 +110,7 @@ class Diagnosis:
     def namespace_path(self, name: str) -> None:
         """A lab namespace's cable: its peer up with its address, the host end up, a port of the bridge; the bridge
         up with the gateway; and the host's route to the namespace out of the bridge."""
-        ns, lab, br = self.by_name[name], self.lab, self.lab["bridge"]
+        ns = self.by_name[name]
         veth = dict(name=ns["veth"], peer=ns["peer"])
         if not nsmod.ns_exists(name):
             raise Finding(f"the namespace {name} does not exist (deleted, with its end of the cable)",
@@ -133,7 +133,7 @@ class Diagnosis:
             self.note(f"ip link show {veth['name']}: state DOWN; {veth['peer']} in {name}: NO-CARRIER (LOWERLAYERDOWN)")
             raise Finding(f"{veth['name']}, the host end of {name}'s cable, is DOWN: {veth['peer']} has no carrier "
                           "(seed 002: LOWERLAYERDOWN until the other side is up)", f"ip link set {veth['name']} up")
-        if "ports" in lab["built"]:          # seed 000 before its bridge: the veth's own address and route
+        if "ports" in self.lab["built"]:     # seed 000 before its bridge: the veth's own address and route
             self.bridge_path(name, end)
         self.host_route(name)
 
@@ -356,11 +356,11 @@ class Diagnosis:
 
     def capture(self, result: dict, rerun) -> None:
         """Send the probe again while tcpdump watches the bridge and the uplink: where do its packets stop?"""
-        tcpdump = shutil.which("tcpdump") or shutil.which("tcpdump", path="/usr/sbin:/sbin")
+        tcpdump = which("tcpdump")
         hops = [h for h in (self.lab["bridge"], self.uplink.get("interface")) if h]
         if not tcpdump or not hops:
             return
-        timeout = shutil.which("timeout") or "/usr/bin/timeout"
+        timeout = which("timeout") or "/usr/bin/timeout"
         with ThreadPoolExecutor(max_workers=len(hops)) as pool:      # tcpdump ends by itself (timeout -k)
             running = {hop: pool.submit(self.module.run_command, [timeout, "-k", "1", str(CAPTURE_SECONDS), tcpdump,
                                                                   "-p", "-n", "-l", "-i", hop, "-c", "5",
