@@ -20,7 +20,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
-    Call, argument_spec, host_session, require_pyroute2)
+    Call, argument_spec, exit_with_warnings, host_session, require_pyroute2)
 from ansible_collections.nslab.net.plugins.module_utils.links import BridgePortResource, VethResource
 from ansible_collections.nslab.net.plugins.module_utils.namespaces import NetnsResource
 from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
@@ -69,12 +69,13 @@ def step_call(name: str, module: AnsibleModule, params: dict, session, check_mod
 
 
 def rehearse(module: AnsibleModule, calls: list, session) -> None:
-    """All or nothing: plan every step in check mode before the first change, and refuse the whole
-    batch when one of them would be refused (a value, a foreign object in the way, an overlapping
-    subnet, a namespace that does not exist and that no step before it creates). The namespaces the
-    steps before it would create or delete are carried from step to step; a check that needs an
-    earlier step applied to the kernel (a link that must exist already) still runs with its step.
-    Reads are shared with the real run that follows (nothing changed)."""
+    """All or nothing: plan the steps from the first one that would change something to the last in
+    check mode, before that first change, and refuse the whole batch when one of them would be refused
+    (a value, a foreign object in the way, an overlapping subnet, a namespace that does not exist and
+    that no step before it creates). The steps before it were planned for real and change nothing, so a
+    run with nothing to change is planned once. The namespaces the steps before each one would create or
+    delete are carried from step to step; a check that needs an earlier step applied to the kernel (a
+    link that must exist already) still runs with its step. Reads are shared with the real run."""
     projected = dict(created=set(), deleted=set())
     for index, name, prepared in calls:
         if name == PROBE:
@@ -125,11 +126,16 @@ def plan_persist(module: AnsibleModule, calls: list):
     return None
 
 
-def run_calls(module: AnsibleModule, calls: list) -> tuple:
-    """Each step in order; a failing one stops the batch, reporting what was done."""
+def run_calls(module: AnsibleModule, calls: list, session) -> tuple:
+    """Each step in order, the rest rehearsed before the first change (:func:`rehearse`); a failing
+    step stops the batch, reporting what was done."""
     results, actions, diffs, warnings = [], [], [], []
-    for index, name, call in calls:
+    rehearsed = module.check_mode or len(calls) < 2
+    for position, (index, name, call) in enumerate(calls):
         try:
+            if not rehearsed and name != PROBE and call.make_plan().actions:
+                rehearse(module, calls[position:], session)
+                rehearsed = True
             result = call.execute()
         except Exception as exc:  # noqa: BLE001 - reported with the step, never a traceback
             failure = call.failure(exc)
@@ -170,13 +176,9 @@ def run_batch() -> None:
     with host_session(module) as session:
         calls = prepare_calls(module, session)
         keeper = plan_persist(module, calls)
-        if not module.check_mode and len(calls) > 1:
-            rehearse(module, calls, session)
-        results, actions, diffs, warnings = run_calls(module, calls)
+        results, actions, diffs, warnings = run_calls(module, calls, session)
         out = dict(changed=any(r["changed"] for r in results), actions=actions, results=results)
         finish_persist(module, keeper, out, diffs)
-    for text in warnings:
-        module.warn(text)
     if module._diff:
         out["diff"] = diffs
-    module.exit_json(**out)
+    exit_with_warnings(module, out, warnings)

@@ -86,7 +86,7 @@ def read_uplink() -> dict:
     from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink as read
 
     with Session() as session:
-        return read(session.ipr(None))
+        return read(session.reader(None))
 
 
 def wait_for_uplink(bound: float, unit: str, read=read_uplink, sleep=time.sleep, clock=time.monotonic) -> float:

@@ -26,7 +26,7 @@ def check(module: AnsibleModule, session) -> dict:
     from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink
 
     lab = topology.lab_topology(module.params["topology"])
-    uplink = read_uplink(session.ipr(None))
+    uplink = read_uplink(session.reader(None))
     if lab["uplink_address"]:
         uplink["address"] = lab["uplink_address"]
 

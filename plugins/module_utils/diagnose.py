@@ -115,10 +115,10 @@ class Diagnosis:
         if not nsmod.ns_exists(name):
             raise Finding(f"the namespace {name} does not exist (deleted, with its end of the cable)",
                           f"ip netns add {name} (then its veth pair and routes, as the seed does; or re-run playbooks/lab.yml)")
+        recreate = f"ip link add {veth['name']} type veth peer name {veth['peer']} netns {name}"
         peer = self.links(name).get(veth["peer"])
         if peer is None:
-            raise Finding(f"{name} has no {veth['peer']}: the veth pair to the bridge is missing",
-                          f"ip link add {veth['name']} type veth peer name {veth['peer']} netns {name}")
+            raise Finding(f"{name} has no {veth['peer']}: the veth pair to the bridge is missing", recreate)
         cidr = f"{ns['address']}/{self.prefix}"
         if not peer["up"]:
             raise Finding(f"{veth['peer']} in {name} is DOWN", f"ip netns exec {name} ip link set {veth['peer']} up")
@@ -127,8 +127,7 @@ class Diagnosis:
                           f"ip netns exec {name} ip addr add {cidr} dev {veth['peer']}")
         end = self.links(None).get(veth["name"])
         if end is None:
-            raise Finding(f"the host end {veth['name']} of {name}'s veth pair is missing",
-                          f"ip link add {veth['name']} type veth peer name {veth['peer']} netns {name}")
+            raise Finding(f"the host end {veth['name']} of {name}'s veth pair is missing", recreate)
         if not end["up"]:
             self.note(f"ip link show {veth['name']}: state DOWN; {veth['peer']} in {name}: NO-CARRIER (LOWERLAYERDOWN)")
             raise Finding(f"{veth['name']}, the host end of {name}'s cable, is DOWN: {veth['peer']} has no carrier "

@@ -133,7 +133,12 @@ class Context:
         return ns not in self.deleted_ns and nsmod.ns_exists(ns)
 
     def ipr(self, ns: str | None):
+        """The namespace's IPRoute: for changes (and the reads no Reader does)."""
         return self.session.ipr(ns)
+
+    def reader(self, ns: str | None):
+        """The namespace's netlink reads (session.Reader)."""
+        return self.session.reader(ns)
 
 
 class Resource:
@@ -248,6 +253,16 @@ def argument_spec(resource_cls) -> dict:
     return spec
 
 
+class Item(dict):
+    """One resource of a call: its options, normalized, as keys; ``option`` names one of them in an
+    error (``item.option("dev")`` is ``items[2].dev``, or ``dev`` for a call without ``items``). What a
+    resource works out from the options is kept as an attribute (nat_rule's ``rule``), never as a key."""
+
+    def __init__(self, values: dict, option):
+        super().__init__(values)
+        self.option = option
+
+
 class Call:
     """One module call: validate, read, plan, apply unless in check mode, report.
 
@@ -264,6 +279,7 @@ class Call:
         self.check_mode = check_mode      # None: the module's (a batch rehearses its steps in check mode)
         self.projected = projected
         self.plan = Plan()
+        self.planned = False
         self.ctx = None
 
     def prepare(self) -> None:
@@ -283,31 +299,39 @@ class Call:
 
         self.option_path = option_path
         self.items = []
-        for index, item in enumerate(raw):
+        for index, values in enumerate(raw):
             path = option_path(index)
+            item = Item(values, path)
             item["netns"] = v.netns_name(path("netns"), item.get("netns"))
             self.items.append(self.resource.normalize(item, path))
         self.resource.check_items(self.items)
 
-    def execute(self) -> dict:
-        """The module's result; raises Invalid (nothing changed), Conflict or Failure
-        (``self.done()`` lists what was applied before it)."""
+    def make_plan(self) -> Plan:
+        """Read and plan, once, applying nothing: every refusal (Invalid, Conflict) is raised here."""
+        if self.planned:
+            return self.plan
         if self.ctx is None:
             self.prepare()
         params, plan, ctx, resource, items = self.params, self.plan, self.ctx, self.resource, self.items
-        pause = test_pause(self.resource_cls.module_name)
         if (not ctx.check_mode or ctx.rehearsal) and params["state"] != "absent":
             for index, item in enumerate(items):
                 for opt in resource.netns_options:
                     if opt in item and not ctx.ns_exists(item[opt]):
                         raise Invalid(self.option_path(index)(opt), f"namespace {item[opt]!r} does not exist"
                                       " (nothing is created implicitly; create it with nslab.net.netns first)")
-
         resource.plan(items, plan)
         if params.get("purge"):
             resource.purge(items, plan)
         resource.finish(plan)
+        self.planned = True
+        return plan
 
+    def execute(self) -> dict:
+        """The module's result; raises Invalid (nothing changed), Conflict or Failure
+        (``self.done()`` lists what was applied before it)."""
+        plan = self.make_plan()
+        params, ctx, resource, items = self.params, self.ctx, self.resource, self.items
+        pause = test_pause(self.resource_cls.module_name)
         if not ctx.check_mode:
             for count, (text, fn) in enumerate(plan.ops):
                 if pause and pause[0] == count:
@@ -365,7 +389,13 @@ def run(resource_cls) -> None:
             result = call.execute()
         except Exception as exc:  # noqa: BLE001 - every failure is reported, never a traceback
             module.fail_json(**call.failure(exc))
-    for text in result.pop("warnings", []):     # module.warn: a returned "warnings" key goes in ansible-core 2.23
+    exit_with_warnings(module, result, result.pop("warnings", []))
+
+
+def exit_with_warnings(module: AnsibleModule, result: dict, warnings: list) -> None:
+    """Exit with ``result``, each warning given to ``module.warn`` (a returned "warnings" key goes in
+    ansible-core 2.23)."""
+    for text in warnings:
         module.warn(text)
     module.exit_json(**result)
 

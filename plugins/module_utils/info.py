@@ -23,13 +23,13 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool, with_links: boo
     if not with_links:
         out = dict(name=ns, lab=marker_lab(ctx, ns) if ns else None)
         return add_nat(ctx, ns, out) if with_nat else out
-    ipr = ctx.ipr(ns)
+    reader = ctx.reader(ns)
     links, names = [], {}
-    msgs = list(ipr.get_links())
+    msgs = reader.links()
     for msg in msgs:
         names[msg["index"]] = msg.get_attr("IFLA_IFNAME")
     lo_lab = None
-    addresses = address_map(address_list(ipr))
+    addresses = address_map(address_list(reader))
     for msg in msgs:
         link = link_dict(msg)
         lab = parse_owner(link["alias"])[0]
@@ -46,7 +46,7 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool, with_links: boo
         links.append(entry)
     routes = []
     for family in (socket.AF_INET, socket.AF_INET6):
-        for msg in ipr.get_routes(family=family):
+        for msg in reader.routes(family):
             if msg["type"] != 1:
                 continue
             route = route_dict(msg, names)
@@ -84,7 +84,7 @@ def main(module: AnsibleModule) -> None:
         info = [namespace_info(ctx, ns, params["nat"], params["links"]) for ns in scopes]
         result = dict(changed=False, namespaces=list(names), info=info)
         if wanted is None:
-            result["uplink"] = uplink_of(info[0]) if params["links"] else read_uplink(ctx.ipr(None))
+            result["uplink"] = uplink_of(info[0]) if params["links"] else read_uplink(ctx.reader(None))
     except Invalid as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:

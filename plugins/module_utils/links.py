@@ -11,7 +11,7 @@ from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
     Conflict, Failure, Resource, netlink, owner_tag, parse_owner, where)
 from ansible_collections.nslab.net.plugins.module_utils.readers import (
-    addresses_in, find_link, lab_namespaces, link_dict, links_in, read_link, veth_peer)
+    addresses_in, find_link, lab_namespaces, links_in, read_link, veth_peer)
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 
@@ -19,7 +19,7 @@ def index_of(ctx, ns, name: str) -> int:
     """The ifindex of a link by name at apply time, remembered for the rest of the module
     call (``ctx.indexes``: a link keeps its index while it exists; deletes clear it)."""
     if (ns, name) not in ctx.indexes:
-        link = read_link(ctx.ipr(ns), name)
+        link = read_link(ctx.reader(ns), name)
         if link is None:
             raise Failure(f"link {name} is missing in {where(ns)}")
         ctx.indexes[(ns, name)] = link["index"]
@@ -112,11 +112,10 @@ class LinkBase(Resource):
         ctx = self.ctx
 
         def fn():
-            ipr = ctx.ipr(ns)
             ctx.indexes.clear()        # a veth takes its peer with it; names may come back with new indexes
-            link = read_link(ipr, name)
+            link = read_link(ctx.reader(ns), name)
             if link is not None:
-                netlink(text, ipr.link, "del", index=link["index"], gone_ok=True)
+                netlink(text, ctx.ipr(ns).link, "del", index=link["index"], gone_ok=True)
         plan.do(text, fn)
 
     def check_overlap(self, ns, name, wanted: list[str], option: str) -> None:
@@ -132,12 +131,12 @@ class LinkBase(Resource):
                 for other in others:
                     if index == mine or not net.overlaps(ipaddress.ip_interface(other).network):
                         continue
-                    found = [link_dict(msg) for msg in self.ctx.ipr(ns).get_links(index)]
-                    if not found or found[0]["name"] == name or self.owned(found[0]):
+                    found = read_link(self.ctx.reader(ns), index=index)
+                    if found is None or found["name"] == name or self.owned(found):
                         continue
-                    owner = parse_owner(found[0]["alias"])[0]
+                    owner = parse_owner(found["alias"])[0]
                     whose = f"nslab lab {owner!r}" if owner else "not made by nslab.net"
-                    raise Invalid(f"{option}[{pos}]", f"{cidr} overlaps {other} on {found[0]['name']} in {where(ns)} "
+                    raise Invalid(f"{option}[{pos}]", f"{cidr} overlaps {other} on {found['name']} in {where(ns)} "
                                   f"({whose}): a lab subnet must not overlap another subnet of the namespace, "
                                   "such as the uplink's or another lab's")
 
@@ -212,7 +211,6 @@ class VethResource(LinkBase):
     netns_options = ("netns", "peer_netns")
 
     def normalize(self, item, option):
-        item["_option"] = option
         item["name"] = v.ifname(option("name"), item.get("name"))
         state = self.params["state"]
         if state == "present" or item.get("peer") is not None:
@@ -315,9 +313,9 @@ class VethResource(LinkBase):
         after_end = dict(end, up=item["up"], mtu=item["mtu"] or end["mtu"])
         after_peer = dict(peer_end, up=True, mtu=item["mtu"] or peer_end["mtu"])
         after_end["addresses"] = self.plan_addresses(ns, name, end["addresses"], item["address"], plan,
-                                                     item["_option"]("address"))
+                                                     item.option("address"))
         after_peer["addresses"] = self.plan_addresses(pns, peer, peer_end["addresses"], item["peer_address"], plan,
-                                                      item["_option"]("peer_address"))
+                                                      item.option("peer_address"))
         self.project(ns, name, after_end)
         self.project(pns, peer, after_peer)
         plan.state(self.key(item), before, self.view(item, after_end, after_peer))
@@ -381,7 +379,6 @@ class BridgePortResource(LinkBase):
     result_key = "bridges"
 
     def normalize(self, item, option):
-        item["_option"] = option
         item["bridge"] = v.ifname(option("bridge"), item.get("bridge"))
         item["port"] = v.ifname(option("port"), item["port"]) if item.get("port") is not None else None
         if item["port"] == item["bridge"]:
@@ -467,16 +464,16 @@ class BridgePortResource(LinkBase):
                 self.op_set(ns, name, f"set bridge {name} up in {where(ns)}", plan, state="up")
                 br["up"] = True
             br["addresses"] = self.plan_addresses(ns, name, br["addresses"], item["address"], plan,
-                                                  item["_option"]("address"))
+                                                  item.option("address"))
         port = item["port"]
         if port is None:
             return
         link = self.link(ns, port)
         if link is None and not ctx.check_mode:
-            raise Invalid(item["_option"]("port"), f"link {port} does not exist in {where(ns)}; create it first "
+            raise Invalid(item.option("port"), f"link {port} does not exist in {where(ns)}; create it first "
                           "(nslab.net.veth)")
         if link is not None and (link.get("loopback") or link.get("kind") == "bridge"):
-            raise Invalid(item["_option"]("port"), f"{port} is a {'loopback' if link.get('loopback') else 'bridge'} "
+            raise Invalid(item.option("port"), f"{port} is a {'loopback' if link.get('loopback') else 'bridge'} "
                           "link: it cannot be a bridge port")
         if port not in entry["ports"]:
             self.op_set_master(ns, port, name, f"attach {port} to bridge {name} in {where(ns)}", plan)

@@ -19,6 +19,7 @@ import ipaddress
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 
@@ -44,6 +45,12 @@ NFT_CHAINS = {"pre": ("prerouting_nat", "type nat hook prerouting priority dstna
               "post": ("postrouting_nat", "type nat hook postrouting priority srcnat; policy accept;"),
               "fwd": ("forward_filter", "type filter hook forward priority filter; policy accept;")}
 XTABLES_NAMES = {"filter", "nat", "mangle", "raw", "security"}
+#: the chain holding a rule type's own match (its other kernel rules are the forward accepts it needs)
+MAIN_CHAIN = {"masquerade": "post", "snat": "post", "dnat": "pre", "forward": "fwd", "drop": "fwd"}
+#: nat_rule's match options, as a rule's view shows them
+MATCH_FIELDS = ("source", "destination", "in_interface", "out_interface", "protocol", "port")
+_IPT_MATCH = {"-s": "source", "-d": "destination", "-i": "in_interface", "-o": "out_interface", "-p": "protocol",
+              "--dport": "port"}
 #: a rule that accepts whatever comes in (-i) or goes out (-o) of one interface (ufw route allow ..., iptables -I ...)
 _ACCEPT_IF = re.compile(r'^-A \S+ -([io]) (\S+) (?:-m comment --comment (?:"[^"]*"|\S+) )?-j ACCEPT$')
 _TAG_RE = re.compile(r'--comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
@@ -291,6 +298,8 @@ class IptablesState:
                     if tag:
                         entry = self.ours.setdefault(tag["key"], dict(tag, lines=[], family=family))
                         entry["lines"].append(line)
+                        if key == MAIN_CHAIN.get(tag["type"]) and "match" not in entry:
+                            entry["match"] = ipt_match(line)
                         to = re.search(r"--to-(?:destination|source) (\S+)", line)
                         if to:
                             entry["to"] = to.group(1)
@@ -405,10 +414,48 @@ class NftState:
                 entry = self.ours.setdefault(tag["key"], dict(tag, lines=[], handles=[]))
                 entry["handles"].append((r["chain"], r["handle"]))
                 entry["lines"].append(f"{r['chain']}: {r.get('comment')}")
+                if r["chain"] == NFT_CHAINS.get(MAIN_CHAIN.get(tag["type"]), ("",))[0] and "match" not in entry:
+                    entry["match"] = nft_match(r.get("expr", []))
                 for expr in r.get("expr", []):
                     for kind in ("dnat", "snat"):
                         if kind in expr:
                             entry["to"] = _nft_to(expr[kind])
+
+
+def ipt_match(line: str) -> dict:
+    """nat_rule's match options of one iptables-save rule line (``! -i eth0`` is ``!eth0``)."""
+    words = shlex.split(line)
+    out = dict.fromkeys(MATCH_FIELDS)
+    for pos, word in enumerate(words[:-1]):
+        name = _IPT_MATCH.get(word)
+        if name is None:
+            continue
+        value = words[pos + 1].replace(":", "-") if name == "port" else words[pos + 1]
+        out[name] = f"!{value}" if name.endswith("interface") and pos and words[pos - 1] == "!" else value
+    return out
+
+
+def nft_match(exprs: list) -> dict:
+    """nat_rule's match options of one rule of ``nft -j`` (its expressions)."""
+    out = dict.fromkeys(MATCH_FIELDS)
+    for expr in exprs:
+        match = expr.get("match") if isinstance(expr, dict) else None
+        if not match:
+            continue
+        left, right = match.get("left") or {}, match.get("right")
+        if "payload" in left and left["payload"].get("field") in ("saddr", "daddr"):
+            wide = 32 if left["payload"].get("protocol") == "ip" else 128
+            net = f"{right['prefix']['addr']}/{right['prefix']['len']}" if isinstance(right, dict) else f"{right}/{wide}"
+            out["source" if left["payload"]["field"] == "saddr" else "destination"] = net
+        elif "payload" in left and left["payload"].get("field") == "dport":
+            ports = right.get("range") if isinstance(right, dict) else None
+            out["protocol"], out["port"] = left["payload"].get("protocol"), "-".join(map(str, ports)) if ports else str(right)
+        elif "meta" in left and left["meta"].get("key") in ("iifname", "oifname"):
+            name = ("!" if match.get("op") == "!=" else "") + str(right)
+            out["in_interface" if left["meta"]["key"] == "iifname" else "out_interface"] = name
+        elif "meta" in left and left["meta"].get("key") == "l4proto":
+            out["protocol"] = str(right)
+    return out
 
 
 def _nft_to(spec: dict) -> str:
@@ -688,7 +735,7 @@ class NatResource(Resource):
         if not self.ctx.readable(ns):
             raise Invalid(option("uplink"), f"namespace {ns!r} does not exist yet, so it has no default route to read")
         session = self.ctx.session
-        found = session.cached(("uplink", ns), lambda: read_uplink(session.ipr(ns)))
+        found = session.cached(("uplink", ns), lambda: read_uplink(session.reader(ns)))
         value = found["interface"] if fills == "out_interface" else found["address"]
         if not value:
             what = "an IPv4 default route" if not found["interface"] else f"an IPv4 address on {found['interface']}"
@@ -741,11 +788,11 @@ class NatResource(Resource):
         if len(families) > 1:
             raise Invalid(option("to" if item["to"] else "destination"), "mixes IPv4 and IPv6 addresses")
         item["family"] = families.pop() if families else 4
-        item["_rule"] = Rule(item, self.ctx.lab)
+        item.rule = Rule(item, self.ctx.lab)
         return item
 
     def key(self, item):
-        return f"{item['netns'] or '-'}/{item['_rule'].key}"
+        return f"{item['netns'] or '-'}/{item.rule.key}"
 
     def check_items(self, items):
         super().check_items(items)
@@ -767,8 +814,9 @@ class NatResource(Resource):
     def old_view(self, scope, entry, rule: Rule | None) -> dict:
         if rule:
             base = rule.view(scope["backend"])
-        else:
-            base = dict(netns=scope["ns"], type=entry["type"], key=entry["key"], backend=scope["backend"])
+        else:                            # a rule no item names (purge): the same view, read from the kernel's rule
+            base = dict(netns=scope["ns"], type=entry["type"], **(entry.get("match") or dict.fromkeys(MATCH_FIELDS)),
+                        to=None, comment=None, key=entry["key"], backend=scope["backend"])
         base.update(to=entry.get("to"), comment=entry.get("comment"), rules=len(entry["lines"]))
         return base
 
@@ -780,7 +828,7 @@ class NatResource(Resource):
             if scope not in scopes:
                 scopes.append(scope)
             items_of.setdefault(id(scope), []).append(item)
-            rule = item["_rule"]
+            rule = item.rule
             entry = self.existing(scope).get(rule.key)
             if entry is not None and entry["lab"] != self.ctx.lab:
                 raise Conflict(f"{rule.type} rule {rule.key} in {where(item['netns'])} belongs to nslab lab "
@@ -812,7 +860,7 @@ class NatResource(Resource):
     def purge(self, items, plan):
         if self.params["state"] == "absent":
             return
-        listed = {(item["netns"], item["_rule"].key) for item in items}
+        listed = {(item["netns"], item.rule.key) for item in items}
         for ns in self.purge_namespaces(items):
             if self.ctx.readable(ns):
                 scope = self.scope(ns, "auto")
@@ -840,7 +888,7 @@ class NatResource(Resource):
                 continue
             plan.ops.extend(scope["impl"].render(scope["remove"], scope["add"], self.ctx.lab))
             if scope["unnatted"]:        # one conntrack dump for all the new DNAT rules of the namespace
-                rules = ", ".join(self.describe(item["_rule"]) for item in scope["unnatted"][:3])
+                rules = ", ".join(self.describe(item.rule) for item in scope["unnatted"][:3])
                 more = len(scope["unnatted"]) - 3
                 text = (f"delete conntrack entries of {rules}{f' and {more} more' if more > 0 else ''} "
                         f"not yet DNATed in {where(scope['ns'])}")
@@ -970,7 +1018,7 @@ class NatResource(Resource):
         out = []
         for item in items:
             scope = self.scope(item["netns"], "auto")
-            entry = self.existing(scope).get(item["_rule"].key)
-            out.append(self.old_view(scope, entry, item["_rule"]) if entry else
-                       dict(item["_rule"].view(), state="absent"))
+            entry = self.existing(scope).get(item.rule.key)
+            out.append(self.old_view(scope, entry, item.rule) if entry else
+                       dict(item.rule.view(), state="absent"))
         return out

@@ -18,16 +18,17 @@ IFF_UP = 1
 IFF_LOOPBACK = 8
 
 
-def read_link(ipr, name: str) -> dict | None:
-    """One link by name (a netlink get, never a dump); None if it is missing."""
+def read_link(reader, name: str | None = None, index: int = 0) -> dict | None:
+    """One link by name or index (a netlink get, never a dump) through a namespace's
+    :class:`session.Reader`; None if it is missing."""
     from pyroute2.netlink.exceptions import NetlinkError
 
     try:
-        msg = ipr.link("get", ifname=name)[0]
+        msg = reader.link(name, index)
     except NetlinkError as exc:
         if exc.code in (errno.ENODEV, errno.ENOENT):
             return None
-        raise Failure(f"reading link {name}: errno {exc.code}") from None
+        raise Failure(f"reading link {name or index}: errno {exc.code}") from None
     return link_dict(msg)
 
 
@@ -48,10 +49,10 @@ def link_dict(msg) -> dict:
     )
 
 
-def address_list(ipr) -> list[tuple]:
+def address_list(reader) -> list[tuple]:
     """(ifindex, CIDR, scope) of every address of a namespace, from one dump."""
     out = []
-    for msg in ipr.get_addr():
+    for msg in reader.addresses():
         addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
         if addr:
             out.append((msg["index"], ipaddress.ip_interface(f"{addr}/{msg['prefixlen']}").with_prefixlen, msg["scope"]))
@@ -76,7 +77,7 @@ def links_in(session, ns) -> dict:
     """{name: link} of a namespace from one dump, shared by every module call of the run
     until something changes. Callers must not mutate it."""
     def read():
-        return {link["name"]: link for link in (link_dict(msg) for msg in session.ipr(ns).get_links())}
+        return {link["name"]: link for link in (link_dict(msg) for msg in session.reader(ns).links())}
     return session.cached(("links", ns), read)
 
 
@@ -88,7 +89,7 @@ def find_link(session, ns, name: str) -> dict | None:
         asked = session.cached(("asked", ns), set)
         asked.add(name)
         if ns is None and len(asked) <= HOST_DUMP_AFTER:
-            link = session.cached(("link", ns, name), lambda: read_link(session.ipr(ns), name))
+            link = session.cached(("link", ns, name), lambda: read_link(session.reader(ns), name))
             return dict(link) if link is not None else None
         dump = links_in(session, ns)
     link = dump.get(name)
@@ -97,7 +98,7 @@ def find_link(session, ns, name: str) -> dict | None:
 
 def all_addresses_in(session, ns) -> list[tuple]:
     """(ifindex, CIDR, scope) of every address of a namespace, one dump shared like :func:`links_in`."""
-    return session.cached(("all-addresses", ns), lambda: address_list(session.ipr(ns)))
+    return session.cached(("all-addresses", ns), lambda: address_list(session.reader(ns)))
 
 
 def addresses_in(session, ns) -> dict:
@@ -129,19 +130,20 @@ def uplink_of(host: dict) -> dict:
     return dict(interface=dev, address=v4[0] if v4 else None, gateway=defaults[0]["gateway"])
 
 
-def read_uplink(ipr) -> dict:
+def read_uplink(reader) -> dict:
     """:func:`uplink_of` without reading every link: the IPv4 default routes, then the
     device they use and its addresses (the same answer whatever the number of links)."""
-    routes = [msg for msg in ipr.get_routes(family=socket.AF_INET) if msg["type"] == 1 and msg["dst_len"] == 0]
+    routes = [msg for msg in reader.routes(socket.AF_INET) if msg["type"] == 1 and msg["dst_len"] == 0]
     names = {}
     for msg in routes:
         oif = msg.get_attr("RTA_OIF")
         if oif and oif not in names:
-            names[oif] = ipr.link("get", index=oif)[0].get_attr("IFLA_IFNAME")
+            names[oif] = reader.link(index=oif).get_attr("IFLA_IFNAME")
+    addresses = reader.addresses(socket.AF_INET) if names else []
     links = []
     for oif, name in names.items():
         found = (msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS") for msg in
-                 ipr.get_addr(family=socket.AF_INET, index=oif) if msg["scope"] == 0 and msg["index"] == oif)
+                 addresses if msg["scope"] == 0 and msg["index"] == oif)
         links.append(dict(name=name, addresses=[addr for addr in found if addr]))
     return uplink_of(dict(routes=[r for r in (route_dict(msg, names) for msg in routes) if r["dev"]], links=links))
 
@@ -169,7 +171,7 @@ def lab_namespaces(ctx) -> list[str]:
         if name in ctx.deleted_ns:
             continue
         try:
-            lo = read_link(ctx.ipr(name), "lo")
+            lo = read_link(ctx.reader(name), "lo")
         except OSError:          # deleted meanwhile
             continue
         if lo is not None and parse_owner(lo["alias"])[0] == ctx.lab:

@@ -73,7 +73,6 @@ class RouteResource(Resource):
             item["table"] = v.integer(option("table"), table, 1, 2 ** 32 - 1)
         if item["table"] == 255:
             raise Invalid(option("table"), "the local table belongs to the kernel")
-        item["_option"] = option
         return item
 
     def key(self, item):
@@ -88,7 +87,7 @@ class RouteResource(Resource):
                 links = {link["index"]: name for name, link in links_in(session, ns).items()}
                 fam = socket.AF_INET if family == 4 else socket.AF_INET6
                 # both families in one dump, shared by every call of the run until a change
-                dump = session.cached(("routes", ns), lambda: list(session.ipr(ns).get_routes(family=socket.AF_UNSPEC)))
+                dump = session.cached(("routes", ns), lambda: session.reader(ns).routes())
                 for msg in dump:
                     if msg["type"] == 1 and msg["family"] == fam:   # unicast
                         found.append(route_dict(msg, links))
@@ -126,13 +125,13 @@ class RouteResource(Resource):
         ip = ipaddress.ip_address(gateway)
         if ip.version == 6 and ip.is_link_local:
             if not item["dev"]:
-                raise Invalid(item["_option"]("dev"), f"a link-local gateway {gateway} needs 'dev'")
+                raise Invalid(item.option("dev"), f"a link-local gateway {gateway} needs 'dev'")
             return
         for _index, cidr, _scope in all_addresses_in(self.ctx.session, ns):   # one dump per namespace
             iface = ipaddress.ip_interface(cidr)
             if ip in iface.network and ip != iface.ip:
                 return
-        raise Invalid(item["_option"]("gateway"), f"{gateway} is not inside any subnet connected in {where(ns)}: "
+        raise Invalid(item.option("gateway"), f"{gateway} is not inside any subnet connected in {where(ns)}: "
                       "no address of the namespace reaches it (add the address first, e.g. with nslab.net.veth)")
 
     def plan(self, items, plan):
@@ -150,7 +149,7 @@ class RouteResource(Resource):
                 continue
             self.check_gateway(item)
             if item["dev"] and not self.ctx.check_mode and find_link(self.ctx.session, item["netns"], item["dev"]) is None:
-                raise Invalid(item["_option"]("dev"), f"link {item['dev']} does not exist in {where(item['netns'])}")
+                raise Invalid(item.option("dev"), f"link {item['dev']} does not exist in {where(item['netns'])}")
             want = dict(gateway=item["gateway"], dev=item["dev"])
             if current is not None:
                 same = current["gateway"] == item["gateway"] and (item["dev"] is None or current["dev"] == item["dev"]) \
@@ -182,7 +181,7 @@ class RouteResource(Resource):
                 if item["gateway"]:
                     kwargs["gateway"] = item["gateway"]
                 if item["dev"]:
-                    link = read_link(ipr, item["dev"])
+                    link = read_link(ctx.reader(item["netns"]), item["dev"])
                     if link is None:
                         raise Invalid("dev", f"link {item['dev']} does not exist in {where(item['netns'])}")
                     kwargs["oif"] = link["index"]

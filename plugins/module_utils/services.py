@@ -201,7 +201,6 @@ class ServiceResource(Resource):
         if not all(c.isascii() and (c.isalnum() or c in "-_.") for c in name) or len(name) > 64 or name in (".", ".."):
             raise v.Invalid(option("name"), f"service name {name!r} must be 1-64 ASCII letters, digits, '-', '_' or '.'")
         item["name"] = name
-        item["_option"] = option
         if self.params["state"] == "present":
             command = v.required(option("command"), item.get("command"), "(the argv to run)")
             if not all(isinstance(arg, str) for arg in command) or not command[0]:
@@ -252,7 +251,7 @@ class ServiceResource(Resource):
         try:
             return read_page(page_path(item["directory"]))
         except OSError as exc:
-            raise v.Invalid(item["_option"]("index"), f"cannot read {page_path(item['directory'])}: "
+            raise v.Invalid(item.option("index"), f"cannot read {page_path(item['directory'])}: "
                                                       f"{exc.strerror}") from None
 
     def with_page(self, view, item):
@@ -288,7 +287,7 @@ class ServiceResource(Resource):
             plan.do(f"stop service {item['name']} in {where(record.get('netns'))} (its definition changed)",
                     lambda record=record: stop(record))
         if page is None and not self.ctx.check_mode and not os.path.isdir(item["directory"]):
-            raise v.Invalid(item["_option"]("directory"), f"{item['directory']} does not exist")
+            raise v.Invalid(item.option("directory"), f"{item['directory']} does not exist")
         plan.do(f"start service {item['name']} in {where(item['netns'])} as {item['user']}: {' '.join(item['command'])}",
                 lambda item=item: self.start(item))
 
@@ -297,9 +296,9 @@ class ServiceResource(Resource):
         path = page_path(item["directory"])
         blocked = in_the_way(item["directory"])
         if blocked:
-            raise v.Invalid(item["_option"]("directory"), f"{blocked} is not a directory (the page goes to {path})")
+            raise v.Invalid(item.option("directory"), f"{blocked} is not a directory (the page goes to {path})")
         if os.path.isdir(path):
-            raise v.Invalid(item["_option"]("index"), f"{path} is a directory, not a page")
+            raise v.Invalid(item.option("index"), f"{path} is a directory, not a page")
         if self.page(item) != item["index"].encode():
             plan.do(f"write {path} for service {item['name']}",
                     lambda item=item: write_page(item["directory"], item["index"]))

@@ -234,12 +234,76 @@ def pyroute2_problem() -> str | None:
     return None
 
 
+RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26
+
+
+class Reader:
+    """The reads of one namespace (links, addresses, routes) on a plain NETLINK_ROUTE socket,
+    encoded and decoded by pyroute2's own message classes: the same messages IPRoute's
+    ``get_links``, ``get_addr``, ``get_routes`` and ``link("get")`` return, without the event
+    loop pyroute2 0.9 runs for every request (about 0.3 ms each: more than a small namespace's
+    whole dump). Changes still go through IPRoute."""
+
+    def __init__(self, sock):
+        from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+        self.sock = sock
+        self.marshal = MarshalRtnl()
+        self.seq = 0
+
+    def request(self, kind: str, msg_type: int, dump: bool, fields: dict | None = None, attrs=()) -> list:
+        """The answer to one request: every message of a dump, or the one message of a get.
+        A netlink error is raised as pyroute2's NetlinkError, as IPRoute raises it."""
+        import importlib
+
+        from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE
+
+        msg_class = getattr(importlib.import_module(f"pyroute2.netlink.rtnl.{kind}"), kind)
+        request = msg_class()
+        for key, value in (fields or {}).items():
+            request[key] = value
+        request["attrs"] = [list(attr) for attr in attrs]
+        self.seq += 1
+        request["header"]["type"] = msg_type
+        request["header"]["flags"] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0)
+        request["header"]["sequence_number"] = self.seq
+        request.encode()
+        self.sock.send(request.data)
+        found = []
+        while True:
+            for msg in self.marshal.parse(self.sock.recv(1 << 16)):
+                if msg["header"]["sequence_number"] != self.seq:
+                    continue                    # the tail of an earlier, interrupted read
+                if msg["header"].get("error") is not None:
+                    raise msg["header"]["error"]
+                if msg["header"]["type"] == NLMSG_DONE:
+                    return found
+                found.append(msg)
+                if not dump:
+                    return found
+
+    def links(self) -> list:
+        return self.request("ifinfmsg", RTM_GETLINK, True)
+
+    def link(self, name: str | None = None, index: int = 0):
+        """One link, by name or by index (a get, never a dump)."""
+        return self.request("ifinfmsg", RTM_GETLINK, False, {"index": index},
+                            [("IFLA_IFNAME", name)] if name else ())[0]
+
+    def addresses(self, family: int = 0) -> list:
+        return self.request("ifaddrmsg", RTM_GETADDR, True, {"family": family})
+
+    def routes(self, family: int = 0) -> list:
+        return self.request("rtmsg", RTM_GETROUTE, True, {"family": family})
+
+
 class Session:
     """One netlink socket per namespace touched, reused for every item."""
 
     def __init__(self):
         self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         self._ipr: dict = {}
+        self._readers: dict = {}
         self._fds: dict = {}
         self._reads: dict = {}
 
@@ -263,10 +327,13 @@ class Session:
                 ipr.close()
             except Exception:  # pragma: no cover - best effort
                 pass
+        for reader in self._readers.values():
+            reader.sock.close()
         for fd in self._fds.values():
             os.close(fd)
         os.close(self._home)
         self._ipr.clear()
+        self._readers.clear()
         self._fds.clear()
         self._reads.clear()
 
@@ -290,6 +357,9 @@ class Session:
         ipr = self._ipr.pop(name, None)
         if ipr is not None:
             ipr.close()
+        reader = self._readers.pop(name, None)
+        if reader is not None:
+            reader.sock.close()
         fd = self._fds.pop(name, None)
         if fd is not None:
             os.close(fd)
@@ -313,3 +383,14 @@ class Session:
             with self.entered(name):
                 self._ipr[name] = IPRoute()
         return self._ipr[name]
+
+    def reader(self, name: str | None) -> Reader:
+        """The reads of a namespace (see :class:`Reader`); never creates the namespace."""
+        if name not in self._readers:
+            import socket
+
+            with self.entered(name):
+                sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+            sock.bind((0, 0))
+            self._readers[name] = Reader(sock)
+        return self._readers[name]

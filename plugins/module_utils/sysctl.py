@@ -46,7 +46,6 @@ class SysctlResource(Resource):
         item["name"], item["value"] = name, normalize_value(value)
         if not item["value"]:
             raise Invalid(option("value"), "is empty: give the value to write")
-        item["_option"] = option
         return item
 
     def key(self, item):
@@ -62,12 +61,12 @@ class SysctlResource(Resource):
             except FileNotFoundError:
                 if self.ctx.check_mode:
                     return None
-                raise Invalid(item["_option"]("name"), f"sysctl {item['name']} does not exist in "
+                raise Invalid(item.option("name"), f"sysctl {item['name']} does not exist in "
                               f"{where(item['netns'])}") from None
             except IsADirectoryError:
-                raise Invalid(item["_option"]("name"), f"{item['name']} is a group of sysctls, not one") from None
+                raise Invalid(item.option("name"), f"{item['name']} is a group of sysctls, not one") from None
             except OSError as exc:
-                raise Invalid(item["_option"]("name"), f"cannot read {item['name']}: {exc.strerror}") from None
+                raise Invalid(item.option("name"), f"cannot read {item['name']}: {exc.strerror}") from None
 
     def plan(self, items, plan):
         writes = []
@@ -80,7 +79,7 @@ class SysctlResource(Resource):
             if current is not None and _INTS.match(current) and \
                     not (_INTS.match(item["value"]) and len(item["value"].split()) == len(current.split())):
                 count = len(current.split())
-                raise Invalid(item["_option"]("value"), f"{item['name']} takes {count} integer{'s' if count > 1 else ''}"
+                raise Invalid(item.option("value"), f"{item['name']} takes {count} integer{'s' if count > 1 else ''}"
                               f" (it is {current!r} now), not {item['value']!r}")
             plan.actions.append(f"set {item['name']}={item['value']} in {where(item['netns'])}")
             writes.append((item, current))
@@ -98,7 +97,7 @@ class SysctlResource(Resource):
                         self.write(back, value)
                     except OSError:
                         pass
-                raise Invalid(item["_option"]("value"), f"the kernel refused {item['value']!r} for {item['name']} in "
+                raise Invalid(item.option("value"), f"the kernel refused {item['value']!r} for {item['name']} in "
                               f"{where(item['netns'])} ({exc.strerror}); nothing was changed") from None
             done.append((item, old))
 

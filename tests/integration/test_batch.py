@@ -84,6 +84,26 @@ def test_a_refused_later_step_refuses_the_whole_batch_before_any_change(mod):
     assert "netns1" not in mod.sh("ip netns list").stdout
 
 
+def test_steps_that_change_nothing_then_a_change_then_a_refusal_change_nothing(mod):
+    """The rehearsal starts at the first step that would change something: the unchanged steps
+    before it were planned for real, the refused one after it still stops the batch before that change."""
+    mod("batch", steps=SEED000)
+    mod.sh("ip link add br1 type veth peer name br1peer")
+    before = lab_state(mod.sandbox)
+    readdressed = dict(module="veth", args=dict(SEED000[1]["args"], items=[
+        dict(SEED000[1]["args"]["items"][0], peer_address=["172.18.0.9/16"]), SEED000[1]["args"]["items"][1]]))
+    steps = [SEED000[0], readdressed, dict(module="bridge_port", args=dict(bridge="br1", items=[dict(port="veth0")]))]
+    r = mod("batch", expect_fail=True, steps=steps)
+    assert r["failed_step"] == 2 and "not made by nslab.net" in r["msg"] and "nothing was changed" in r["msg"], r["msg"]
+    assert not r["changed"] and r["actions"] == []
+    assert lab_state(mod.sandbox) == before, "the readdressing did not happen"
+    mod.sh("ip link del br1")
+    done = mod("batch", steps=steps[:2])
+    assert done["actions"] == ["delete address 172.18.0.2/16 from ceth0 in netns netns0",
+                               "add address 172.18.0.9/16 to ceth0 in netns netns0"], done["actions"]
+    assert [r["changed"] for r in done["results"]] == [False, True]
+
+
 def test_persist_on_a_sandbox_host_is_refused_before_any_change_and_absent_changes_nothing(mod):
     import os
 

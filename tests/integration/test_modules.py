@@ -163,6 +163,26 @@ def test_netns_info_reads_without_creating(mod):
     assert [line.split()[0] for line in mod.sh("ip netns list").stdout.splitlines()] == ["a"]
 
 
+@pytest.mark.parametrize("backend", ["iptables", "nftables"])
+def test_a_removed_or_purged_nat_rule_has_the_diff_shape_of_a_kept_one(mod, backend):
+    """What --diff shows of a NAT rule is the same whether the run keeps it, removes it (state absent) or
+    purges it (no longer listed): its match options are read back from the kernel's rule."""
+    rules = [dict(type="masquerade", source="10.77.0.0/24", out_interface="lo", comment="egress"),
+             dict(type="dnat", destination="203.0.113.10", protocol="tcp", port="8000-8010", to="10.77.0.2:80"),
+             dict(type="forward", in_interface="!lo", out_interface="lo", protocol="udp")]
+    mod("nat_rule", backend=backend, items=rules)
+    kept = {}
+    for rule in rules:
+        before = mod("nat_rule", check=True, backend=backend, **rule)["diff"]["before"]
+        removed = mod("nat_rule", check=True, backend=backend, state="absent", **rule)["diff"]["before"]
+        assert before == removed, (before, removed)
+        kept.update(before)
+    purged = mod("nat_rule", check=True, backend=backend, items=[], purge=True)["diff"]["before"]
+    assert purged == kept, (purged, kept)
+    masquerade = next(view for view in purged.values() if view["type"] == "masquerade")
+    assert (masquerade["source"], masquerade["out_interface"], masquerade["comment"]) == ("10.77.0.0/24", "lo", "egress")
+
+
 def test_a_removed_veth_or_bridge_has_the_diff_shape_of_a_kept_one(mod):
     """One diff shape per resource: what --diff shows of a veth or a bridge is the same whether the run keeps
     it, removes it (state absent) or purges it (no longer listed)."""

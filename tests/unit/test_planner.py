@@ -63,6 +63,27 @@ class FakeIPRoute:
         raise AssertionError("the fake serves links from one dump (FakeSession.peek), never by a get")
 
 
+class FakeReader:
+    """session.Reader over a FakeIPRoute: dumps only (a get would mean the dump was not shared)."""
+
+    def __init__(self, ipr):
+        self.ipr = ipr
+
+    def links(self):
+        return self.ipr.get_links()
+
+    def addresses(self, family=0):
+        return self.ipr.get_addr(family)
+
+    def routes(self, family=0):
+        return self.ipr.get_routes(family)
+
+    def link(self, name=None, index=0):
+        if index:
+            return self.ipr.get_links(index)[0]
+        raise AssertionError("the fake serves links by name from one dump (FakeSession.peek), never by a get")
+
+
 class FakeSession(nsmod.Session):
     """nsmod.Session's shared reads over fake namespaces (None: the host)."""
 
@@ -71,6 +92,9 @@ class FakeSession(nsmod.Session):
 
     def ipr(self, name):
         return self.namespaces[name]
+
+    def reader(self, name):
+        return FakeReader(self.namespaces[name])
 
     def peek(self, key):
         """Every namespace reads as dumped already: links by name come from the dump."""
