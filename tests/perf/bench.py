@@ -166,6 +166,30 @@ class Ours(AnsibleWay):
                     nslab_demo_services=[])
 
 
+class Modules(AnsibleWay):
+    """The modules as a user's own playbook calls them: one task per resource type, each
+    with `items` (tests/perf/modules.yml)."""
+    name = "modules"
+    playbook = "modules.yml"
+
+    def state_var(self, state):
+        return {"bench_state": state}
+
+    def extra_vars(self):
+        spaces = topology(self.n)
+        gateway = GATEWAY.split("/", maxsplit=1)[0]
+        return dict(
+            bench_gateway=GATEWAY,
+            bench_netns=[{"name": ns["name"]} for ns in spaces],
+            bench_veths=[dict(name=ns["veth"], peer=ns["peer"], peer_netns=ns["name"],
+                              peer_address=[f"{ns['address']}/16"]) for ns in spaces],
+            bench_ports=[{"port": ns["veth"]} for ns in spaces],
+            bench_routes=[dict(netns=ns["name"], dst="default", gateway=gateway) for ns in spaces],
+            bench_nat=[dict(type="masquerade", source=SUBNET, uplink=True, comment="egress")]
+            + [dict(type="dnat", protocol="tcp", port=ns["port"], uplink=True, to=f"{ns['address']}:8080",
+                    comment=f"publish {ns['name']}") for ns in spaces])
+
+
 class Mitogen(Ours):
     """The roles again, with Mitogen's strategy (a persistent interpreter on the host).
     Mitogen does not know the sandbox connection plugin, so ansible-playbook runs
@@ -229,7 +253,7 @@ class Engine(Way):
         self.run_calls("absent")
 
 
-WAYS = {w.name: w for w in (Bash, Plain, Ours, Mitogen, Engine)}
+WAYS = {w.name: w for w in (Bash, Plain, Ours, Modules, Mitogen, Engine)}
 
 
 # ------------------------------------------------------------- end state
