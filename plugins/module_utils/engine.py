@@ -90,11 +90,20 @@ class Plan:
         self.before: dict = {}
         self.after: dict = {}
         self.warnings: list[str] = []
+        self.touches: dict = {}       # operation number -> the namespaces it changes (absent: it may change any)
 
-    def do(self, text: str, fn=None) -> None:
+    def do(self, text: str, fn=None, touches=None) -> None:
+        """An action, and the operation that performs it (see :meth:`op`)."""
         self.actions.append(text)
         if fn is not None:
-            self.ops.append((text, fn))
+            self.op(text, fn, touches)
+
+    def op(self, text: str, fn, touches=None) -> None:
+        """An operation; ``touches``: the namespaces whose links, addresses or routes it changes (the
+        shared reads of only those are dropped after it), None when it may change any namespace's."""
+        self.ops.append((text, fn))
+        if touches is not None:
+            self.touches[len(self.ops) - 1] = set(touches)
 
     def state(self, key: str, before, after) -> None:
         """Record a resource's before/after for diff mode (None = absent)."""
@@ -345,7 +354,7 @@ class Call:
                 except OSError as exc:
                     raise Failure(f"{text}: {exc}") from None
                 finally:
-                    ctx.session.changed()
+                    ctx.session.changed(plan.touches.get(count))
                 ctx.done.append(text)
             if pause and pause[0] >= len(plan.ops):
                 pause_here(pause[1], ctx.done)

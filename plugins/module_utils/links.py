@@ -106,7 +106,7 @@ class LinkBase(Resource):
         def fn():
             ipr = ctx.ipr(ns)
             netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), **attrs)
-        plan.do(text, fn)
+        plan.do(text, fn, touches=(ns,))
 
     def op_delete(self, ns, name, text, plan):
         ctx = self.ctx
@@ -150,12 +150,12 @@ class LinkBase(Resource):
             def fn(cidr=cidr, text=f"delete address {cidr} from {name} in {where(ns)}"):
                 ipr = ctx.ipr(ns)
                 netlink(text, ipr.addr, "del", index=index_of(ctx, ns, name), gone_ok=True, **addr_kwargs(cidr))
-            plan.do(f"delete address {cidr} from {name} in {where(ns)}", fn)
+            plan.do(f"delete address {cidr} from {name} in {where(ns)}", fn, touches=(ns,))
         for cidr in sorted(set(wanted) - set(current)):
             def fn(cidr=cidr, text=f"add address {cidr} to {name} in {where(ns)}"):
                 ipr = ctx.ipr(ns)
                 netlink(text, ipr.addr, "add", index=index_of(ctx, ns, name), exists_ok=True, **addr_kwargs(cidr))
-            plan.do(f"add address {cidr} to {name} in {where(ns)}", fn)
+            plan.do(f"add address {cidr} to {name} in {where(ns)}", fn, touches=(ns,))
         return list(wanted)
 
     def renew_neighbours(self, addresses: list[str], *namespaces) -> None:
@@ -182,7 +182,7 @@ class LinkBase(Resource):
         def fn():
             others = sorted(set(lab_namespaces(ctx)) - fixed)
             forget_neighbours(ctx, sorted(fixed, key=lambda n: n or "") + others, set(addresses), text)
-        plan.ops.append((text, fn))
+        plan.op(text, fn, touches=())          # neighbour entries: nothing the shared reads hold
 
     def scan_owned(self, namespaces, kind: str) -> list[tuple]:
         """(ns, link) for every link of ``kind`` this lab owns in ``namespaces``."""
@@ -340,7 +340,7 @@ class VethResource(LinkBase):
             netlink(text, pipr.link, "set", index=pidx, ifalias=self._tag(pns, ns, name), state="up")
             netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), ifalias=self._tag(ns, pns, peer),
                     state="up" if item["up"] else "down")
-        plan.do(text, fn)
+        plan.do(text, fn, touches=(ns, pns))     # a new pair changes the namespaces of its two ends
 
     def purge(self, items, plan):
         listed = set()
@@ -452,7 +452,7 @@ class BridgePortResource(LinkBase):
                 netlink(text, ipr.link, "add", ifname=name, kind="bridge")
                 netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), ifalias=owner_tag(ctx.lab),
                         state="up")
-            plan.do(text, create)
+            plan.do(text, create, touches=(ns,))
             br = dict(name=name, index=None, kind="bridge", alias=owner_tag(ctx.lab), up=True, mtu=1500,
                       master=None, addresses=[])
             self.project(ns, name, br)
@@ -486,7 +486,7 @@ class BridgePortResource(LinkBase):
             def hairpin(text=text, flag=int(flag)):
                 ipr = ctx.ipr(ns)
                 netlink(text, ipr.brport, "set", index=index_of(ctx, ns, port), mode=flag)
-            plan.do(text, hairpin)
+            plan.do(text, hairpin, touches=(ns,))
             entry["ports"][port] = flag
 
     def op_set_master(self, ns, port, bridge, text, plan):
@@ -495,7 +495,7 @@ class BridgePortResource(LinkBase):
         def fn():
             ipr = ctx.ipr(ns)
             netlink(text, ipr.link, "set", index=index_of(ctx, ns, port), master=index_of(ctx, ns, bridge))
-        plan.do(text, fn)
+        plan.do(text, fn, touches=(ns,))
 
     def plan_absent(self, item, entry, plan):
         ns, name, port = item["netns"], item["bridge"], item["port"]

@@ -105,20 +105,21 @@ class NetnsResource(Resource):
                 nsmod.create_namespace(name)
                 ipr = ctx.ipr(name)
                 netlink(f"mark netns {name}", ipr.link, "set", index=1, ifalias=owner_tag(ctx.lab))
-            plan.do(f"add netns {name}", create)
+            plan.do(f"add netns {name}", create, touches=(name,))
             ctx.created_ns.add(name)
             cur = dict(lab=ctx.lab, lo_up=False, dns=None, resolv=None)
         if item["loopback"] != cur["lo_up"]:
             state = "up" if item["loopback"] else "down"
             plan.do(f"set lo {state} in netns {name}",
                     lambda name=name, state=state: netlink(f"set lo {state} in netns {name}",
-                                                           ctx.ipr(name).link, "set", index=1, state=state))
+                                                           ctx.ipr(name).link, "set", index=1, state=state),
+                    touches=(name,))
         dns = cur["dns"]
         if item["dns"] is not None:
             text = resolv_text(ctx.lab, item["dns"])
             if text != cur["resolv"]:
                 plan.do(f"write {resolv_path(name)} (nameserver {', '.join(item['dns']) or 'none'})",
-                        lambda name=name, text=text: _write_resolv(name, text))
+                        lambda name=name, text=text: _write_resolv(name, text), touches=())
             dns = item["dns"]
         plan.state(name, before, self.view(name, True, item["loopback"], dns))
 

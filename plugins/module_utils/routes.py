@@ -186,7 +186,7 @@ class RouteResource(Resource):
                         raise Invalid("dev", f"link {item['dev']} does not exist in {where(item['netns'])}")
                     kwargs["oif"] = link["index"]
             netlink(text, ipr.route, command, gone_ok=(command == "del"), **kwargs)
-        plan.do(text, fn)
+        plan.do(text, fn, touches=(item["netns"],))
 
     def purge(self, items, plan):
         if self.params["state"] == "absent":

@@ -309,7 +309,8 @@ class Session:
 
     # -- reads shared by every module call on this session, dropped by any change --
     def cached(self, key, read):
-        """``read()`` once per ``key`` until :meth:`changed`; callers must not mutate the value."""
+        """``read()`` once per ``key`` - (what, namespace, ...) - until :meth:`changed`; callers must
+        not mutate the value."""
         if key not in self._reads:
             self._reads[key] = read()
         return self._reads[key]
@@ -317,9 +318,13 @@ class Session:
     def peek(self, key):
         return self._reads.get(key)
 
-    def changed(self) -> None:
-        """Something was written: every shared read may be stale."""
-        self._reads.clear()
+    def changed(self, namespaces=None) -> None:
+        """Something was written in ``namespaces``: their shared reads may be stale (None: any namespace's)."""
+        if namespaces is None:
+            self._reads.clear()
+            return
+        for key in [key for key in self._reads if key[1] in namespaces]:
+            del self._reads[key]
 
     def close(self) -> None:
         for ipr in self._ipr.values():

@@ -168,3 +168,37 @@ def test_a_later_item_plans_on_what_the_earlier_ones_leave(host):
     assert result["actions"][0] == "add bridge br0 in the host namespace"
     assert result["actions"].count("add bridge br0 in the host namespace") == 1
     assert result["diff"]["after"]["-/br0"]["ports"] == ["eth0"]
+
+
+def test_a_write_drops_the_shared_reads_of_the_namespaces_it_changes_only():
+    """After an operation the engine drops the reads of the namespaces it declared (a route in p1),
+    and every read when it declared none (it may have changed any namespace: a deleted veth takes its
+    peer in another namespace with it)."""
+    session = nsmod.Session()
+    try:
+        reads = []
+
+        def read(key):
+            return session.cached(key, lambda: reads.append(key) or len(reads))
+        for key in (("links", None), ("links", "p1"), ("routes", "p1"), ("routes", "p2")):
+            read(key)
+        session.changed({"p1"})
+        assert [read(k) for k in (("links", None), ("routes", "p2"))] == [1, 4], "other namespaces keep theirs"
+        read(("routes", "p1"))
+        assert reads[-1] == ("routes", "p1"), "p1 is read again"
+        session.changed()
+        read(("links", None))
+        assert reads[-1] == ("links", None) and len(reads) == 6
+    finally:
+        session.close()
+
+
+def test_plan_records_what_each_operation_changes():
+    from ansible_collections.nslab.net.plugins.module_utils.engine import Plan
+
+    plan = Plan()
+    plan.do("add route", lambda: None, touches=("p1",))
+    plan.do("delete veth", lambda: None)
+    plan.op("forget neighbours", lambda: None, touches=())
+    assert plan.actions == ["add route", "delete veth"] and len(plan.ops) == 3
+    assert plan.touches == {0: {"p1"}, 2: set()}, "absent: it may change any namespace"
