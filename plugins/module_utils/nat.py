@@ -298,8 +298,8 @@ class IptablesState:
                     if tag:
                         entry = self.ours.setdefault(tag["key"], dict(tag, lines=[], family=family))
                         entry["lines"].append(line)
-                        if key == MAIN_CHAIN.get(tag["type"]) and "match" not in entry:
-                            entry["match"] = ipt_match(line)
+                        if key == MAIN_CHAIN.get(tag["type"]):
+                            entry.setdefault("main", ("iptables", line))     # its match, read when shown
                         to = re.search(r"--to-(?:destination|source) (\S+)", line)
                         if to:
                             entry["to"] = to.group(1)
@@ -414,12 +414,20 @@ class NftState:
                 entry = self.ours.setdefault(tag["key"], dict(tag, lines=[], handles=[]))
                 entry["handles"].append((r["chain"], r["handle"]))
                 entry["lines"].append(f"{r['chain']}: {r.get('comment')}")
-                if r["chain"] == NFT_CHAINS.get(MAIN_CHAIN.get(tag["type"]), ("",))[0] and "match" not in entry:
-                    entry["match"] = nft_match(r.get("expr", []))
+                if r["chain"] == NFT_CHAINS.get(MAIN_CHAIN.get(tag["type"]), ("",))[0]:
+                    entry.setdefault("main", ("nftables", r.get("expr", [])))
                 for expr in r.get("expr", []):
                     for kind in ("dnat", "snat"):
                         if kind in expr:
                             entry["to"] = _nft_to(expr[kind])
+
+
+def entry_match(entry: dict) -> dict:
+    """nat_rule's match options of a rule as read (its rule in the chain of its type), None each when not found."""
+    backend, rule = entry.get("main", (None, None))
+    if backend == "iptables":
+        return ipt_match(rule)
+    return nft_match(rule) if backend == "nftables" else dict.fromkeys(MATCH_FIELDS)
 
 
 def ipt_match(line: str) -> dict:
@@ -815,7 +823,7 @@ class NatResource(Resource):
         if rule:
             base = rule.view(scope["backend"])
         else:                            # a rule no item names (purge): the same view, read from the kernel's rule
-            base = dict(netns=scope["ns"], type=entry["type"], **(entry.get("match") or dict.fromkeys(MATCH_FIELDS)),
+            base = dict(netns=scope["ns"], type=entry["type"], **entry_match(entry),
                         to=None, comment=None, key=entry["key"], backend=scope["backend"])
         base.update(to=entry.get("to"), comment=entry.get("comment"), rules=len(entry["lines"]))
         return base

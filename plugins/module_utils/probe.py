@@ -11,8 +11,6 @@ import socket
 import time
 import traceback
 import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 from ansible.module_utils.basic import AnsibleModule
@@ -21,7 +19,6 @@ from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import check_entry, item_validator, require_pyroute2
-from ansible_collections.nslab.net.plugins.module_utils.topology import uses_uplink, with_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 KINDS = ("ping", "tcp", "http")
@@ -110,6 +107,8 @@ def _tcp(target: str, port: int, timeout: float) -> tuple[bool, str, float | Non
 def _http(target: str, port: int, path: str, timeout: float) -> tuple[bool, str, float | None, int]:
     host = f"[{target}]" if ":" in target else target
     url = f"http://{host}:{port}{path}"
+    import urllib.request   # http.client and email with it: only where an http probe runs
+
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never via a proxy
 
     def get(seconds: float) -> str:
@@ -145,6 +144,8 @@ def run_all(module, session, probes: list) -> list:
         return [run_probe(module, session, p) for p in probes]
     for name in {p["netns"] for p in probes if p["netns"] is not None}:
         session.fd(name)                    # opened here, once, not by the threads
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(probes))) as pool:
         return list(pool.map(lambda p: run_probe(module, session, p), probes))
 
@@ -198,19 +199,27 @@ def _read_uplink(session) -> dict:
     return uplink
 
 
+def _topology():
+    """module_utils.topology (``{uplink}`` in probes), imported when probes are run: a batch without a
+    probe step never compiles it."""
+    from ansible_collections.nslab.net.plugins.module_utils import topology
+
+    return topology
+
+
 def needs_session(raw: list, address: str | None) -> bool:
     """Whether the probes enter namespaces or read the uplink (both need pyroute2 and root)."""
-    return (address is None and uses_uplink(raw)) or any(isinstance(p, dict) and p.get("netns") is not None
+    return (address is None and _topology().uses_uplink(raw)) or any(isinstance(p, dict) and p.get("netns") is not None
                                                          for p in raw)
 
 
 def measure(module: AnsibleModule, session, raw: list, address: str | None) -> dict:
     """Run the probes (``session``: a netlink session, needed when ``needs_session``); raises Invalid."""
     uplink = None
-    if address is None and uses_uplink(raw):
+    if address is None and _topology().uses_uplink(raw):
         uplink = _read_uplink(session)
         address = uplink["address"]
-    probes = [normalize(i, p) for i, p in enumerate(with_uplink(raw, address))]
+    probes = [normalize(i, p) for i, p in enumerate(_topology().with_uplink(raw, address))]
     results = run_all(module, session, probes)
     if session is not None and not all(r["ok"] for r in results):
         name_firewalls(module, results)
@@ -237,7 +246,8 @@ class ProbeCall:
     def prepare(self) -> None:
         """Check every probe's options before any step runs ({uplink} stands in for the address; its
         namespace may be one that an earlier step creates)."""
-        for index, probe in enumerate(with_uplink(self.params["probes"], self.params["uplink_address"] or "0.0.0.0")):
+        probes = _topology().with_uplink(self.params["probes"], self.params["uplink_address"] or "0.0.0.0")
+        for index, probe in enumerate(probes):
             normalize(index, probe, present=False)
 
     def execute(self) -> dict:

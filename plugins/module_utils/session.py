@@ -234,7 +234,9 @@ def pyroute2_problem() -> str | None:
     return None
 
 
-RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26
+RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26      # each answered by its RTM_NEW* (the type minus 2)
+SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
+RTN_UNICAST = 1
 
 
 class Reader:
@@ -245,21 +247,26 @@ class Reader:
     whole dump). Changes still go through IPRoute."""
 
     def __init__(self, sock):
-        from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+        from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+        from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+        from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
+        try:        # the generic marshal and only the three message classes (rtnl's imports every one, and asyncio)
+            from pyroute2.netlink.marshal import Marshal
+        except ImportError:                 # pyroute2 0.7
+            from pyroute2.netlink.nlsocket import Marshal
         self.sock = sock
-        self.marshal = MarshalRtnl()
+        self.marshal = Marshal()
+        self.marshal.msg_map.update({RTM_GETLINK - 2: ifinfmsg, RTM_GETADDR - 2: ifaddrmsg, RTM_GETROUTE - 2: rtmsg})
+        self.classes = {"ifinfmsg": ifinfmsg, "ifaddrmsg": ifaddrmsg, "rtmsg": rtmsg}
         self.seq = 0
 
     def request(self, kind: str, msg_type: int, dump: bool, fields: dict | None = None, attrs=()) -> list:
         """The answer to one request: every message of a dump, or the one message of a get.
         A netlink error is raised as pyroute2's NetlinkError, as IPRoute raises it."""
-        import importlib
-
         from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE
 
-        msg_class = getattr(importlib.import_module(f"pyroute2.netlink.rtnl.{kind}"), kind)
-        request = msg_class()
+        request = self.classes[kind]()
         for key, value in (fields or {}).items():
             request[key] = value
         request["attrs"] = [list(attr) for attr in attrs]
@@ -294,7 +301,9 @@ class Reader:
         return self.request("ifaddrmsg", RTM_GETADDR, True, {"family": family})
 
     def routes(self, family: int = 0) -> list:
-        return self.request("rtmsg", RTM_GETROUTE, True, {"family": family})
+        """The unicast routes of every table: the kernel filters them (strict checking, Linux 4.20 and
+        later: without it, the local and broadcast routes come too, and callers skip them)."""
+        return self.request("rtmsg", RTM_GETROUTE, True, {"family": family, "type": RTN_UNICAST})
 
 
 class Session:
@@ -396,6 +405,10 @@ class Session:
 
             with self.entered(name):
                 sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+            try:                    # dumps filtered by the kernel (Reader.routes)
+                sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+            except OSError:         # before Linux 4.20
+                pass
             sock.bind((0, 0))
             self._readers[name] = Reader(sock)
         return self._readers[name]

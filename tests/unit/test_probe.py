@@ -205,14 +205,28 @@ def test_importing_probe_does_not_import_pyroute2():
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
 
 
+def test_a_batch_without_probes_does_not_import_http_or_the_topology():
+    """Every module run pays for its imports (from the AnsiballZ zip, compiled each time): the batch of a
+    role, which has no probe step, imports neither urllib.request (http.client, email) nor the topology."""
+    code = ("import sys; import ansible_collections.nslab.net.plugins.module_utils.batch; "
+            "heavy = [m for m in ('urllib.request', 'http.client', 'concurrent.futures', "
+            "'ansible_collections.nslab.net.plugins.module_utils.topology') if m in sys.modules]; "
+            "print(heavy); sys.exit(1 if heavy else 0)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, check=False, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_uplink_placeholder_is_replaced_in_name_target_and_expect():
     probes = [dict(name="outside -> {uplink}:5000", target="{uplink}", kind="http", port=5000, expect="seen-from {uplink}"),
               dict(name="host -> netns1", target="192.168.0.2")]
-    out = pm.with_uplink(probes, "203.0.113.10")
+    from ansible_collections.nslab.net.plugins.module_utils.topology import with_uplink
+
+    out = with_uplink(probes, "203.0.113.10")
     assert out[0]["name"] == "outside -> 203.0.113.10:5000" and out[0]["target"] == "203.0.113.10"
     assert out[0]["expect"] == "seen-from 203.0.113.10" and out[0]["port"] == 5000
     assert out[1] == probes[1]
-    assert pm.with_uplink(probes, None) is probes
+    assert with_uplink(probes, None) is probes
 
 
 def test_given_uplink_address_needs_neither_pyroute2_nor_root(bare_controller, listener):
