@@ -131,7 +131,7 @@ class LinkBase(Resource):
                 for other in others:
                     if index == mine or not net.overlaps(ipaddress.ip_interface(other).network):
                         continue
-                    found = read_link(self.ctx.reader(ns), index=index)
+                    found = next((link for link in links_in(self.ctx.session, ns).values() if link["index"] == index), None)
                     if found is None or found["name"] == name or self.owned(found):
                         continue
                     owner = parse_owner(found["alias"])[0]

@@ -209,8 +209,8 @@ def _topology():
 
 def needs_session(raw: list, address: str | None) -> bool:
     """Whether the probes enter namespaces or read the uplink (both need pyroute2 and root)."""
-    return (address is None and _topology().uses_uplink(raw)) or any(isinstance(p, dict) and p.get("netns") is not None
-                                                         for p in raw)
+    return (address is None and _topology().uses_uplink(raw)) or any(
+        isinstance(p, dict) and p.get("netns") is not None for p in raw)
 
 
 def measure(module: AnsibleModule, session, raw: list, address: str | None) -> dict:

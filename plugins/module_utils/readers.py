@@ -18,17 +18,17 @@ IFF_UP = 1
 IFF_LOOPBACK = 8
 
 
-def read_link(reader, name: str | None = None, index: int = 0) -> dict | None:
-    """One link by name or index (a netlink get, never a dump) through a namespace's
-    :class:`session.Reader`; None if it is missing."""
+def read_link(reader, name: str) -> dict | None:
+    """One link by name (a netlink get, never a dump) through a namespace's :class:`session.Reader`;
+    None if it is missing."""
     from pyroute2.netlink.exceptions import NetlinkError
 
     try:
-        msg = reader.link(name, index)
+        msg = reader.link(name)
     except NetlinkError as exc:
         if exc.code in (errno.ENODEV, errno.ENOENT):
             return None
-        raise Failure(f"reading link {name or index}: errno {exc.code}") from None
+        raise Failure(f"reading link {name}: errno {exc.code}") from None
     return link_dict(msg)
 
 

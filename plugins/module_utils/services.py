@@ -252,7 +252,7 @@ class ServiceResource(Resource):
             return read_page(page_path(item["directory"]))
         except OSError as exc:
             raise v.Invalid(item.option("index"), f"cannot read {page_path(item['directory'])}: "
-                                                      f"{exc.strerror}") from None
+                                                  f"{exc.strerror}") from None
 
     def with_page(self, view, item):
         """A service's view with its page (``index``: the text of DIRECTORY/index.html, when

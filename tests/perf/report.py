@@ -36,13 +36,17 @@ def write_report(path: str) -> None:
     ways = [w for w in LABELS if any(k[1] == w for k in s)]
     lines = ["# Benchmarks", "",
              "The egress+ingress lab (N namespaces, each with a veth pair on one bridge, an address, a default",
-             "route and a published port; forwarding and one MASQUERADE) built five ways side by side, each in a",
+             "route and a published port; forwarding and one MASQUERADE) built six ways side by side, each in a",
              "fresh sandbox host: a bash script of `ip`/`iptables` commands written as the seeds write them,",
              "a plain-Ansible playbook (`ansible.builtin.command` loops and `ansible.builtin.iptables`,",
-             "`tests/perf/plain.yml`), the nslab.net roles (`tests/perf/ours.yml`), the same roles with",
-             "Mitogen's `mitogen_linear` strategy, and the nslab.net modules called directly from Python (the",
-             "engine alone: the roles' module calls, one `nslab.net.batch` run per role, without",
-             "`ansible-playbook`). The playbooks use the project's `ansible.cfg` (pipelining on) and the",
+             "`tests/perf/plain.yml`), the nslab.net roles (`tests/perf/ours.yml`), the nslab.net modules as a",
+             "user's own playbook calls them - one task per resource type, each with `items`",
+             "(`tests/perf/modules.yml`: netns, bridge_port, veth, bridge_port ports, ns_route, ns_sysctl,",
+             "nat_rule) -, the roles with Mitogen's `mitogen_linear` strategy, and the nslab.net modules called",
+             "directly from Python (the engine alone: the roles' module calls, one `nslab.net.batch` run per",
+             "role, without `ansible-playbook`). One more row, Ansible's floor, is the module list form's seven",
+             "tasks as `ansible.builtin.ping` (`tests/perf/floor.yml`): what Ansible costs for as many module",
+             "tasks that do nothing. The playbooks use the project's `ansible.cfg` (pipelining on) and the",
              "`nslab.net.sandbox` connection; Mitogen does not know that connection plugin, so its runs use",
              "connection local inside the sandbox host (as over ssh to a lab VM). All reach the same end state",
              "(namespaces, addresses, routes, bridge ports, forwarding, MASQUERADE, DNAT mappings: checked).",
@@ -68,6 +72,10 @@ def write_report(path: str) -> None:
                 cells.append(f"{med:.2f} [{lo:.2f}-{hi:.2f}]{ratio}")
             lines.append(f"| {LABELS[way]} | " + " | ".join(cells) + " |")
         lines.append("")
+    fleet = os.path.join(HERE, "fleet.md")       # the fleet rows (make bench-fleet), written by hand from fleet.json
+    if os.path.exists(fleet):
+        with open(fleet) as fh:
+            lines += [fh.read().rstrip(), ""]
     lines += ["## Targets", ""] + targets(s) + ["", "![time against N](docs/bench.png)", ""]
     analysis = os.path.join(HERE, "analysis.md")
     if os.path.exists(analysis):
