@@ -11,7 +11,9 @@ each inside its own fresh sandbox host (the machine's network is never touched):
   engine  the nslab.net modules run directly from Python (no ansible-playbook): the calls the
           roles make, one nslab.net.batch run per role
 
-Phases: cold build, no-change re-run, one-object drift repair (a veth deleted), teardown.
+Phases: cold build, no-change re-run, one-object drift repair (a veth deleted), teardown. The ways
+take turns (each way's first run, then each way's second...), so a slower spell of the machine
+weighs on all of them.
 Every method must reach the same end state (checked). Writes results JSON, BENCHMARKS.md
 and a plot.
 
@@ -367,14 +369,15 @@ def main(argv=None) -> int:
     results, failures = [], []
     try:
         for n in args.sizes:
-            reference = None
-            for way in args.ways:
-                if way == "plain" and n > args.plain_max:
-                    continue
-                runs = []
-                for run in range(args.plain_runs or args.runs if way == "plain" else args.runs):
+            reference, runs = None, {}
+            ways = [way for way in args.ways if way != "plain" or n <= args.plain_max]
+            # round robin (every way once, then again): a slower spell of the machine weighs on every way alike
+            for run in range(max(args.runs, args.plain_runs or 0)):
+                for way in ways:
+                    if run >= (args.plain_runs or args.runs if way == "plain" else args.runs):
+                        continue
                     one = run_one(way, n, internet, root)
-                    runs.append(one)
+                    runs.setdefault(way, []).append(one)
                     phases = "  ".join(f"{p} {one['times'][p]:7.2f}s" for p in PHASES)
                     note = "" if one["clean"] else "  [teardown left something]"
                     print(f"N={n:<4} {way:<7} run {run + 1}: {phases}{note}", flush=True)
@@ -383,13 +386,14 @@ def main(argv=None) -> int:
                     elif reference is None:
                         reference = one["state"]
                     elif one["state"] != reference:
-                        failures.append(f"N={n} {way}: end state differs from {args.ways[0]}: {one['state']} != {reference}")
+                        failures.append(f"N={n} {way}: end state differs from {ways[0]}: {one['state']} != {reference}")
                     if way != "bash" and not one["repaired"]:
                         failures.append(f"N={n} {way}: drift not repaired")
                     if way != "bash" and not one["clean"]:
                         failures.append(f"N={n} {way}: teardown left something")
-                results.append(dict(n=n, way=way, runs=[r["times"] for r in runs]))
-                save(args, earlier + results)          # after every cell: a long run keeps what it measured
+                done = [dict(n=n, way=way, runs=[r["times"] for r in runs[way]]) for way in ways if way in runs]
+                save(args, earlier + results + done)          # after every round: a long run keeps what it measured
+            results += [dict(n=n, way=way, runs=[r["times"] for r in runs[way]]) for way in ways if way in runs]
     finally:
         internet.destroy()
         if os.path.isdir(root) and not os.listdir(root):
