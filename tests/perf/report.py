@@ -82,7 +82,7 @@ def write_report(path: str) -> None:
         with open(analysis) as fh:
             lines += [fh.read().rstrip(), ""]
     lines += ["## Reproduce", "", "```",
-              "make bench            # python tests/perf/bench.py --sizes 1 10 100 500 --runs 3",
+              "make bench            # python tests/perf/bench.py --sizes 1 10 100 500 --runs 3 --plain-max 10",
               "```", "", "It needs root (sandboxes are network namespaces) and writes",
               "`tests/perf/results/latest.json`, this file and `docs/bench.png`. CI runs a smoke of it",
               "(`--sizes 10 --runs 1`) that checks the ways agree.", ""]
