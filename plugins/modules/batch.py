@@ -21,9 +21,10 @@ description:
     host, one netlink socket per namespace for all steps, one host lock. An Ansible task costs about
     a third of a second before its module does any work, so the roles use one batch per role
     rather than one task per resource type.
-  - All or nothing - every step's options are checked and every step is planned in check mode before the
-    first change (each against the namespaces the steps before it would create or delete); a step that would
-    be refused refuses the whole batch, naming the step, with nothing changed. A step that fails while
+  - All or nothing - every step's options are checked and every step is planned before the first change (the
+    steps from the first one that would change something on, in check mode, each against the namespaces the
+    steps before it would create or delete); a step that would be refused refuses the whole batch, naming the
+    step, with nothing changed. A run with nothing to change plans each step once. A step that fails while
     applying (the kernel refuses) stops the batch; the error names the step, C(actions) lists what was done
     and C(changed) is true when anything was.
 options:
