@@ -339,7 +339,7 @@ class Call:
         """The module's result; raises Invalid (nothing changed), Conflict or Failure
         (``self.done()`` lists what was applied before it)."""
         plan = self.make_plan()
-        params, ctx, resource, items = self.params, self.ctx, self.resource, self.items
+        ctx, resource, items = self.ctx, self.resource, self.items
         pause = test_pause(self.resource_cls.module_name)
         if not ctx.check_mode:
             for count, (text, fn) in enumerate(plan.ops):

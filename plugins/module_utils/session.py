@@ -234,7 +234,8 @@ def pyroute2_problem() -> str | None:
     return None
 
 
-RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26      # each answered by its RTM_NEW* (the type minus 2)
+RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26
+ANSWER = -2         # a request RTM_GET* is answered by RTM_NEW*, the type before it
 SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
 RTN_UNICAST = 1
 
@@ -257,16 +258,16 @@ class Reader:
             from pyroute2.netlink.nlsocket import Marshal
         self.sock = sock
         self.marshal = Marshal()
-        self.marshal.msg_map.update({RTM_GETLINK - 2: ifinfmsg, RTM_GETADDR - 2: ifaddrmsg, RTM_GETROUTE - 2: rtmsg})
-        self.classes = {"ifinfmsg": ifinfmsg, "ifaddrmsg": ifaddrmsg, "rtmsg": rtmsg}
+        self.marshal.msg_map.update({RTM_GETLINK + ANSWER: ifinfmsg, RTM_GETADDR + ANSWER: ifaddrmsg,
+                                     RTM_GETROUTE + ANSWER: rtmsg})
         self.seq = 0
 
-    def request(self, kind: str, msg_type: int, dump: bool, fields: dict | None = None, attrs=()) -> list:
-        """The answer to one request: every message of a dump, or the one message of a get.
-        A netlink error is raised as pyroute2's NetlinkError, as IPRoute raises it."""
+    def request(self, msg_type: int, dump: bool, fields: dict | None = None, attrs=()) -> list:
+        """The answer to one request (of the message class of its answer): every message of a dump, or
+        the one message of a get. A netlink error is raised as pyroute2's NetlinkError, as IPRoute raises it."""
         from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE
 
-        request = self.classes[kind]()
+        request = self.marshal.msg_map[msg_type + ANSWER]()
         for key, value in (fields or {}).items():
             request[key] = value
         request["attrs"] = [list(attr) for attr in attrs]
@@ -290,20 +291,20 @@ class Reader:
                     return found
 
     def links(self) -> list:
-        return self.request("ifinfmsg", RTM_GETLINK, True)
+        return self.request(RTM_GETLINK, True)
 
     def link(self, name: str | None = None, index: int = 0):
         """One link, by name or by index (a get, never a dump)."""
-        return self.request("ifinfmsg", RTM_GETLINK, False, {"index": index},
+        return self.request(RTM_GETLINK, False, {"index": index},
                             [("IFLA_IFNAME", name)] if name else ())[0]
 
     def addresses(self, family: int = 0) -> list:
-        return self.request("ifaddrmsg", RTM_GETADDR, True, {"family": family})
+        return self.request(RTM_GETADDR, True, {"family": family})
 
     def routes(self, family: int = 0) -> list:
         """The unicast routes of every table: the kernel filters them (strict checking, Linux 4.20 and
         later: without it, the local and broadcast routes come too, and callers skip them)."""
-        return self.request("rtmsg", RTM_GETROUTE, True, {"family": family, "type": RTN_UNICAST})
+        return self.request(RTM_GETROUTE, True, {"family": family, "type": RTN_UNICAST})
 
 
 class Session:
@@ -316,7 +317,7 @@ class Session:
         self._fds: dict = {}
         self._reads: dict = {}
 
-    # -- reads shared by every module call on this session, dropped by any change --
+    # -- reads shared by every module call on this session, dropped by a change in their namespace --
     def cached(self, key, read):
         """``read()`` once per ``key`` - (what, namespace, ...) - until :meth:`changed`; callers must
         not mutate the value."""
