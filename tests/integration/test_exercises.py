@@ -9,8 +9,8 @@ import os
 import re
 import xml.etree.ElementTree as ET
 
-import pytest
-from test_lab_playbook import ansible_playbook, recaps
+import yaml
+from test_lab_playbook import ansible_playbook, recaps, sandbox_inventory
 
 from nslabtest import REPO, Internet, Sandbox, state_of
 
@@ -41,39 +41,91 @@ def results_of(tmp_path, host="lab1") -> dict:
     return {p["probe"]: p for p in record["results"]}
 
 
-def run_stages(tmp_path, seed: str, order: list, *extra: str) -> None:
-    root = str(tmp_path / "sb")
-    reachable = set()
-    cumulative = {}
-    for stage in REACHABLE[seed]:
-        reachable |= REACHABLE[seed][stage]
+SEED000_VARS = yaml.safe_load(open(SEED000[1:]))
+
+
+class Class:
+    """A class of sandbox lab hosts sharing one simulated internet, each with its own host variables (its
+    exercise), as a teacher hands them out: one lab.yml and one check.yml run for all of them."""
+
+    def __init__(self, tmp_path, hosts: dict):
+        self.tmp_path, self.root = tmp_path, str(tmp_path / "sb")
+        self.hosts = hosts
+        self.internet = Internet(self.root)
+        self.boxes = {name: Sandbox(name, self.root) for name in hosts}
+        self.uplink = {name: f"203.0.113.{50 + i}" for i, name in enumerate(hosts)}
+
+    def __enter__(self):
+        self.internet.create()
+        for name, box in self.boxes.items():
+            box.create()
+            self.internet.attach(box, self.uplink[name])
+        self.write({name: {} for name in self.hosts})
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.playbook("playbooks/teardown.yml")
+        finally:
+            for box in self.boxes.values():
+                box.destroy()
+            self.internet.destroy()
+
+    def write(self, changes: dict) -> None:
+        """The inventory, each host's variables updated with ``changes[host]``."""
+        for name, update in changes.items():
+            self.hosts[name] = dict(self.hosts[name], **update)
+        self.inventory = sandbox_inventory(self.tmp_path, self.root, self.hosts)
+
+    def at(self, host: str, words):
+        """Words of the single-host lab (whose uplink is 203.0.113.10) as they read on ``host``."""
+        if isinstance(words, str):
+            return words.replace("203.0.113.10", self.uplink[host])
+        return {self.at(host, w) for w in words}
+
+    def playbook(self, *args: str):
+        return ansible_playbook(self.root, "-i", self.inventory, "-f", str(len(self.hosts)), *args)
+
+
+def check_stages(klass, seed: str, stage_of: dict) -> None:
+    """check.yml once for the class; each host's facts are those its stage makes reachable, all as expected."""
+    cumulative, reachable = {}, set()
+    for stage, made in REACHABLE[seed].items():
+        reachable |= made
         cumulative[stage] = set(reachable)
-    try:
-        for stage in order:
-            built = ansible_playbook(root, "playbooks/lab.yml", *extra, "-e", f"nslab_stage={stage}")
-            assert built.returncode == 0, f"stage {stage}: " + built.stdout[-3000:]
-            checked = ansible_playbook(root, "playbooks/check.yml", *extra, "-e", f"nslab_stage={stage}")
-            assert checked.returncode == 0, f"stage {stage}: " + checked.stdout[-4000:]
-            assert recaps(checked.stdout)["lab1"]["changed"] == 0
-            facts = results_of(tmp_path)
-            got = {name for name, p in facts.items() if p["ok"]}
-            assert got == cumulative[stage], (stage, got ^ cumulative[stage])
-            assert all(p["as_expected"] and p["expected"] == (name in got) for name, p in facts.items()), facts
-            if len(got) < len(facts):
-                assert "(expected)" in checked.stdout and f"as expected at stage {stage}" in checked.stdout
-    finally:
-        ansible_playbook(root, "playbooks/teardown.yml")
+    checked = klass.playbook("playbooks/check.yml")
+    assert checked.returncode == 0, checked.stdout[-4000:]
+    assert all(counters["changed"] == 0 for counters in recaps(checked.stdout).values()), checked.stdout[-3000:]
+    for host, stage in stage_of.items():
+        facts = results_of(klass.tmp_path, host)
+        got = {name for name, p in facts.items() if p["ok"]}
+        assert got == klass.at(host, cumulative[stage]), (host, stage, got ^ klass.at(host, cumulative[stage]))
+        assert all(p["as_expected"] and p["expected"] == (name in got) for name, p in facts.items()), facts
+        if len(got) < len(facts):
+            assert f"as expected at stage {stage}" in checked.stdout, (host, stage)
+
+
+def run_stages(tmp_path, seed: str, back_to: str, seed_vars: dict) -> None:
+    """A host per stage of the seed, built from nothing; then each host one stage on (the host at the last stage
+    back to ``back_to``: what the later stages added is removed again); checked as the seed expects each time."""
+    stages = list(REACHABLE[seed])
+    hosts = {f"s{seed[-1]}-{stage}": dict(seed_vars, nslab_stage=stage) for stage in stages}
+    with Class(tmp_path, hosts) as klass:
+        for rounds in (0, 1):
+            stage_of = {f"s{seed[-1]}-{stage}": (stages[i + rounds] if i + rounds < len(stages) else back_to)
+                        for i, stage in enumerate(stages)}
+            klass.write({host: {"nslab_stage": stage} for host, stage in stage_of.items()})
+            built = klass.playbook("playbooks/lab.yml")
+            assert built.returncode == 0, f"round {rounds}: " + built.stdout[-3000:]
+            check_stages(klass, seed, stage_of)
 
 
 def test_every_stage_of_seed_002_builds_and_checks_as_the_seed_expects(tmp_path):
-    stages = list(REACHABLE["seed002"])
-    # up one by one, then back to an earlier checkpoint (what a later stage added is removed again)
-    run_stages(tmp_path, "seed002", stages + ["route"])
+    run_stages(tmp_path, "seed002", "route", {})
 
 
 def test_every_stage_of_seed_000_builds_and_checks_as_the_seed_expects(tmp_path):
-    stages = list(REACHABLE["seed000"])
-    run_stages(tmp_path, "seed000", stages + ["veth"], "-e", SEED000)
+    run_stages(tmp_path, "seed000", "veth", SEED000_VARS)
 
 
 #: per fault: the facts check.yml must find not as expected, words of their cause, and the hint (a command)
@@ -119,51 +171,52 @@ def student_fixes(box, hints: list) -> list:
     return started
 
 
-def inject_check_fix(tmp_path, root, box, fault: str) -> None:
-    facts, words, hint = FAULTS[fault]
-    built = ansible_playbook(root, "playbooks/lab.yml", "-e", f"nslab_faults={fault}")
-    assert built.returncode == 0, built.stdout[-3000:]          # a faulted lab is built as asked
-    assert f"(faults injected: {fault})" in built.stdout
-    again = ansible_playbook(root, "playbooks/lab.yml", "--check", "-e", f"nslab_faults={fault}")
-    assert recaps(again.stdout)["lab1"]["changed"] == 0, again.stdout[-3000:]    # a fault is an ordinary state
-    before = state_of(box)
-    checked = ansible_playbook(root, "playbooks/check.yml")
-    assert state_of(box) == before                               # check.yml changes nothing
-    assert checked.returncode != 0, checked.stdout[-3000:]
-    found = results_of(tmp_path)
-    bad = {name for name, p in found.items() if not p["as_expected"]}
-    assert facts <= bad, (fault, facts - bad, bad)
-    for name in facts:
-        assert words in found[name]["cause"], (fault, name, found[name]["cause"])
-    hints = list(dict.fromkeys(found[name]["hint"] for name in sorted(bad)))
-    assert hint in hints, (fault, hints)
-    assert f"hint:  {hint}" in checked.stdout
-    junit = ET.parse(tmp_path / "nslab-results" / "junit.xml").getroot()
-    failures = {c.get("name"): c.find("failure").get("message") for c in junit.iter("testcase") if c.find("failure") is not None}
-    assert len(failures) == len(bad), failures          # a test case per fact, the cause in the failure message
-    assert any(words in message for message in failures.values()), failures
-    started = student_fixes(box, hints)
-    try:
-        fixed = ansible_playbook(root, "playbooks/check.yml")
-        assert fixed.returncode == 0, f"{fault} after {hints}: " + fixed.stdout[-3000:]
-    finally:
-        for pid in started:
-            box.run(f"kill -KILL {pid}")
-
-
-@pytest.mark.parametrize("faults", [list(FAULTS)[:5], list(FAULTS)[5:]], ids=["first-five", "last-five"])
-def test_every_fault_is_found_explained_and_fixed_by_its_hint(tmp_path, faults):
-    root = str(tmp_path / "sb")
-    try:
-        healthy = ansible_playbook(root, "playbooks/lab.yml")
-        assert healthy.returncode == 0, healthy.stdout[-3000:]
-        box = Sandbox("lab1", root)
-        for fault in faults:
-            inject_check_fix(tmp_path, root, box, fault)
-        repaired = ansible_playbook(root, "playbooks/lab.yml")       # without the faults: repaired
-        assert repaired.returncode == 0 and "10/10 probes reachable" in repaired.stdout, repaired.stdout[-3000:]
-    finally:
-        ansible_playbook(root, "playbooks/teardown.yml")
+def test_every_fault_is_found_explained_and_fixed_by_its_hint(tmp_path):
+    """A class of ten lab hosts, each handed the default lab with one fault: built as asked (a fault is an
+    ordinary state: --check changes nothing), found by one check.yml with its cause and hint (changing
+    nothing), fixed by typing the hint, checked again, then repaired by lab.yml without the faults."""
+    hosts = {f"f-{fault}"[:12]: {"nslab_faults": [fault]} for fault in FAULTS}   # sandbox names: 12 characters
+    fault_of = dict(zip(hosts, FAULTS))
+    with Class(tmp_path, hosts) as klass:
+        built = klass.playbook("playbooks/lab.yml")
+        for host, fault in fault_of.items():                # a faulted lab is built as asked
+            assert recaps(built.stdout)[host]["failed"] == 0, built.stdout[-3000:]
+            assert f"(faults injected: {fault})" in built.stdout
+        again = klass.playbook("playbooks/lab.yml", "--check")
+        assert {h: c["changed"] for h, c in recaps(again.stdout).items() if h in hosts} == dict.fromkeys(hosts, 0), \
+            again.stdout[-3000:]
+        before = {host: state_of(box) for host, box in klass.boxes.items()}
+        checked = klass.playbook("playbooks/check.yml")
+        assert {host: state_of(box) for host, box in klass.boxes.items()} == before   # check.yml changes nothing
+        assert checked.returncode != 0, checked.stdout[-3000:]
+        junit = ET.parse(tmp_path / "nslab-results" / "junit.xml").getroot()
+        started = {}
+        for host, fault in fault_of.items():
+            facts, words, hint = (klass.at(host, part) for part in FAULTS[fault])
+            found = results_of(tmp_path, host)
+            bad = {name for name, p in found.items() if not p["as_expected"]}
+            assert facts <= bad, (fault, facts - bad, bad)
+            for name in facts:
+                assert words in found[name]["cause"], (fault, name, found[name]["cause"])
+            hints = list(dict.fromkeys(found[name]["hint"] for name in sorted(bad)))
+            assert hint in hints, (fault, hints)
+            assert f"hint:  {hint}" in checked.stdout
+            failures = {c.get("name"): c.find("failure").get("message") for c in junit.iter("testcase")
+                        if c.get("classname") == host and c.find("failure") is not None}
+            assert len(failures) == len(bad), failures      # a test case per fact, the cause in the failure message
+            assert any(words in message for message in failures.values()), failures
+            started[host] = student_fixes(klass.boxes[host], hints)
+        try:
+            fixed = klass.playbook("playbooks/check.yml")
+            assert fixed.returncode == 0, "after the hints: " + fixed.stdout[-3000:]
+        finally:
+            for host, pids in started.items():
+                for pid in pids:
+                    klass.boxes[host].run(f"kill -KILL {pid}")
+        klass.write({host: {"nslab_faults": []} for host in hosts})
+        repaired = klass.playbook("playbooks/lab.yml")       # without the faults: repaired
+        assert repaired.returncode == 0, repaired.stdout[-3000:]
+        assert all(f"{host}: 10/10 probes reachable" in repaired.stdout for host in hosts), repaired.stdout[-3000:]
 
 
 def test_a_fault_typed_by_hand_is_found_the_same_way_and_check_changes_nothing(tmp_path):

@@ -1,6 +1,8 @@
 """Runs inside a sandbox: calls modules through their real entry point (``main()``
 with the arguments AnsiballZ would hand over) and fingerprints the sandbox's kernel
-state around each call. One JSON request per line on stdin, one answer per line."""
+state around each call. One JSON request per line on stdin, one answer per line; a
+call's answer says how many operations of the engine's apply phase it ran
+(``applied_operations``)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,23 @@ import traceback
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.nslab.net.plugins.module_utils import engine
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
+
+APPLIED = [0]        # operations of the engine's apply phase run since the worker started
+_OP = engine.Plan.op
+
+
+def _counted_op(plan, text, fn, touches=None):
+    """Plan.op, with each operation counted when it runs: a refusal must come before the first one."""
+    def counted():
+        APPLIED[0] += 1
+        return fn()
+
+    _OP(plan, text, counted, touches)
+
+
+engine.Plan.op = _counted_op
 
 SYSCTLS = ("net/ipv4/ip_forward", "net/ipv4/conf/all/route_localnet", "net/ipv4/conf/all/forwarding",
            "net/ipv6/conf/all/forwarding", "net/ipv4/conf/all/rp_filter")
@@ -99,7 +117,9 @@ def main() -> None:
             if request.get("op") == "snapshot":
                 reply = snapshot(request.get("sysctls", ()))
             else:
+                applied = APPLIED[0]
                 reply = call(request["module"], request["args"])
+                reply["applied_operations"] = APPLIED[0] - applied
         except Exception:  # pylint: disable=broad-except
             reply = dict(traceback=traceback.format_exc(), worker=True)
         answer.write(json.dumps(reply, default=str) + "\n")
