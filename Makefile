@@ -1,6 +1,7 @@
 # nslab.net - the two commands of the README:
 #   make lab    set everything up, build the default lab in a sandbox, print the report
-#   make test   set everything up, run every test (unit, module, molecule, sanity, lint, matrix)
+#   make test   set everything up, run every test (tests/README.md: unit, module, molecule, fleet over SSH,
+#               README, gates, matrix), printing a table of its stages and their times
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -32,13 +33,16 @@ PYTEST_ARGS  ?=
 HOST         ?= lab1
 SANDBOX_ROOT ?= /run/nslab-sandbox
 
-.PHONY: help setup dev system-packages apt-lab apt-test readme venv collection lab teardown graph docs-graph shell test test-core \
+.PHONY: help setup dev system-packages apt-lab apt-test readme venv collection lab teardown graph docs-graph shell test test-quick \
         unit integration property molecule sanity lint changelog installed matrix \
-        matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 unit-and-integration bench bench-smoke fleet-ssh bench-fleet
+        matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 matrix-managed matrix-controller pytest coverage \
+        bench bench-smoke fleet-ssh bench-fleet
 
 help:
 	@echo "make lab      - set up everything and build the default lab in a sandbox (the main job)"
-	@echo "make test     - set up everything and run all tests"
+	@echo "make test     - set up everything and run all tests (tests/README.md: the plan, each stage's time)"
+	@echo "make test-quick - unit and planner tests, ansible-lint, sanity (the edit-run loop, under 3 minutes)"
+	@echo "make coverage - coverage of plugins/ by the unit, module and property tests"
 	@echo "make teardown - remove the lab and its sandbox"
 	@echo "make shell    - a shell inside the sandbox host (HOST=lab1)"
 	@echo "make graph    - draw the live lab into nslab-graph/ (make docs-graph: into docs/, committed)"
@@ -102,15 +106,29 @@ ifndef NSLAB_RUN_ID
 NSLAB_RUN_ID := $(shell cat /proc/sys/kernel/random/uuid)
 endif
 export NSLAB_RUN_ID
-# Everything, with this machine's own network fingerprinted before and after.
+# Everything, with this machine's own network fingerprinted before and after. tests/README.md is the
+# plan: what each stage alone proves. Stages joined by + run side by side (each leaves a core idle
+# much of the time); tests/stages.py prints their times at the end and every failed stage's log.
+TEST_STAGES ?= pytest molecule+lint fleet-ssh+sanity readme+installed+changelog matrix-managed+matrix-controller bench-smoke
 test: dev
 	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json
-	$(MAKE) --no-print-directory test-core
-	$(PYTHON) tests/hostnet.py check .cache/hostnet-before.json
+	@$(PYTHON) tests/stages.py $(TEST_STAGES); status=$$?; \
+	  $(PYTHON) tests/hostnet.py check .cache/hostnet-before.json && exit $$status
 
-test-core: unit-and-integration molecule fleet-ssh readme lint changelog sanity installed matrix bench-smoke
+# The edit-run loop (under 3 minutes): unit and planner tests beside ansible-lint, then sanity.
+test-quick: dev
+	@$(PYTHON) tests/stages.py unit+lint+changelog sanity
 
-unit-and-integration:
+# Coverage of plugins/ (line and branch) by the pytest stage, modules run inside the sandboxes included
+# (tests/coverage.ini); tests/README.md records the numbers.
+coverage: dev
+	rm -rf .cache/coverage && mkdir -p .cache/coverage
+	NSLAB_COVERAGE_SOURCE=$(CURDIR)/plugins NSLAB_COVERAGE_DATA=$(CURDIR)/.cache/coverage/data \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup --cov --cov-config=tests/coverage.ini \
+	  --cov-report= tests/unit tests/integration tests/property $(PYTEST_ARGS)
+	$(PYTHON) tests/coverage_summary.py .cache/coverage/data
+
+pytest:
 	$(PYTHON) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration tests/property $(PYTEST_ARGS)
 
 unit: dev
@@ -120,7 +138,7 @@ integration: dev
 	$(PYTHON) -m pytest -q -n 2 tests/integration $(PYTEST_ARGS)
 
 property: dev
-	$(PYTHON) -m pytest -q -s tests/property $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -q -n 2 tests/property $(PYTEST_ARGS)
 
 # every scenario on sandbox hosts; fleet-ssh (below) needs the controller sandbox
 SANDBOX_SCENARIOS := $(filter-out fleet-ssh,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
@@ -173,19 +191,23 @@ bench-fleet: dev $(FLEET_VENV)/.done
 
 bench-smoke:
 	$(PYTHON) $(PIP) 'mitogen>=0.3.50'
-	$(PYTHON) tests/perf/bench.py --sizes 10 --runs 1 --no-report --out .cache/bench-smoke.json
+	$(PYTHON) tests/perf/bench.py --sizes 3 --runs 1 --no-report --out .cache/bench-smoke.json
 
-# Compatibility matrix, kept light: module and playbook tests per cell (molecule runs on the newest cell).
-matrix: matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219
+# Compatibility matrix: each cell runs only what differs between cells. Managed side (the Python and
+# pyroute2 that run the modules): the module, batch and boot-engine tests. Controller (ansible-core
+# 2.18 and 2.19 on Python 3.11): the playbook tests and the modules through AnsiballZ one by one.
+matrix: matrix-managed matrix-controller
+matrix-managed: matrix-debian12 matrix-managed-py39
+matrix-controller: matrix-core218 matrix-core219
+
+MANAGED_TESTS := tests/integration/test_modules.py tests/integration/test_batch.py tests/integration/test_engine.py
 
 # managed side, Debian 12 as shipped: the system /usr/bin/python3 with Debian's python3-pyroute2 package
-MATRIX_MODULE_TESTS := tests/integration/test_modules.py tests/integration/test_seeds.py \
-  tests/integration/test_safety.py tests/integration/test_batch.py tests/integration/test_engine.py
 matrix-debian12: dev
 	/usr/bin/python3 -c 'import importlib.metadata as m, pyroute2, sys; \
 	  assert pyroute2.__file__.startswith("/usr/lib/python3/dist-packages/"), pyroute2.__file__; \
 	  print("Debian 12 cell: python", sys.version.split()[0], "python3-pyroute2", m.version("pyroute2"))'
-	NSLAB_MANAGED_PYTHON=/usr/bin/python3 $(PYTHON) -m pytest -q -n 2 -p no:cacheprovider $(MATRIX_MODULE_TESTS)
+	NSLAB_MANAGED_PYTHON=/usr/bin/python3 $(PYTHON) -m pytest -q -n 2 -p no:cacheprovider $(MANAGED_TESTS)
 
 # managed side: Python 3.9 with pip's pyroute2 0.7.2 (the oldest supported pair)
 .venv-managed-py39/.done:
@@ -194,7 +216,7 @@ matrix-debian12: dev
 
 matrix-managed-py39: dev .venv-managed-py39/.done
 	NSLAB_MANAGED_PYTHON=$(CURDIR)/.venv-managed-py39/bin/python \
-	  $(PYTHON) -m pytest -q -n 2 -p no:cacheprovider $(MATRIX_MODULE_TESTS) \
+	  $(PYTHON) -m pytest -q -n 2 -p no:cacheprovider $(MANAGED_TESTS) \
 	  tests/integration/test_reliability.py::test_publishing_and_changing_a_port_take_effect_for_running_flows
 
 # controller: ansible-core 2.18 and 2.19 on Python 3.11
@@ -204,7 +226,7 @@ matrix-managed-py39: dev .venv-managed-py39/.done
 	  "ansible-core>=2.$(patsubst 2%,%,$*).0,<2.$(shell echo $$(( $(patsubst 2%,%,$*) + 1 ))).0" \
 	  'pyroute2>=0.7.2,<0.10' pytest pytest-xdist && touch $@
 
+CONTROLLER_TESTS := tests/integration/test_lab_playbook.py "tests/integration/test_seeds.py::test_seed_002_egress_and_ingress[iptables]"
 matrix-core218 matrix-core219: matrix-core%: dev .venv-core%/.done
 	.venv-core$*/bin/python -c 'from ansible.release import __version__ as v; print("ansible-core", v)'
-	.venv-core$*/bin/python -m pytest -q -n 2 -p no:cacheprovider tests/integration/test_seeds.py \
-	  tests/integration/test_lab_playbook.py tests/integration/test_engine.py
+	.venv-core$*/bin/python -m pytest -q -n 2 -p no:cacheprovider $(CONTROLLER_TESTS)

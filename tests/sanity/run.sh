@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# ansible-test sanity (zero ignore entries) and units, from a proper
-# ansible_collections/nslab/net path, with --venv (no containers here).
+# ansible-test sanity (zero ignore entries), from a proper ansible_collections/nslab/net
+# path, with --venv (no containers here). The unit tests run once, in pytest (make unit).
 #   tests/sanity/run.sh VENV
 set -euo pipefail
 venv=$(cd "${1:?usage: run.sh VENV}" && pwd)
@@ -37,4 +37,3 @@ if [ -x "$pybin/python3.9" ]; then
   # the managed side's oldest Python: module code must compile and import there
   "$at" sanity --venv --python 3.9 --test compile --test import --color no
 fi
-"$at" units --venv --python "$controller" --color no

@@ -1,0 +1,108 @@
+"""Run `make test`'s stages, some side by side, and print a table of their times at the end.
+
+    stages.py [--logs DIR] GROUP [GROUP ...]
+
+Each GROUP is one make target, or several joined by "+" that run side by side (for stages that
+leave a core idle: one sequential ansible-playbook beside another). Groups run one after another.
+Every stage's output goes to DIR/<stage>.log; a failed stage's last lines are printed when it ends.
+All stages run even when one fails, so one run shows every failure; the exit status is 1 if any
+stage failed. The last line counts them ("stages: N passed, N failed").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+TAIL = 120          # lines of a failed stage's log printed
+# what a stage's log says it ran: pytest's closing counts, molecule's and ansible-playbook's recaps
+COUNTS = re.compile(r"\b(\d+ (?:passed|failed|skipped|error|errors|deselected))\b")
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def _start(target: str, logs: str) -> tuple[subprocess.Popen, float]:
+    log = open(os.path.join(logs, f"{target}.log"), "w")  # pylint: disable=consider-using-with
+    proc = subprocess.Popen(["make", "--no-print-directory", target], stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    log.close()
+    return proc, time.monotonic()
+
+
+def _counts(log: str) -> str:
+    """The tests a stage's log says it ran: every pytest closing line's counts, added up."""
+    totals: dict[str, int] = {}
+    with open(log, errors="replace") as fh:
+        for line in fh:
+            if re.search(r" in \d+(\.\d+)?s", line) and COUNTS.search(line):
+                for count in COUNTS.findall(line):
+                    n, word = count.split()
+                    word = "errors" if word == "error" else word
+                    totals[word] = totals.get(word, 0) + int(n)
+    return ", ".join(f"{n} {word}" for word, n in totals.items())
+
+
+Row = tuple[str, str, float, float, str]
+
+
+def run_group(group: list[str], logs: str, begun: float) -> list[Row]:
+    """Start every stage of the group, wait for all; (stage, 'ok'/'FAILED', start offset, seconds, tests) each."""
+    running = {}
+    for target in group:
+        print(f"[{_clock(time.monotonic() - begun)}] {target}: started"
+              f"{' beside ' + ', '.join(t for t in group if t != target) if len(group) > 1 else ''}", flush=True)
+        running[target] = _start(target, logs)
+    rows = []
+    while running:
+        for target, (proc, started) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[target]
+            took = time.monotonic() - started
+            word = "ok" if proc.returncode == 0 else "FAILED"
+            print(f"[{_clock(time.monotonic() - begun)}] {target}: {word} in {_clock(took)}", flush=True)
+            if proc.returncode:
+                with open(os.path.join(logs, f"{target}.log"), errors="replace") as fh:
+                    lines = fh.readlines()
+                print(f"---- last {min(TAIL, len(lines))} lines of {logs}/{target}.log ----")
+                print("".join(lines[-TAIL:]), end="", flush=True)
+                print(f"---- end of {target} ----", flush=True)
+            rows.append((target, word, started - begun, took, _counts(os.path.join(logs, f"{target}.log"))))
+        time.sleep(0.5)
+    return rows
+
+
+def table(rows: list[Row], total: float) -> str:
+    width = max(len("stage"), *(len(r[0]) for r in rows))
+    out = [f"{'stage':<{width}}  result  start    time     pytest", f"{'-' * width}  ------  -------  -------  ------"]
+    out += [f"{name:<{width}}  {word:<6}  {_clock(start):>7}  {_clock(took):>7}  {tests}".rstrip()
+            for name, word, start, took, tests in rows]
+    out.append(f"{'total (wall)':<{width}}  {'':<6}  {'':>7}  {_clock(total):>7}")
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--logs", default=os.path.join(".cache", "stages"))
+    parser.add_argument("groups", nargs="+", help='make targets; "a+b" runs a and b side by side')
+    args = parser.parse_args(argv)
+    os.makedirs(args.logs, exist_ok=True)
+    begun = time.monotonic()
+    rows = []
+    for group in args.groups:
+        rows += run_group(group.split("+"), args.logs, begun)
+    failed = [r[0] for r in rows if r[1] != "ok"]
+    print("\n" + table(rows, time.monotonic() - begun))
+    print(f"logs: {args.logs}/<stage>.log" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    print(f"stages: {len(rows) - len(failed)} passed, {len(failed)} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
