@@ -109,7 +109,7 @@ export NSLAB_RUN_ID
 # Everything, with this machine's own network fingerprinted before and after. tests/README.md is the
 # plan: what each stage alone proves. Stages joined by + run side by side (each leaves a core idle
 # much of the time); tests/stages.py prints their times at the end and every failed stage's log.
-TEST_STAGES ?= pytest molecule+lint fleet-ssh+sanity readme+installed+changelog matrix-managed+matrix-controller bench-smoke
+TEST_STAGES ?= pytest+lint+changelog+installed molecule+sanity fleet-ssh+readme matrix-managed+matrix-controller+bench-smoke
 test: dev
 	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json
 	@$(PYTHON) tests/stages.py $(TEST_STAGES); status=$$?; \
@@ -129,7 +129,7 @@ coverage: dev
 	$(PYTHON) tests/coverage_summary.py .cache/coverage/data
 
 pytest:
-	$(PYTHON) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration tests/property $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -q -n 2 --dist loadgroup --durations=15 tests/unit tests/integration tests/property $(PYTEST_ARGS)
 
 unit: dev
 	$(PYTHON) -m pytest -q tests/unit $(PYTEST_ARGS)

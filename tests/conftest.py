@@ -37,3 +37,17 @@ def pytest_sessionfinish(session, exitstatus):
     elif reporter:
         reporter.write_line("host network check: links, addresses, routes, rules, netfilter, netns, "
                             "sysctls, /etc and processes identical before and after")
+
+
+# Files whose tests run whole playbooks on sandbox hosts (tens of seconds each) go first, so that the
+# two xdist workers end together instead of one waiting on a long test collected last.
+SLOW_FIRST = ("test_exercises.py", "test_reliability.py", "test_safety.py", "test_roles.py", "test_lab_playbook.py",
+              "test_seeds.py", "test_firewalls.py", "test_bad_input.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item):
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)          # stable: the order within a file stays the file's

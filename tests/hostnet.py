@@ -97,7 +97,9 @@ def run_id() -> str:
 
 def sandbox_processes(run: str) -> list[str]:
     """Processes this run started that look like ours (sandbox holders, demo servers) and are still
-    there. A lab someone else runs on this machine at the same time is theirs, not a leftover."""
+    there, its stages' included (``RUN.stage``: tests/stages.py gives each stage an id of its own, so
+    that two stages side by side do not count each other's). A lab someone else runs on this machine at
+    the same time is theirs, not a leftover."""
     out, mine = [], f"{RUN_VAR}={run}".encode()
     for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
         pid = cmdline.split("/")[2]
@@ -106,7 +108,7 @@ def sandbox_processes(run: str) -> list[str]:
             if not any(mark in text for mark in ("nslab-sandbox", "nslab-demo", "nslab-service:")):
                 continue
             with open(f"/proc/{pid}/environ", "rb") as fh:
-                if mine not in fh.read().split(b"\0"):
+                if not any(entry == mine or entry.startswith(mine + b".") for entry in fh.read().split(b"\0")):
                     continue
         except OSError:
             continue

@@ -18,23 +18,27 @@ OTHER = os.path.join(os.path.dirname(__file__), "playbooks", "other_lab.yml")
 
 
 # ------------------------------------------------------------------ 1. faults
-@pytest.mark.parametrize("module, after", [("netns", 1), ("veth", 1), ("bridge_port", 1), ("ns_route", 1),
-                                           ("nat_rule", 0)])
-def test_run_killed_inside_a_module_converges_on_rerun(lab, tmp_path, module, after):
+KILLED_INSIDE = [("netns", 1), ("veth", 1), ("bridge_port", 1), ("ns_route", 1), ("nat_rule", 0)]
+
+
+def test_run_killed_inside_a_module_converges_on_rerun(lab, tmp_path):
+    """For each module in turn, a run from nothing is killed (SIGKILL, the whole run) while that module has
+    applied some of its operations; the next run converges to the same lab, with no leftovers or duplicates."""
     box = lab.sandbox
     assert playbook(box, SEED).returncode == 0
     built = lab_state(box)
-    assert playbook(box, SEED, "-e", "lab_state=absent").returncode == 0
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    run = Background(box, SEED, env=pause_env(module, after, hook), workdir=tmp_path)
-    pid, done = wait_paused(hook)
-    assert len(done) == after, done                 # some of the module's operations are applied
-    run.kill(pid)                                   # the module and the whole run, SIGKILL
-    assert "PLAY RECAP" not in run.output()
-    again = playbook(box, SEED)                     # the lock died with the module: no wait
-    assert again.returncode == 0 and recap(again)["changed"] > 0, again.stdout
-    assert lab_state(box) == built                  # no leftovers, no duplicates
+    for module, after in KILLED_INSIDE:
+        assert playbook(box, SEED, "-e", "lab_state=absent").returncode == 0
+        hook = tmp_path / f"hook-{module}"
+        hook.mkdir()
+        run = Background(box, SEED, env=pause_env(module, after, hook), workdir=tmp_path, name=module)
+        pid, done = wait_paused(hook)
+        assert len(done) == after, (module, done)       # some of the module's operations are applied
+        run.kill(pid)                                   # the module and the whole run, SIGKILL
+        assert "PLAY RECAP" not in run.output()
+        again = playbook(box, SEED)                     # the lock died with the module: no wait
+        assert again.returncode == 0 and recap(again)["changed"] > 0, (module, again.stdout)
+        assert lab_state(box) == built, module          # no leftovers, no duplicates
     assert recap(playbook(box, SEED))["changed"] == 0
 
 

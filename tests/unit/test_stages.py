@@ -1,0 +1,60 @@
+"""make test's stage runner (tests/stages.py) on a Makefile of its own: stages joined by + run side by side,
+every stage runs even after one failed, a failed stage's log tail is printed, and the table and the last line
+say what ran and how long it took."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+STAGES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "stages.py")
+MAKEFILE = """\
+slow-a:
+\t@sleep 1; echo '3 passed in 1.00s'
+slow-b:
+\t@sleep 1; echo '==== 2 passed, 1 skipped in 0.50s ===='
+broken:
+\t@echo 'the reason it broke'; exit 3
+after:
+\t@echo done
+"""
+
+
+def run(tmp_path, *groups):
+    (tmp_path / "Makefile").write_text(MAKEFILE)
+    return subprocess.run([sys.executable, STAGES, "--logs", str(tmp_path / "logs"), *groups], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def rows(out: str) -> dict:
+    """The table's rows: {stage: (result, start seconds, time seconds, tests)}."""
+    table = {}
+    for line in out.splitlines():
+        match = re.match(r"(\S+)\s+(ok|FAILED)\s+(\d+):(\d+\.\d)\s+(\d+):(\d+\.\d)\s+\d+:\d+\.\d\s*(.*)$", line)
+        if match:
+            name, word, m1, s1, m2, s2, tests = match.groups()
+            table[name] = (word, int(m1) * 60 + float(s1), int(m2) * 60 + float(s2), tests)
+    return table
+
+
+def test_side_by_side_stages_overlap_and_the_table_adds_up_their_tests(tmp_path):
+    proc = run(tmp_path, "slow-a+slow-b", "after")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table = rows(proc.stdout)
+    assert list(table) == ["slow-a", "slow-b", "after"]
+    assert table["slow-a"][1] == table["slow-b"][1] == 0.0        # started together
+    assert table["after"][1] >= 1.0                               # after both
+    assert table["slow-a"][3] == "3 passed" and table["slow-b"][3] == "2 passed, 1 skipped"
+    assert proc.stdout.rstrip().splitlines()[-1] == "stages: 3 passed, 0 failed"
+    assert (tmp_path / "logs" / "after.log").read_text() == "done\n"
+
+
+def test_a_failed_stage_shows_its_log_and_fails_the_run_after_the_others_ran(tmp_path):
+    proc = run(tmp_path, "broken", "after")
+    assert proc.returncode == 1
+    assert "broken: FAILED" in proc.stdout and "the reason it broke" in proc.stdout
+    table = rows(proc.stdout)
+    assert table["broken"][0] == "FAILED" and table["after"][0] == "ok"
+    assert proc.stdout.rstrip().splitlines()[-1] == "stages: 1 passed, 1 failed"
