@@ -33,7 +33,9 @@ description:
     M(nslab.net.batch) option C(persist) for a C(part) and C(state) - saved when the lab is present and its
     C(persist), the variable C(nslab_persist), is true, removed otherwise), and C(nslab.net.lab_variables) (a lab
     host's topology from its C(nslab_) variables, C(hostvars[inventory_hostname]) - what C(playbooks/lab.yml) builds
-    and C(playbooks/check.yml) checks).
+    and C(playbooks/check.yml) checks; an C(nslab_) variable the collection does not know, a typo, fails it, naming
+    the closest one) and C(nslab.net.unknown_variables) (the same check as a list of messages, empty when every
+    C(nslab_) variable of a host's is known).
 positional: _input
 options:
   _input:
@@ -74,6 +76,45 @@ _VARIABLES = ("lab", "state", "requirements", "namespaces", "gateway", "bridge",
               "demo_user", "seed", "stage", "faults")
 
 
+#: the nslab_ variables the playbooks and the sandbox connection read besides the topology's (README, "The lab")
+_PLAYBOOK_VARIABLES = ("report_internet", "outside_client", "report_strict", "results_dir", "sandbox_root",
+                       "sandbox_uplink", "sandbox_name", "graph_dir")
+#: the names the playbooks give their own facts and results
+_INTERNAL = ("plan", "built", "reach", "failure", "result", "checked", "outside", "outside_explained",
+             "outside_results", "outside_probed", "check_topology", "fleet", "records", "graph_path", "measure",
+             "measured", "present", "internet", "topology", "unreachable", "results_path", "results_wanted")
+_KNOWN = frozenset(f"nslab_{name}" for name in (*_VARIABLES, *_PLAYBOOK_VARIABLES, *_INTERNAL))
+
+
+def _typos(a: str, b: str) -> int:
+    """Edits from ``a`` to ``b``: a letter added, dropped, changed, or two neighbours swapped (stgae -> stage)."""
+    rows = [list(range(len(b) + 1))]
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            row.append(min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (ca != cb)))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def unknown_variables(hostvars) -> list:
+    """A message for each nslab_ variable of ``hostvars`` that the collection does not know (a typo hands out
+    the wrong lab without a word), naming the closest known one when it is a typo away."""
+    out = []
+    users = sorted(name[len("nslab_"):] for name in _KNOWN - {f"nslab_{n}" for n in _INTERNAL})
+    for name in sorted(key for key in hostvars if isinstance(key, str) and key.startswith("nslab_")):
+        if name in _KNOWN:
+            continue
+        typed = name[len("nslab_"):]
+        distance, meant = min((_typos(typed, known), known) for known in users)
+        out.append(f"{name}: not a variable of nslab.net; " + (
+            f"did you mean nslab_{meant}?" if distance <= max(2, len(typed) // 3) else
+            'its variables are listed in the README ("The lab")'))
+    return out
+
+
 def lab_topology(topo, on_error="fail"):
     try:
         return _lab_topology(dict(topo))
@@ -103,7 +144,11 @@ def lab_persist(lab, part="lab", state="present"):
 
 def lab_variables(hostvars):
     """The topology of a lab host from its nslab_ variables (``hostvars[inventory_hostname]``): what lab.yml builds
-    and check.yml checks; an unset variable is None (the default lab's value)."""
+    and check.yml checks; an unset variable is None (the default lab's value). An nslab_ variable the collection
+    does not know fails it."""
+    unknown = unknown_variables(hostvars)
+    if unknown:
+        raise AnsibleFilterError("; ".join(unknown))
     out = {key: hostvars.get(f"nslab_{key}") for key in _VARIABLES}
     out["lab"] = out["lab"] or "nslab"
     out["demo_python"] = out["demo_python"] or "/usr/bin/python3"     # one the demo user can run
@@ -113,4 +158,5 @@ def lab_variables(hostvars):
 class FilterModule:
     def filters(self):
         return dict(lab_topology=lab_topology, lab_probes=lab_probes, lab_steps=lab_steps,
-                    lab_persist=lab_persist, with_uplink=with_uplink, lab_variables=lab_variables)
+                    lab_persist=lab_persist, with_uplink=with_uplink, lab_variables=lab_variables,
+                    unknown_variables=unknown_variables)

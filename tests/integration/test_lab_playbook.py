@@ -181,3 +181,17 @@ def test_a_failed_and_an_unreachable_host_do_not_stop_the_others(tmp_path):
         for box in boxes:
             box.destroy()
         internet.destroy()
+
+
+def test_a_mistyped_variable_fails_every_playbook_before_anything_is_made(tmp_path):
+    """-e nslab_stgae=route: a typo would hand out the whole lab instead of the stage; each playbook stops at
+    once, naming the variable it meant, and no sandbox is made."""
+    root = str(tmp_path / "sb")
+    for playbook in ("lab", "check", "teardown", "graph"):
+        proc = ansible_playbook(root, f"playbooks/{playbook}.yml", "-e", "nslab_stgae=route")
+        assert proc.returncode != 0, (playbook, proc.stdout[-2000:])
+        assert "nslab_stgae: not a variable of nslab.net; did you mean nslab_stage?" in proc.stdout, proc.stdout[-2000:]
+        counters = recaps(proc.stdout)
+        assert list(counters) == ["localhost"] and (counters["localhost"]["failed"], counters["localhost"]["changed"]) \
+            == (1, 0), (playbook, counters)
+        assert not os.path.exists(root) or not os.listdir(root), playbook

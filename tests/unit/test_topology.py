@@ -104,3 +104,18 @@ def test_the_lab_playbooks_switches_are_checked(kw, words):
     with pytest.raises(Invalid) as exc:
         lab_topology(topo(**kw))
     assert str(exc.value).startswith(words)
+
+
+def test_an_unknown_nslab_variable_is_named_with_the_closest_known_one():
+    from ansible.errors import AnsibleFilterError
+
+    from ansible_collections.nslab.net.plugins.filter.topology import lab_variables, unknown_variables
+
+    assert unknown_variables({"nslab_stage": "route", "nslab_sandbox_root": "/x", "nslab_plan": {}, "other": 1}) == []
+    assert unknown_variables({"nslab_stgae": "route", "nslab_gatway": "10.0.0.1/24", "nslab_zzzz": 1}) == [
+        "nslab_gatway: not a variable of nslab.net; did you mean nslab_gateway?",
+        "nslab_stgae: not a variable of nslab.net; did you mean nslab_stage?",
+        'nslab_zzzz: not a variable of nslab.net; its variables are listed in the README ("The lab")']
+    with pytest.raises(AnsibleFilterError, match=r"^nslab_stgae: not a variable of nslab.net; did you mean nslab_stage\?$"):
+        lab_variables({"nslab_stgae": "route"})
+    assert lab_variables({"nslab_stage": "route"})["stage"] == "route"
