@@ -112,7 +112,7 @@ export NSLAB_RUN_ID
 # plan: what each stage alone proves. Stages joined by + run side by side (each leaves a core idle
 # much of the time: tests wait on probes' timeouts, captures and sshd); tests/stages.py prints their
 # wall and CPU times at the end and every failed stage's log.
-TEST_STAGES ?= pytest+sanity+lint+changelog+installed fleet-ssh+molecule+readme+bench-smoke+matrix-managed matrix-controller
+TEST_STAGES ?= pytest+sanity+lint+changelog+installed fleet-ssh+molecule+readme+bench-smoke matrix-managed+matrix-controller
 test: dev
 	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json
 	@$(PYTHON) tests/stages.py $(TEST_STAGES); status=$$?; \
