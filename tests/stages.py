@@ -21,12 +21,13 @@ import sys
 import time
 
 TAIL = 120          # lines of a failed stage's log printed
-# what a stage's log says it ran: pytest's closing counts, molecule's and ansible-playbook's recaps
+# what a stage's log says it ran: the counts of pytest's closing lines
 COUNTS = re.compile(r"\b(\d+ (?:passed|failed|skipped|error|errors|deselected))\b")
 
 
 def _clock(seconds: float) -> str:
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+    minutes, tenths = divmod(round(seconds * 10), 600)      # 59.96 s is 1:00.0, not 0:60.0
+    return f"{minutes}:{tenths / 10:04.1f}"
 
 
 def _start(target: str, logs: str) -> tuple[subprocess.Popen, float]:

@@ -58,3 +58,10 @@ def test_a_failed_stage_shows_its_log_and_fails_the_run_after_the_others_ran(tmp
     table = rows(proc.stdout)
     assert table["broken"][0] == "FAILED" and table["after"][0] == "ok"
     assert proc.stdout.rstrip().splitlines()[-1] == "stages: 1 passed, 1 failed"
+
+
+def test_the_clock_carries_a_rounded_minute():
+    sys.path.insert(0, os.path.dirname(STAGES))
+    from stages import _clock
+
+    assert [_clock(s) for s in (0, 9.94, 59.96, 61.25, 3600)] == ["0:00.0", "0:09.9", "1:00.0", "1:01.2", "60:00.0"]
