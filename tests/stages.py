@@ -3,7 +3,8 @@
     stages.py [--logs DIR] GROUP [GROUP ...]
 
 Each GROUP is one make target, or several joined by "+" that run side by side (for stages that
-leave a core idle: one sequential ansible-playbook beside another). Groups run one after another.
+leave a core idle: one sequential ansible-playbook beside another). Groups run one after another; a
+stage written with a trailing "~" (fleet-ssh~) does not hold the next group back: it goes on beside it.
 Every stage's output goes to DIR/<stage>.log; a failed stage's last lines are printed when it ends.
 The table gives each stage's wall time and the CPU time of its processes (what decides which stages
 can share the two cores).
@@ -56,20 +57,34 @@ def _counts(log: str) -> str:
 Row = tuple[str, str, float, float, float, str]
 
 
-def run_group(group: list[str], logs: str, begun: float) -> list[Row]:
-    """Start every stage of the group, wait for all; (stage, 'ok'/'FAILED', start offset, seconds, CPU seconds,
-    tests) each."""
-    running = {}
-    for target in group:
-        print(f"[{_clock(time.monotonic() - begun)}] {target}: started"
-              f"{' beside ' + ', '.join(t for t in group if t != target) if len(group) > 1 else ''}", flush=True)
-        running[target] = _start(target, logs)
-    rows = []
-    while running:
-        for target, (proc, started) in list(running.items()):
+def _parse(group: str) -> list[tuple[str, bool]]:
+    """'a+b~' -> [('a', False), ('b', True)]: a stage ending in '~' does not hold the next group back."""
+    return [(t[:-1], True) if t.endswith("~") else (t, False) for t in group.split("+")]
+
+
+def run(groups: list[str], logs: str, begun: float) -> list[Row]:
+    """Run the groups one after another, the stages of a group side by side; the next group starts when
+    every stage of this one has ended, except those marked '~' (a stage that leaves a core idle while it
+    ends: sshd VMs booting, probes waiting), which go on beside it. (stage, 'ok'/'FAILED', start offset,
+    seconds, CPU seconds, tests) each, in the order they ended."""
+    pending = [_parse(g) for g in groups]
+    running: dict[str, tuple[subprocess.Popen, float, bool]] = {}
+    rows: list[Row] = []
+    while pending or running:
+        if pending and not any(not background for _, _, background in running.values()):
+            group = pending.pop(0)
+            names = [t for t, _ in group]
+            for target, background in group:
+                beside = [t for t in names if t != target] + [t for t in running if t not in names]
+                print(f"[{_clock(time.monotonic() - begun)}] {target}: started"
+                      f"{' beside ' + ', '.join(beside) if beside else ''}", flush=True)
+                running[target] = (*_start(target, logs), background)
+        ended = False
+        for target, (proc, started, _) in list(running.items()):
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid == 0:
                 continue
+            ended = True
             proc.returncode = os.waitstatus_to_exitcode(status)
             del running[target]
             took = time.monotonic() - started
@@ -83,7 +98,8 @@ def run_group(group: list[str], logs: str, begun: float) -> list[Row]:
                 print("".join(lines[-TAIL:]), end="", flush=True)
                 print(f"---- end of {target} ----", flush=True)
             rows.append((target, word, started - begun, took, cpu, _counts(os.path.join(logs, f"{target}.log"))))
-        time.sleep(0.5)
+        if not ended:
+            time.sleep(0.2)
     return rows
 
 
@@ -100,13 +116,11 @@ def table(rows: list[Row], total: float) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--logs", default=os.path.join(".cache", "stages"))
-    parser.add_argument("groups", nargs="+", help='make targets; "a+b" runs a and b side by side')
+    parser.add_argument("groups", nargs="+", help='make targets; "a+b" runs a and b side by side; "a~" lets the next group start beside a')
     args = parser.parse_args(argv)
     os.makedirs(args.logs, exist_ok=True)
     begun = time.monotonic()
-    rows = []
-    for group in args.groups:
-        rows += run_group(group.split("+"), args.logs, begun)
+    rows = run(args.groups, args.logs, begun)
     failed = [r[0] for r in rows if r[1] != "ok"]
     print("\n" + table(rows, time.monotonic() - begun))
     print(f"logs: {args.logs}/<stage>.log" + (f"; failed: {', '.join(failed)}" if failed else ""))

@@ -19,6 +19,8 @@ broken:
 \t@echo 'the reason it broke'; exit 3
 after:
 \t@echo done
+quick:
+\t@true
 """
 
 
@@ -49,6 +51,16 @@ def test_side_by_side_stages_overlap_and_the_table_adds_up_their_tests(tmp_path)
     assert table["slow-a"][3] == "3 passed" and table["slow-b"][3] == "2 passed, 1 skipped"
     assert proc.stdout.rstrip().splitlines()[-1] == "stages: 3 passed, 0 failed"
     assert (tmp_path / "logs" / "after.log").read_text() == "done\n"
+
+
+def test_a_stage_marked_background_lets_the_next_group_start_beside_it(tmp_path):
+    proc = run(tmp_path, "slow-a~+quick", "after", "slow-b")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table = rows(proc.stdout)
+    assert table["after"][1] < 1.0                                 # did not wait for slow-a
+    assert "after: started beside slow-a" in proc.stdout
+    assert table["slow-b"][1] >= table["after"][1] + table["after"][2]   # an unmarked stage is waited for
+    assert proc.stdout.rstrip().splitlines()[-1] == "stages: 4 passed, 0 failed"
 
 
 def test_a_failed_stage_shows_its_log_and_fails_the_run_after_the_others_ran(tmp_path):
