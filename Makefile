@@ -8,7 +8,7 @@ SHELL := /bin/bash
 VENV         ?= .venv
 # the lab's Debian packages, and what the tests add (README.md, "Quickstart", lists both)
 LAB_APT_PACKAGES  = iproute2 iptables nftables iputils-ping curl tcpdump util-linux procps git graphviz python3-venv
-TEST_APT_PACKAGES = mmdebstrap dpkg-dev openssh-client python3-pyroute2 shellcheck
+TEST_APT_PACKAGES = mmdebstrap dpkg-dev openssh-client python3-pyroute2 shellcheck chromium
 PYENV_ROOT   ?= $(HOME)/.pyenv
 PY311        := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.11*/bin/python3.11) $(shell command -v python3.11))
 PY39         := $(firstword $(wildcard $(PYENV_ROOT)/versions/3.9*/bin/python3.9) $(shell command -v python3.9))
@@ -38,14 +38,15 @@ SANDBOX_ROOT ?= /run/nslab-sandbox
 .PHONY: help setup dev system-packages apt-lab apt-test readme venv collection lab teardown graph docs-graph shell test test-quick \
         unit integration property molecule sanity lint changelog installed matrix \
         matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 matrix-managed matrix-controller pytest coverage \
-        bench bench-smoke fleet-ssh bench-fleet
+        bench bench-smoke fleet-ssh bench-fleet class bench-class
 
 help:
 	@echo "make lab      - set up everything and build the default lab in a sandbox (the main job)"
 	@echo "make test     - set up everything and run all tests (tests/README.md: the plan, each stage's time)"
 	@echo "make test-quick - unit and planner tests, ansible-lint, sanity (the edit-run loop, under 3 minutes)"
 	@echo "make coverage - coverage of plugins/ by the unit, module and property tests"
-	@echo "make teardown - remove the lab and its sandbox"
+	@echo "make teardown - remove the lab and every sandbox host on this machine"
+	@echo "make class STUDENTS=30 - write class.yml (a sandbox lab host per student) and hand it out"
 	@echo "make shell    - a shell inside the sandbox host (HOST=lab1)"
 	@echo "make graph    - draw the live lab into nslab-graph/ (make docs-graph: into docs/, committed)"
 	@echo "make bench    - the benchmark behind BENCHMARKS.md"
@@ -88,8 +89,16 @@ setup: system-packages venv collection
 lab: setup
 	$(VENV)/bin/ansible-playbook playbooks/lab.yml
 
+# every sandbox host the collection made on this machine (the default lab1, a class...), each named
 teardown: setup
-	$(VENV)/bin/ansible-playbook playbooks/teardown.yml
+	$(VENV)/bin/ansible-playbook playbooks/teardown.yml -e nslab_sandbox_purge=true
+
+# a class of sandbox students on this machine: class.yml (student01 ...; kept when it exists), handed out
+STUDENTS ?= 30
+CLASS ?= class.yml
+class: setup
+	$(VENV)/bin/ansible-playbook playbooks/class.yml -e nslab_students=$(STUDENTS) -e nslab_class_file=$(CURDIR)/$(CLASS)
+	$(VENV)/bin/ansible-playbook -i $(CLASS) playbooks/lab.yml
 
 graph: setup
 	$(VENV)/bin/ansible-playbook playbooks/graph.yml
@@ -194,6 +203,10 @@ bench: dev
 bench-fleet: dev $(FLEET_VENV)/.done
 	$(PYTHON) tests/fleet/world.py roots molecule/fleet-ssh/world.yml
 	$(PYTHON) tests/fleet/world.py run -- $(PYTHON) tests/perf/fleet_bench.py --sizes 1 4 8 --runs 3
+
+# a class of 30 sandbox students: hand out, grade, teardown (BENCHMARKS.md, "A class")
+bench-class: dev
+	$(PYTHON) tests/perf/class_bench.py --students $(STUDENTS) --runs 3
 
 bench-smoke:
 	$(PYTHON) $(PIP) 'mitogen>=0.3.50'

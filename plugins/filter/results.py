@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.nslab.net.plugins.module_utils.results import (check_table, fleet_problems, fleet_results,
-                                                                        fleet_summary, junit_xml, outside_runs,
+from ansible_collections.nslab.net.plugins.module_utils.results import (check_table, checked_outside, fleet_problems,
+                                                                        fleet_results,
+                                                                        fleet_summary, grade_problems, grade_table,
+                                                                        junit_xml, outside_of, outside_runs,
                                                                         report_line, report_table)
 
 DOCUMENTATION = r"""
@@ -24,6 +26,13 @@ description:
     JUnit XML), C(nslab.net.report_table) (one host's probe results as a multi-line table), C(nslab.net.check_table)
     (one host's checked facts, from M(nslab.net.lab_check), with the cause and hint of each fact not as expected) and
     C(nslab.net.report_line) (one probe result as a line).
+  - Also C(nslab.net.grade_table) (the teacher's grade of C(playbooks/grade.yml): a row per student with DONE, NOT YET
+    or FAILED TO CHECK and x of y facts of the student's goal, the stage reached, a column per graded fact and, given
+    the C(progress) that M(nslab.net.lab_results) returns, the checks each student ran) and C(nslab.net.grade_problems)
+    (the students not done, and those that could not be checked; with V(false), only the latter), and
+    C(nslab.net.outside_of) (one lab host's results of the outside probe runs of C(nslab.net.outside_runs), given the
+    registered loop and the host's name) and C(nslab.net.checked_outside) (the records C(nslab.net.outside_runs) takes,
+    from the lab hosts' registered C(nslab_checked), given C(ansible_play_hosts_all) and C(hostvars)).
 positional: _input
 options:
   _input:
@@ -59,4 +68,5 @@ class FilterModule:
     def filters(self):
         return dict(report_line=report_line, report_table=report_table, fleet_results=fleet_results,
                     fleet_summary=fleet_summary, fleet_problems=fleet_problems, junit_xml=junit_xml,
-                    outside_runs=outside_runs, check_table=check_table)
+                    outside_runs=outside_runs, check_table=check_table, grade_table=grade_table,
+                    grade_problems=grade_problems, outside_of=outside_of, checked_outside=checked_outside)

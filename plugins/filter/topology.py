@@ -31,7 +31,11 @@ description:
     C(state), with the report's probes as a last M(nslab.net.ns_probe) step when C(measure) (the internet
     target, or V({})) is given; removing needs only C(lab)) and C(nslab.net.lab_persist) (the
     M(nslab.net.batch) option C(persist) for a C(part) and C(state) - saved when the lab is present and its
-    C(persist), the variable C(nslab_persist), is true, removed otherwise), and C(nslab.net.lab_variables) (a lab
+    C(persist), the variable C(nslab_persist), is true, removed otherwise), C(nslab.net.lab_record) (the
+    M(nslab.net.batch) option C(record), the hand-out record, from the lab and the host's C(nslab.net.lab_variables)
+    for a C(state)), C(nslab.net.sandbox_hosts) (the sandbox role's C(sandbox_hosts) for the inventory's lab hosts
+    marked C(nslab_sandbox: true), given C(groups['nslab_lab']) and C(hostvars): each with its
+    C(nslab_sandbox_uplink) or the next free address of 203.0.113.0/24 from .10), and C(nslab.net.lab_variables) (a lab
     host's topology from its C(nslab_) variables, C(hostvars[inventory_hostname]) - what C(playbooks/lab.yml) builds
     and C(playbooks/check.yml) checks; an C(nslab_) variable the collection does not know, a typo, fails it, naming
     the closest one) and C(nslab.net.unknown_variables) (the same check as a list of messages, empty when every
@@ -42,7 +46,7 @@ options:
     description:
       - Dictionary with C(lab), C(namespaces), C(gateway), C(bridge), C(dns), C(uplink_interface), C(uplink_address),
         C(egress), C(nat_backend), C(firewall), C(persist), C(published_ports), C(demo_services), C(demo_python),
-        C(seed), C(stage) and C(faults) (docs/EXERCISES.md).
+        C(seed), C(stage), C(goal) and C(faults) (docs/EXERCISES.md).
       - A key given as null takes the default lab's value (the roles' defaults); a missing list is empty.
     type: dict
     required: true
@@ -73,16 +77,18 @@ _value:
 #: the nslab_ variables of a lab's topology (lab_variables)
 _VARIABLES = ("lab", "state", "requirements", "namespaces", "gateway", "bridge", "dns", "egress", "persist", "nat_backend",
               "firewall", "uplink_interface", "uplink_address", "published_ports", "demo_services", "demo_python",
-              "demo_user", "seed", "stage", "faults")
+              "demo_user", "seed", "stage", "goal", "faults")
 
 
 #: the nslab_ variables the playbooks and the sandbox connection read besides the topology's (README, "The lab")
 _PLAYBOOK_VARIABLES = ("report_internet", "outside_client", "report_strict", "results_dir", "sandbox_root",
-                       "sandbox_uplink", "sandbox_name", "graph_dir")
+                       "sandbox_uplink", "sandbox_name", "graph_dir", "hints", "grade_strict", "sandbox",
+                       "sandbox_purge", "students", "class_file", "class_stage", "class_goal")
 #: the names the playbooks give their own facts and results
 _INTERNAL = ("plan", "built", "reach", "failure", "result", "checked", "outside", "outside_explained",
              "outside_results", "outside_probed", "check_topology", "fleet", "records", "graph_path", "measure",
-             "measured", "present", "internet", "topology", "unreachable", "results_path", "results_wanted")
+             "measured", "present", "internet", "topology", "unreachable", "results_path", "results_wanted",
+             "view", "grading", "written", "marked", "purged", "sandboxes")
 _KNOWN = frozenset(f"nslab_{name}" for name in (*_VARIABLES, *_PLAYBOOK_VARIABLES, *_INTERNAL))
 
 
@@ -142,6 +148,40 @@ def lab_persist(lab, part="lab", state="present"):
         raise AnsibleFilterError(f"lab_persist needs lab_topology's result: {exc}") from None
 
 
+def lab_record(lab, variables=None, state="present", internet=None):
+    """The batch module's ``record`` (the hand-out record, module_utils/record.py) of a lab host: from
+    lab_topology's result and the host's lab_variables; removed when ``state`` is absent (needs only ``lab``)."""
+    if state == "absent":
+        return dict(lab=lab["lab"], state="absent")
+    try:
+        return dict(lab=lab["lab"], state="present", seed=lab["seed"], stage=lab["stage"]["name"],
+                    goal=lab["goal"]["name"], variables=dict(variables or {}), internet=internet or None)
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError(f"lab_record needs lab_topology's result: {exc}") from None
+
+
+#: the first uplink address given to a sandbox host of an inventory that names none (203.0.113.1 is the gateway)
+_FIRST_UPLINK = 10
+
+
+def sandbox_hosts(hosts, hostvars):
+    """The sandbox role's ``sandbox_hosts`` for the inventory's lab hosts marked ``nslab_sandbox: true`` (in the
+    order of ``hosts``): each with its ``nslab_sandbox_uplink``, or the next free address of 203.0.113.0/24 from .10
+    on (given in the inventory's order, so the same inventory gives the same addresses)."""
+    marked = [h for h in hosts or [] if str((hostvars.get(h) or {}).get("nslab_sandbox", False)).lower() in ("true", "yes", "1")]
+    taken = {str(hostvars[h].get("nslab_sandbox_uplink")) for h in marked if hostvars[h].get("nslab_sandbox_uplink")}
+    free = (f"203.0.113.{n}" for n in range(_FIRST_UPLINK, 255) if f"203.0.113.{n}" not in taken)
+    out = []
+    for host in marked:
+        given = hostvars[host].get("nslab_sandbox_uplink")
+        address = str(given) if given else next(free, None)
+        if address is None:
+            raise AnsibleFilterError(f"{host}: no uplink address left in 203.0.113.10-254 for another sandbox host; "
+                                     "set nslab_sandbox_uplink, or make fewer sandbox hosts")
+        out.append(dict(name=host, uplink_address=address))
+    return out
+
+
 def lab_variables(hostvars):
     """The topology of a lab host from its nslab_ variables (``hostvars[inventory_hostname]``): what lab.yml builds
     and check.yml checks; an unset variable is None (the default lab's value). An nslab_ variable the collection
@@ -158,5 +198,6 @@ def lab_variables(hostvars):
 class FilterModule:
     def filters(self):
         return dict(lab_topology=lab_topology, lab_probes=lab_probes, lab_steps=lab_steps,
-                    lab_persist=lab_persist, with_uplink=with_uplink, lab_variables=lab_variables,
+                    lab_persist=lab_persist, with_uplink=with_uplink, lab_variables=lab_variables, lab_record=lab_record,
+                    sandbox_hosts=sandbox_hosts,
                     unknown_variables=unknown_variables)

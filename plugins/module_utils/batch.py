@@ -13,6 +13,7 @@ changes anything; a failing step stops the batch and says which step it was.
 
 from __future__ import annotations
 
+import sys
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -28,6 +29,8 @@ from ansible_collections.nslab.net.plugins.module_utils.persist import SPEC as P
 from ansible_collections.nslab.net.plugins.module_utils.persist import Persist, payload_zip
 from ansible_collections.nslab.net.plugins.module_utils.probe import SPEC as PROBE_SPEC
 from ansible_collections.nslab.net.plugins.module_utils.probe import ProbeCall
+from ansible_collections.nslab.net.plugins.module_utils.record import SPEC as RECORD_SPEC
+from ansible_collections.nslab.net.plugins.module_utils.record import Record
 from ansible_collections.nslab.net.plugins.module_utils.routes import RouteResource
 from ansible_collections.nslab.net.plugins.module_utils.services import ServiceResource
 from ansible_collections.nslab.net.plugins.module_utils.sysctl import SysctlResource
@@ -44,7 +47,7 @@ SPEC = dict(steps=dict(type="list", elements="dict", required=True, options=dict
     module=dict(type="str", required=True, choices=sorted([*MODULES, PROBE])),
     args=dict(type="dict", default={}),
     enabled=dict(type="bool", default=True),
-)), persist=dict(type="dict", options=PERSIST_SPEC))
+)), persist=dict(type="dict", options=PERSIST_SPEC), record=dict(type="dict", options=RECORD_SPEC))
 
 
 def check_step(index: int, step: dict) -> dict:
@@ -126,6 +129,35 @@ def plan_persist(module: AnsibleModule, calls: list):
     return None
 
 
+def plan_record(module: AnsibleModule):
+    """The ``record`` option (the hand-out record, record.py) planned before any step runs, or None."""
+    if module.params["record"] is None:
+        return None
+    try:
+        # the student's nslab-check comes with the record: this run's own code as its engine, this Python to run it
+        return Record(module.params["record"], payload=payload_zip(), python=sys.executable).plan()
+    except Invalid as exc:
+        module.fail_json(msg=f"{exc} (nothing was changed)", changed=False, actions=[])
+    return None
+
+
+def finish_record(module: AnsibleModule, record, out: dict, diffs: list) -> None:
+    """The hand-out record written (or removed) once every step has run; reported like a step."""
+    if record is None:
+        return
+    done = record.actions
+    if not module.check_mode:
+        try:
+            done = record.apply()
+        except OSError as exc:
+            module.fail_json(msg=f"record: cannot write {record.where}: {exc} (the lab itself was built; re-run to "
+                                 "record it)", changed=True, actions=out["actions"], results=out["results"])
+    out["actions"] += done
+    out["changed"] = out["changed"] or bool(done)
+    out["record"] = record.report()
+    diffs.append(dict(before=record.before, after=record.after, before_header=record.where, after_header=record.where))
+
+
 def run_calls(module: AnsibleModule, calls: list, session) -> tuple:
     """Each step in order, the rest rehearsed before the first change (:func:`rehearse`); a failing
     step stops the batch, reporting what was done."""
@@ -176,9 +208,11 @@ def run_batch() -> None:
     with host_session(module) as session:
         calls = prepare_calls(module, session)
         keeper = plan_persist(module, calls)
+        record = plan_record(module)
         results, actions, diffs, warnings = run_calls(module, calls, session)
         out = dict(changed=any(r["changed"] for r in results), actions=actions, results=results)
         finish_persist(module, keeper, out, diffs)
+        finish_record(module, record, out, diffs)
     if module._diff:
         out["diff"] = diffs
     exit_with_warnings(module, out, warnings)

@@ -166,8 +166,13 @@ def rebuild(directory: str, check: bool = False, environ=None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``nslab-engine.pyz [--check] DIRECTORY``: exits 0 when the lab is up, 1 with the reason when not."""
+    """``nslab-engine.pyz [--check] DIRECTORY``: exits 0 when the lab is up, 1 with the reason when not.
+    ``nslab-engine.pyz check [...]`` is the student's ``nslab-check`` (:mod:`checkcli`)."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["check"]:
+        from ansible_collections.nslab.net.plugins.module_utils.checkcli import main as check_main
+
+        raise SystemExit(check_main(argv[1:]))
     check = "--check" in argv
     rest = [a for a in argv if a != "--check"]
     if len(rest) != 1:

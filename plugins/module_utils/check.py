@@ -15,17 +15,53 @@ from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import topology
 from ansible_collections.nslab.net.plugins.module_utils.diagnose import explain_all
 from ansible_collections.nslab.net.plugins.module_utils.engine import require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.exercises import first_stage
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 SPEC = dict(topology=dict(type="dict", required=True), internet=dict(type="dict"),
-            results=dict(type="list", elements="dict"))
+            results=dict(type="list", elements="dict"), record=dict(type="str", choices=["use", "ignore"], default="use"),
+            hints=dict(type="bool", default=True))
+
+#: what the record holds besides the lab's variables, and the words a mismatch uses for them
+_HANDED = ("seed", "stage", "goal")
+
+
+def with_record(topo: dict, record: dict | None) -> dict:
+    """The topology to check: the variables given (``topo``, None where unset) with the host's hand-out record
+    (record.py) filling the unset ones. A variable given that disagrees with the record is an error saying so -
+    the host has another lab than the one asked about, which no fault explains."""
+    if record is None:
+        return topo
+    recorded = dict(record.get("variables") or {}, **{key: record.get(key) for key in _HANDED})
+    differ = [key for key, val in recorded.items()
+              if topo.get(key) not in (None, "") and val not in (None, "") and topo[key] != val]
+    if differ:
+        handed = f"{record.get('seed')} stage {record.get('stage')}, goal {record.get('goal')}"
+        asked = ", ".join(f"nslab_{key}={topo[key]!r}" for key in differ)
+        raise Invalid("nslab_" + differ[0], f"this host was handed {handed} (its record {record_path(record)}); "
+                      f"you asked about {asked}, which it was not handed. Check it as handed out (leave "
+                      f"{', '.join('nslab_' + key for key in differ)} unset), or hand it out again with lab.yml")
+    return dict(topo, **{key: val for key, val in recorded.items() if topo.get(key) in (None, "")})
+
+
+def record_path(record: dict) -> str:
+    from ansible_collections.nslab.net.plugins.module_utils.record import path
+
+    return path(record.get("lab") or "nslab")
 
 
 def check(module: AnsibleModule, session) -> dict:
     """The facts of the lab host (or the ``results`` given) with the causes of those not as expected."""
     from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink
 
-    lab = topology.lab_topology(module.params["topology"])
+    from ansible_collections.nslab.net.plugins.module_utils import record
+
+    given = dict(module.params["topology"])
+    handed = record.read(given.get("lab") or "nslab") if module.params["record"] == "use" else None
+    lab = topology.lab_topology(with_record(given, handed))
+    # the goal decides what is graded; a goal equal to the stage handed out is the teacher's dry check of the
+    # hand-out: every fact as the stage makes it, later ones NOT reachable
+    judge = "stage" if lab["goal"]["name"] == lab["stage"]["name"] else "goal"
     uplink = read_uplink(session.reader(None))
     if lab["uplink_address"]:
         uplink["address"] = lab["uplink_address"]
@@ -33,16 +69,21 @@ def check(module: AnsibleModule, session) -> dict:
     def resend(given: dict) -> dict:        # the capture sends a probe again
         return probe.run_probe(module, session, given)
 
-    outside = []
+    outside, fact_stages = [], {}
     if module.params["results"] is None:
-        probes = topology.probes(lab, module.params["internet"] or None)
+        probes = topology.probes(lab, module.params["internet"] or None, judge)
         results = measure(module, session, probes["host"], uplink["address"])
         outside = topology.with_uplink(probes["outside"], uplink["address"])
+        # the stage that first makes each fact get through: the stage a student reached, read from the results
+        fact_stages = {p["name"]: first_stage(lab, p) for p in results + outside}
     else:                                    # sent from the outside client, not from here: no capture
-        results = [dict(r, as_expected=bool(r.get("ok")) == (r.get("expected", True) is not False))
-                   for r in module.params["results"]]
+        results = [dict(r, as_expected=bool(r.get("ok")) == (r.get("expected", True) is not False)
+                        or r.get("graded") is False) for r in module.params["results"]]
     results = explain_all(module, session, lab, uplink, results, resend if module.params["results"] is None else None)
-    return dict(changed=False, results=results, outside=outside, uplink=uplink, stage=lab["stage"], faults=lab["faults"],
+    if not module.params["hints"]:           # nslab_hints: false - the teacher withholds them
+        results = [{k: val for k, val in r.items() if k != "hint"} for r in results]
+    return dict(changed=False, results=results, outside=outside, uplink=uplink, stage=lab["stage"], goal=lab["goal"],
+                seed=lab["seed"], recorded=handed is not None, faults=lab["faults"], fact_stages=fact_stages,
                 as_expected=all(r["as_expected"] for r in results))
 
 
@@ -53,7 +94,7 @@ def measure(module: AnsibleModule, session, probes: list, address: str | None) -
     ran = iter(probe.measure(module, session, [p for p, g in zip(probes, gone) if not g], address)["results"]
                if not all(gone) else [])
     return [dict(p, ok=False, detail=f"namespace {p['netns']} does not exist", ms=None, attempts=0,
-                 as_expected=p.get("expected") is False) if g else next(ran)
+                 as_expected=p.get("expected") is False or p.get("graded") is False) if g else next(ran)
             for p, g in zip(topology.with_uplink(probes, address), gone)]
 
 

@@ -22,7 +22,7 @@ from ansible_collections.nslab.net.plugins.module_utils import readers
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils.nat import which
 
-FORWARDED = ("namespace -> internet", "namespace -> published port", "outside -> published port")
+FORWARDED = ("namespace -> uplink", "namespace -> internet", "namespace -> published port", "outside -> published port")
 PUBLISHED = ("namespace -> published port", "outside -> published port")
 #: /proc/net/tcp: the state of a listening socket
 TCP_LISTEN = "0A"

@@ -45,6 +45,20 @@ def parse_stage(seed, stage) -> tuple[str, str]:
     return seed, stage
 
 
+def parse_goal(seed: str, stage: str, goal) -> str:
+    """nslab_goal: the stage the student must reach (default: the seed's last, the whole lab); never one before
+    the stage handed out (nslab_stage)."""
+    stages = STAGES[seed]
+    goal = goal or stages[-1]
+    if goal not in stages:
+        raise Invalid("nslab_goal", f"{goal!r} is not a stage of {seed}: choose one of {', '.join(stages)} "
+                                    "(the stage the student must reach; default: the whole lab)")
+    if stages.index(goal) < stages.index(stage):
+        raise Invalid("nslab_goal", f"{goal!r} comes before the stage handed out (nslab_stage {stage}): a goal is "
+                                    f"that stage (the teacher's dry check of a hand-out) or a later one")
+    return goal
+
+
 def built(seed: str, stage: str) -> set:
     """The parts of the lab present at ``stage``: the stages up to it; what the seed has no stage for
     (seed 000 has no service or publish step) comes with its last stage."""
@@ -139,15 +153,37 @@ NEEDS = {
     "host -> namespace": ("ports",),
     "namespace -> host": ("ports", "route"),
     "namespace -> namespace": ("ports",),
+    "namespace -> uplink": ("ports", "route", "forward"),
     "namespace -> internet": ("ports", "route", "forward", "masquerade"),
     "namespace -> published port": ("ports", "route", "forward", "service", "publish"),
     "outside -> published port": ("ports", "route", "forward", "service", "publish"),
 }
 
 
-def expected(lab: dict, probe: dict) -> bool:
-    """Whether the probe gets through on a healthy lab at its stage (faults do not change what is expected)."""
-    done = lab["built"]
+def first_stage(lab: dict, probe: dict) -> str | None:
+    """The first stage of the lab's seed at which the probe gets through on a healthy lab (None: none)."""
+    return next((stage for stage in STAGES[lab["seed"]] if expected(lab, probe, built(lab["seed"], stage))), None)
+
+
+def reached(stages: list, fact_stages: dict, results: list) -> str | None:
+    """The last stage of ``stages`` that makes a fact get through and up to which every fact does (``fact_stages``:
+    probe name -> the first stage that makes it get through, :func:`first_stage`); a stage that makes no fact of
+    its own (the namespaces, the bridge of seed 002) is never claimed. None when no such stage is reached."""
+    done = None
+    for index, stage in enumerate(stages):
+        needed = [r for r in results if r.get("name") in fact_stages and fact_stages[r["name"]] is not None
+                  and stages.index(fact_stages[r["name"]]) <= index]
+        if not all(r.get("ok") for r in needed):
+            break
+        if any(fact_stages.get(r.get("name")) == stage for r in needed):
+            done = stage
+    return done
+
+
+def expected(lab: dict, probe: dict, done=None) -> bool:
+    """Whether the probe gets through on a healthy lab at its stage, or with ``done`` (the parts built at the goal)
+    at that one (faults do not change what is expected)."""
+    done = lab["built"] if done is None else done
     needs = NEEDS.get(probe.get("fact"), ())
     if all(part in done for part in needs):
         return True

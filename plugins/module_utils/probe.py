@@ -21,7 +21,7 @@ from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import check_entry, item_validator, require_pyroute2
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
-KINDS = ("ping", "tcp", "http")
+KINDS = ("ping", "tcp", "http", "forwarded")
 
 #: a refused or unreachable connection is tried again until the probe's deadline
 RETRY_ERRNOS = (errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNRESET)
@@ -62,6 +62,42 @@ def _ping(module, target: str, timeout: float) -> tuple[bool, str, float | None,
         if deadline - time.monotonic() < 0.1:
             return False, detail, None, attempts
         time.sleep(min(RETRY_PAUSE, max(deadline - time.monotonic() - 0.1, 0)))
+
+
+#: how long a forwarded probe watches for its first packet to be forwarded (the kernel counts it at once)
+FORWARD_WATCH = 0.5
+
+
+def _forwarded_count(snmp) -> int:
+    """Ip ForwDatagrams of the lab host: the packets its IP stack forwarded (``snmp``: /proc/net/snmp, opened in the
+    host's namespace; re-read from the start each time, it stays that namespace's)."""
+    snmp.seek(0)
+    header, values = [line.split() for line in snmp.read().splitlines() if line.startswith("Ip:")][:2]
+    return int(values[header.index("ForwDatagrams")])
+
+
+def _forwarded(snmp, target: str, timeout: float) -> tuple[bool, str, float | None, int]:
+    """A ping from the probe's namespace whose packets the lab host forwards towards the uplink (the seed's
+    ``tcpdump -i eth0`` after ``ip_forward=1``): ok when the host's count of forwarded packets grows while it runs;
+    no answer is needed (without masquerade none comes back)."""
+    import subprocess
+
+    before, start = _forwarded_count(snmp), time.monotonic()
+    ping = subprocess.Popen(["ping", "-n", "-q", "-c", "3", "-i", "0.1", "-W", "1", target],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        while time.monotonic() - start < min(timeout, FORWARD_WATCH):
+            if _forwarded_count(snmp) > before:
+                return True, f"forwarded by the lab host towards {target}", round((time.monotonic() - start) * 1000, 3), 1
+            if ping.poll() is not None and time.monotonic() - start > 0.05:
+                break
+            time.sleep(0.01)
+    finally:
+        if ping.poll() is None:
+            ping.kill()
+        err = ping.communicate()[1].decode(errors="replace").strip()
+    return False, f"the lab host forwarded no packet to {target}" + (f" (ping: {err.splitlines()[-1]})" if err else ""), \
+        None, 1
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -121,8 +157,11 @@ def run_probe(module, session, probe: dict) -> dict:
     """One probe, from inside its namespace when it has one (``session`` is then a
     :class:`netns.Session`; None will do for probes without ``netns``)."""
     entered = session.entered(probe["netns"]) if probe["netns"] is not None else nullcontext()
-    with entered:
-        if probe["kind"] == "ping":
+    snmp = open("/proc/self/net/snmp", encoding="ascii") if probe["kind"] == "forwarded" else None  # the host's
+    with entered, (snmp or nullcontext()):
+        if probe["kind"] == "forwarded":
+            ok, detail, ms, attempts = _forwarded(snmp, probe["target"], probe["timeout"])
+        elif probe["kind"] == "ping":
             ok, detail, ms, attempts = _ping(module, probe["target"], probe["timeout"])
         elif probe["kind"] == "tcp":
             ok, detail, ms, attempts = _tcp(probe["target"], probe["port"], probe["timeout"])
@@ -130,7 +169,8 @@ def run_probe(module, session, probe: dict) -> dict:
             ok, detail, ms, attempts = _http(probe["target"], probe["port"], probe["path"], probe["timeout"])
     if ok and probe.get("expect") and probe["expect"] not in detail:
         ok, detail, ms = False, f"answered, but without {probe['expect']!r}: {detail.strip()[:200]}", None
-    return dict(probe, ok=ok, detail=detail.strip()[:300], ms=ms, attempts=attempts, as_expected=ok == probe["expected"])
+    return dict(probe, ok=ok, detail=detail.strip()[:300], ms=ms, attempts=attempts,
+                as_expected=ok == probe["expected"] or not probe["graded"])
 
 
 #: probes run at once, each in a thread of its own (a thread enters its namespace alone: setns is per thread)
@@ -139,7 +179,14 @@ PARALLEL = 16
 
 def run_all(module, session, probes: list) -> list:
     """Every probe at the same time, so a report with facts that fail takes the longest probe's time, not their sum;
-    the results in the probes' order."""
+    the results in the probes' order. Forwarded probes run after the others, one at a time: each counts the
+    host's forwarded packets, which another probe's traffic would add to."""
+    forwarded = [p for p in probes if p["kind"] == "forwarded"]
+    if forwarded:
+        rest = run_all(module, session, [p for p in probes if p["kind"] != "forwarded"])
+        done = {id(p): run_probe(module, session, p) for p in forwarded}
+        rest_iter = iter(rest)
+        return [done[id(p)] if id(p) in done else next(rest_iter) for p in probes]
     if len(probes) < 2:
         return [run_probe(module, session, p) for p in probes]
     for name in {p["netns"] for p in probes if p["netns"] is not None}:
@@ -164,7 +211,7 @@ def _timeout(option: str, value) -> float:
 PROBE_OPTIONS = dict(name=dict(type="str"), fact=dict(type="str"), netns=dict(type="str"),
                      kind=dict(type="str", choices=list(KINDS)), target=dict(type="str"), port=dict(type="raw"),
                      timeout=dict(type="raw"), expect=dict(type="str"), path=dict(type="str"),
-                     expected=dict(type="bool", default=True))
+                     expected=dict(type="bool", default=True), graded=dict(type="bool", default=True))
 PROBE_VALIDATOR = item_validator(PROBE_OPTIONS)
 
 
@@ -177,8 +224,9 @@ def normalize(index: int, probe: dict, present: bool = True) -> dict:
                kind=v.choice(f"{opt}.kind", probe.get("kind", "ping"), KINDS),
                target=v.address(f"{opt}.target", v.required(f"{opt}.target", probe.get("target"))),
                timeout=_timeout(f"{opt}.timeout", probe.get("timeout", 2)), expect=probe.get("expect"),
-               path=str(probe.get("path", "/")), expected=probe.get("expected", True) is not False)
-    if out["kind"] != "ping":
+               path=str(probe.get("path", "/")), expected=probe.get("expected", True) is not False,
+               graded=probe.get("graded", True) is not False)
+    if out["kind"] in ("tcp", "http"):
         out["port"] = v.port(f"{opt}.port", v.required(f"{opt}.port", probe.get("port")))[0]
     if present and out["netns"] is not None and not nsmod.ns_exists(out["netns"]):
         raise Invalid(f"{opt}.netns", f"namespace {out['netns']!r} does not exist")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from ansible_collections.nslab.net.plugins.module_utils.exercises import reached
+
 _HEADER = ("FACT", "PROBE", "RESULT", "RTT")
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Ansible's own words around an error (ansible-core >= 2.19 chains them): the cause comes after them.
@@ -39,15 +41,18 @@ def _columns(rows: list) -> list:
 
 
 def _as_expected(result: dict) -> bool:
-    """Whether a probe came out as its stage expects (a probe without ``expected`` is expected to get through)."""
-    return bool(result.get("ok")) == (result.get("expected", True) is not False)
+    """Whether a probe came out as its stage expects (a probe without ``expected`` is expected to get through; one
+    not graded, a fact the student's goal does not need, always is)."""
+    return bool(result.get("ok")) == (result.get("expected", True) is not False) or result.get("graded") is False
 
 
 def result_word(result: dict) -> str:
-    """reachable / NOT reachable, marked when the stage expects otherwise or expects it so."""
+    """reachable / NOT reachable, marked when the stage expects otherwise or expects it so, or when not graded."""
     ok, expected = bool(result.get("ok")), result.get("expected", True) is not False
     word = "reachable" if ok else "NOT reachable"
-    if not expected:
+    if result.get("graded") is False:
+        word += " (not graded)"
+    elif not expected:
         word += " (NOT expected)" if ok else " (expected)"
     return word
 
@@ -93,6 +98,8 @@ def _probe(result: dict) -> dict:
                detail=result.get("detail", ""), ms=result.get("ms"), attempts=result.get("attempts"))
     out.update((k, result[k]) for k in ("netns", "kind", "target", "port", "expect", "cause", "hint", "evidence")
                if result.get(k) is not None)
+    if result.get("graded") is False:           # a fact the student's goal does not need
+        out["graded"] = False
     return out
 
 
@@ -126,6 +133,23 @@ def _outside_results(runs: list) -> dict:
     return out
 
 
+def checked_outside(hosts: list, hostvars) -> list:
+    """The records :func:`outside_runs` takes, from each checked lab host's ``nslab_checked`` (lab_check's result)
+    and ``nslab_outside_client`` (default the controller)."""
+    out = []
+    for host in hosts or []:
+        checked = (hostvars.get(host) or {}).get("nslab_checked") or {}
+        if isinstance(checked.get("results"), list):
+            out.append(dict(host=host, outside=checked.get("outside") or [],
+                            outside_client=hostvars[host].get("nslab_outside_client") or "localhost"))
+    return out
+
+
+def outside_of(runs: list, host: str) -> list:
+    """One lab host's results of the outside runs (:func:`outside_runs`, registered as a loop)."""
+    return _outside_results(runs).get(host, [])
+
+
 def fleet_results(records: list, hosts: list | None = None, outside: list | None = None) -> list:
     """One record per lab host, in the order of ``hosts`` (then any other recorded host); a host
     of ``hosts`` without a record was unreachable (Ansible dropped it from the play). ``outside``:
@@ -148,6 +172,9 @@ def fleet_results(records: list, hosts: list | None = None, outside: list | None
             status="ok" if failure is None else ("unreachable" if failure.get("unreachable") else "failed"),
             stage=failure["stage"] if failure else stage, measured=measured,
             lab_stage=rec.get("lab_stage"), faults=list(rec.get("faults") or []),
+            **{key: rec[key] for key in ("seed", "goal") if rec.get(key) not in (None, "")},
+            **({"reached": reached(list(rec["stages"]), dict(rec.get("fact_stages") or {}), rec["results"])}
+               if measured and rec.get("stages") else {}),
             results=[_probe(r) for r in rec.get("results") or []], failure=failure))
     return out
 
@@ -171,6 +198,9 @@ def _cell(rec: dict, fact: str) -> str:
     probes = _facts(rec).get(fact)
     if not probes:
         return "-"
+    if not any(p.get("graded", True) for p in probes):
+        return "not graded"
+    probes = [p for p in probes if p.get("graded", True)]
     bad = [p for p in probes if not p["as_expected"]]
     if not bad:
         oks = [p["ok"] for p in probes]
@@ -189,6 +219,10 @@ def _host_line(rec: dict) -> str:
     if not rec["measured"]:
         why = "check mode" if rec.get("check_mode") else f"nslab_state={rec.get('state')}"
         return f"{rec['host']}: {'removed' if rec.get('state') == 'absent' else 'built'}, not measured ({why})"
+    if rec.get("goal") and rec["goal"] != rec.get("lab_stage"):
+        done, graded = goal_progress(rec)
+        return (f"{rec['host']}: {'DONE' if done == graded else 'NOT YET'}, {done} of {graded} facts of goal "
+                f"{rec['goal']} (handed out at stage {rec.get('lab_stage')})")
     oks = [p["ok"] for p in rec["results"]]
     line = f"{rec['host']}: {oks.count(True)}/{len(oks)} probes reachable"
     if not all(p["expected"] for p in rec["results"]):
@@ -196,6 +230,14 @@ def _host_line(rec: dict) -> str:
     if rec.get("faults"):
         line += f" (faults injected: {', '.join(rec['faults'])})"
     return line
+
+
+def goal_progress(rec: dict) -> tuple[int, int]:
+    """(facts done, facts graded) of a measured record: a fact is done when each of its graded probes is as
+    expected; a fact with no graded probe is not counted."""
+    graded = {fact: [p for p in probes if p.get("graded", True)] for fact, probes in _facts(rec).items()}
+    graded = {fact: probes for fact, probes in graded.items() if probes}
+    return sum(all(p["as_expected"] for p in probes) for probes in graded.values()), len(graded)
 
 
 def fleet_summary(fleet: list) -> str:
@@ -211,6 +253,99 @@ def fleet_summary(fleet: list) -> str:
     else:
         lines.append("No connectivity report: nothing was measured.")
     return "\n".join(lines + [_host_line(rec) for rec in fleet])
+
+
+#: the grade's short column heading of each fact (the legend under the table spells them out)
+SHORT = {"host -> namespace": "h>ns", "namespace -> host": "ns>h", "namespace -> namespace": "ns>ns",
+         "namespace -> uplink": "ns>up", "namespace -> internet": "ns>net", "namespace -> published port": "ns>pub", "outside -> published port": "out>pub"}
+
+
+def grade_word(rec: dict) -> str:
+    """DONE / NOT YET / FAILED TO CHECK: a student's word, with x of y facts of the goal."""
+    if rec["status"] != "ok" or not rec["measured"]:
+        return "FAILED TO CHECK"
+    done, graded = goal_progress(rec)
+    return f"{'DONE' if done == graded else 'NOT YET'} {done}/{graded}"
+
+
+def _grade_cell(rec: dict, fact: str) -> str:
+    if rec["status"] != "ok" or not rec["measured"]:
+        return "?"
+    probes = [p for p in _facts(rec).get(fact, []) if p.get("graded", True)]
+    if not probes:
+        return "-"
+    return "ok" if all(p["as_expected"] for p in probes) else "no"
+
+
+def grade_table(fleet: list, progress: dict | None = None) -> str:
+    """The teacher's grade: a row per student (the word, x of y facts of the goal, the stage reached, the goal, a
+    column per graded fact - ok, no, - not graded, ? could not check -, the checks the student ran, the faults
+    handed out), then a line per student not done (what is not yet, or why it could not be checked)."""
+    if not fleet:
+        return "No lab hosts."
+    progress = progress or {}
+    facts = [f for f in SHORT if any(p["fact"] == f for rec in fleet if rec["measured"] for p in rec["results"])]
+    facts += list(dict.fromkeys(p["fact"] for rec in fleet if rec["measured"] for p in rec["results"]
+                                if p["fact"] not in SHORT))
+    rows = [("STUDENT", "RESULT", "REACHED", "GOAL", *(SHORT.get(f, f) for f in facts), "CHECKS", "FAULTS")]
+    for rec in fleet:
+        rows.append((rec["host"], grade_word(rec), str(rec.get("reached") or "-"), str(rec.get("goal") or "-"),
+                     *(_grade_cell(rec, f) for f in facts), str((progress.get(rec["host"]) or {}).get("checks", "-")),
+                     ", ".join(rec.get("faults") or []) or "-"))
+    lines = _columns(rows)
+    done = sum(grade_word(rec).startswith("DONE") for rec in fleet)
+    lines.append(f"{done} of {len(fleet)} students done. Cells: ok, no (not yet), - (not graded), ? (not checked).")
+    legend = [f"{SHORT[f]} {f}" for f in facts if f in SHORT]
+    for start in range(0, len(legend), 4):                     # a 120-column terminal
+        lines.append("  " + ";  ".join(legend[start:start + 4]))
+    for rec in fleet:
+        word = grade_word(rec)
+        if word.startswith("FAILED"):
+            lines.append(f"{rec['host']}: could not check: {_short((rec.get('failure') or {}).get('msg'), 100)}")
+        elif word.startswith("NOT YET"):
+            todo = [SHORT.get(f, f) for f in facts if _grade_cell(rec, f) == "no"]
+            first = next(p for p in rec["results"] if not p["as_expected"])
+            why = _short(first.get("cause") or first.get("detail"), 90)
+            lines.append(f"{rec['host']}: not yet: {', '.join(todo)} ({first['probe']}{': ' + why if why else ''})")
+    return "\n".join(lines)
+
+
+def grade_problems(fleet: list, strict: bool = True) -> list:
+    """What fails a grade: each student not done (``strict``), each host that could not be checked."""
+    out = []
+    for rec in fleet:
+        word = grade_word(rec)
+        if word.startswith("FAILED") or (strict and not word.startswith("DONE")):
+            out.append(f"{rec['host']}: {word}")
+    return out
+
+
+def history_line(rec: dict, kind: str, when: str) -> dict:
+    """One line of a student's history (history/<host>.jsonl): when, which view, the goal, each graded fact's
+    outcome (true: as expected), and the word."""
+    facts = {}
+    if rec["status"] == "ok" and rec["measured"]:
+        for fact, probes in _facts(rec).items():
+            graded = [p for p in probes if p.get("graded", True)]
+            if graded:
+                facts[fact] = all(p["as_expected"] for p in graded)
+    return dict(time=when, kind=kind, goal=rec.get("goal"), reached=rec.get("reached"), word=grade_word(rec),
+                facts=facts)
+
+
+def progress(lines: list) -> dict:
+    """A student's progress from their history's lines: the checks and grades run, when each fact first came out as
+    expected, and the first time the student was DONE."""
+    first: dict = {}
+    done_at = None
+    for line in lines:
+        for fact, ok in (line.get("facts") or {}).items():
+            if ok and fact not in first:
+                first[fact] = line.get("time")
+        if done_at is None and str(line.get("word", "")).startswith("DONE"):
+            done_at = line.get("time")
+    return dict(checks=sum(1 for line in lines if line.get("kind") == "check"),
+                grades=sum(1 for line in lines if line.get("kind") == "grade"), first_passed=first, done_at=done_at)
 
 
 def fleet_problems(fleet: list) -> list:

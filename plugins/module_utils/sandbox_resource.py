@@ -38,8 +38,10 @@ class SandboxResource(Resource):
         if item.get("netns") is not None:
             raise v.Invalid(option("netns"), "does not apply to nslab.net.sandbox")
         if self.params["state"] == "present":
-            addr = v.address(option("uplink_address"), v.required(option("uplink_address"),
-                                                                  item.get("uplink_address")))
+            given = item.get("uplink_address")
+            if given in (None, "") and Sandbox(name, self.params["root"]).exists():
+                given = uplink_of(Sandbox(name, self.params["root"]))      # an existing sandbox keeps its address
+            addr = v.address(option("uplink_address"), v.required(option("uplink_address"), given))
             ip = ipaddress.ip_address(addr)
             if ip not in WAN or ip in (WAN.network_address, WAN.broadcast_address, ipaddress.ip_address(WAN_GATEWAY)):
                 raise v.Invalid(option("uplink_address"), f"{addr} must be a host address in {WAN} other than "

@@ -49,7 +49,7 @@ DEFAULTS = dict(
                 dict(name="netns2", address="192.168.0.3", veth="veth1", peer="ceth1")],
     published_ports=[dict(namespace="netns1", port=5000, target_port=5000, protocol="tcp")],
     demo_services=[dict(namespace="netns1", port=5000)], demo_user="nobody",
-    seed="seed002", stage=None, faults=[],
+    seed="seed002", stage=None, goal=None, faults=[],
 )
 
 #: the keys of each entry of the list variables (a misspelled key is an error that lists these)
@@ -203,6 +203,7 @@ def lab_topology(topo: dict) -> dict:
         egress=egress, persist=_switch("nslab_persist", topo["persist"]), gateway_interface=str(gateway),
         subnet=subnet, gateway=str(gateway.ip), bridge=bridge, uplink_interface=uplink_if, uplink_address=uplink_addr,
         seed=seed, stage=seed_stage(seed, stage), built=sorted(ex.built(seed, stage)),
+        goal=seed_stage(seed, ex.parse_goal(seed, stage, topo.get("goal"))),
         faults=ex.parse_faults(topo.get("faults"), namespaces, published, topo.get("demo_services") or []),
         published=published, namespaces=namespaces,
     )
@@ -263,8 +264,11 @@ def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list) -> d
     return lab
 
 
-def probes(lab: dict, internet: dict | None) -> dict:
-    """The connectivity probes of the report: the lab host's, and the outside client's."""
+def probes(lab: dict, internet: dict | None, judge: str = "stage") -> dict:
+    """The connectivity probes of the report: the lab host's, and the outside client's. ``judge``: what each is
+    expected to do - ``stage``: what the lab built at its stage makes reachable, and nothing more (lab.yml's report);
+    ``goal``: what the student's goal needs (check.yml, grade.yml), each other fact measured but not graded
+    (``graded: false``: going past the goal is never a failure)."""
     namespaces = lab["namespaces"]
     host, outside = [], []
     uplink = lab["uplink_address"] or UPLINK      # ns_probe puts the address it reads in place of UPLINK
@@ -277,6 +281,9 @@ def probes(lab: dict, internet: dict | None) -> dict:
             host.append(dict(name=f"{a['name']} -> {b['name']}", fact="namespace -> namespace", netns=a["name"],
                              target=b["address"]))
     if internet:
+        for ns in namespaces:      # the seed's forward step: the packets leave by the uplink (no answer yet)
+            host.append(dict(name=f"{ns['name']} -> uplink", fact="namespace -> uplink", netns=ns["name"],
+                             target=internet["target"], kind="forwarded"))
         for ns in namespaces:
             probe = dict(name=f"{ns['name']} -> internet", fact="namespace -> internet", netns=ns["name"],
                          target=internet["target"], kind=internet.get("kind", "ping"))
@@ -297,10 +304,13 @@ def probes(lab: dict, internet: dict | None) -> dict:
                          timeout=SERVICE_TIMEOUT))
         outside.append(dict(name=f"outside -> {uplink}:{pub['port']}", fact="outside -> published port",
                             target=uplink, kind="http", port=pub["port"]))
-    for probe in host + outside:     # what the seed expects at the lab's stage (exercises.py)
-        probe["expected"] = ex.expected(lab, probe)
+    at_goal = ex.built(lab["seed"], lab["goal"]["name"]) if judge == "goal" else None
+    for probe in host + outside:     # what the seed expects at the lab's stage, or at the goal (exercises.py)
+        probe["expected"] = ex.expected(lab, probe, at_goal)
         if not probe["expected"]:        # nothing to wait for (a fact the stage does not have yet)
             probe["timeout"] = UNEXPECTED_TIMEOUT
+            if judge == "goal":
+                probe["graded"] = False
     return dict(host=host, outside=outside)
 
 

@@ -81,6 +81,45 @@ options:
             parts when saved and removes all of them when removed.
         type: str
         default: lab
+  record:
+    description:
+      - The hand-out record (C(playbooks/lab.yml) sets it): what the lab host was handed, written to
+        C(/etc/nslab/labs/LAB.json) after the last step, so that the student's check (M(nslab.net.lab_check),
+        C(playbooks/check.yml) with no C(-e)) checks the lab the host has. It holds the seed, the stage, the goal and
+        the lab's variables, never the faults (O(record.variables) C(faults) is left out). V(absent) removes it.
+      - With it comes the student's check command, C(nslab-check) (C(/usr/local/sbin/nslab-check); on a sandbox host
+        C(/run/nslab/sbin/nslab-check)): the same checks as C(playbooks/check.yml) for this host, run on the host with
+        no Ansible (this module run's own code as its engine, in C(/usr/local/lib/nslab/check/), run by this Python).
+        It is removed with the last record.
+      - Unset, no record is touched. Check mode and diff mode show the file.
+    type: dict
+    suboptions:
+      lab:
+        description: The lab's name.
+        type: str
+        required: true
+      state:
+        description: V(present) writes the record, V(absent) removes it.
+        type: str
+        choices: [present, absent]
+        default: present
+      seed:
+        description: The seed (C(nslab_seed)); required when O(record.state=present).
+        type: str
+      stage:
+        description: The stage handed out (C(nslab_stage)); required when O(record.state=present).
+        type: str
+      goal:
+        description: The stage the student must reach (C(nslab_goal)); required when O(record.state=present).
+        type: str
+      variables:
+        description: The lab's C(nslab_) variables without the prefix, as C(nslab.net.lab_variables) gives them; unset
+          ones (null) and C(faults), C(state) and C(requirements) are left out.
+        type: dict
+        default: {}
+      internet:
+        description: The internet target the check probes (C(nslab_report_internet)), for C(nslab-check).
+        type: dict
 attributes:
   check_mode:
     support: full
@@ -149,6 +188,13 @@ persist:
   sample: {"lab": "nslab", "part": "lab", "state": "present", "changed": true,
            "unit": "/etc/systemd/system/nslab-nslab.service", "intent": "/var/lib/nslab/labs/nslab/lab.json",
            "engine": "/usr/local/lib/nslab/1.0.0-3f2a9c1b7d4e/nslab-engine.pyz"}
+record:
+  description: What O(record) wrote or removed - C(path), C(state), C(changed) and C(command) (the student's check
+    command, null when none was installed).
+  returned: when O(record) is set
+  type: dict
+  sample: {"path": "/etc/nslab/labs/nslab.json", "state": "present", "changed": true,
+           "command": "/usr/local/sbin/nslab-check"}
 failed_step:
   description: The index in O(steps) of the step that failed.
   returned: failure

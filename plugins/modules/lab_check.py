@@ -11,7 +11,10 @@ short_description: Check a lab host's facts with real traffic and explain each o
 version_added: 1.2.0
 description:
   - Measures the lab's connectivity facts on the lab host (the probes of the lab report, each marked with what the
-    seed expects at the lab's stage, C(nslab_stage)), and for each fact that is not as expected finds the cause by
+    student's goal, C(nslab_goal), needs: a fact the goal needs and the lab does not have yet is not as expected, a
+    fact the goal does not need is measured but not graded, so going past the goal is never a failure; with a goal
+    equal to the stage handed out, C(nslab_stage), the teacher's dry check: every fact as that stage makes it, later
+    ones NOT reachable), and for each fact that is not as expected finds the cause by
     inspecting the host the way the seeds do - the namespaces on the packet's path (the veth pair, its link state,
     the bridge port, the host's route to it), C(ip route get) in the sending namespace, forwarding, the FORWARD
     chain and its policy, the NAT rules, the listening sockets - and, when the state alone does not tell, sends the
@@ -19,6 +22,9 @@ description:
   - Each such fact gets a C(cause) and a C(hint), the seed's command that fixes it by hand, and the C(evidence) read.
   - It never changes anything (C(tcpdump) runs without promiscuous mode); C(playbooks/check.yml) and the testinfra
     checks (C(molecule/exercises/tests/test_lab.py)) both run it.
+  - The lab host's hand-out record (C(/etc/nslab/labs/LAB.json), written by C(playbooks/lab.yml)) fills the
+    C(nslab_) variables the topology leaves unset, so a check with no variables checks the lab the host was handed; a
+    variable given that disagrees with the record fails the check, saying what the host was handed.
   - Needs root and pyroute2 on the lab host.
 options:
   topology:
@@ -36,6 +42,17 @@ options:
         explain, instead of measuring the lab host's facts.
     type: list
     elements: dict
+  record:
+    description:
+      - V(use) reads the host's hand-out record (above); V(ignore) checks O(topology) alone (the teacher's grade, which
+        trusts the inventory, not the student's host).
+    type: str
+    choices: [use, ignore]
+    default: use
+  hints:
+    description: V(false) leaves out each fact's C(hint), the command that fixes it (C(nslab_hints)).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - nslab.net.common.info_attributes
 seealso:
@@ -91,6 +108,24 @@ stage:
   description: The lab's stage (C(name), C(index), C(stages), C(last)).
   returned: success
   type: dict
+goal:
+  description: The stage the student must reach, as O(topology) or the record gives it (C(name), C(index), C(stages),
+    C(last)).
+  returned: success
+  type: dict
+seed:
+  description: The lab's seed.
+  returned: success
+  type: str
+fact_stages:
+  description: For each probe (by its C(name)), the first stage of the seed at which it gets through on a healthy lab
+    (null for none): what the stage a student reached is read from.
+  returned: success
+  type: dict
+recorded:
+  description: Whether the host's hand-out record was read.
+  returned: success
+  type: bool
 faults:
   description: The faults the topology names (C(fault), C(namespace)).
   returned: success

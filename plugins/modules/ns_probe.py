@@ -36,9 +36,14 @@ options:
         description: Namespace to send from; omitted means the host namespace.
         type: str
       kind:
-        description: What to send.
+        description:
+          - What to send.
+          - V(forwarded) pings O(probes[].target) from the namespace and succeeds when the managed host forwards its
+            packets (its count of forwarded packets, C(Ip ForwDatagrams) in C(/proc/net/snmp), grows within half a
+            second), whether or not an answer comes back - the seed's forwarding step, seen before masquerade. These
+            probes run after the others, one at a time.
         type: str
-        choices: [ping, tcp, http]
+        choices: [ping, tcp, http, forwarded]
         default: ping
       target:
         description: Address to reach.
@@ -62,6 +67,12 @@ options:
         description:
           - Whether the probe is expected to get through. V(false) for a fact the lab does not have yet at its
             stage (C(nslab_stage)); the result's C(as_expected) tells whether it came out so.
+        type: bool
+        default: true
+      graded:
+        description:
+          - V(false) for a fact that is measured and shown but not graded (one the student's goal, C(nslab_goal),
+            does not need): its C(as_expected) is always true, whatever the probe finds.
         type: bool
         default: true
   uplink_address:

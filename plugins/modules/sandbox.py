@@ -25,7 +25,9 @@ options:
     description: Sandbox name (1-12 letters, digits, C(-), C(_)); also its host name.
     type: str
   uplink_address:
-    description: Address of the sandbox's C(eth0) in 203.0.113.0/24 (not .1, the internet's gateway).
+    description:
+      - Address of the sandbox's C(eth0) in 203.0.113.0/24 (not .1, the internet's gateway).
+      - Required to create a sandbox; omitted, an existing sandbox keeps its address (and O(state=absent) needs none).
     type: str
   root:
     description: Directory holding the sandboxes' state (holder PID, private C(/etc) layer).

@@ -162,7 +162,7 @@ def fingerprint(host: str) -> str:
 
 def checked(host: str) -> dict:
     """The facts check.yml wrote for a host: {probe: result}."""
-    with open(os.path.join(REPO, "nslab-results", f"{host}.json")) as fh:
+    with open(os.path.join(REPO, "nslab-results", "check", f"{host}.json")) as fh:
         return {p["probe"]: p for p in json.load(fh)["results"]}
 
 
@@ -173,7 +173,7 @@ def exercises() -> None:
     hosts = list(ADDRESSES)
     before = {h: fingerprint(h) for h in hosts}
     rc, out, recap = playbook("playbooks/check.yml")
-    if rc != 0 or not no_changes(recap, hosts) or not all(f"{h}: 10/10 probes reachable" in out for h in hosts):
+    if rc != 0 or not no_changes(recap, hosts) or not all(f"{h}: 12/12 probes reachable" in out for h in hosts):
         fail("check.yml on the built fleet must pass with every fact reachable, changing nothing", out)
     after = {h: fingerprint(h) for h in hosts}
     if after != before:
@@ -213,7 +213,7 @@ def ufw_fail() -> None:
     """ufw enabled on deb12-sudo: with nslab_firewall=fail the built lab is refused before any change, naming ufw
     and its own route rules (by default the lab's NSLAB-FWD chain accepts its flows, as converge showed)."""
     rc, out, recap = playbook("playbooks/lab.yml", "--limit", UFW_HOST, "-e", "nslab_firewall=fail")
-    with open(os.path.join(REPO, "nslab-results", f"{UFW_HOST}.json")) as fh:
+    with open(os.path.join(REPO, "nslab-results", "lab", f"{UFW_HOST}.json")) as fh:
         msg = (json.load(fh).get("failure") or {}).get("msg", "")
     named = "Open it, then re-run: ufw route allow in on br0; ufw route allow out on br0; or set firewall: integrate"
     if rc == 0 or recap.get(UFW_HOST, {}).get("changed") != 0 or "ufw (routed traffic denied by default)" not in msg \
@@ -242,7 +242,7 @@ def non_root_controller() -> None:
     rc, out, recap = playbook(os.path.join(clone, "playbooks", "lab.yml"), user=USER, cwd=clone)
     if rc != 0 or not no_changes(recap) or "NOT reachable" in out:
         fail("lab.yml by a non-root controller user (no pyroute2) must pass with changed=0", out)
-    results = os.path.join(clone, "nslab-results")
+    results = os.path.join(clone, "nslab-results", "lab")
     if not os.path.isdir(results) or not all(os.path.exists(os.path.join(results, f"{h}.json")) for h in ADDRESSES):
         fail(f"the non-root run wrote no results into {results}", out)
     say("lab.yml by the non-root controller user nslab (no pyroute2): passed, changed=0, results written")
@@ -420,7 +420,7 @@ def firewalld() -> None:
 
     before = firewalld_state()
     rc, out, recap = playbook("playbooks/lab.yml", "-e", "nslab_firewall=fail", inventory=inventory)
-    with open(os.path.join(REPO, "nslab-results", f"{host}.json")) as fh:
+    with open(os.path.join(REPO, "nslab-results", "lab", f"{host}.json")) as fh:
         msg = (json.load(fh).get("failure") or {}).get("msg", "")
     fix = re.search(r"Open it, then re-run: (firewall-cmd --zone=trusted --add-interface=br0) \(", msg)
     if rc == 0 or recap.get(host, {}).get("changed") != 0 or not fix or lab_objects(host) \

@@ -22,7 +22,7 @@ REACHABLE = {
     "seed002": {
         "netns": set(), "bridge": set(),
         "veth": {"host -> netns1", "host -> netns2", "netns1 -> netns2", "netns2 -> netns1"},
-        "route": {"netns1 -> host", "netns2 -> host"}, "forward": set(),
+        "route": {"netns1 -> host", "netns2 -> host"}, "forward": {"netns1 -> uplink", "netns2 -> uplink"},
         "masquerade": {"netns1 -> internet", "netns2 -> internet"}, "service": set(),
         "publish": {"netns2 -> 203.0.113.10:5000", "outside -> 203.0.113.10:5000"},
     },
@@ -30,14 +30,14 @@ REACHABLE = {
         "netns": set(), "veth": {"host -> netns1"},        # veth2's route is hidden by veth1's (seed 000)
         "bridge": {"host -> netns2", "netns1 -> netns2", "netns2 -> netns1"},
         "route": {"netns1 -> host", "netns2 -> host"}, "masquerade": set(),
-        "forward": {"netns1 -> internet", "netns2 -> internet"},
+        "forward": {"netns1 -> uplink", "netns2 -> uplink", "netns1 -> internet", "netns2 -> internet"},
     },
 }
 
 
 def results_of(tmp_path, host="lab1") -> dict:
     """The host's checked facts from check.yml's results file: {probe: result}."""
-    record = json.loads((tmp_path / "nslab-results" / f"{host}.json").read_text())
+    record = json.loads((tmp_path / "nslab-results" / "check" / f"{host}.json").read_text())
     return {p["probe"]: p for p in record["results"]}
 
 
@@ -110,12 +110,14 @@ def run_stages(tmp_path, seed: str, back_to: str, seed_vars: dict) -> None:
     """A host per stage of the seed, built from nothing; then each host one stage on (the host at the last stage
     back to ``back_to``: what the later stages added is removed again); checked as the seed expects each time."""
     stages = list(REACHABLE[seed])
-    hosts = {f"s{seed[-1]}-{stage}": dict(seed_vars, nslab_stage=stage) for stage in stages}
+    # the goal is the stage handed out: the teacher's dry check (each fact as the stage makes it, later ones NOT
+    # reachable); test_class.py grades against later goals
+    hosts = {f"s{seed[-1]}-{stage}": dict(seed_vars, nslab_stage=stage, nslab_goal=stage) for stage in stages}
     with Class(tmp_path, hosts) as klass:
         for rounds in (0, 1):
             stage_of = {f"s{seed[-1]}-{stage}": (stages[i + rounds] if i + rounds < len(stages) else back_to)
                         for i, stage in enumerate(stages)}
-            klass.write({host: {"nslab_stage": stage} for host, stage in stage_of.items()})
+            klass.write({host: {"nslab_stage": stage, "nslab_goal": stage} for host, stage in stage_of.items()})
             built = klass.playbook("playbooks/lab.yml")
             assert built.returncode == 0, f"round {rounds}: " + built.stdout[-3000:]
             check_stages(klass, seed, stage_of)
@@ -190,7 +192,7 @@ def test_every_fault_is_found_explained_and_fixed_by_its_hint(tmp_path):
         checked = klass.playbook("playbooks/check.yml")
         assert {host: state_of(box) for host, box in klass.boxes.items()} == before   # check.yml changes nothing
         assert checked.returncode != 0, checked.stdout[-3000:]
-        junit = ET.parse(tmp_path / "nslab-results" / "junit.xml").getroot()
+        junit = ET.parse(tmp_path / "nslab-results" / "check" / "junit.xml").getroot()
         started = {}
         for host, fault in fault_of.items():
             facts, words, hint = (klass.at(host, part) for part in FAULTS[fault])
@@ -217,7 +219,7 @@ def test_every_fault_is_found_explained_and_fixed_by_its_hint(tmp_path):
         klass.write({host: {"nslab_faults": []} for host in hosts})
         repaired = klass.playbook("playbooks/lab.yml")       # without the faults: repaired
         assert repaired.returncode == 0, repaired.stdout[-3000:]
-        assert all(f"{host}: 10/10 probes reachable" in repaired.stdout for host in hosts), repaired.stdout[-3000:]
+        assert all(f"{host}: 12/12 probes reachable" in repaired.stdout for host in hosts), repaired.stdout[-3000:]
 
 
 def test_a_fault_typed_by_hand_is_found_the_same_way_and_check_changes_nothing(tmp_path):

@@ -73,7 +73,7 @@ def host(tmp_path):
 
 def failure(root) -> str:
     """The whole message the lab host failed with (the summary shortens it), from its results file."""
-    with open(os.path.join(os.path.dirname(root), "nslab-results", "fw1.json")) as fh:
+    with open(os.path.join(os.path.dirname(root), "nslab-results", "lab", "fw1.json")) as fh:
         return json.load(fh)["failure"]["msg"]
 
 
@@ -105,7 +105,7 @@ def test_a_drop_policy_is_refused_before_any_change_then_opened_by_the_command_i
     opened = foreign(box)
     built = ansible_playbook(root, "-i", inventory, "playbooks/lab.yml")
     assert built.returncode == 0, built.stdout[-3000:]
-    assert "fw1: 10/10 probes reachable" in block(built.stdout, "Fleet summary")
+    assert "fw1: 12/12 probes reachable" in block(built.stdout, "Fleet summary")
     down = ansible_playbook(root, "-i", inventory, "playbooks/teardown.yml")
     assert down.returncode == 0 and foreign(box) == opened, "the firewall as the user left it"
 
@@ -176,6 +176,6 @@ def test_with_firewall_fail_an_iptables_forward_drop_is_refused_then_opened_by_t
     opened = filter_table(box)
     built = ansible_playbook(root, "-i", inventory, "playbooks/lab.yml", "-e", "nslab_firewall=fail")
     assert built.returncode == 0, built.stdout[-3000:]
-    assert "fw1: 10/10 probes reachable" in block(built.stdout, "Fleet summary")
+    assert "fw1: 12/12 probes reachable" in block(built.stdout, "Fleet summary")
     down = ansible_playbook(root, "-i", inventory, "playbooks/teardown.yml")
     assert down.returncode == 0 and filter_table(box) == opened, "iptables as the user left it"

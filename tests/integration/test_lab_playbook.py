@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 
 from nslabtest import COLLECTIONS, REPO, Internet, Sandbox, recaps, state_of
 
-FACTS = ("host -> namespace", "namespace -> host", "namespace -> namespace", "namespace -> internet",
-         "namespace -> published port", "outside -> published port")      # in the order they are probed
+FACTS = ("host -> namespace", "namespace -> host", "namespace -> namespace", "namespace -> uplink",
+         "namespace -> internet", "namespace -> published port", "outside -> published port")      # in the order they are probed
 
 
 def ansible_playbook(root, *args):
@@ -92,15 +92,15 @@ def test_lab_report_idempotence_and_teardown_to_nothing(tmp_path):
         assert first.returncode == 0, first.stdout[-3000:] + first.stderr
         report = block(first.stdout, "Connectivity report")
         # the lab host's own probes; the outside probes of the whole fleet run once, for the summary
-        assert report[0].split() == ["FACT", "PROBE", "RESULT", "RTT"] and len(report) == 10, report
+        assert report[0].split() == ["FACT", "PROBE", "RESULT", "RTT"] and len(report) == 12, report
         assert {line.split("  ")[0] for line in report[1:]} == set(FACTS) - {"outside -> published port"}
         # a probe that needed a second ping under load says so after its RTT: "(2 attempts)"
         assert all(re.search(r" reachable +\d+\.\d ms( +\(\d+ attempts\))?$", line) for line in report[1:]), report
         summary = block(first.stdout, "Fleet summary")
         assert summary[0].split() == ["FACT", "lab1"], summary
-        assert [line.split("  ")[0] for line in summary[1:7]] == list(FACTS)
-        assert all(line.endswith("  reachable") for line in summary[1:7]), summary
-        assert summary[7:] == ["lab1: 10/10 probes reachable"], summary
+        assert [line.split("  ")[0] for line in summary[1:8]] == list(FACTS)
+        assert all(line.endswith("  reachable") for line in summary[1:8]), summary
+        assert summary[8:] == ["lab1: 12/12 probes reachable"], summary
         assert "NOT reachable" not in first.stdout
         again = ansible_playbook(root, "playbooks/lab.yml")
         assert again.returncode == 0, again.stdout[-3000:]
@@ -131,10 +131,10 @@ def test_lab_writes_a_record_per_host_and_junit_xml(tmp_path):
     try:
         proc = ansible_playbook(root, "playbooks/lab.yml")
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
-        results = tmp_path / "nslab-results"     # the default: relative to where ansible-playbook runs
+        results = tmp_path / "nslab-results" / "lab"     # the default: relative to where ansible-playbook runs
         record = json.loads((results / "lab1.json").read_text())
         assert (record["host"], record["status"], record["stage"], record["failure"]) == ("lab1", "ok", "report", None)
-        assert {p["fact"] for p in record["results"]} == set(FACTS) and len(record["results"]) == 10
+        assert {p["fact"] for p in record["results"]} == set(FACTS) and len(record["results"]) == 12
         for p in record["results"]:
             assert p["ok"] and p["probe"] and isinstance(p["ms"], (int, float)), p
         suites = ET.parse(results / "junit.xml").getroot()
@@ -164,14 +164,14 @@ def test_a_failed_and_an_unreachable_host_do_not_stop_the_others(tmp_path):
         assert recap(proc.stdout, "lab1")["changed"] > 0 and recap(proc.stdout, "lab2")["rescued"] == 1
         summary = block(proc.stdout, "Fleet summary")
         assert summary[0].split() == ["FACT", "lab1", "lab2", "ghost"], summary
-        assert all(line.endswith("reachable  host failed  unreachable") for line in summary[1:7]), summary
-        assert summary[7] == "lab1: 10/10 probes reachable"
-        assert summary[8].startswith("lab2: host failed: ") and "nslab_gateway" in summary[8], summary
-        assert summary[9].startswith("ghost: unreachable: sandbox 'ghost' is not running"), summary
+        assert all(line.endswith("reachable  host failed  unreachable") for line in summary[1:8]), summary
+        assert summary[8] == "lab1: 12/12 probes reachable"
+        assert summary[9].startswith("lab2: host failed: ") and "nslab_gateway" in summary[9], summary
+        assert summary[10].startswith("ghost: unreachable: sandbox 'ghost' is not running"), summary
         assert "Failed lab hosts or NOT reachable facts: lab2: host failed; ghost: unreachable" in proc.stdout
-        results = tmp_path / "nslab-results"
+        results = tmp_path / "nslab-results" / "lab"
         lab1, lab2, ghost = (json.loads((results / f"{h}.json").read_text()) for h in ("lab1", "lab2", "ghost"))
-        assert lab1["status"] == "ok" and all(p["ok"] for p in lab1["results"]) and len(lab1["results"]) == 10
+        assert lab1["status"] == "ok" and all(p["ok"] for p in lab1["results"]) and len(lab1["results"]) == 12
         assert lab2["status"] == "failed" and lab2["failure"]["stage"] == "build" and lab2["results"] == []
         assert "nslab_gateway" in lab2["failure"]["msg"]
         assert ghost["status"] == "unreachable" and ghost["failure"]["stage"] == "connect"

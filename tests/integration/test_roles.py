@@ -26,10 +26,16 @@ def test_roles_build_report_and_remove_the_lab_the_playbook_builds(tmp_path):
         built = ansible_playbook(root, ROLES)
         assert built.returncode == 0 and changed(built.stdout)["lab1"] == 2, built.stdout[-3000:]    # one batch per role
         report = built.stdout[built.stdout.index("TASK [nslab.net.ingress : Connectivity report]"):]
-        assert "NOT reachable" not in report and report.count(" reachable ") == 10, report[:3000]
-        for args in ((ROLES,), (ROLES, "--check", "--diff"), ("playbooks/lab.yml",)):
+        assert "NOT reachable" not in report and report.count(" reachable ") == 12, report[:3000]
+        for args in ((ROLES,), (ROLES, "--check", "--diff")):
             again = ansible_playbook(root, *args)
             assert again.returncode == 0 and changed(again.stdout)["lab1"] == 0, (args, again.stdout[-3000:])
+        # lab.yml builds the same lab: it changes nothing but the hand-out record it leaves (the roles leave none)
+        same = ansible_playbook(root, "playbooks/lab.yml", "--diff")
+        assert same.returncode == 0 and changed(same.stdout)["lab1"] == 1, same.stdout[-3000:]
+        assert "+++ after: /etc/nslab/labs/nslab.json" in same.stdout and "+++ after: steps[" not in same.stdout, \
+            same.stdout[-3000:]
+        assert changed(ansible_playbook(root, "playbooks/lab.yml").stdout)["lab1"] == 0
         assert "netns1" in namespaces(root) and "netns2" in namespaces(root)
         down = ansible_playbook(root, ROLES, "-e", "nslab_state=absent")
         assert down.returncode == 0 and changed(down.stdout)["lab1"] == 2, down.stdout[-3000:]

@@ -97,17 +97,22 @@ def test_every_readme_command_works_from_a_fresh_clone_with_python_312_only(tmp_
                                       "ansible.release.__version__]))"], capture_output=True, text=True,
                                      check=True).stdout)
     assert venv[0] == [3, 12] and venv[1].startswith("2.21."), venv          # the newest Python there, its ansible-core
-    assert "NOT reachable" not in out["make lab"] and "10/10 probes reachable" in out["make lab"]
+    assert "NOT reachable" not in out["make lab"] and "12/12 probes reachable" in out["make lab"]
     assert "Warning" not in out["ansible-playbook --version"], out["ansible-playbook --version"]   # none to misread
     again = next(text for cmd, text in out.items() if cmd.startswith("ansible-playbook playbooks/lab.yml  "))
     assert {h: c["changed"] for h, c in recaps(again).items()} == {"lab1": 0, "localhost": 0}
     check = next(text for cmd, text in out.items() if cmd.startswith("ansible-playbook playbooks/lab.yml --check --diff  "))
     assert {h: c["changed"] for h, c in recaps(check).items()} == {"lab1": 0, "localhost": 0}
-    assert "10/10 probes reachable" in out["(cd ~ && ansible-playbook nslab.net.lab)"]
-    staged = next(text for cmd, text in out.items() if cmd.startswith("ansible-playbook playbooks/check.yml -e nslab_stage=route"))
-    assert "lab1: 6/10 probes reachable, 10/10 as expected at stage route" in staged
-    faulted = next(text for cmd, text in out.items() if cmd.startswith("ansible-playbook playbooks/check.yml ||"))
+    assert "12/12 probes reachable" in out["(cd ~ && ansible-playbook nslab.net.lab)"]
+    staged, faulted = [text for cmd, text in out.items() if cmd.startswith("ansible-playbook playbooks/check.yml ||")]
+    # the student's check with no -e: the host's record says route, goal forward
+    assert "lab1: NOT YET, 3 of 4 facts of goal forward (handed out at stage route)" in staged, staged[-3000:]
+    assert "hint:  sysctl -w net.ipv4.ip_forward=1" in staged and "check.yml: exit 2" in staged
+    graded = next(text for cmd, text in out.items() if cmd.startswith("ansible-playbook playbooks/grade.yml"))
+    assert re.search(r"lab1 +NOT YET 3/4 +route +forward ", graded) and "grade.yml: exit 2" in graded, graded[-3000:]
+    assert (clone / "nslab-results" / "index.html").exists()
     assert "hint:  sysctl -w net.ipv4.ip_forward=1" in faulted and "check.yml: exit 2" in faulted
+    assert "no-forwarding" not in faulted                                  # the fault's name is the teacher's
     listed = subprocess.run([str(clone / ".venv/bin/ansible-playbook"), "nslab.net.lab", "--list-tasks"], cwd=home,
                             env=dict(env, PATH=f"{clone}/.venv/bin:{bindir}"), capture_output=True, text=True, check=True)
     assert f"playbook: {home}/.ansible/collections/ansible_collections/nslab/net/playbooks/lab.yml" in listed.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.filter import results as r
+from ansible_collections.nslab.net.plugins.module_utils import results as mr
 from ansible_collections.nslab.net.plugins.module_utils import exercises as ex
 from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS, lab_topology, probes, steps
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
@@ -34,9 +35,10 @@ def test_each_stage_of_seed_002_adds_its_step_and_expects_what_the_seed_shows():
     got = dict(seen)
     assert got["netns"] == got["bridge"] == set()
     assert got["veth"] == {"host -> netns1", "host -> netns2", "netns1 -> netns2", "netns2 -> netns1"}
-    assert got["route"] - got["veth"] == {"netns1 -> host", "netns2 -> host"} and got["forward"] == got["route"]
+    assert got["route"] - got["veth"] == {"netns1 -> host", "netns2 -> host"}
+    assert got["forward"] - got["route"] == {"netns1 -> uplink", "netns2 -> uplink"}     # seen leaving by eth0
     assert got["masquerade"] - got["forward"] == {"netns1 -> internet", "netns2 -> internet"}
-    assert got["service"] == got["masquerade"] and len(got["publish"]) == 10
+    assert got["service"] == got["masquerade"] and len(got["publish"]) == 12
     at = lab(stage="bridge")
     assert at["veth"] == [] and at["routes"] == [] and at["forwarding"] == 0 and at["masquerade"] == []
     assert at["bridged"] and at["ports"] == [] and at["services"] == [] and at["dnat"] == []
@@ -53,8 +55,8 @@ def test_seed_000_addresses_the_host_ends_before_its_bridge_and_removes_them_aft
     assert expected(at_veth) == {"host -> netns1"}             # veth1's route hides veth2's
     at_bridge = lab(**SEED000, stage="bridge")
     assert [v["address"] for v in at_bridge["veth"]] == [[], []] and len(at_bridge["ports"]) == 2
-    assert "netns1 -> internet" not in expected(lab(**SEED000, stage="masquerade"))   # forwarding comes last
-    assert "netns1 -> internet" in expected(lab(**SEED000))
+    assert not {"netns1 -> internet", "netns1 -> uplink"} & expected(lab(**SEED000, stage="masquerade"))  # forwarding last
+    assert {"netns1 -> internet", "netns1 -> uplink"} <= expected(lab(**SEED000))
 
 
 @pytest.mark.parametrize("fault, check", [
@@ -188,3 +190,111 @@ def test_the_forward_chain_is_judged_for_the_fact_s_direction(policy, rules, bri
     with pytest.raises(Finding) as found:
         diagnosis.forward_chain(bridged)
     assert found.value.cause.startswith(cause) and found.value.hint.startswith("iptables -I FORWARD -i br0 -j ACCEPT")
+
+
+def graded(lab_, judge="goal"):
+    """{probe name: (expected, graded)} of the lab's probes judged against its goal."""
+    made = probes(lab_, INTERNET, judge)
+    return {p["name"]: (p["expected"], p.get("graded", True)) for p in made["host"] + made["outside"]}
+
+
+def test_a_goal_grades_what_it_needs_and_nothing_after_it():
+    handed = lab(stage="route", goal="forward")
+    assert handed["stage"]["name"] == "route" and handed["goal"]["name"] == "forward"
+    got = graded(handed)
+    needed = {name for name, (exp, gr) in got.items() if gr}
+    assert needed == {"host -> netns1", "host -> netns2", "netns1 -> netns2", "netns2 -> netns1", "netns1 -> host",
+                      "netns2 -> host", "netns1 -> uplink", "netns2 -> uplink"}
+    assert all(exp for name, (exp, gr) in got.items() if gr)          # what the goal needs must get through
+    assert not any(exp for name, (exp, gr) in got.items() if not gr)  # the rest: measured, never a failure
+    assert lab()["goal"]["name"] == "publish"                          # default: the whole lab
+    assert lab(stage="veth")["goal"]["name"] == "publish"
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(stage="route", goal="veth"), "nslab_goal: 'veth' comes before the stage handed out (nslab_stage route)"),
+    (dict(goal="forwad"), "nslab_goal: 'forwad' is not a stage of seed002"),
+])
+def test_a_goal_that_cannot_be_is_named(kw, words):
+    with pytest.raises(Invalid) as err:
+        lab(**kw)
+    assert words in str(err.value)
+
+
+def test_the_stage_reached_is_the_last_whose_facts_all_get_through():
+    handed = lab(stage="route")
+    made = probes(handed, INTERNET)
+    every = made["host"] + made["outside"]
+    stages = {p["name"]: ex.first_stage(handed, p) for p in every}
+    assert stages["netns1 -> uplink"] == "forward" and stages["netns1 -> internet"] == "masquerade"
+    names = list(ex.STAGES["seed002"])
+    ok = {"host -> netns1", "host -> netns2", "netns1 -> netns2", "netns2 -> netns1", "netns1 -> host", "netns2 -> host"}
+    results = [dict(name=p["name"], ok=p["name"] in ok) for p in every]
+    assert ex.reached(names, stages, results) == "route"
+    assert ex.reached(names, stages, [dict(r, ok=True) for r in results]) == "publish"
+    # past the stage: forwarding and masquerade done, the published port not: masquerade (service adds no fact)
+    more = ok | {"netns1 -> uplink", "netns2 -> uplink", "netns1 -> internet", "netns2 -> internet"}
+    assert ex.reached(names, stages, [dict(r, ok=r["name"] in more) for r in results]) == "masquerade"
+    assert ex.reached(names, stages, [dict(r, ok=False) for r in results]) is None
+
+
+def checked_record(host, oks, goal="forward", stage="route", **kw):
+    """A check.yml record of a host handed ``stage`` with ``goal``: ``oks`` {probe name: ok} of the graded facts."""
+    handed = lab(stage=stage, goal=goal)
+    made = probes(handed, INTERNET, "goal")
+    results = [dict(p, ok=oks.get(p["name"], False), detail="", ms=None, attempts=1,
+                    as_expected=oks.get(p["name"], False) == p["expected"] or p.get("graded") is False)
+               for p in made["host"] + made["outside"]]
+    return dict(host=host, results=results, lab_stage=stage, goal=goal, seed="seed002", stages=list(ex.STAGES["seed002"]),
+                fact_stages={p["name"]: ex.first_stage(handed, p) for p in results}, **kw)
+
+
+BASE = {"host -> netns1", "host -> netns2", "netns1 -> netns2", "netns2 -> netns1", "netns1 -> host", "netns2 -> host"}
+FORWARDED = BASE | {"netns1 -> uplink", "netns2 -> uplink"}
+
+
+def test_the_grade_has_a_row_per_student_a_word_and_fits_a_terminal():
+    students = [checked_record(f"student{i:02}", dict.fromkeys(FORWARDED if i % 3 else BASE, True),
+                               faults=["no-forwarding"] if i % 3 == 0 else []) for i in range(1, 31)]
+    students.append(dict(host="student31", results=None, failure=dict(stage="connect", msg="ssh: no route to host",
+                                                                        unreachable=True)))
+    fleet = r.fleet_results(students, [s["host"] for s in students])
+    table = r.grade_table(fleet, {"student01": {"checks": 4}})
+    lines = table.splitlines()
+    assert max(map(len, lines)) <= 120, max(lines, key=len)
+    assert lines[0].split() == ["STUDENT", "RESULT", "REACHED", "GOAL", "h>ns", "ns>h", "ns>ns", "ns>up", "ns>net",
+                                "ns>pub", "out>pub", "CHECKS", "FAULTS"]
+    rows = {line.split()[0]: line.split() for line in lines[1:32]}
+    assert rows["student01"][1:6] == ["DONE", "4/4", "forward", "forward", "ok"] and rows["student01"][-2:] == ["4", "-"]
+    assert rows["student03"][1:4] == ["NOT", "YET", "3/4"] and rows["student03"][-1] == "no-forwarding"
+    assert rows["student03"][4] == "route" and rows["student03"][9] == "no"          # ns>up not yet
+    assert rows["student31"][1:4] == ["FAILED", "TO", "CHECK"]
+    assert "20 of 31 students done." in table
+    assert "student03: not yet: ns>up (netns1 -> uplink)" in table
+    assert "student31: could not check: ssh: no route to host" in table
+    assert len(r.grade_problems(fleet)) == 11 and r.grade_problems(fleet, strict=False) == ["student31: FAILED TO CHECK"]
+
+
+def test_going_past_the_goal_is_never_a_failure():
+    past = checked_record("s1", dict.fromkeys(FORWARDED | {"netns1 -> internet", "netns2 -> internet"}, True))
+    fleet = r.fleet_results([past], ["s1"])
+    assert mr.grade_word(fleet[0]) == "DONE 4/4" and fleet[0]["reached"] == "masquerade"
+    assert r.fleet_problems(fleet) == [] and r.grade_problems(fleet) == []
+    summary = r.fleet_summary(fleet)
+    assert [line.split("  ")[-1] for line in summary.splitlines() if line.startswith("namespace -> internet")] == \
+        ["not graded"]
+    assert summary.splitlines()[-1] == "s1: DONE, 4 of 4 facts of goal forward (handed out at stage route)"
+    table = r.check_table(fleet[0]["results"])
+    assert "reachable (not graded)" in table and "NOT as expected" not in table
+
+
+def test_history_gives_each_student_s_progress():
+    before = r.fleet_results([checked_record("s1", dict.fromkeys(BASE, True))], ["s1"])[0]
+    after = r.fleet_results([checked_record("s1", dict.fromkeys(FORWARDED, True))], ["s1"])[0]
+    lines = [mr.history_line(before, "check", "T1"), mr.history_line(after, "check", "T2"),
+             mr.history_line(after, "grade", "T3")]
+    assert lines[0]["facts"]["namespace -> uplink"] is False and lines[0]["word"] == "NOT YET 3/4"
+    got = mr.progress(lines)
+    assert got == dict(checks=2, grades=1, done_at="T2", first_passed={
+        "host -> namespace": "T1", "namespace -> host": "T1", "namespace -> namespace": "T1",
+        "namespace -> uplink": "T2"})

@@ -16,8 +16,8 @@ import json
 import pytest
 import testinfra
 
-FACTS = ("host -> namespace", "namespace -> host", "namespace -> namespace", "namespace -> internet",
-         "namespace -> published port", "outside -> published port")
+FACTS = ("host -> namespace", "namespace -> host", "namespace -> namespace", "namespace -> uplink",
+         "namespace -> internet", "namespace -> published port", "outside -> published port")
 TOPOLOGY = "{{ hostvars[inventory_hostname] | nslab.net.lab_variables }}"
 _CHECKED: dict = {}
 

@@ -1,0 +1,95 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``nslab-check``: the student's check on the lab host itself, with no Ansible there.
+
+The hand-out (lab.yml, the batch module's ``record``) installs the command beside the record: a small script
+that runs the engine (this collection's code, the module run's own payload, as a persisted lab's engine is)
+with ``check``. It does for its host what ``playbooks/check.yml`` does: it reads the host's record (the seed,
+the stage, the goal, the lab's variables), runs the same checks as ``nslab.net.lab_check`` (the same facts,
+judged against the goal, the same causes and hints), prints the same table and verdict line, and exits 0 when
+every fact is as expected, 2 when not (as ansible-playbook does), 1 when it cannot check. The published ports
+are probed from outside by check.yml only: from the lab host itself they are not "outside"."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+USAGE = "usage: nslab-check [--lab LAB] [--no-hints] [--json]"
+
+
+def _module(params: dict):
+    """An AnsibleModule of lab_check's spec with ``params``, as Ansible would make it, in this process."""
+    from ansible.module_utils import basic
+
+    from ansible_collections.nslab.net.plugins.module_utils.check import SPEC
+
+    basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": dict(params, _ansible_check_mode=True)}).encode()
+    if hasattr(basic, "_ANSIBLE_PROFILE"):                   # ansible-core >= 2.19
+        basic._ANSIBLE_PROFILE = "legacy"                    # pylint: disable=protected-access
+    try:
+        return basic.AnsibleModule(argument_spec=SPEC, supports_check_mode=True)
+    finally:
+        basic._ANSIBLE_ARGS = None                           # pylint: disable=protected-access
+
+
+def run(lab: str, hints: bool) -> dict:
+    """lab_check's result for the host's recorded lab; raises Invalid (no record, a wrong one)."""
+    from ansible_collections.nslab.net.plugins.module_utils import record
+    from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
+    from ansible_collections.nslab.net.plugins.module_utils.check import check
+    from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+    handed = record.read(lab)
+    if handed is None:
+        raise Invalid("nslab-check", f"this host has no hand-out record of lab {lab!r} ({record.path(lab)}): the "
+                                     "teacher's lab.yml writes it; ask for the lab to be handed out again")
+    from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS
+
+    # every variable unset, as lab_variables gives them to lab_check: the record fills what the host was handed
+    unset = dict(dict.fromkeys(DEFAULTS), lab=lab)
+    module = _module(dict(topology=unset, internet=handed.get("internet") or None, hints=hints))
+    session = nsmod.Session()
+    try:
+        return check(module, session)
+    finally:
+        session.close()
+
+
+def main(argv: list[str]) -> int:
+    from ansible_collections.nslab.net.plugins.module_utils import results
+    from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+    lab, hints, as_json, rest = "nslab", True, False, list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--lab" and rest:
+            lab = rest.pop(0)
+        elif arg == "--no-hints":
+            hints = False
+        elif arg == "--json":
+            as_json = True
+        else:
+            print(USAGE, file=sys.stderr)
+            return 1
+    try:
+        checked = run(lab, hints)
+    except Invalid as exc:
+        print(f"nslab-check: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, for a student
+        print(f"nslab-check: could not check: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    record = dict(host="this host", results=checked["results"], lab_stage=checked["stage"]["name"],
+                  goal=checked["goal"]["name"], seed=checked["seed"], stages=checked["stage"]["stages"],
+                  fact_stages=checked["fact_stages"])
+    fleet = results.fleet_results([record], ["this host"])
+    if as_json:
+        print(json.dumps(fleet[0], indent=2, sort_keys=True))
+    else:
+        print(results.check_table(checked["results"]))
+        print(results.fleet_summary(fleet).splitlines()[-1])
+        if checked["outside"]:
+            print("(the published ports are probed from outside by check.yml, not from this host)")
+    return 0 if checked["as_expected"] else 2
