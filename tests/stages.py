@@ -71,16 +71,16 @@ def run(groups: list[str], logs: str, begun: float) -> list[Row]:
     running: dict[str, tuple[subprocess.Popen, float, bool]] = {}
     rows: list[Row] = []
     while pending or running:
-        if pending and not any(not background for _, _, background in running.values()):
+        if pending and not any(not entry[2] for entry in running.values()):   # no stage that holds it back
             group = pending.pop(0)
-            names = [t for t, _ in group]
+            names = [name for name, _background in group]
             for target, background in group:
                 beside = [t for t in names if t != target] + [t for t in running if t not in names]
                 print(f"[{_clock(time.monotonic() - begun)}] {target}: started"
                       f"{' beside ' + ', '.join(beside) if beside else ''}", flush=True)
                 running[target] = (*_start(target, logs), background)
         ended = False
-        for target, (proc, started, _) in list(running.items()):
+        for target, (proc, started, _background) in list(running.items()):
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid == 0:
                 continue

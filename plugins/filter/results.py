@@ -26,7 +26,7 @@ description:
     JUnit XML), C(nslab.net.report_table) (one host's probe results as a multi-line table), C(nslab.net.check_table)
     (one host's checked facts, from M(nslab.net.lab_check), with the cause and hint of each fact not as expected) and
     C(nslab.net.report_line) (one probe result as a line).
-  - Also C(nslab.net.grade_table) (the teacher's grade of C(playbooks/grade.yml): a row per student with DONE, NOT YET
+  - Also C(nslab.net.grade_table) (the teacher's grade of C(playbooks/grade.yml) - a row per student with DONE, NOT YET
     or FAILED TO CHECK and x of y facts of the student's goal, the stage reached, a column per graded fact and, given
     the C(progress) that M(nslab.net.lab_results) returns, the checks each student ran) and C(nslab.net.grade_problems)
     (the students not done, and those that could not be checked; with V(false), only the latter), and

@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology as _lab_topology
@@ -34,7 +37,7 @@ description:
     C(persist), the variable C(nslab_persist), is true, removed otherwise), C(nslab.net.lab_record) (the
     M(nslab.net.batch) option C(record), the hand-out record, from the lab and the host's C(nslab.net.lab_variables)
     for a C(state)), C(nslab.net.sandbox_hosts) (the sandbox role's C(sandbox_hosts) for the inventory's lab hosts
-    marked C(nslab_sandbox: true), given C(groups['nslab_lab']) and C(hostvars): each with its
+    marked C(nslab_sandbox=true), given C(groups['nslab_lab']) and C(hostvars) - each with its
     C(nslab_sandbox_uplink) or the next free address of 203.0.113.0/24 from .10), and C(nslab.net.lab_variables) (a lab
     host's topology from its C(nslab_) variables, C(hostvars[inventory_hostname]) - what C(playbooks/lab.yml) builds
     and C(playbooks/check.yml) checks; an C(nslab_) variable the collection does not know, a typo, fails it, naming
@@ -83,7 +86,8 @@ _VARIABLES = ("lab", "state", "requirements", "namespaces", "gateway", "bridge",
 #: the nslab_ variables the playbooks and the sandbox connection read besides the topology's (README, "The lab")
 _PLAYBOOK_VARIABLES = ("report_internet", "outside_client", "report_strict", "results_dir", "sandbox_root",
                        "sandbox_uplink", "sandbox_name", "graph_dir", "hints", "grade_strict", "sandbox",
-                       "sandbox_purge", "students", "class_file", "class_stage", "class_goal")
+                       "sandbox_purge", "students", "class_file", "class_stage", "class_goal", "variant",
+                       "class_secret")
 #: the names the playbooks give their own facts and results
 _INTERNAL = ("plan", "built", "reach", "failure", "result", "checked", "outside", "outside_explained",
              "outside_results", "outside_probed", "check_topology", "fleet", "records", "graph_path", "measure",
@@ -182,14 +186,39 @@ def sandbox_hosts(hosts, hostvars):
     return out
 
 
+def variant(host: str, secret: str) -> dict:
+    """A student's own lab (``nslab_variant``): a /24 lab subnet in 10.0.0.0/8, the namespaces' addresses in it and
+    the published port, each derived from the host's name and the teacher's ``nslab_class_secret`` (HMAC-SHA256):
+    the same inventory gives the same labs; without the secret, one student's cannot be told from the name."""
+    digest = hmac.new(str(secret).encode(), str(host).encode(), hashlib.sha256).digest()
+    net = f"10.{1 + digest[0] % 254}.{digest[1]}"
+    first = 2 + digest[2] % 200
+    port = 5000 + int.from_bytes(digest[3:5], "big") % 1000
+    return dict(gateway=f"{net}.1/24",
+                namespaces=[dict(name="netns1", address=f"{net}.{first}", veth="veth0", peer="ceth0"),
+                            dict(name="netns2", address=f"{net}.{first + 1}", veth="veth1", peer="ceth1")],
+                published_ports=[dict(namespace="netns1", port=port, target_port=port, protocol="tcp")],
+                demo_services=[dict(namespace="netns1", port=port)])
+
+
 def lab_variables(hostvars):
     """The topology of a lab host from its nslab_ variables (``hostvars[inventory_hostname]``): what lab.yml builds
     and check.yml checks; an unset variable is None (the default lab's value). An nslab_ variable the collection
-    does not know fails it."""
+    does not know fails it. With ``nslab_variant: true`` the lab subnet, addresses and published port that are not
+    set are the student's own (:func:`variant`; the secret itself is never in the result)."""
     unknown = unknown_variables(hostvars)
     if unknown:
         raise AnsibleFilterError("; ".join(unknown))
     out = {key: hostvars.get(f"nslab_{key}") for key in _VARIABLES}
+    if str(hostvars.get("nslab_variant", False)).lower() in ("true", "yes", "1"):
+        secret = hostvars.get("nslab_class_secret")
+        if not secret or len(str(secret)) < 8:
+            raise AnsibleFilterError("nslab_class_secret: nslab_variant: true needs the teacher's secret, 8 characters "
+                                     "or more, from which each student's lab is derived (keep it from the students: "
+                                     "an ansible-vault file on the controller)")
+        for key, value in variant(hostvars.get("inventory_hostname", ""), secret).items():
+            if out.get(key) in (None, ""):
+                out[key] = value
     out["lab"] = out["lab"] or "nslab"
     out["demo_python"] = out["demo_python"] or "/usr/bin/python3"     # one the demo user can run
     return out

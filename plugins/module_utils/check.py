@@ -20,7 +20,7 @@ from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 SPEC = dict(topology=dict(type="dict", required=True), internet=dict(type="dict"),
             results=dict(type="list", elements="dict"), record=dict(type="str", choices=["use", "ignore"], default="use"),
-            hints=dict(type="bool", default=True))
+            hints=dict(type="bool", default=True), host=dict(type="str"))
 
 #: what the record holds besides the lab's variables, and the words a mismatch uses for them
 _HANDED = ("seed", "stage", "goal")
@@ -58,7 +58,7 @@ def check(module: AnsibleModule, session) -> dict:
 
     given = dict(module.params["topology"])
     handed = record.read(given.get("lab") or "nslab") if module.params["record"] == "use" else None
-    lab = topology.lab_topology(with_record(given, handed))
+    lab = dict(topology.lab_topology(with_record(given, handed)), host=module.params["host"])
     # the goal decides what is graded; a goal equal to the stage handed out is the teacher's dry check of the
     # hand-out: every fact as the stage makes it, later ones NOT reachable
     judge = "stage" if lab["goal"]["name"] == lab["stage"]["name"] else "goal"

@@ -71,25 +71,25 @@ def main(argv: list[str]) -> int:
         elif arg == "--json":
             as_json = True
         else:
-            print(USAGE, file=sys.stderr)
+            sys.stderr.write(USAGE + "\n")
             return 1
     try:
         checked = run(lab, hints)
     except Invalid as exc:
-        print(f"nslab-check: {exc}", file=sys.stderr)
+        sys.stderr.write(f"nslab-check: {exc}\n")
         return 1
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback, for a student
-        print(f"nslab-check: could not check: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.stderr.write(f"nslab-check: could not check: {type(exc).__name__}: {exc}\n")
         return 1
     record = dict(host="this host", results=checked["results"], lab_stage=checked["stage"]["name"],
                   goal=checked["goal"]["name"], seed=checked["seed"], stages=checked["stage"]["stages"],
                   fact_stages=checked["fact_stages"])
     fleet = results.fleet_results([record], ["this host"])
     if as_json:
-        print(json.dumps(fleet[0], indent=2, sort_keys=True))
+        sys.stdout.write(json.dumps(fleet[0], indent=2, sort_keys=True) + "\n")
     else:
-        print(results.check_table(checked["results"]))
-        print(results.fleet_summary(fleet).splitlines()[-1])
+        sys.stdout.write(results.check_table(checked["results"]) + "\n")
+        sys.stdout.write(results.fleet_summary(fleet).splitlines()[-1] + "\n")
         if checked["outside"]:
-            print("(the published ports are probed from outside by check.yml, not from this host)")
+            sys.stdout.write("(the published ports are probed from outside by check.yml, not from this host)\n")
     return 0 if checked["as_expected"] else 2

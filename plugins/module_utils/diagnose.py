@@ -304,8 +304,14 @@ class Diagnosis:
                 listening.append(_hex_address(fields[1]))
         if not any(p == port and a in (addr, "0.0.0.0") for a, p in listening):
             self.note(f"ip netns exec {name} ss -ltn: {', '.join(f'{a}:{p}' for a, p in listening) or 'nothing listens'}")
+            # the demo service as the lab runs it (its user, its page's directory), in the background: the student
+            # types it and goes on working; lab.yml's own service takes over at the next hand-out
+            svc = next((s for s in self.lab.get("services") or [] if s["netns"] == name and s["command"][-1] == str(port)),
+                       None)
+            user, directory = (svc["user"], svc["directory"]) if svc else ("nobody", f"/run/nslab/www/{name}-{port}")
             raise Finding(f"nothing listens on {addr}:{port} in {name}: the service is not running",
-                          f"ip netns exec {name} python3 -m http.server --bind {addr} {port}")
+                          f"mkdir -p {directory}; ip netns exec {name} setsid runuser -u {user} -- python3 -m "
+                          f"http.server --bind {addr} --directory {directory} {port} >/dev/null 2>&1 < /dev/null &")
 
     # ------------------------------------------------------------ a fact
     def explain(self, result: dict, rerun) -> dict:
@@ -324,12 +330,29 @@ class Diagnosis:
         return dict(result, cause=cause, hint=hint, evidence=list(self.evidence))
 
     def too_soon(self, result: dict) -> None:
-        stage, seed = self.lab["stage"]["name"], self.lab["seed"]
+        """A fact that gets through before its stage: name what on this host does a later stage's work."""
+        stage = self.lab["stage"]["name"]
+        fact = result.get("fact")
+        if fact in ("namespace -> uplink", "namespace -> internet") and "forward" not in self.lab["built"] \
+                and self.read("/proc/sys/net/ipv4/ip_forward") == "1":
+            self.note("net.ipv4.ip_forward = 1")
+            raise Finding(f"IP forwarding is on (net.ipv4.ip_forward = 1), set outside the lab: stage {stage} is "
+                          "before the forwarding step, which the student is to do", "sysctl -w net.ipv4.ip_forward=0")
+        if fact == "namespace -> internet" and "masquerade" not in self.lab["built"]:
+            subnet = ipaddress.ip_network(self.lab["subnet"])
+            for line in self.saved("iptables-save").splitlines():
+                if self.translates(line, subnet) and line.startswith("-A ") and "nslab" not in line:
+                    self.note(f"iptables-save -t nat: {line}")
+                    raise Finding(f"this rule, made outside the lab, does the masquerade stage's work before stage "
+                                  f"{stage}: {_rule_text(line)}", "iptables -t nat -D " + _rule_text(line)[len("-A "):])
+        host = self.lab.get("host") or "THIS_HOST"
+        seed = self.lab["seed"]
         seed_opt = f" -e nslab_seed={seed}" if seed != "seed002" else ""
         raise Finding(f"reachable, but the seed does not expect it at stage {stage}: something on this host does what a "
-                      "later stage would (a route, a rule or forwarding set outside the lab)",
-                      f"ansible-playbook playbooks/lab.yml --limit THIS_HOST -e nslab_stage={stage}{seed_opt} "
-                      "(with the lab's own variables: it resets the lab to the checkpoint)")
+                      "later stage would (a route, a rule or forwarding set outside the lab: ip route, iptables-save, "
+                      "nft list ruleset)",
+                      f"ansible-playbook playbooks/lab.yml --limit {host} -e nslab_stage={stage}{seed_opt} "
+                      "(with the lab's own variables: it rebuilds the lab at the checkpoint; rules made by hand stay)")
 
     def path(self, result: dict) -> None:
         fact, src, target = result.get("fact"), result.get("netns"), result["target"]

@@ -11,9 +11,9 @@ short_description: Check a lab host's facts with real traffic and explain each o
 version_added: 1.2.0
 description:
   - Measures the lab's connectivity facts on the lab host (the probes of the lab report, each marked with what the
-    student's goal, C(nslab_goal), needs: a fact the goal needs and the lab does not have yet is not as expected, a
+    student's goal, C(nslab_goal), needs - a fact the goal needs and the lab does not have yet is not as expected, a
     fact the goal does not need is measured but not graded, so going past the goal is never a failure; with a goal
-    equal to the stage handed out, C(nslab_stage), the teacher's dry check: every fact as that stage makes it, later
+    equal to the stage handed out, C(nslab_stage), the teacher's dry check - every fact as that stage makes it, later
     ones NOT reachable), and for each fact that is not as expected finds the cause by
     inspecting the host the way the seeds do - the namespaces on the packet's path (the veth pair, its link state,
     the bridge port, the host's route to it), C(ip route get) in the sending namespace, forwarding, the FORWARD
@@ -53,6 +53,9 @@ options:
     description: V(false) leaves out each fact's C(hint), the command that fixes it (C(nslab_hints)).
     type: bool
     default: true
+  host:
+    description: The lab host's inventory name, for the hints that name it (C(--limit HOST)).
+    type: str
 extends_documentation_fragment:
   - nslab.net.common.info_attributes
 seealso:
@@ -119,7 +122,7 @@ seed:
   type: str
 fact_stages:
   description: For each probe (by its C(name)), the first stage of the seed at which it gets through on a healthy lab
-    (null for none): what the stage a student reached is read from.
+    (null for none) - what the stage a student reached is read from.
   returned: success
   type: dict
 recorded:

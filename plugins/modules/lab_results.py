@@ -18,7 +18,7 @@ description:
     is left is never shown as if current.
   - For O(kind=check) and O(kind=grade) each measured host's outcome is added as a line to C(history/HOST.jsonl)
     (the time, the view, the goal, the stage reached, each graded fact's outcome), and the module returns each
-    host's C(progress) read from it. O(kind=grade) also writes C(index.html), the class page: one file with no
+    host's C(progress) read from it. O(kind=grade) also writes C(index.html), the class page - one file with no
     outside resource (no CDN, no network), the grid and each student's details.
   - The files are the run's results, not a change to any lab host, so it reports C(changed=false). In check mode
     it writes nothing.
@@ -60,7 +60,7 @@ attributes:
   idempotent:
     support: full
     description: Always C(changed=false); the same records give the same files (the history grows by a line per
-      check or grade: it is the record of the runs).
+      check or grade - it is the record of the runs).
 author:
   - nslab.net contributors (@nslab-net)
 """

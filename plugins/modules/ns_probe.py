@@ -72,7 +72,7 @@ options:
       graded:
         description:
           - V(false) for a fact that is measured and shown but not graded (one the student's goal, C(nslab_goal),
-            does not need): its C(as_expected) is always true, whatever the probe finds.
+            does not need) - its C(as_expected) is always true, whatever the probe finds.
         type: bool
         default: true
   uplink_address:

@@ -5,6 +5,7 @@ the class page loaded in a real browser."""
 from __future__ import annotations
 
 import html.parser
+import ipaddress
 import json
 import os
 import re
@@ -21,11 +22,19 @@ ARTIFACTS = os.path.join(REPO, ".cache", "test-artifacts")
 NSLAB_CHECK = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /run/nslab/sbin/nslab-check"
 
 #: the class: a start and a goal each; f-fault is handed the whole lab with a fault (a dry check of a hand-out)
+SECRET = {"nslab_variant": True, "nslab_class_secret": "the teacher's own"}     # each student's own lab subnet
 CLASS = {
-    "s-fwd": {"nslab_stage": "route", "nslab_goal": "forward"},
+    "s-fwd": dict(SECRET, nslab_stage="route", nslab_goal="forward"),
+    "s-var": dict(SECRET, nslab_stage="forward", nslab_goal="masquerade"),
     "s-000": dict(SEED000_VARS, nslab_stage="veth"),                     # goal: seed 000's whole lab
     "f-fault": {"nslab_faults": ["no-forwarding"]},
 }
+
+
+def masquerade(box) -> str:
+    """The seed's MASQUERADE of this host's own lab subnet (from what it was handed), as its student types it."""
+    gateway = json.loads(box.run("cat /etc/nslab/labs/nslab.json").stdout)["variables"]["gateway"]
+    return f"iptables -t nat -A POSTROUTING -s {ipaddress.ip_interface(gateway).network} ! -o br0 -j MASQUERADE"
 
 
 def student_inventory(klass, tmp_path) -> str:
@@ -121,7 +130,7 @@ def test_a_class_handed_out_checked_by_students_and_graded(tmp_path):
         results = tmp_path / "nslab-results"
 
         def as_student(*args):
-            return ansible_playbook(klass.root, "-i", student, "-f", "3", *args)
+            return ansible_playbook(klass.root, "-i", student, "-f", "4", *args)
 
         # the student's check reads the host's record: s-fwd NOT YET, seed 000's verdict on s-000, no fault names
         checked = as_student("playbooks/check.yml")
@@ -132,10 +141,12 @@ def test_a_class_handed_out_checked_by_students_and_graded(tmp_path):
         assert "ceth0" not in checked.stdout                       # seed 000's lab (ceth1, ceth2), not the default's
         assert "hint:  sysctl -w net.ipv4.ip_forward=1" in checked.stdout
         assert "no-forwarding" not in checked.stdout
-        for name, box in klass.boxes.items():       # nothing on a student's host names a fault
-            found = box.run("grep -rl no-forwarding /etc /run/nslab 2>/dev/null; true").stdout.strip()
+        for name, box in klass.boxes.items():       # nothing on a student's host names a fault or the secret
+            found = box.run("grep -rlE \"no-forwarding|the teacher's own\" /etc /run/nslab 2>/dev/null; true")
+            found = found.stdout.strip()
             assert found == "", (name, found)
-            assert json.loads(box.run("cat /etc/nslab/labs/nslab.json").stdout)["goal"] in ("forward", "publish")
+            assert json.loads(box.run("cat /etc/nslab/labs/nslab.json").stdout)["goal"] in ("forward", "masquerade", "publish")
+        assert "the teacher's own" not in built.stdout + checked.stdout
         # the same check on the lab host itself, with no Ansible there (the hand-out installed it)
         on_vm = klass.boxes["s-fwd"].run(NSLAB_CHECK, check=False)
         assert on_vm.returncode == 2, on_vm.stdout + on_vm.stderr
@@ -154,9 +165,10 @@ def test_a_class_handed_out_checked_by_students_and_graded(tmp_path):
         assert rows["s-fwd"][:5] == ["NOT", "YET", "3/4", "route", "forward"], rows
         assert rows["f-fault"][:2] == ["NOT", "YET"] and rows["f-fault"][-1] == "no-forwarding", rows
         assert rows["s-000"][:3] == ["NOT", "YET", "0/5"], rows
-        assert "0 of 3 students done." in graded.stdout
+        assert "0 of 4 students done." in graded.stdout
         assert sorted(os.listdir(results)) == ["check", "grade", "history", "index.html", "lab"]
-        assert sorted(os.listdir(results / "grade")) == ["f-fault.json", "junit.xml", "s-000.json", "s-fwd.json"]
+        assert sorted(os.listdir(results / "grade")) == ["f-fault.json", "junit.xml", "s-000.json", "s-fwd.json",
+                                                         "s-var.json"]
 
         # the student types the hint: DONE for the student and the teacher; the next step as well: still DONE
         student_fixes(klass.boxes["s-fwd"], ["sysctl -w net.ipv4.ip_forward=1"])
@@ -164,11 +176,21 @@ def test_a_class_handed_out_checked_by_students_and_graded(tmp_path):
         assert again.returncode == 0 and "s-fwd: DONE, 4 of 4 facts of goal forward" in again.stdout, again.stdout[-3000:]
         on_vm = klass.boxes["s-fwd"].run(NSLAB_CHECK, check=False)
         assert on_vm.returncode == 0 and "this host: DONE, 4 of 4 facts of goal forward" in on_vm.stdout, on_vm.stdout
-        student_fixes(klass.boxes["s-fwd"], ["iptables -t nat -A POSTROUTING -s 192.168.0.0/16 ! -o br0 -j MASQUERADE"])
+        # variants: each student's own subnet; the neighbour's rule does nothing for s-var, its own makes it DONE
+        subnets = {h: json.loads(klass.boxes[h].run("cat /etc/nslab/labs/nslab.json").stdout)["variables"]["gateway"]
+                   for h in ("s-fwd", "s-var")}
+        assert subnets["s-fwd"] != subnets["s-var"] and all(s.startswith("10.") for s in subnets.values()), subnets
+        student_fixes(klass.boxes["s-var"], [masquerade(klass.boxes["s-fwd"])])
+        copied = as_student("playbooks/check.yml", "--limit", "s-var")
+        assert copied.returncode != 0 and "s-var: NOT YET, 4 of 5 facts of goal masquerade" in copied.stdout, \
+            copied.stdout[-3000:]
+        student_fixes(klass.boxes["s-var"], [masquerade(klass.boxes["s-var"])])
+        student_fixes(klass.boxes["s-fwd"], [masquerade(klass.boxes["s-fwd"])])
         graded = klass.playbook("playbooks/grade.yml", "-e", "nslab_grade_strict=false")
         assert graded.returncode == 0, graded.stdout[-3000:]
         rows = grade_rows(graded.stdout)
         assert rows["s-fwd"][:4] == ["DONE", "4/4", "masquerade", "forward"], rows
+        assert rows["s-var"][:4] == ["DONE", "5/5", "masquerade", "masquerade"], rows
         assert rows["s-fwd"][-2:] == ["2", "-"], rows                                  # two checks by the student
         history = [json.loads(line) for line in (results / "history" / "s-fwd.jsonl").read_text().splitlines()]
         assert [(h["kind"], h["word"]) for h in history] == [("check", "NOT YET 3/4"), ("grade", "NOT YET 3/4"),
@@ -178,7 +200,7 @@ def test_a_class_handed_out_checked_by_students_and_graded(tmp_path):
         page, requests = browse(str(results / "index.html"), "#sort=result-down", tmp_path, "class-page.png")
         assert page.head == ["student", "result", "reached", "goal", "h>ns", "ns>h", "ns>ns", "ns>up", "ns>net",
                              "ns>pub", "out>pub", "checks", "faults"], page.head
-        assert [row[0] for row in page.rows][0] == "s-fwd" and len(page.rows) == 3, page.rows   # the done first
+        assert {row[0] for row in page.rows[:2]} == {"s-fwd", "s-var"} and len(page.rows) == 4, page.rows  # done first
         assert all(len(row) == len(page.head) for row in page.rows)
         assert page.links == [] and requests == [], (page.links, requests)
         assert os.path.getsize(os.path.join(ARTIFACTS, "class-page.png")) > 10000

@@ -151,7 +151,9 @@ FAULTS = {
                       "default route is via 192.168.255.254",
                       "ip netns exec netns1 ip route replace default via 192.168.0.1"),
     "service-stopped": ({"netns2 -> 203.0.113.10:5000", "outside -> 203.0.113.10:5000"}, "nothing listens on 192.168.0.2:5000",
-                        "ip netns exec netns1 python3 -m http.server --bind 192.168.0.2 5000"),
+                        "mkdir -p /run/nslab/www/netns1-5000; ip netns exec netns1 setsid runuser -u nobody -- python3 -m "
+                        "http.server --bind 192.168.0.2 --directory /run/nslab/www/netns1-5000 5000 >/dev/null 2>&1 "
+                        "< /dev/null &"),
     "bridge-route-conflict": ({"host -> netns1", "host -> netns2"}, "out of veth0, not the bridge br0",
                               "ip addr del 192.168.127.254/17 dev veth0"),
 }
@@ -166,11 +168,12 @@ def student_fixes(box, hints: list) -> list:
     started = []
     for hint in hints:
         assert not hint.startswith(("tcpdump", "iptables -L")), f"a hint that only looks: {hint}"
-        if "http.server" in hint:      # a service: started in the background, stopped by its PID after the check
-            proc = box.run(f"(cd /tmp && exec env {STUDENT_PATH} setsid {hint}) >/dev/null 2>&1 < /dev/null & echo $!")
-            started.append(int(proc.stdout.split()[-1]))
-        else:
-            box.run(f"export {STUDENT_PATH}; {hint}")
+        box.run(f"export {STUDENT_PATH}; cd /tmp; {hint}", timeout=30)    # returns: a service goes to the background
+        if "http.server" in hint:      # stopped by its PID after the check (runuser starts it a moment later)
+            pids = box.run("for i in $(seq 50); do pgrep -f '^python3 -m http.server --bind' && break; sleep 0.1; done",
+                           check=False).stdout.split()
+            assert pids, f"the hint started no service: {hint}"
+            started += [int(pid) for pid in pids]
     return started
 
 

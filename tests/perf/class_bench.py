@@ -78,7 +78,7 @@ def main() -> None:
                                                for name, t in trials[-1].items()), flush=True)
     print(f"\n| {args.students} students, -f {args.forks} | wall (median of {args.runs}) | CPU of ansible-playbook |")
     print("|---|---|---|")
-    for name, _ in STEPS:
+    for name, _path in STEPS:
         print(f"| {name} | {statistics.median(t[name][0] for t in trials):.1f} s "
               f"| {statistics.median(t[name][1] for t in trials):.1f} s |")
 

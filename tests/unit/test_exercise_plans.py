@@ -256,8 +256,8 @@ FORWARDED = BASE | {"netns1 -> uplink", "netns2 -> uplink"}
 def test_the_grade_has_a_row_per_student_a_word_and_fits_a_terminal():
     students = [checked_record(f"student{i:02}", dict.fromkeys(FORWARDED if i % 3 else BASE, True),
                                faults=["no-forwarding"] if i % 3 == 0 else []) for i in range(1, 31)]
-    students.append(dict(host="student31", results=None, failure=dict(stage="connect", msg="ssh: no route to host",
-                                                                        unreachable=True)))
+    students.append(dict(host="student31", results=None,
+                         failure=dict(stage="connect", msg="ssh: no route to host", unreachable=True)))
     fleet = r.fleet_results(students, [s["host"] for s in students])
     table = r.grade_table(fleet, {"student01": {"checks": 4}})
     lines = table.splitlines()
@@ -298,3 +298,27 @@ def test_history_gives_each_student_s_progress():
     assert got == dict(checks=2, grades=1, done_at="T2", first_passed={
         "host -> namespace": "T1", "namespace -> host": "T1", "namespace -> namespace": "T1",
         "namespace -> uplink": "T2"})
+
+
+def test_a_fact_reachable_too_soon_names_what_does_the_later_stage_s_work():
+    from ansible_collections.nslab.net.plugins.module_utils.diagnose import Diagnosis, Finding
+
+    def at(stage, saved, forwarding):
+        diagnosis = Diagnosis(None, None, dict(lab(stage=stage), host="student02"),
+                              dict(interface="eth0", address="203.0.113.10"))
+        diagnosis.saved = lambda tool: saved.get(tool, "")
+        diagnosis.read = lambda path: forwarding if path.endswith("ip_forward") else None
+        return diagnosis
+
+    internet = dict(name="netns1 -> internet", fact="namespace -> internet", ok=True)
+    by_hand = "*nat\n-A POSTROUTING -s 192.168.0.0/16 ! -o br0 -j MASQUERADE\nCOMMIT\n"
+    with pytest.raises(Finding) as found:
+        at("forward", {"iptables-save": by_hand}, "1").too_soon(internet)
+    assert "does the masquerade stage's work before stage forward" in found.value.cause
+    assert found.value.hint == "iptables -t nat -D POSTROUTING -s 192.168.0.0/16 ! -o br0 -j MASQUERADE"
+    with pytest.raises(Finding) as found:
+        at("route", {}, "1").too_soon(dict(internet, name="netns1 -> uplink", fact="namespace -> uplink"))
+    assert found.value.hint == "sysctl -w net.ipv4.ip_forward=0"
+    with pytest.raises(Finding) as found:
+        at("veth", {}, "0").too_soon(dict(name="netns1 -> host", fact="namespace -> host", ok=True))
+    assert found.value.hint.startswith("ansible-playbook playbooks/lab.yml --limit student02 -e nslab_stage=veth")

@@ -119,3 +119,50 @@ def test_an_unknown_nslab_variable_is_named_with_the_closest_known_one():
     with pytest.raises(AnsibleFilterError, match=r"^nslab_stgae: not a variable of nslab.net; did you mean nslab_stage\?$"):
         lab_variables({"nslab_stgae": "route"})
     assert lab_variables({"nslab_stage": "route"})["stage"] == "route"
+
+
+def test_sandbox_hosts_are_the_inventory_s_marked_hosts_each_with_an_uplink():
+    from ansible_collections.nslab.net.plugins.filter.topology import sandbox_hosts
+
+    hostvars = {"a": {"nslab_sandbox": True}, "b": {"nslab_sandbox": True, "nslab_sandbox_uplink": "203.0.113.10"},
+                "vm": {"ansible_host": "192.0.2.11"}, "c": {"nslab_sandbox": "true"}}
+    assert sandbox_hosts(["a", "b", "vm", "c"], hostvars) == [
+        dict(name="a", uplink_address="203.0.113.11"), dict(name="b", uplink_address="203.0.113.10"),
+        dict(name="c", uplink_address="203.0.113.12")]       # the next free addresses, in the inventory's order
+    assert sandbox_hosts(["vm"], hostvars) == [] and sandbox_hosts(None, hostvars) == []
+
+
+def test_the_class_page_is_one_file_that_loads_nothing_and_escapes_what_it_shows():
+    from ansible_collections.nslab.net.plugins.module_utils.page import class_page
+    from ansible_collections.nslab.net.plugins.module_utils.results import fleet_results
+
+    probe = dict(name="netns1 -> host", fact="namespace -> host", ok=False, expected=True, detail="timed out",
+                 cause="no <default> route", hint="ip route add default via 192.168.0.1")
+    fleet = fleet_results([dict(host="s<1>", results=[probe], goal="route", lab_stage="veth")], ["s<1>"])
+    page = class_page(fleet, {"s<1>": {"checks": 2, "first_passed": {}}})
+    assert "s&lt;1&gt;" in page and "<1>" not in page and "no &lt;default&gt; route" in page
+    assert "http://" not in page and "https://" not in page and " src=" not in page
+    assert "default-src 'none'" in page                      # the browser refuses any load
+    assert page.count('<tr data-host=') == 1 and ">not yet<" in page and "NOT YET 0/1" in page
+
+
+def test_a_variant_is_each_student_s_own_lab_derived_from_the_name_and_the_secret():
+    from ansible.errors import AnsibleFilterError
+
+    from ansible_collections.nslab.net.plugins.filter.topology import lab_variables
+
+    def of(host, **kw):
+        return lab_variables(dict(inventory_hostname=host, nslab_variant=True, nslab_class_secret="s3cret-of-teacher", **kw))
+
+    one, again, other = of("student01"), of("student01"), of("student02")
+    assert one == again and one["gateway"] != other["gateway"]                   # reproducible, and each its own
+    assert one["gateway"].startswith("10.") and one["gateway"].endswith(".1/24")
+    assert "s3cret-of-teacher" not in repr(one)                                  # never passed on
+    lab = lab_topology(one)                                                      # a lab the roles can build
+    assert lab["subnet"] == one["gateway"].replace(".1/24", ".0/24")
+    assert lab["published"][0]["port"] == one["published_ports"][0]["port"] and 5000 <= lab["published"][0]["port"] < 6000
+    assert of("student01", nslab_gateway="172.20.0.1/16")["gateway"] == "172.20.0.1/16"   # what is set stays
+    assert lab_variables(dict(inventory_hostname="s1", nslab_variant=True, nslab_class_secret="x" * 8))["gateway"] != \
+        one["gateway"]                                                           # another secret, another lab
+    with pytest.raises(AnsibleFilterError, match="nslab_class_secret: nslab_variant: true needs the teacher's secret"):
+        lab_variables(dict(inventory_hostname="s1", nslab_variant=True))
