@@ -20,10 +20,11 @@ from ansible_collections.nslab.net.plugins.module_utils.files import read_text, 
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 DIRECTORY = "/etc/nslab/labs"
-#: the student's check command and its engine: under /usr/local on a lab VM; on a sandbox host, whose /usr is the
-#: machine's, under its private /run
+#: the student's check command and its engine: under /usr/local on a lab VM (not in /usr/local/lib/nslab, whose
+#: engines persist.py removes when no unit runs them); on a sandbox host, whose /usr is the machine's, under its
+#: private /run
 COMMAND, SANDBOX_COMMAND = "/usr/local/sbin/nslab-check", "/run/nslab/sbin/nslab-check"
-ENGINE, SANDBOX_ENGINE = "/usr/local/lib/nslab/check/nslab-engine.pyz", "/run/nslab/lib/check/nslab-engine.pyz"
+ENGINE, SANDBOX_ENGINE = "/usr/local/lib/nslab-check/nslab-engine.pyz", "/run/nslab/lib/check/nslab-engine.pyz"
 SCRIPT = """#!/bin/sh
 # nslab-check: this lab host's facts checked against the student's goal, each one not yet done explained
 # (written by nslab.net's lab.yml with the hand-out; the same checks as playbooks/check.yml). Root needed.

@@ -89,7 +89,7 @@ options:
         the lab's variables, never the faults (O(record.variables) C(faults) is left out). V(absent) removes it.
       - With it comes the student's check command, C(nslab-check) (C(/usr/local/sbin/nslab-check); on a sandbox host
         C(/run/nslab/sbin/nslab-check)) - the same checks as C(playbooks/check.yml) for this host, run on the host with
-        no Ansible (this module run's own code as its engine, in C(/usr/local/lib/nslab/check/), run by this Python).
+        no Ansible (this module run's own code as its engine, in C(/usr/local/lib/nslab-check/), run by this Python).
         It is removed with the last record.
       - Unset, no record is touched. Check mode and diff mode show the file.
     type: dict

@@ -189,7 +189,15 @@ def exercises() -> None:
             or found.get("hint") != "sysctl -w net.ipv4.ip_forward=1" or "Not as expected: deb12: namespace -> internet" not in out \
             or any(f"{h}: namespace" in out.split("Not as expected:")[-1] for h in hosts if h != "deb12"):
         fail("forwarding turned off by hand on deb12: check.yml must fail naming deb12's facts, the cause and the hint", out)
+    on_vm = ssh("deb12", "nslab-check")          # the student's own check on the VM, with no Ansible there
+    if on_vm.returncode != 2 or "this host: 6/11 probes reachable" not in on_vm.stdout \
+            or "hint:  sysctl -w net.ipv4.ip_forward=1" not in on_vm.stdout:
+        fail("nslab-check on deb12 (Debian 12's python3 and python3-pyroute2) must find the same, exit 2",
+             on_vm.stdout + on_vm.stderr)
     ssh("deb12", found["hint"])
+    on_vm = ssh("deb12", "nslab-check")
+    if on_vm.returncode != 0 or "this host: 11/11 probes reachable" not in on_vm.stdout:
+        fail("nslab-check on deb12 after the hint's command must pass", on_vm.stdout + on_vm.stderr)
     rc, out, recap = playbook("playbooks/lab.yml", "--limit", UFW_HOST, "-e", "nslab_faults=link-down")
     if rc != 0 or "(faults injected: link-down)" not in out:
         fail(f"lab.yml must hand out the link-down fault on {UFW_HOST}", out)
@@ -206,7 +214,8 @@ def exercises() -> None:
     if rc != 0:
         fail(f"lab.yml without the fault must rebuild {UFW_HOST}", out)
     say("check.yml over SSH: the built fleet passes and is left as it was; ip_forward=0 typed on deb12 and the "
-        f"link-down fault on {UFW_HOST} found with their causes and hints, and after the hints' commands it passes")
+        f"link-down fault on {UFW_HOST} found with their causes and hints (on deb12 by nslab-check too), and after the "
+        "hints' commands it passes")
 
 
 def ufw_fail() -> None:

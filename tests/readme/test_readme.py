@@ -62,7 +62,7 @@ RUNNER = r'''
 set -o pipefail
 mount -t tmpfs -o mode=755 nslab-readme /run          # this namespace's own /run
 cd "$CLONE"
-cleanup() { [ -x .venv/bin/ansible-playbook ] && .venv/bin/ansible-playbook playbooks/teardown.yml >/dev/null 2>&1; true; }
+cleanup() { [ -x .venv/bin/ansible-playbook ] && .venv/bin/ansible-playbook playbooks/teardown.yml -e nslab_sandbox_purge=true >/dev/null 2>&1; true; }
 trap cleanup EXIT
 n=0
 while IFS= read -r cmd; do
@@ -117,5 +117,10 @@ def test_every_readme_command_works_from_a_fresh_clone_with_python_312_only(tmp_
                             env=dict(env, PATH=f"{clone}/.venv/bin:{bindir}"), capture_output=True, text=True, check=True)
     assert f"playbook: {home}/.ansible/collections/ansible_collections/nslab/net/playbooks/lab.yml" in listed.stdout
     assert (clone / "nslab-graph" / "lab1.svg").exists()
+    classed = next(text for cmd, text in out.items() if cmd.startswith("make class STUDENTS=3"))
+    assert all(f"student0{i}: 6/12 probes reachable, 12/12 as expected at stage route" in classed for i in (1, 2, 3)), \
+        classed[-3000:]
+    torn = next(text for cmd, text in out.items() if cmd.startswith("make teardown               #"))
+    assert all(f"destroy sandbox student0{i} (purge: no longer listed)" in torn for i in (1, 2, 3)), torn[-3000:]
     status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True, text=True, check=True)
     assert status.stdout == "", status.stdout                              # make graph and the rest leave the tree clean
