@@ -38,7 +38,8 @@ description:
     M(nslab.net.batch) option C(record), the hand-out record, from the lab and the host's C(nslab.net.lab_variables)
     for a C(state)), C(nslab.net.sandbox_hosts) (the sandbox role's C(sandbox_hosts) for the inventory's lab hosts
     marked C(nslab_sandbox=true), given C(groups['nslab_lab']) and C(hostvars) - each with its
-    C(nslab_sandbox_uplink) or the next free address of 203.0.113.0/24 from .10), and C(nslab.net.lab_variables) (a lab
+    C(nslab_sandbox_uplink) or the next free address of 203.0.113.0/24 from .10), C(nslab.net.fault_names) (the
+    names C(nslab_faults) hands out), and C(nslab.net.lab_variables) (a lab
     host's topology from its C(nslab_) variables, C(hostvars[inventory_hostname]) - what C(playbooks/lab.yml) builds
     and C(playbooks/check.yml) checks; an C(nslab_) variable the collection does not know, a typo, fails it, naming
     the closest one) and C(nslab.net.unknown_variables) (the same check as a list of messages, empty when every
@@ -152,14 +153,16 @@ def lab_persist(lab, part="lab", state="present"):
         raise AnsibleFilterError(f"lab_persist needs lab_topology's result: {exc}") from None
 
 
-def lab_record(lab, variables=None, state="present", internet=None):
+def lab_record(lab, variables=None, state="present", internet=None, hints=True):
     """The batch module's ``record`` (the hand-out record, module_utils/record.py) of a lab host: from
     lab_topology's result and the host's lab_variables; removed when ``state`` is absent (needs only ``lab``)."""
     if state == "absent":
         return dict(lab=lab["lab"], state="absent")
     try:
+        # never the faults, not even as a module argument (the host logs those): a student is root there
+        kept = {k: v for k, v in dict(variables or {}).items() if k not in ("faults", "state", "requirements")}
         return dict(lab=lab["lab"], state="present", seed=lab["seed"], stage=lab["stage"]["name"],
-                    goal=lab["goal"]["name"], variables=dict(variables or {}), internet=internet or None)
+                    goal=lab["goal"]["name"], variables=kept, internet=internet or None, hints=hints)
     except (KeyError, TypeError) as exc:
         raise AnsibleFilterError(f"lab_record needs lab_topology's result: {exc}") from None
 
@@ -201,6 +204,16 @@ def variant(host: str, secret: str) -> dict:
                 demo_services=[dict(namespace="netns1", port=port)])
 
 
+def fault_names(value):
+    """The names of the faults ``nslab_faults`` hands out (a list of names or of {fault, namespace}, or a
+    comma-separated string), for the teacher's grade, read on the controller."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    return [str(entry.get("fault") if isinstance(entry, dict) else entry) for entry in value]
+
+
 def lab_variables(hostvars):
     """The topology of a lab host from its nslab_ variables (``hostvars[inventory_hostname]``): what lab.yml builds
     and check.yml checks; an unset variable is None (the default lab's value). An nslab_ variable the collection
@@ -216,9 +229,12 @@ def lab_variables(hostvars):
             raise AnsibleFilterError("nslab_class_secret: nslab_variant: true needs the teacher's secret, 8 characters "
                                      "or more, from which each student's lab is derived (keep it from the students: "
                                      "an ansible-vault file on the controller)")
-        for key, value in variant(hostvars.get("inventory_hostname", ""), secret).items():
-            if out.get(key) in (None, ""):
-                out[key] = value
+        derived = variant(hostvars.get("inventory_hostname", ""), secret)
+        # the subnet and the namespaces' addresses together (one without the other would not fit), the published
+        # port and its service together: what the inventory sets stays
+        for keys in (("gateway", "namespaces"), ("published_ports", "demo_services")):
+            if all(out.get(key) in (None, "") for key in keys):
+                out.update({key: derived[key] for key in keys})
     out["lab"] = out["lab"] or "nslab"
     out["demo_python"] = out["demo_python"] or "/usr/bin/python3"     # one the demo user can run
     return out
@@ -228,5 +244,5 @@ class FilterModule:
     def filters(self):
         return dict(lab_topology=lab_topology, lab_probes=lab_probes, lab_steps=lab_steps,
                     lab_persist=lab_persist, with_uplink=with_uplink, lab_variables=lab_variables, lab_record=lab_record,
-                    sandbox_hosts=sandbox_hosts,
+                    sandbox_hosts=sandbox_hosts, fault_names=fault_names,
                     unknown_variables=unknown_variables)

@@ -15,7 +15,7 @@ from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import topology
 from ansible_collections.nslab.net.plugins.module_utils.diagnose import explain_all
 from ansible_collections.nslab.net.plugins.module_utils.engine import require_pyroute2
-from ansible_collections.nslab.net.plugins.module_utils.exercises import first_stage
+from ansible_collections.nslab.net.plugins.module_utils.exercises import built, first_stage
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 SPEC = dict(topology=dict(type="dict", required=True), internet=dict(type="dict"),
@@ -62,6 +62,12 @@ def check(module: AnsibleModule, session) -> dict:
     # the goal decides what is graded; a goal equal to the stage handed out is the teacher's dry check of the
     # hand-out: every fact as the stage makes it, later ones NOT reachable
     judge = "stage" if lab["goal"]["name"] == lab["stage"]["name"] else "goal"
+    if judge == "goal" and module.params["results"] is None and not module.params["internet"] \
+            and "forward" in built(lab["seed"], lab["goal"]["name"]) and "forward" not in lab["built"]:
+        raise Invalid("nslab_report_internet", f"the goal {lab['goal']['name']} needs the forwarding and internet "
+                      "facts, and they need an internet target to probe: set nslab_report_internet (for example "
+                      "{target: 198.51.100.10, kind: http, port: 80}, an address outside the lab that answers); "
+                      "without it every student would pass those steps unchecked")
     uplink = read_uplink(session.reader(None))
     if lab["uplink_address"]:
         uplink["address"] = lab["uplink_address"]

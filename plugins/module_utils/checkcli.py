@@ -34,13 +34,21 @@ def _module(params: dict):
         basic._ANSIBLE_ARGS = None                           # pylint: disable=protected-access
 
 
-def run(lab: str, hints: bool) -> dict:
+def run(lab: str | None, hints: bool) -> dict:
     """lab_check's result for the host's recorded lab; raises Invalid (no record, a wrong one)."""
     from ansible_collections.nslab.net.plugins.module_utils import record
     from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
     from ansible_collections.nslab.net.plugins.module_utils.check import check
     from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
+    if lab is None:                          # the one lab this host was handed
+        import os
+
+        found = os.listdir(record.DIRECTORY) if os.path.isdir(record.DIRECTORY) else []
+        labs = sorted(name[:-len(".json")] for name in found if name.endswith(".json"))
+        if len(labs) > 1:
+            raise Invalid("nslab-check", f"this host was handed several labs ({', '.join(labs)}): say which, --lab NAME")
+        lab = labs[0] if labs else "nslab"
     handed = record.read(lab)
     if handed is None:
         raise Invalid("nslab-check", f"this host has no hand-out record of lab {lab!r} ({record.path(lab)}): the "
@@ -49,7 +57,8 @@ def run(lab: str, hints: bool) -> dict:
 
     # every variable unset, as lab_variables gives them to lab_check: the record fills what the host was handed
     unset = dict(dict.fromkeys(DEFAULTS), lab=lab)
-    module = _module(dict(topology=unset, internet=handed.get("internet") or None, hints=hints))
+    module = _module(dict(topology=unset, internet=handed.get("internet") or None,
+                          hints=hints and handed.get("hints", True) is not False))
     session = nsmod.Session()
     try:
         return check(module, session)
@@ -61,7 +70,7 @@ def main(argv: list[str]) -> int:
     from ansible_collections.nslab.net.plugins.module_utils import results
     from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
-    lab, hints, as_json, rest = "nslab", True, False, list(argv)
+    lab, hints, as_json, rest = None, True, False, list(argv)
     while rest:
         arg = rest.pop(0)
         if arg == "--lab" and rest:

@@ -39,7 +39,7 @@ SPEC = dict(
     lab=dict(type="str", required=True),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     seed=dict(type="str"), stage=dict(type="str"), goal=dict(type="str"),
-    variables=dict(type="dict", default={}), internet=dict(type="dict"),
+    variables=dict(type="dict", default={}), internet=dict(type="dict"), hints=dict(type="bool", default=True),
 )
 
 
@@ -55,6 +55,8 @@ def text(options: dict) -> str:
                 variables=variables)
     if options.get("internet"):
         body["internet"] = options["internet"]
+    if options.get("hints") is False:             # nslab_hints: false - nslab-check withholds them too
+        body["hints"] = False
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 

@@ -333,11 +333,13 @@ def history_line(rec: dict, kind: str, when: str) -> dict:
                 facts=facts)
 
 
-def progress(lines: list) -> dict:
-    """A student's progress from their history's lines: the checks and grades run, when each fact first came out as
-    expected, and the first time the student was DONE."""
+def progress(lines: list, goal: str | None = None) -> dict:
+    """A student's progress from their history's lines (those of ``goal`` when given: an earlier assignment's do not
+    count): the checks and grades run, when each fact first came out as expected, and the first time the student
+    was DONE."""
     first: dict = {}
     done_at = None
+    lines = [line for line in lines if isinstance(line, dict) and (goal is None or line.get("goal") == goal)]
     for line in lines:
         for fact, ok in (line.get("facts") or {}).items():
             if ok and fact not in first:

@@ -120,6 +120,10 @@ options:
       internet:
         description: The internet target the check probes (C(nslab_report_internet)), for C(nslab-check).
         type: dict
+      hints:
+        description: V(false) (C(nslab_hints)) - C(nslab-check) leaves out the hints too.
+        type: bool
+        default: true
 attributes:
   check_mode:
     support: full

@@ -88,8 +88,9 @@ removed:
   elements: str
 progress:
   description:
-    - For O(kind=check) and O(kind=grade), each host's progress from its history - C(checks) and C(grades) run,
-      C(first_passed) (each fact's first time as expected), C(done_at) (the first time it was DONE).
+    - For O(kind=check) and O(kind=grade), each host's progress from its history lines of the same goal -
+      C(checks) and C(grades) run, C(first_passed) (each fact's first time as expected), C(done_at) (the first
+      time it was DONE).
   returned: success
   type: dict
   sample: {"student01": {"checks": 3, "grades": 1, "first_passed": {"namespace -> host": "2026-12-07T09:12:03Z"},
@@ -124,13 +125,17 @@ def _history(directory: str, fleet: list, kind: str, write: bool) -> dict:
         lines = []
         if os.path.exists(path):
             with open(path, encoding="utf-8") as fh:
-                lines = [json.loads(line) for line in fh if line.strip()]
+                for text in fh:
+                    try:
+                        lines.append(json.loads(text))
+                    except ValueError:          # a line cut short (a full disk, a killed run): the others count
+                        continue
         line = history_line(rec, kind, when)
         if write:
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
             with open(path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(line, sort_keys=True) + "\n")
-        out[rec["host"]] = progress(lines + [line])
+        out[rec["host"]] = progress(lines + [line], rec.get("goal"))
     return out
 
 

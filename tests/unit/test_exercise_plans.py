@@ -322,3 +322,12 @@ def test_a_fact_reachable_too_soon_names_what_does_the_later_stage_s_work():
     with pytest.raises(Finding) as found:
         at("veth", {}, "0").too_soon(dict(name="netns1 -> host", fact="namespace -> host", ok=True))
     assert found.value.hint.startswith("ansible-playbook playbooks/lab.yml --limit student02 -e nslab_stage=veth")
+
+
+def test_progress_counts_the_current_goal_only():
+    lines = [dict(time="T1", kind="check", goal="route", word="DONE 3/3", facts={"namespace -> host": True}),
+             dict(time="T2", kind="check", goal="forward", word="NOT YET 3/4", facts={"namespace -> uplink": False}),
+             "not a line", dict(time="T3", kind="check", goal="forward", word="DONE 4/4",
+                                facts={"namespace -> uplink": True})]
+    assert mr.progress(lines, "forward") == dict(checks=2, grades=0, done_at="T3",
+                                                 first_passed={"namespace -> uplink": "T3"})

@@ -166,3 +166,27 @@ def test_a_variant_is_each_student_s_own_lab_derived_from_the_name_and_the_secre
         one["gateway"]                                                           # another secret, another lab
     with pytest.raises(AnsibleFilterError, match="nslab_class_secret: nslab_variant: true needs the teacher's secret"):
         lab_variables(dict(inventory_hostname="s1", nslab_variant=True))
+
+
+def test_the_grade_reads_fault_names_on_the_controller_and_a_record_never_carries_them():
+    from ansible_collections.nslab.net.plugins.filter.topology import fault_names, lab_record
+
+    assert fault_names("no-forwarding, link-down") == ["no-forwarding", "link-down"]
+    assert fault_names([{"fault": "link-down", "namespace": "netns2"}, "no-dnat"]) == ["link-down", "no-dnat"]
+    assert fault_names(None) == [] and fault_names("") == []
+    from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS
+
+    handed = lab_topology(dict(DEFAULTS, stage="route", goal="forward", faults=["no-forwarding"]))
+    record = lab_record(handed, dict(lab="nslab", faults=["no-forwarding"], state="present", gateway=None), "present",
+                        None, False)
+    assert "faults" not in record["variables"] and "no-forwarding" not in repr(record)
+    assert record["hints"] is False
+
+
+def test_a_variant_fills_the_subnet_and_its_addresses_together():
+    from ansible_collections.nslab.net.plugins.filter.topology import lab_variables
+
+    base = dict(inventory_hostname="student01", nslab_variant=True, nslab_class_secret="s3cret-of-teacher")
+    mine = lab_variables(dict(base, nslab_gateway="172.20.0.1/16"))
+    assert mine["gateway"] == "172.20.0.1/16" and mine["namespaces"] is None      # not addresses of another subnet
+    assert mine["published_ports"][0]["port"] == lab_variables(base)["published_ports"][0]["port"]
