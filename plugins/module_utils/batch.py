@@ -141,23 +141,6 @@ def plan_record(module: AnsibleModule):
     return None
 
 
-def finish_record(module: AnsibleModule, record, out: dict, diffs: list) -> None:
-    """The hand-out record written (or removed) once every step has run; reported like a step."""
-    if record is None:
-        return
-    done = record.actions
-    if not module.check_mode:
-        try:
-            done = record.apply()
-        except OSError as exc:
-            module.fail_json(msg=f"record: cannot write {record.where}: {exc} (the lab itself was built; re-run to "
-                                 "record it)", changed=True, actions=out["actions"], results=out["results"])
-    out["actions"] += done
-    out["changed"] = out["changed"] or bool(done)
-    out["record"] = record.report()
-    diffs.append(dict(before=record.before, after=record.after, before_header=record.where, after_header=record.where))
-
-
 def run_calls(module: AnsibleModule, calls: list, session) -> tuple:
     """Each step in order, the rest rehearsed before the first change (:func:`rehearse`); a failing
     step stops the batch, reporting what was done."""
@@ -184,21 +167,23 @@ def run_calls(module: AnsibleModule, calls: list, session) -> tuple:
     return results, actions, diffs, warnings
 
 
-def finish_persist(module: AnsibleModule, keeper, out: dict, diffs: list) -> None:
-    """The lab's files saved (or removed) once every step has run; reported like a step."""
+def finish_files(module: AnsibleModule, keeper, key: str, out: dict, diffs: list, apply, fix: str) -> None:
+    """What ``persist`` or ``record`` (``keeper``, planned before the steps) saves or removes, once every step has
+    run (``apply``); reported like a step, under ``key``."""
     if keeper is None:
         return
     done = keeper.actions
     if not module.check_mode:
         try:
-            done = keeper.apply(module.run_command)
+            done = apply()
         except OSError as exc:
-            module.fail_json(msg=f"persist: {exc} (the lab itself was built; re-run to save it)", changed=True,
+            module.fail_json(msg=f"{key}: {exc} (the lab itself was built; {fix})", changed=True,
                              actions=out["actions"], results=out["results"])
     out["actions"] += done
     out["changed"] = out["changed"] or bool(done)
-    out["persist"] = keeper.report()
-    diffs.append(dict(before=keeper.before, after=keeper.after, before_header="persist", after_header="persist"))
+    out[key] = keeper.report()
+    header = getattr(keeper, "where", key)
+    diffs.append(dict(before=keeper.before, after=keeper.after, before_header=header, after_header=header))
 
 
 def run_batch() -> None:
@@ -211,8 +196,9 @@ def run_batch() -> None:
         record = plan_record(module)
         results, actions, diffs, warnings = run_calls(module, calls, session)
         out = dict(changed=any(r["changed"] for r in results), actions=actions, results=results)
-        finish_persist(module, keeper, out, diffs)
-        finish_record(module, record, out, diffs)
+        finish_files(module, keeper, "persist", out, diffs, lambda: keeper.apply(module.run_command),
+                     "re-run to save it")
+        finish_files(module, record, "record", out, diffs, record and record.apply, "re-run to record it")
     if module._diff:
         out["diff"] = diffs
     exit_with_warnings(module, out, warnings)

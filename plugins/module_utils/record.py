@@ -28,6 +28,7 @@ ENGINE, SANDBOX_ENGINE = "/usr/local/lib/nslab-check/nslab-engine.pyz", "/run/ns
 SCRIPT = """#!/bin/sh
 # nslab-check: this lab host's facts checked against the student's goal, each one not yet done explained
 # (written by nslab.net's lab.yml with the hand-out; the same checks as playbooks/check.yml). Root needed.
+# engine {tag}
 exec {python} {engine} check "$@"
 """
 FORMAT = 1
@@ -90,9 +91,10 @@ class Command:
         self.script = f"{root}{SANDBOX_COMMAND if sandbox else COMMAND}"
         self.engine = f"{root}{SANDBOX_ENGINE if sandbox else ENGINE}"
         self.shown = (SANDBOX_COMMAND if sandbox else COMMAND)
-        self.want_engine = Engine(payload).data() if want and payload and python else None
-        self.want_script = SCRIPT.format(python=python, engine=SANDBOX_ENGINE if sandbox else ENGINE) \
-            if self.want_engine is not None else None
+        # the engine's tag (a hash of its files) is in the script: its zip is built only when the tag changes
+        self.want_engine = Engine(payload) if want and payload and python else None
+        self.want_script = SCRIPT.format(python=python, engine=SANDBOX_ENGINE if sandbox else ENGINE,
+                                         tag=self.want_engine.tag) if self.want_engine is not None else None
         self.remove = not want
         self.changed = False
 
@@ -101,12 +103,7 @@ class Command:
         if self.remove:
             self.changed = have_script is not None or os.path.exists(self.engine)
         elif self.want_engine is not None:
-            try:
-                with open(self.engine, "rb") as fh:
-                    same_engine = fh.read() == self.want_engine
-            except FileNotFoundError:
-                same_engine = False
-            self.changed = have_script != self.want_script or not same_engine
+            self.changed = have_script != self.want_script or not os.path.isfile(self.engine)
         return self
 
     @property
@@ -125,7 +122,7 @@ class Command:
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.dirname(self.engine))
         else:
-            replace_file(self.engine, self.want_engine)
+            replace_file(self.engine, self.want_engine.data())
             replace_file(self.script, self.want_script.encode(), mode=0o755)
 
 
