@@ -66,8 +66,9 @@ def run(groups: list[str], logs: str, begun: float) -> list[Row]:
     """Run the groups one after another, the stages of a group side by side; the next group starts when
     every stage of this one has ended, except those marked '~' (a stage that leaves a core idle while it
     ends: sshd VMs booting, probes waiting), which go on beside it. (stage, 'ok'/'FAILED', start offset,
-    seconds, CPU seconds, tests) each, in the order they ended."""
+    seconds, CPU seconds, tests) each, in the order the stages were given (the order they end varies)."""
     pending = [_parse(g) for g in groups]
+    order = [name for group in pending for name, _background in group]
     running: dict[str, tuple[subprocess.Popen, float, bool]] = {}
     rows: list[Row] = []
     while pending or running:
@@ -100,7 +101,7 @@ def run(groups: list[str], logs: str, begun: float) -> list[Row]:
             rows.append((target, word, started - begun, took, cpu, _counts(os.path.join(logs, f"{target}.log"))))
         if not ended:
             time.sleep(0.2)
-    return rows
+    return sorted(rows, key=lambda row: order.index(row[0]))
 
 
 def table(rows: list[Row], total: float) -> str:
