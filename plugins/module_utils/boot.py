@@ -100,14 +100,14 @@ def wait_for_uplink(bound: float, unit: str, read=read_uplink, sleep=time.sleep,
             raise BootError(f"cannot read the host's routes ({type(exc).__name__}: {exc}); nothing was built") from None
         if found["interface"] and found["address"]:
             return clock() - start
+        if not said:        # said before the bound is checked: a first read slower than the bound still says it
+            log(f"waiting up to {bound:g} s for the uplink (an IPv4 default route with an address)")
+            said = True
         if clock() - start >= bound:
             raise BootError(f"no uplink after {bound:g} s: the host has no IPv4 default route with an address on its "
                             "device, and the lab's NAT takes the uplink from it; nothing was built. Bring the host's "
                             f"network up (ip route; networkctl or ifup), then: systemctl restart {unit} "
                             f"(a drop-in with Environment={WAIT_ENV}=SECONDS waits longer)")
-        if not said:
-            log(f"waiting up to {bound:g} s for the uplink (an IPv4 default route with an address)")
-            said = True
         sleep(1)
 
 

@@ -222,6 +222,18 @@ def test_boot_waits_for_the_uplink_then_fails_after_the_bound_naming_the_fix():
     assert "systemctl restart nslab-x.service" in str(exc.value) and boot.WAIT_ENV in str(exc.value)
 
 
+def test_boot_says_it_waits_even_when_the_first_read_outlasts_the_bound(capsys):
+    """A busy host (the engine's first netlink read slower than the bound) still tells the journal it waited."""
+    now = [0.0]
+
+    def slow_read():
+        now[0] += 1.5
+        return dict(interface=None, address=None)
+    with pytest.raises(boot.BootError, match="no uplink after 1 s"):
+        boot.wait_for_uplink(1, "nslab-x.service", read=slow_read, sleep=lambda s: None, clock=lambda: now[0])
+    assert "waiting up to 1 s for the uplink" in capsys.readouterr().out
+
+
 def test_boot_reads_the_saved_parts_in_order_and_says_what_is_missing(tmp_path):
     for name in ("ingress", "egress"):
         (tmp_path / f"{name}.json").write_text(f'{{"part": "{name}", "steps": []}}')
