@@ -120,12 +120,13 @@ export NSLAB_RUN_ID
 # Everything, with this machine's own network fingerprinted before and after. tests/README.md is the
 # plan: what each stage alone proves. Stages joined by + run side by side (each leaves a core idle
 # much of the time: tests wait on probes' timeouts, captures and sshd); tests/stages.py prints their
-# wall and CPU times at the end and every failed stage's log. fleet-ssh~: the matrix starts once the
-# rest of its group has ended, beside fleet-ssh's last minutes (its VMs mostly wait).
-TEST_STAGES ?= pytest+sanity+lint+changelog+installed fleet-ssh~+molecule+readme+bench-smoke matrix-managed+matrix-controller
+# wall and CPU times at the end and every failed stage's log. TEST_FILL: the next stage also starts, one
+# at a time, whenever this many of the cores have been idle for 10 s (stages waiting on probes and sshd).
+TEST_STAGES ?= pytest+sanity+lint+changelog+installed fleet-ssh readme molecule bench-smoke matrix-controller matrix-managed
+TEST_FILL ?= 0.5
 test: dev
 	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json
-	@$(PYTHON) tests/stages.py $(TEST_STAGES); status=$$?; \
+	@$(PYTHON) tests/stages.py --fill $(TEST_FILL) $(TEST_STAGES); status=$$?; \
 	  $(PYTHON) tests/hostnet.py check .cache/hostnet-before.json && exit $$status
 
 # The edit-run loop (under 3 minutes): unit and planner tests beside ansible-lint, then sanity.

@@ -77,3 +77,39 @@ def test_the_clock_carries_a_rounded_minute():
     from stages import _clock
 
     assert [_clock(s) for s in (0, 9.94, 59.96, 61.25, 3600)] == ["0:00.0", "0:09.9", "1:00.0", "1:01.2", "60:00.0"]
+
+
+def _stages():
+    sys.path.insert(0, os.path.dirname(STAGES))
+    import stages
+
+    return stages
+
+
+def test_idle_cores_are_averaged_over_the_window_and_unknown_before_it():
+    stages = _stages()
+    # (time, idle jiffies, total jiffies) of a 2-core machine: half idle over the last 10 s
+    samples = [(0.0, 0, 0), (5.0, 500, 1000), (10.0, 1000, 2000)]
+    assert stages.idle_cores(samples, 10, 2) == 1.0
+    assert stages.idle_cores(samples[1:], 10, 2) is None            # the samples span 5 s of the 10
+    assert stages.should_fill(1.0, 0.5, since_start=12, window=10)
+    assert not stages.should_fill(1.0, 0.5, since_start=3, window=10)  # a stage just started: its load not seen yet
+    assert not stages.should_fill(0.2, 0.5, since_start=12, window=10)
+    assert not stages.should_fill(None, 0.5, since_start=12, window=10)
+    assert not stages.should_fill(2.0, 0, since_start=12, window=10)  # --fill off: the groups alone decide
+
+
+def test_with_fill_an_idle_machine_starts_the_next_stage_before_the_group_ends(tmp_path, monkeypatch, capsys):
+    stages = _stages()
+    (tmp_path / "Makefile").write_text(MAKEFILE)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "logs").mkdir()
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(stages, "cpu_sample", lambda: (float(next(ticks)), float(next(ticks)) + 0.5))  # all idle
+    rows = stages.run(["slow-a", "after", "quick"], str(tmp_path / "logs"), stages.time.monotonic(),
+                      fill=0.5, window=0.3)
+    table = {name: (word, start) for name, word, start, _took, _cpu, _tests in rows}
+    assert [row[0] for row in rows] == ["slow-a", "after", "quick"]
+    assert table["after"][1] < 1.0 and table["quick"][1] < 1.0       # neither waited for slow-a's second
+    assert table["quick"][1] >= table["after"][1] + 0.3              # one at a time, a window apart
+    assert "after: started (" in capsys.readouterr().out
