@@ -255,7 +255,7 @@ def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list) -> d
         # bridged traffic between the lab's namespaces passes FORWARD when br_netfilter's
         # bridge-nf-call-iptables is on (Docker hosts): accept it there, ahead of a DROP policy
         forward=([dict(type="forward", in_interface=bridge, out_interface=bridge, comment="bridged")] if "ports" in done else [])
-        + ([dict(type="drop", in_interface=bridge, comment="fault forward-drop")] if hit("forward-drop") else []),
+        + ([dict(type="drop", in_interface=bridge, comment="bridged drop")] if hit("forward-drop") else []),
         hairpin=[dict(port=p, hairpin=True) for p in hairpin
                  if "publish" in done and not any(by_name[n]["veth"] == p for n in detached)],
         dnat=_dnat(published, lab["uplink_address"], lab["subnet"], bridge),

@@ -66,7 +66,7 @@ def test_seed_000_addresses_the_host_ends_before_its_bridge_and_removes_them_aft
     ("no-forwarding", lambda x: x["forwarding"] == 0),
     ("no-masquerade", lambda x: x["masquerade"] == [] and x["forward"][0]["comment"] == "bridged"),
     ("no-dnat", lambda x: x["dnat"] == [] and len(x["published"]) == 1),
-    ("forward-drop", lambda x: x["forward"][-1] == dict(type="drop", in_interface="br0", comment="fault forward-drop")),
+    ("forward-drop", lambda x: x["forward"][-1] == dict(type="drop", in_interface="br0", comment="bridged drop")),
     ("port-detached", lambda x: x["ports"] == [dict(port="veth1")] and x["hairpin"] == []),
     ("link-down", lambda x: x["veth"][0]["up"] is False and "up" not in x["veth"][1]),
     ("service-stopped", lambda x: x["services"] == []),
@@ -177,7 +177,7 @@ BRIDGED = "-A NSLAB-FWD -i br0 -o br0 -m comment --comment \"nslab:nslab:forward
      None),                                                     # the lab's own accepts (a published port's)
     ("DROP", "-A FORWARD -s 192.168.0.0/16 -j ACCEPT", False, None),
     ("DROP", "-A FORWARD ! -s 192.168.0.0/16 -j ACCEPT", False, "the FORWARD policy is DROP"),
-    ("ACCEPT", "-A NSLAB-FWD -i br0 -m comment --comment \"fault forward-drop\" -j DROP", False, "a FORWARD rule drops"),
+    ("ACCEPT", "-A NSLAB-FWD -i br0 -m comment --comment \"bridged drop\" -j DROP", False, "a FORWARD rule drops"),
     ("ACCEPT", "-A DOCKER-FORWARD -o br-1a2b3c -j DROP\n-A FORWARD -i br0.10 -j DROP", False, None),   # other links
 ])
 def test_the_forward_chain_is_judged_for_the_fact_s_direction(policy, rules, bridged, cause):
