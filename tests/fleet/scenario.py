@@ -147,6 +147,7 @@ def side_effect() -> None:
     non_root_controller()
     reboot()
     firewalld()
+    a_class()
 
 
 def fingerprint(host: str) -> str:
@@ -167,9 +168,8 @@ def checked(host: str) -> dict:
 
 
 def exercises() -> None:
-    """check.yml over SSH on the distributions' Python: the built fleet passes and is left as it was; a fault typed
-    by hand on deb12 and one injected with nslab_faults on deb12-sudo (become, ufw) are found with their cause and
-    hint; fixed, the check passes again."""
+    """check.yml over SSH on the distributions' Python: the built fleet passes and is left as it was (a class's faults,
+    hints and goals: a_class())."""
     hosts = list(ADDRESSES)
     before = {h: fingerprint(h) for h in hosts}
     rc, out, recap = playbook("playbooks/check.yml")
@@ -182,41 +182,7 @@ def exercises() -> None:
         fail("check.yml changed a VM's network state:\n" + "\n".join(
             line for h in hosts for line in difflib.unified_diff(before[h].splitlines(), after[h].splitlines(), h, h,
                                                                  lineterm="")), out)
-    ssh("deb12", "sysctl -qw net.ipv4.ip_forward=0")
-    rc, out, recap = playbook("playbooks/check.yml")
-    found = checked("deb12")["netns1 -> internet"]
-    verdict = " ".join(out.split()).rsplit("Not as expected:", maxsplit=1)[-1]     # the task's msg wraps its lines
-    if rc == 0 or "net.ipv4.ip_forward = 0" not in (found.get("cause") or "") \
-            or found.get("hint") != "sysctl -w net.ipv4.ip_forward=1" or "deb12: namespace -> internet" not in verdict \
-            or any(f"{h}: namespace" in verdict for h in hosts if h != "deb12"):
-        fail("forwarding turned off by hand on deb12: check.yml must fail naming deb12's facts, the cause and the hint", out)
-    on_vm = ssh("deb12", "nslab-check")          # the student's own check on the VM, with no Ansible there
-    if on_vm.returncode != 2 or "this host: 6/11 probes reachable" not in on_vm.stdout \
-            or "hint:  sysctl -w net.ipv4.ip_forward=1" not in on_vm.stdout:
-        fail("nslab-check on deb12 (Debian 12's python3 and python3-pyroute2) must find the same, exit 2",
-             on_vm.stdout + on_vm.stderr)
-    ssh("deb12", found["hint"])
-    on_vm = ssh("deb12", "nslab-check")
-    if on_vm.returncode != 0 or "this host: 11/11 probes reachable" not in on_vm.stdout:
-        fail("nslab-check on deb12 after the hint's command must pass", on_vm.stdout + on_vm.stderr)
-    rc, out, recap = playbook("playbooks/lab.yml", "--limit", UFW_HOST, "-e", "nslab_faults=link-down")
-    if rc != 0 or "(faults injected: link-down)" not in out:
-        fail(f"lab.yml must hand out the link-down fault on {UFW_HOST}", out)
-    rc, out, recap = playbook("playbooks/check.yml")
-    found = checked(UFW_HOST)["host -> netns1"]
-    if rc == 0 or "veth0, the host end of netns1's cable, is DOWN" not in (found.get("cause") or "") \
-            or found.get("hint") != "ip link set veth0 up" or "Not as expected: deb12:" in out:
-        fail(f"the link-down fault on {UFW_HOST}: check.yml must name it (and deb12, fixed, must pass)", out)
-    ssh(UFW_HOST, found["hint"])
-    rc, out, recap = playbook("playbooks/check.yml")
-    if rc != 0:
-        fail(f"after the hints' commands typed on deb12 and {UFW_HOST}, check.yml must pass", out)
-    rc, out, recap = playbook("playbooks/lab.yml", "--limit", UFW_HOST)
-    if rc != 0:
-        fail(f"lab.yml without the fault must rebuild {UFW_HOST}", out)
-    say("check.yml over SSH: the built fleet passes and is left as it was; ip_forward=0 typed on deb12 and the "
-        f"link-down fault on {UFW_HOST} found with their causes and hints (on deb12 by nslab-check too), and after the "
-        "hints' commands it passes")
+    say("check.yml over SSH: the built fleet passes and is left as it was")
 
 
 def ufw_fail() -> None:
@@ -477,6 +443,118 @@ def firewalld() -> None:
         "by default check mode showed the binding, the run bound br0 to trusted at runtime, all reachable, a re-run "
         "changed nothing, teardown unbound it and left firewalld's configuration and rules as they were (trusted's "
         "chains, which firewalld keeps once made, with no rule jumping to them)")
+
+
+#: a class over SSH: each VM handed its own start, goal and subnet (a variant of the teacher's secret)
+CLASS_SECRET = "the fleet teacher's own"
+CLASS = {"deb12": dict(nslab_stage="route", nslab_goal="forward"),
+         UFW_HOST: dict(nslab_faults=["link-down"]),                 # the whole lab with a fault (become, ufw)
+         "deb13": dict(nslab_stage="forward", nslab_goal="masquerade"),
+         "bare": dict(nslab_stage="bridge", nslab_goal="veth")}
+CLASS_TEACHER, CLASS_STUDENT = "/run/nslab-fleet/class.yml", "/run/nslab-fleet/student.yml"
+#: where a fault's name or the teacher's secret must never be on a VM
+LOOK_IN = "/etc /usr/local /run /var/lib/nslab /var/log /root /home /tmp"
+
+
+def class_inventories() -> None:
+    """The teacher's inventory (the fleet's VMs, each with its assignment) and the students' (the same VMs and how
+    to reach them, with no assignment: the student's check reads what the VM was handed from the VM)."""
+    import yaml
+
+    with open(INVENTORY) as fh:
+        fleet = yaml.safe_load(fh)
+    hosts = fleet["nslab_lab"]["hosts"]
+    reach = {name: {k: v for k, v in hvars.items() if not k.startswith("nslab_")} for name, hvars in hosts.items()}
+    teacher = {"nslab_lab": {"hosts": {name: dict(reach[name], **CLASS[name]) for name in reach},
+                             "vars": dict(fleet["nslab_lab"]["vars"], nslab_variant=True,
+                                          nslab_class_secret=CLASS_SECRET)}}
+    student = {"nslab_lab": {"hosts": reach, "vars": fleet["nslab_lab"]["vars"]}}
+    for path, data in ((CLASS_TEACHER, teacher), (CLASS_STUDENT, student)):
+        with open(path, "w") as fh:
+            yaml.safe_dump(data, fh)
+
+
+def grade_rows(out: str) -> dict:
+    """{student: the words of its row} from grade.yml's table."""
+    body = out[out.index("TASK [The grade"):]
+    return {line.split()[0]: line.split()[1:] for line in body.splitlines()
+            if line.startswith(" " * 8) and line.split() and line.split()[0] in CLASS}
+
+
+def a_class() -> None:
+    """A class over SSH, four VMs each with its own start, goal and subnet, checked by the students (check.yml from
+    what each VM remembers, nslab-check on the VM) and graded by the teacher (grade.yml): deb12, handed route with
+    goal forward, is NOT YET before and DONE after its student types the forwarding sysctl, and stays DONE after the
+    masquerade step too; deb12-sudo's fault is found with its cause and hint, and fixed by the hint; the fault's
+    name is in grade.yml's output only, never in a student's output or in a file on a VM."""
+    class_inventories()
+    rc, out, recap = playbook("playbooks/lab.yml", inventory=CLASS_TEACHER)
+    if rc != 0 or "(faults injected: link-down)" not in out:
+        fail("lab.yml must hand out the class (a start, a goal and a subnet per VM; deb12-sudo with its fault)", out)
+    records = {h: json.loads(read_vm(h, "cat /etc/nslab/labs/nslab.json")) for h in CLASS}
+    subnets = {h: r["variables"]["gateway"] for h, r in records.items()}
+    if len(set(subnets.values())) != len(CLASS) or [r["goal"] for r in records.values()] != \
+            ["forward", "publish", "masquerade", "veth"]:
+        fail(f"each VM must be handed its own subnet and goal: {json.dumps(records)}")
+    rc, student, recap = playbook("playbooks/check.yml", inventory=CLASS_STUDENT)
+    words = " ".join(student.split())
+    found = checked(UFW_HOST).get("host -> netns1", {})
+    if rc == 0 or "deb12: NOT YET, 3 of 4 facts of goal forward (handed out at stage route)" not in words \
+            or "deb13: NOT YET, 4 of 5 facts of goal masquerade (handed out at stage forward)" not in words \
+            or "bare: NOT YET, 0 of 2 facts of goal veth" not in words or f"{UFW_HOST}: 4/12 probes reachable" not in words \
+            or "veth0, the host end of netns1's cable, is DOWN" not in (found.get("cause") or "") \
+            or found.get("hint") != "ip link set veth0 up":
+        fail("check.yml as the students run it must read each VM's start and goal from the VM: NOT YET for each, "
+             f"{UFW_HOST}'s fault explained (handed the whole lab: the two-way check)", student)
+    on_vm = ssh("deb12", "nslab-check")
+    faulted = ssh(UFW_HOST, "nslab-check")
+    if on_vm.returncode != 2 or "this host: NOT YET, 3 of 4 facts of goal forward" not in on_vm.stdout \
+            or "hint:  sysctl -w net.ipv4.ip_forward=1" not in on_vm.stdout \
+            or faulted.returncode != 2 or "hint:  ip link set veth0 up" not in faulted.stdout:
+        fail("nslab-check (Debian 12's python3-pyroute2) must say NOT YET on deb12 and deb12-sudo, with the hints",
+             on_vm.stdout + on_vm.stderr + faulted.stdout + faulted.stderr)
+    rc, graded, recap = playbook("playbooks/grade.yml", inventory=CLASS_TEACHER)
+    rows = grade_rows(graded)
+    if rc == 0 or rows.get("deb12", [])[:5] != ["NOT", "YET", "3/4", "route", "forward"] \
+            or rows.get(UFW_HOST, [])[-1:] != ["link-down"] or "0 of 4 students done." not in graded:
+        fail(f"grade.yml must grade deb12 NOT YET 3/4 and name deb12-sudo's fault: {rows}", graded)
+    told = student + on_vm.stdout + on_vm.stderr + faulted.stdout + faulted.stderr
+    if "link-down" in told or CLASS_SECRET in told + out + graded:
+        fail("a student's output names deb12-sudo's fault, or an output the class secret", told)
+    for host in CLASS:
+        found = read_vm(host, f"grep -rlsIE \"link-down|fleet teacher\" {LOOK_IN} 2>/dev/null; true").strip()
+        if found:
+            fail(f"files on {host} name deb12-sudo's fault or the class secret: {found}")
+    ssh("deb12", "sysctl -w net.ipv4.ip_forward=1")                 # the students type their steps
+    ssh(UFW_HOST, "ip link set veth0 up")
+    on_vm = ssh("deb12", "nslab-check")
+    rc, student, recap = playbook("playbooks/check.yml", "--limit", f"deb12,{UFW_HOST}", inventory=CLASS_STUDENT)
+    words = " ".join(student.split())
+    if on_vm.returncode != 0 or "this host: DONE, 4 of 4 facts of goal forward" not in on_vm.stdout or rc != 0 \
+            or "deb12: DONE, 4 of 4 facts of goal forward" not in words or f"{UFW_HOST}: 12/12 probes reachable" not in words:
+        fail("after the students' commands, nslab-check and check.yml must say DONE on deb12 and deb12-sudo",
+             on_vm.stdout + on_vm.stderr + student)
+    import ipaddress
+
+    masquerade = (f"iptables -t nat -A POSTROUTING -s {ipaddress.ip_interface(subnets['deb12']).network} ! -o br0 "
+                  "-j MASQUERADE")
+    ssh("deb12", masquerade)                                         # the next step as well
+    on_vm = ssh("deb12", "nslab-check")
+    rc, graded, recap = playbook("playbooks/grade.yml", "-e", "nslab_grade_strict=false", inventory=CLASS_TEACHER)
+    rows = grade_rows(graded)
+    ssh("deb12", masquerade.replace(" -A ", " -D "))
+    if on_vm.returncode != 0 or "this host: DONE, 4 of 4 facts of goal forward" not in on_vm.stdout or rc != 0 \
+            or rows.get("deb12", [])[:4] != ["DONE", "4/4", "masquerade", "forward"] \
+            or rows.get(UFW_HOST, [])[:1] != ["DONE"] or "2 of 4 students done." not in graded:
+        fail(f"the masquerade step after the goal must keep deb12 DONE (nslab-check and grade.yml): {rows}",
+             on_vm.stdout + graded)
+    rc, out, recap = playbook("playbooks/lab.yml")                  # the fleet's own lab again, for verify
+    if rc != 0 or not all_reachable(out, list(ADDRESSES)):
+        fail("lab.yml with the fleet's inventory must turn the class's labs back into the fleet's, all reachable", out)
+    say("a class over SSH: four VMs each handed its own start, goal and subnet; deb12 (route, goal forward) NOT YET "
+        "then DONE after the sysctl for nslab-check, check.yml and grade.yml, still DONE after the masquerade step; "
+        f"{UFW_HOST}'s fault explained and fixed by its hint, its name in grade.yml only, in no student's output and "
+        "no file on a VM")
 
 
 def cleanup() -> None:
