@@ -120,9 +120,8 @@ def run(groups: list[str], logs: str, begun: float, fill: float = 0, window: flo
         if pending and not any(not entry[2] for entry in running.values()):   # no stage that holds it back
             start(pending.pop(0))
             last_start, samples = now, samples[-1:]
-        elif pending and should_fill(idle_cores(samples, window, cores) if samples else None, fill,
-                                     now - last_start, window):
-            idle = idle_cores(samples, window, cores)
+        elif pending and should_fill(idle := idle_cores(samples, window, cores) if samples else None,
+                                     fill, now - last_start, window) and idle is not None:
             start([pending[0].pop(0)], f" ({idle:.1f} of {cores} cores idle for {window:g} s)")
             if not pending[0]:
                 pending.pop(0)
