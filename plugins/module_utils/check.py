@@ -85,7 +85,7 @@ def check(module: AnsibleModule, session) -> dict:
     else:                                    # sent from the outside client, not from here: no capture
         results = [dict(r, as_expected=bool(r.get("ok")) == (r.get("expected", True) is not False)
                         or r.get("graded") is False) for r in module.params["results"]]
-    results = explain_all(module, session, lab, uplink, results, resend if module.params["results"] is None else None)
+    results = explain_all(session, lab, uplink, results, resend if module.params["results"] is None else None)
     if not module.params["hints"]:           # nslab_hints: false - the teacher withholds them
         results = [{k: val for k, val in r.items() if k != "hint"} for r in results]
     return dict(changed=False, results=results, outside=outside, uplink=uplink, stage=lab["stage"], goal=lab["goal"],

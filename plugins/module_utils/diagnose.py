@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.nslab.net.plugins.module_utils import readers
+from ansible_collections.nslab.net.plugins.module_utils.engine import command
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils.nat import which
 
@@ -49,8 +50,8 @@ def _hex_address(text: str) -> tuple[str, int]:
 class Diagnosis:
     """The causes of one lab host's facts (``lab``: lab_topology's result; ``uplink``: read by the probes)."""
 
-    def __init__(self, module, session, lab: dict, uplink: dict):
-        self.module, self.session, self.lab, self.uplink = module, session, lab, uplink or {}
+    def __init__(self, session, lab: dict, uplink: dict):
+        self.session, self.lab, self.uplink = session, lab, uplink or {}
         self.evidence: list = []
         self.by_address = {ns["address"]: ns for ns in lab["namespaces"]}
         self.by_name = {ns["name"]: ns for ns in lab["namespaces"]}
@@ -59,7 +60,7 @@ class Diagnosis:
 
     # ------------------------------------------------------------------ reading
     def run(self, argv: list) -> str:
-        rc, out, err = self.module.run_command(argv, check_rc=False)
+        rc, out, _err = command(argv)
         return out if rc == 0 else ""
 
     def read(self, path: str) -> str | None:
@@ -384,9 +385,8 @@ class Diagnosis:
             return
         timeout = which("timeout") or "/usr/bin/timeout"
         with ThreadPoolExecutor(max_workers=len(hops)) as pool:      # tcpdump ends by itself (timeout -k)
-            running = {hop: pool.submit(self.module.run_command, [timeout, "-k", "1", str(CAPTURE_SECONDS), tcpdump,
-                                                                  "-p", "-n", "-l", "-i", hop, "-c", "5",
-                                                                  f"host {result['target']}"])
+            running = {hop: pool.submit(command, [timeout, "-k", "1", str(CAPTURE_SECONDS), tcpdump,
+                                                  "-p", "-n", "-l", "-i", hop, "-c", "5", f"host {result['target']}"])
                        for hop in hops}
             time.sleep(0.5)
             rerun(dict(result, timeout=1))
@@ -404,7 +404,7 @@ def _rule_text(line: str) -> str:
     return re.sub(r' -m comment --comment "[^"]*"', "", line).strip()
 
 
-def explain_all(module, session, lab: dict, uplink: dict, results: list, rerun) -> list:
+def explain_all(session, lab: dict, uplink: dict, results: list, rerun) -> list:
     """Every result with ``as_expected``; those that are not explained."""
-    diagnosis = Diagnosis(module, session, lab, uplink)
+    diagnosis = Diagnosis(session, lab, uplink)
     return [r if r.get("as_expected", True) else diagnosis.explain(r, rerun) for r in results]

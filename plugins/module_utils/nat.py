@@ -26,7 +26,7 @@ import socket
 from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils.files import read_text, remove_file, replace_file
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, netlink, where
+from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, command, netlink, where
 from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -233,7 +233,7 @@ class Tools:
 
     def run(self, argv: list[str], stdin: str | None = None, check: bool = True) -> tuple[int, str, str]:
         with self.ctx.session.entered(self.ns):
-            rc, out, err = self.ctx.module.run_command(argv, data=stdin, binary_data=True, check_rc=False)
+            rc, out, err = command(argv, stdin)
         if check and rc != 0:
             raise Failure(f"{' '.join(argv)} failed in {where(self.ns)} (exit {rc}): {(err or out).strip()}")
         return rc, out, err

@@ -18,7 +18,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import check_entry, item_validator, require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.engine import check_entry, command, item_validator, require_pyroute2
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 KINDS = ("ping", "tcp", "http", "forwarded")
@@ -47,12 +47,12 @@ def _ping_command(target: str, remaining: float) -> list[str]:
     return ["ping", "-n", "-q", "-c", "1", "-W", f"{max(remaining, 0.1):.1f}", target]
 
 
-def _ping(module, target: str, timeout: float) -> tuple[bool, str, float | None, int]:
+def _ping(target: str, timeout: float) -> tuple[bool, str, float | None, int]:
     """(ok, detail, rtt ms, attempts): ping again after an error (no route yet...) until the deadline."""
     deadline = time.monotonic() + timeout
     attempts, detail = 0, ""
     while True:
-        rc, out, err = module.run_command(_ping_command(target, deadline - time.monotonic()))
+        rc, out, err = command(_ping_command(target, deadline - time.monotonic()))
         sent, rtt = ping_summary(out)
         attempts += max(sent, 1)
         lines = out.strip().splitlines() or err.strip().splitlines() or [f"ping exited with {rc}"]
@@ -146,7 +146,13 @@ def _http(target: str, port: int, path: str, timeout: float) -> tuple[bool, str,
     url = f"http://{host}:{port}{path}"
     import urllib.request   # http.client and email with it: only where an http probe runs
 
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # never via a proxy
+    # never via a proxy, and plain http only: build_opener's https handler loads the system's CA certificates
+    # (about 30 ms of CPU) for each probe, and a probe never speaks TLS
+    opener = urllib.request.OpenerDirector()
+    for handler in (urllib.request.ProxyHandler({}), urllib.request.UnknownHandler(), urllib.request.HTTPHandler(),
+                    urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPRedirectHandler(),
+                    urllib.request.HTTPErrorProcessor()):
+        opener.add_handler(handler)
 
     def get(seconds: float) -> str:
         with opener.open(url, timeout=seconds) as resp:
@@ -163,7 +169,7 @@ def run_probe(module, session, probe: dict) -> dict:
         if probe["kind"] == "forwarded":
             ok, detail, ms, attempts = _forwarded(snmp, probe["target"], probe["timeout"])
         elif probe["kind"] == "ping":
-            ok, detail, ms, attempts = _ping(module, probe["target"], probe["timeout"])
+            ok, detail, ms, attempts = _ping(probe["target"], probe["timeout"])
         elif probe["kind"] == "tcp":
             ok, detail, ms, attempts = _tcp(probe["target"], probe["port"], probe["timeout"])
         else:
@@ -279,7 +285,7 @@ def measure(module: AnsibleModule, session, raw: list, address: str | None) -> d
 
 def name_firewalls(module: AnsibleModule, results: list) -> None:
     """Each failed probe of the lab host names the firewalls on the host that can drop its traffic."""
-    named = firewalls.present(lambda argv: tuple(module.run_command(argv, check_rc=False)[:2]))
+    named = firewalls.present(lambda argv: command(argv)[:2])
     for result in results:
         if not result["ok"] and named:
             result["firewalls"] = named

@@ -138,7 +138,7 @@ def _diagnosis(saved: dict):
 
     def saved_text(tool):
         return saved.get(tool, "")
-    diagnosis = Diagnosis(None, None, lab(), dict(interface="eth0", address="203.0.113.10"))
+    diagnosis = Diagnosis(None, lab(), dict(interface="eth0", address="203.0.113.10"))
     diagnosis.saved = saved_text
     return diagnosis
 
@@ -304,7 +304,7 @@ def test_a_fact_reachable_too_soon_names_what_does_the_later_stage_s_work():
     from ansible_collections.nslab.net.plugins.module_utils.diagnose import Diagnosis, Finding
 
     def at(stage, saved, forwarding):
-        diagnosis = Diagnosis(None, None, dict(lab(stage=stage), host="student02"),
+        diagnosis = Diagnosis(None, dict(lab(stage=stage), host="student02"),
                               dict(interface="eth0", address="203.0.113.10"))
         diagnosis.saved = lambda tool: saved.get(tool, "")
         diagnosis.read = lambda path: forwarding if path.endswith("ip_forward") else None

@@ -169,25 +169,27 @@ def test_a_probe_with_netns_still_requires_pyroute2(bare_controller):
     assert out.result["msg"].startswith("pyroute2 is not installed for the Python that runs this module")
 
 
-def test_ping_retries_after_errors_and_reports_the_rtt():
+def test_ping_retries_after_errors_and_reports_the_rtt(monkeypatch):
     calls = []
 
-    def run_command(args):
+    def command(args):
         calls.append(args)
         if len(calls) < 3:
             return 2, "", "ping: connect: Network is unreachable"
         return 0, PING_OK, ""
-    result = pm.run_probe(FakeModule([], run_command), None, probe_of(target="192.168.0.2", timeout=3))
+    monkeypatch.setattr(pm, "command", command)
+    result = pm.run_probe(FakeModule([]), None, probe_of(target="192.168.0.2", timeout=3))
     assert result["ok"] and result["ms"] == 0.061 and result["attempts"] == 2 + 3
     assert calls[0][:9] == ["ping", "-n", "-q", "-c", "1", "-w", "2", "-i", "0.2"]
     assert calls[0][-1] == "192.168.0.2"
 
 
-def test_ping_without_reply_fails_with_ms_null():
-    def run_command(args):
+def test_ping_without_reply_fails_with_ms_null(monkeypatch):
+    def command(args):
         time.sleep(0.05)
         return 1, PING_OK.replace("1 received", "0 received").rsplit("rtt", 1)[0], ""
-    result = pm.run_probe(FakeModule([], run_command), None, probe_of(target="192.168.0.2", timeout=0.3))
+    monkeypatch.setattr(pm, "command", command)
+    result = pm.run_probe(FakeModule([]), None, probe_of(target="192.168.0.2", timeout=0.3))
     assert not result["ok"] and result["ms"] is None and result["attempts"] >= 3
     assert "0 received" in result["detail"]
 
@@ -247,3 +249,11 @@ def test_uplink_placeholder_without_an_address_needs_pyroute2(bare_controller):
     with pytest.raises(Exit) as exited:
         pm.main(module)
     assert exited.value.failed and "pyroute2" in exited.value.result["msg"]
+
+
+def test_a_command_gives_what_run_command_gives_and_127_when_it_is_missing():
+    from ansible_collections.nslab.net.plugins.module_utils.engine import command
+
+    assert command(["sh", "-c", "cat; echo err >&2; exit 3"], "in\nput") == (3, "in\nput", "err\n")  # data as is
+    rc, out, err = command(["nslab-no-such-program"])
+    assert rc == 127 and out == "" and "nslab-no-such-program" in err
