@@ -22,6 +22,7 @@ from ansible_collections.nslab.net.plugins.module_utils import readers
 from ansible_collections.nslab.net.plugins.module_utils.engine import command
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils.nat import which
+from ansible_collections.nslab.net.plugins.module_utils.services import held_by
 
 FORWARDED = ("namespace -> uplink", "namespace -> internet", "namespace -> published port", "outside -> published port")
 PUBLISHED = ("namespace -> published port", "outside -> published port")
@@ -298,6 +299,13 @@ class Diagnosis:
         name, addr, port = pub["namespace"], pub["address"], pub["target_port"]
         with self.session.entered(name):
             table = self.read("/proc/thread-self/net/tcp") or ""
+            other = held_by(port)
+        svc = next((s for s in self.lab.get("services") or [] if s["netns"] == name and s["command"][-1] == str(port)),
+                   None)
+        if other and not (svc and other["command"].split()[1:] == svc["command"][1:]):     # not even a copy of it
+            self.note(f"ip netns exec {name} ss -ltnp: {addr}:{port} held by PID {other['pid']} ({other['command']})")
+            raise Finding(f"port {port} in {name} is held by PID {other['pid']} ({other['command']}), not the lab's "
+                          "demo service, which cannot listen there", f"kill {other['pid']}")
         listening = []
         for line in table.splitlines()[1:]:
             fields = line.split()
@@ -306,9 +314,7 @@ class Diagnosis:
         if not any(p == port and a in (addr, "0.0.0.0") for a, p in listening):
             self.note(f"ip netns exec {name} ss -ltn: {', '.join(f'{a}:{p}' for a, p in listening) or 'nothing listens'}")
             # the demo service as the lab runs it (its user, its page's directory), in the background: the student
-            # types it and goes on working; lab.yml's own service takes over at the next hand-out
-            svc = next((s for s in self.lab.get("services") or [] if s["netns"] == name and s["command"][-1] == str(port)),
-                       None)
+            # types it and goes on working; lab.yml stops this copy and starts its own at the next hand-out
             user, directory = (svc["user"], svc["directory"]) if svc else ("nobody", f"/run/nslab/www/{name}-{port}")
             raise Finding(f"nothing listens on {addr}:{port} in {name}: the service is not running",
                           f"mkdir -p {directory}; ip netns exec {name} setsid runuser -u {user} -- python3 -m "

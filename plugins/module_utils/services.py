@@ -89,6 +89,76 @@ def alive(record: dict | None) -> bool:
         return False
 
 
+def listeners(port: int) -> set[int]:
+    """The socket inodes listening on TCP ``port`` (any address) in the calling thread's network namespace."""
+    found = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/thread-self/net/{table}") as fh:
+                lines = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(int(fields[9]))
+    return found
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def holders(inodes: set[int]) -> list[dict]:
+    """The processes that hold these sockets: {pid, command, ours} each (``ours``: started by an nslab.net service's
+    supervisor, whose child it is)."""
+    if not inodes:
+        return []
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    found = []
+    for pid in sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in fds}
+            with open(f"/proc/{pid}/stat") as fh:
+                parent = fh.read().rsplit(")", 1)[1].split()[1]
+        except OSError:          # gone, or not ours to read
+            continue
+        if links & wanted:
+            found.append(dict(pid=int(pid), command=_cmdline(pid), ours="nslab-service:" in _cmdline(parent)))
+    return found
+
+
+def held_by(port: int) -> dict | None:
+    """The process other than an nslab.net service that listens on TCP ``port`` in the calling thread's network
+    namespace, if any: {pid, command}."""
+    return next((h for h in holders(listeners(port)) if not h["ours"]), None)
+
+
+def end(pid: int, grace: float = 3.0) -> None:
+    """Stop a process: SIGTERM, then SIGKILL when it is still there after ``grace`` seconds."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if os.path.exists(f"/proc/{pid}"):
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def demo_port(command: list[str]) -> int | None:
+    """The port of a demo service's command (``python3 -m http.server ... PORT``), None for any other command."""
+    if len(command) > 3 and command[1:3] == ["-m", "http.server"] and command[-1].isdigit():
+        return int(command[-1])
+    return None
+
+
 def read_record(lab: str, name: str) -> dict | None:
     try:
         with open(state_path(lab, name)) as fh:
@@ -288,6 +358,17 @@ class ServiceResource(Resource):
                     lambda record=record: stop(record))
         if page is None and not self.ctx.check_mode and not os.path.isdir(item["directory"]):
             raise v.Invalid(item.option("directory"), f"{item['directory']} does not exist")
+        port = demo_port(item["command"])
+        if port is not None and self.ctx.readable(item["netns"]):   # held by another program: it would never listen
+            with self.ctx.session.entered(item["netns"]):
+                other = held_by(port)
+            if other and other["command"].split()[1:] == item["command"][1:]:     # the check's hint, typed by hand
+                plan.do(f"stop PID {other['pid']} ({other['command']}): a copy of service {item['name']} started by "
+                        f"hand, which holds port {port}", lambda pid=other["pid"]: end(pid))
+            elif other:
+                raise v.Invalid(item.option("command"), f"port {port} in {where(item['netns'])} is held by PID "
+                                                        f"{other['pid']} ({other['command']}): stop it (kill "
+                                                        f"{other['pid']}), or publish another port")
         plan.do(f"start service {item['name']} in {where(item['netns'])} as {item['user']}: {' '.join(item['command'])}",
                 lambda item=item: self.start(item))
 

@@ -18,6 +18,10 @@ description:
     the service starts, and rewritten when its text differs (or it is missing) without restarting a service whose
     definition is otherwise unchanged. V(absent) stops the service and leaves its page.
   - State lives in C(/run/nslab/services/LAB/NAME.json); the output goes to C(NAME.log) beside it.
+  - For a C(python3 -m http.server ... PORT) command (the labs' demo services), a service to start whose PORT
+    another program already listens on in O(netns) is refused before any change, naming that program's PID and
+    command line. A copy of the same command started by hand (the lab check's hint for a stopped demo service) is
+    stopped instead, and the plan names its PID.
 options:
   name:
     description: Service name, unique within the lab.

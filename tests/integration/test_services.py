@@ -150,3 +150,35 @@ def test_a_service_runs_as_nobody_by_default_and_as_root_only_when_asked(mod):
     assert _wait_http(mod, "http://10.8.0.2:80/") and _uid(mod, "^/usr/bin/python3 -m http.server --bind 10.8.0.2") == "0"
     r = mod("ns_service", expect_fail=True, **dict(args, user="no-such-user"))
     assert r["msg"].startswith("user: user 'no-such-user' does not exist on the managed host") and not r["changed"], r
+
+
+def test_a_demo_service_port_held_by_another_program_is_named_and_a_hand_started_copy_replaced(mod):
+    """lab.yml's demo service on a port another program holds: refused before any change, naming the program and
+    its PID; the check's hint typed by hand (the same command, started by the student) is stopped and replaced."""
+    mod("netns", name="a")
+    mod("veth", name="v0", peer="c0", peer_netns="a", address=["10.8.0.1/24"], peer_address=["10.8.0.2/24"])
+    mod.sh("mkdir -p /run/www && echo hello-from-a > /run/www/index.html")
+    command = ["python3", "-m", "http.server", "--bind", "10.8.0.2", "--directory", "/run/www", "8000"]
+    holder = ("import socket, time; s = socket.socket(); s.bind(('10.8.0.2', 8000)); s.listen(); "
+              "print('listening', flush=True); time.sleep(120)")
+    pid = mod.sh(f"ip netns exec a setsid {SERVER} -c \"{holder}\" > /run/holder.log 2>&1 & echo $!").stdout.strip()
+    try:
+        mod.sh("for i in $(seq 50); do grep -q listening /run/holder.log && break; sleep 0.1; done")
+        refused = mod("ns_service", expect_fail=True, name="demo", netns="a", command=command, directory="/run/www")
+        assert f"port 8000 in netns a is held by PID {pid} ({SERVER} -c import socket" in refused["msg"], refused
+        assert f"stop it (kill {pid})" in refused["msg"] and not mod.sh("ls /run/nslab/services/nslab", check=False).stdout
+    finally:
+        mod.sh(f"kill -KILL {pid}")
+    # the check's hint, typed by hand: the same command in the background; the hand-out stops it and starts its own
+    copy = mod.sh("ip netns exec a setsid python3 -m http.server --bind 10.8.0.2 --directory /run/www 8000 "
+                  ">/dev/null 2>&1 < /dev/null & echo $!").stdout.strip()
+    assert _wait_http(mod, "http://10.8.0.2:8000/") == "hello-from-a\n"
+    r = mod("ns_service", name="demo", netns="a", command=command, directory="/run/www", user="root")
+    assert r["actions"][0].startswith(f"stop PID {copy} (") and r["actions"][0].endswith(
+        " -m http.server --bind 10.8.0.2 --directory /run/www 8000): a copy of service demo started by hand, which "
+        "holds port 8000"), r["actions"]
+    assert not os.path.exists(f"/proc/{copy}") or "http.server" not in mod.sh(f"cat /proc/{copy}/cmdline || true",
+                                                                               check=False).stdout
+    assert _wait_http(mod, "http://10.8.0.2:8000/") == "hello-from-a\n"
+    assert _record(mod, "demo")["pid"] != int(copy)
+    mod("netns", name="a", state="absent")

@@ -331,3 +331,28 @@ def test_progress_counts_the_current_goal_only():
                                 facts={"namespace -> uplink": True})]
     assert mr.progress(lines, "forward") == dict(checks=2, grades=0, done_at="T3",
                                                  first_passed={"namespace -> uplink": "T3"})
+
+
+def test_a_published_port_held_by_another_program_names_it_unless_it_is_a_copy_of_the_demo_service(monkeypatch):
+    import contextlib
+
+    from ansible_collections.nslab.net.plugins.module_utils import diagnose
+    from ansible_collections.nslab.net.plugins.module_utils.diagnose import Diagnosis, Finding
+
+    class Session:
+        @staticmethod
+        def entered(_name):
+            return contextlib.nullcontext()
+    diagnosis = Diagnosis(Session(), lab(), dict(interface="eth0", address="203.0.113.10"))
+    # 192.168.0.2:5000 listening (little-endian hex), as /proc/net/tcp shows it
+    diagnosis.read = lambda path: "header\n 0: 0200A8C0:1388 00000000:0000 0A 0 0 0 0 0 0 1234\n"
+    pub = dict(namespace="netns1", address="192.168.0.2", target_port=5000)
+    holder = dict(pid=4242, command="nc -l 192.168.0.2 5000", ours=False)
+    monkeypatch.setattr(diagnose, "held_by", lambda port: holder if port == 5000 else None)
+    with pytest.raises(Finding) as found:
+        diagnosis.service(pub)
+    assert found.value.cause.startswith("port 5000 in netns1 is held by PID 4242 (nc -l 192.168.0.2 5000)")
+    assert found.value.hint == "kill 4242"
+    svc = next(s for s in lab()["services"] if s["netns"] == "netns1")
+    holder["command"] = " ".join(["/usr/bin/python3", *svc["command"][1:]])      # the check's own hint, typed by hand
+    diagnosis.service(pub)                                                        # serves the page: not the cause
