@@ -190,18 +190,19 @@ def sandbox_hosts(hosts, hostvars):
 
 
 def variant(host: str, secret: str) -> dict:
-    """A student's own lab (``nslab_variant``): a /24 lab subnet in 10.0.0.0/8, the namespaces' addresses in it and
-    the published port, each derived from the host's name and the teacher's ``nslab_class_secret`` (HMAC-SHA256):
+    """A student's own lab (``nslab_variant``): a /24 lab subnet in 10.0.0.0/8, the namespaces' addresses in it,
+    the published port and the token its demo page shows, each derived from the host's name and the teacher's ``nslab_class_secret`` (HMAC-SHA256):
     the same inventory gives the same labs; without the secret, one student's cannot be told from the name."""
     digest = hmac.new(str(secret).encode(), str(host).encode(), hashlib.sha256).digest()
     net = f"10.{1 + digest[0] % 254}.{digest[1]}"
     first = 2 + digest[2] % 200
     port = 5000 + int.from_bytes(digest[3:5], "big") % 1000
+    token = digest[5:10].hex()              # the word the student's demo page shows, which the probes expect
     return dict(gateway=f"{net}.1/24",
                 namespaces=[dict(name="netns1", address=f"{net}.{first}", veth="veth0", peer="ceth0"),
                             dict(name="netns2", address=f"{net}.{first + 1}", veth="veth1", peer="ceth1")],
                 published_ports=[dict(namespace="netns1", port=port, target_port=port, protocol="tcp")],
-                demo_services=[dict(namespace="netns1", port=port)])
+                demo_services=[dict(namespace="netns1", port=port, token=token)])
 
 
 def fault_names(value):

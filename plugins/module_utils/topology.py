@@ -56,7 +56,7 @@ DEFAULTS = dict(
 KEYS = {
     "nslab_namespaces": ("name", "address", "veth", "peer"),
     "nslab_published_ports": ("namespace", "port", "target_port", "protocol"),
-    "nslab_demo_services": ("namespace", "port"),
+    "nslab_demo_services": ("namespace", "port", "token"),
 }
 
 
@@ -155,18 +155,35 @@ def _dnat(published: list, uplink_addr, subnet: str, bridge: str) -> list[dict]:
     return out
 
 
-def _services(topo: dict, by_name: dict) -> list[dict]:
-    """nslab_demo_services: python3 -m http.server in a namespace, with its page."""
+def _tokens(topo: dict, by_name: dict) -> dict:
+    """{(namespace, port): token} of the demo services that have one (nslab_variant gives each student's its own):
+    the word its page shows, which the published port's probes expect (another student's page does not pass)."""
+    tokens = {}
+    for _index, opt, svc in _entries(topo, "demo_services", "nslab_demo_services"):
+        if svc.get("token") in (None, ""):
+            continue
+        token = str(svc["token"])
+        if not (token.isascii() and token.replace("-", "").isalnum() and len(token) <= 32):
+            raise Invalid(f"{opt}.token", f"{token!r} must be 1-32 ASCII letters, digits or '-'")
+        port = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))[0]
+        tokens[(_member(by_name, opt, svc)["name"], port)] = token
+    return tokens
+
+
+def _services(topo: dict, by_name: dict, tokens: dict) -> list[dict]:
+    """nslab_demo_services: python3 -m http.server in a namespace, with its page (and its token, if it has one)."""
     services = []
     for _index, opt, svc in _entries(topo, "demo_services", "nslab_demo_services"):
         ns = _member(by_name, opt, svc)
         port = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))[0]
         directory = f"{WWW_ROOT}/{ns['name']}-{port}"
+        token = tokens.get((ns["name"], port))
         services.append(dict(name=f"demo-{ns['name']}-{port}", netns=ns["name"], directory=directory,
                              user=topo.get("demo_user") or DEFAULTS["demo_user"],     # root only when asked
                              command=[topo.get("demo_python") or "python3", "-m", "http.server", "--bind",
                                       ns["address"], "--directory", directory, str(port)],
-                             index=f"nslab demo service in {ns['name']} ({ns['address']}:{port})\n"))
+                             index=f"nslab demo service in {ns['name']} ({ns['address']}:{port})\n"
+                                   + (f"token {token}\n" if token else "")))
     return services
 
 
@@ -191,6 +208,10 @@ def lab_topology(topo: dict) -> dict:
         if ipaddress.ip_address(uplink_addr) in gateway.network:
             raise Invalid("nslab_uplink_address", f"{uplink_addr} lies inside the lab subnet {subnet}")
     published = _published(topo, by_name)
+    tokens = _tokens(topo, by_name)
+    for pub in published:           # the page behind the port shows its token: the probes expect it
+        if (pub["namespace"], pub["target_port"]) in tokens:
+            pub["expect"] = f"token {tokens[(pub['namespace'], pub['target_port'])]}"
     hairpin = list(dict.fromkeys(pub["veth"] for pub in published))
     egress = _switch("nslab_egress", topo["egress"])
     for key, choices in (("state", ("present", "absent")), ("requirements", ("check", "install", "skip"))):
@@ -207,7 +228,7 @@ def lab_topology(topo: dict) -> dict:
         faults=ex.parse_faults(topo.get("faults"), namespaces, published, topo.get("demo_services") or []),
         published=published, namespaces=namespaces,
     )
-    return _build(lab, topo, gateway, namespaces, hairpin)
+    return _build(lab, topo, gateway, namespaces, hairpin, tokens)
 
 
 def seed_stage(seed: str, stage: str) -> dict:
@@ -215,7 +236,7 @@ def seed_stage(seed: str, stage: str) -> dict:
     return dict(name=stage, index=stages.index(stage), stages=list(stages), last=stage == stages[-1])
 
 
-def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list) -> dict:
+def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list, tokens: dict) -> dict:
     """The item lists of the lab at its stage, with its faults (exercises.py) as the lab's own state."""
     done, faults, prefix, bridge = lab["built"], lab["faults"], gateway.network.prefixlen, lab["bridge"]
     by_name = {ns["name"]: ns for ns in namespaces}
@@ -259,7 +280,7 @@ def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list) -> d
         hairpin=[dict(port=p, hairpin=True) for p in hairpin
                  if "publish" in done and not any(by_name[n]["veth"] == p for n in detached)],
         dnat=_dnat(published, lab["uplink_address"], lab["subnet"], bridge),
-        services=[s for s in _services(topo, by_name) if "service" in done and s["netns"] not in hit("service-stopped")],
+        services=[s for s in _services(topo, by_name, tokens) if "service" in done and s["netns"] not in hit("service-stopped")],
     )
     return lab
 
@@ -299,11 +320,12 @@ def probes(lab: dict, internet: dict | None, judge: str = "stage") -> dict:
         if kind is None:
             continue
         others = [ns for ns in namespaces if ns["name"] != pub["namespace"]] or namespaces
+        expect = dict(expect=pub["expect"]) if pub.get("expect") else {}
         host.append(dict(name=f"{others[0]['name']} -> {uplink}:{pub['port']}", fact="namespace -> published port",
                          netns=others[0]["name"], target=uplink, kind="http", port=pub["port"],
-                         timeout=SERVICE_TIMEOUT))
+                         timeout=SERVICE_TIMEOUT, **expect))
         outside.append(dict(name=f"outside -> {uplink}:{pub['port']}", fact="outside -> published port",
-                            target=uplink, kind="http", port=pub["port"]))
+                            target=uplink, kind="http", port=pub["port"], **expect))
     at_goal = ex.built(lab["seed"], lab["goal"]["name"]) if judge == "goal" else None
     for probe in host + outside:     # what the seed expects at the lab's stage, or at the goal (exercises.py)
         probe["expected"] = ex.expected(lab, probe, at_goal)

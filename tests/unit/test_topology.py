@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.filter.topology import lab_topology as lab_topology_filter
-from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology
+from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology, probes
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 NETNS1 = {"name": "netns1", "address": "192.168.0.2"}
@@ -26,7 +26,7 @@ def topo(**kw):
      "nslab_published_ports[0].proto: is not a key of nslab_published_ports entries (they take namespace, port, "
      "target_port, protocol)"),
     (dict(demo_services=[{"namespace": "netns1", "port": 80, "bind": "x"}]),
-     "nslab_demo_services[0].bind: is not a key of nslab_demo_services entries (they take namespace, port)"),
+     "nslab_demo_services[0].bind: is not a key of nslab_demo_services entries (they take namespace, port, token)"),
     (dict(gateway="192.168.0.0/16"), "nslab_gateway: 192.168.0.0/16 is the subnet's network address, not a host "
                                      "address: the bridge's address with the prefix, e.g. 192.168.0.1/16"),
     (dict(gateway="10.0.0.255/24"), "nslab_gateway: 10.0.0.255/24 is the subnet's broadcast address"),
@@ -161,6 +161,15 @@ def test_a_variant_is_each_student_s_own_lab_derived_from_the_name_and_the_secre
     lab = lab_topology(one)                                                      # a lab the roles can build
     assert lab["subnet"] == one["gateway"].replace(".1/24", ".0/24")
     assert lab["published"][0]["port"] == one["published_ports"][0]["port"] and 5000 <= lab["published"][0]["port"] < 6000
+    # the demo page shows the student's own token, and the published port's probes expect it
+    token = one["demo_services"][0]["token"]
+    assert token != other["demo_services"][0]["token"] and len(token) == 10
+    page = next(s["index"] for s in lab["services"])
+    assert page.endswith(f"token {token}\n")
+    made = probes(dict(lab, uplink_address="203.0.113.10"), dict(target="198.51.100.10", kind="http", port=80))
+    published = [p for p in made["host"] + made["outside"]
+                 if p["fact"].endswith("published port")]
+    assert len(published) == 2 and all(p["expect"] == f"token {token}" for p in published)
     assert of("student01", nslab_gateway="172.20.0.1/16")["gateway"] == "172.20.0.1/16"   # what is set stays
     assert lab_variables(dict(inventory_hostname="s1", nslab_variant=True, nslab_class_secret="x" * 8))["gateway"] != \
         one["gateway"]                                                           # another secret, another lab
