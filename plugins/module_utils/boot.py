@@ -111,22 +111,30 @@ def wait_for_uplink(bound: float, unit: str, read=read_uplink, sleep=time.sleep,
         sleep(1)
 
 
-def call_batch(steps: list[dict], check: bool) -> dict:
-    """One run of the batch module, in this process, exactly as Ansible runs it; its result."""
+@contextlib.contextmanager
+def module_args(args: dict):
+    """A module's arguments for an AnsibleModule made in this process (as AnsiballZ hands them to it), while the
+    block runs."""
     from ansible.module_utils import basic
 
-    params = {"ANSIBLE_MODULE_ARGS": dict(steps=steps, _ansible_check_mode=check, _ansible_diff=False)}
-    basic._ANSIBLE_ARGS = json.dumps(params).encode()       # pylint: disable=protected-access
+    basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode()   # pylint: disable=protected-access
     if hasattr(basic, "_ANSIBLE_PROFILE"):                   # ansible-core >= 2.19
         basic._ANSIBLE_PROFILE = "legacy"                    # pylint: disable=protected-access
+    try:
+        yield
+    finally:
+        basic._ANSIBLE_ARGS = None                           # pylint: disable=protected-access
+
+
+def call_batch(steps: list[dict], check: bool) -> dict:
+    """One run of the batch module, in this process, exactly as Ansible runs it; its result."""
     out = io.StringIO()
     try:
-        with contextlib.redirect_stdout(out):
+        with module_args(dict(steps=steps, _ansible_check_mode=check, _ansible_diff=False)), \
+                contextlib.redirect_stdout(out):
             runpy.run_module(BATCH, run_name="__main__", alter_sys=True)
     except SystemExit:
         pass
-    finally:
-        basic._ANSIBLE_ARGS = None                           # pylint: disable=protected-access
     text = out.getvalue()
     try:
         return json.loads(text[text.index("{"):])

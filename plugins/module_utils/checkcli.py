@@ -23,15 +23,11 @@ def _module(params: dict):
     """An AnsibleModule of lab_check's spec with ``params``, as Ansible would make it, in this process."""
     from ansible.module_utils import basic
 
+    from ansible_collections.nslab.net.plugins.module_utils.boot import module_args
     from ansible_collections.nslab.net.plugins.module_utils.check import SPEC
 
-    basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": dict(params, _ansible_check_mode=True)}).encode()
-    if hasattr(basic, "_ANSIBLE_PROFILE"):                   # ansible-core >= 2.19
-        basic._ANSIBLE_PROFILE = "legacy"                    # pylint: disable=protected-access
-    try:
+    with module_args(dict(params, _ansible_check_mode=True)):
         return basic.AnsibleModule(argument_spec=SPEC, supports_check_mode=True)
-    finally:
-        basic._ANSIBLE_ARGS = None                           # pylint: disable=protected-access
 
 
 def run(lab: str | None, hints: bool) -> dict:
@@ -42,10 +38,7 @@ def run(lab: str | None, hints: bool) -> dict:
     from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
     if lab is None:                          # the one lab this host was handed
-        import os
-
-        found = os.listdir(record.DIRECTORY) if os.path.isdir(record.DIRECTORY) else []
-        labs = sorted(name[:-len(".json")] for name in found if name.endswith(".json"))
+        labs = record.labs()
         if len(labs) > 1:
             raise Invalid("nslab-check", f"this host was handed several labs ({', '.join(labs)}): say which, --lab NAME")
         lab = labs[0] if labs else "nslab"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import html
 
-from ansible_collections.nslab.net.plugins.module_utils.results import (SHORT, _facts, _grade_cell, goal_progress,
-                                                                        grade_word)
+from ansible_collections.nslab.net.plugins.module_utils.results import (SHORT, _facts, _grade_cell, fleet_facts,
+                                                                        goal_progress, grade_word)
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#1b1b1b}
@@ -58,12 +58,6 @@ def _e(value) -> str:
     return html.escape(str(value if value is not None else ""))
 
 
-def _facts_of(fleet: list) -> list:
-    facts = [f for f in SHORT if any(p["fact"] == f for rec in fleet if rec["measured"] for p in rec["results"])]
-    return facts + list(dict.fromkeys(p["fact"] for rec in fleet if rec["measured"] for p in rec["results"]
-                                      if p["fact"] not in SHORT))
-
-
 _CLASS = {"ok": "ok", "no": "no", "-": "na", "?": "unknown"}
 _WORD = {"ok": "done", "no": "not yet", "-": "not graded", "?": "not checked"}
 
@@ -97,7 +91,7 @@ def _details(rec: dict, prog: dict) -> str:
 def class_page(fleet: list, progress: dict | None = None, title: str = "nslab.net class") -> str:
     """The page as one HTML string."""
     progress = progress or {}
-    facts = _facts_of(fleet)
+    facts = fleet_facts(fleet)
     head = ["student", "result", "reached", "goal", *(SHORT.get(f, f) for f in facts), "checks", "faults"]
     rows = []
     for rec in fleet:

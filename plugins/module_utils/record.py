@@ -147,7 +147,7 @@ class Record:
         self.before = read_text(self.where) or ""
         self.after = self.want or ""
         self.changed = self.before != self.after
-        others = [name for name in _listdir(os.path.dirname(self.where)) if name != os.path.basename(self.where)]
+        others = [name for name in labs(self.root) if path(name, self.root) != self.where]
         if self.want is not None or not others:      # the command stays while another lab's record needs it
             self.command = Command(self.root, self.want is not None, self.payload, self.python).plan()
         return self
@@ -178,8 +178,10 @@ class Record:
                     changed=bool(self.actions), command=command)
 
 
-def _listdir(directory: str) -> list[str]:
+def labs(root: str = "") -> list[str]:
+    """The labs this host was handed: the names of the records in DIRECTORY, sorted."""
     try:
-        return sorted(os.listdir(directory))
+        found = os.listdir(f"{root}{DIRECTORY}")
     except FileNotFoundError:
         return []
+    return sorted(name[:-len(".json")] for name in found if name.endswith(".json"))

@@ -186,6 +186,18 @@ def _facts(rec: dict) -> dict:
     return facts
 
 
+def graded_facts(rec: dict) -> dict:
+    """{fact: its graded probes} of a record, the facts without one left out (the student's goal does not need them)."""
+    graded = {fact: [p for p in probes if p.get("graded", True)] for fact, probes in _facts(rec).items()}
+    return {fact: probes for fact, probes in graded.items() if probes}
+
+
+def fleet_facts(fleet: list) -> list:
+    """The facts the measured records of a fleet have, the known ones first (in SHORT's order): the grade's columns."""
+    found = list(dict.fromkeys(p["fact"] for rec in fleet if rec["measured"] for p in rec["results"]))
+    return [f for f in SHORT if f in found] + [f for f in found if f not in SHORT]
+
+
 def _unexpected(rec: dict, fact: str) -> bool:
     return any(not p["as_expected"] for p in _facts(rec).get(fact, []))
 
@@ -198,9 +210,9 @@ def _cell(rec: dict, fact: str) -> str:
     probes = _facts(rec).get(fact)
     if not probes:
         return "-"
-    if not any(p.get("graded", True) for p in probes):
+    if fact not in graded_facts(rec):
         return "not graded"
-    probes = [p for p in probes if p.get("graded", True)]
+    probes = graded_facts(rec)[fact]
     bad = [p for p in probes if not p["as_expected"]]
     if not bad:
         oks = [p["ok"] for p in probes]
@@ -235,8 +247,7 @@ def _host_line(rec: dict) -> str:
 def goal_progress(rec: dict) -> tuple[int, int]:
     """(facts done, facts graded) of a measured record: a fact is done when each of its graded probes is as
     expected; a fact with no graded probe is not counted."""
-    graded = {fact: [p for p in probes if p.get("graded", True)] for fact, probes in _facts(rec).items()}
-    graded = {fact: probes for fact, probes in graded.items() if probes}
+    graded = graded_facts(rec)
     return sum(all(p["as_expected"] for p in probes) for probes in graded.values()), len(graded)
 
 
@@ -271,7 +282,7 @@ def grade_word(rec: dict) -> str:
 def _grade_cell(rec: dict, fact: str) -> str:
     if rec["status"] != "ok" or not rec["measured"]:
         return "?"
-    probes = [p for p in _facts(rec).get(fact, []) if p.get("graded", True)]
+    probes = graded_facts(rec).get(fact)
     if not probes:
         return "-"
     return "ok" if all(p["as_expected"] for p in probes) else "no"
@@ -284,9 +295,7 @@ def grade_table(fleet: list, progress: dict | None = None) -> str:
     if not fleet:
         return "No lab hosts."
     progress = progress or {}
-    facts = [f for f in SHORT if any(p["fact"] == f for rec in fleet if rec["measured"] for p in rec["results"])]
-    facts += list(dict.fromkeys(p["fact"] for rec in fleet if rec["measured"] for p in rec["results"]
-                                if p["fact"] not in SHORT))
+    facts = fleet_facts(fleet)
     rows = [("STUDENT", "RESULT", "REACHED", "GOAL", *(SHORT.get(f, f) for f in facts), "CHECKS", "FAULTS")]
     for rec in fleet:
         rows.append((rec["host"], grade_word(rec), str(rec.get("reached") or "-"), str(rec.get("goal") or "-"),
@@ -325,10 +334,7 @@ def history_line(rec: dict, kind: str, when: str) -> dict:
     outcome (true: as expected), and the word."""
     facts = {}
     if rec["status"] == "ok" and rec["measured"]:
-        for fact, probes in _facts(rec).items():
-            graded = [p for p in probes if p.get("graded", True)]
-            if graded:
-                facts[fact] = all(p["as_expected"] for p in graded)
+        facts = {fact: all(p["as_expected"] for p in probes) for fact, probes in graded_facts(rec).items()}
     return dict(time=when, kind=kind, goal=rec.get("goal"), reached=rec.get("reached"), word=grade_word(rec),
                 facts=facts)
 
