@@ -120,8 +120,8 @@ export NSLAB_RUN_ID
 # Everything, with this machine's own network fingerprinted before and after. tests/README.md is the
 # plan: what each stage alone proves. Stages joined by + run side by side (each leaves a core idle
 # much of the time: tests wait on probes' timeouts, captures and sshd); tests/stages.py prints their
-# wall and CPU times at the end and every failed stage's log. TEST_FILL: the next stage also starts, one
-# at a time, whenever this many of the cores have been idle for 10 s (stages waiting on probes and sshd).
+# wall and CPU times at the end and every failed stage's log. TEST_FILL: the next group also starts early,
+# one at a time, whenever this many of the cores have been idle for 10 s (stages waiting on probes and sshd).
 TEST_STAGES ?= pytest+sanity+lint+changelog+installed fleet-ssh readme molecule bench-smoke matrix-controller matrix-managed
 TEST_FILL ?= 0.5
 test: dev

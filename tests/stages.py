@@ -4,8 +4,8 @@
 
 Each GROUP is one make target, or several joined by "+" that run side by side (for stages that
 leave a core idle: one sequential ansible-playbook beside another). Groups run one after another; a
-stage written with a trailing "~" (fleet-ssh~) does not hold the next group back: it goes on beside it.
-With --fill, the next waiting stage also starts, one at a time, whenever the machine has had at least
+stage written with a trailing "~" (for example fleet-ssh~) does not hold the next group back: it goes on beside it.
+With --fill, the next group also starts early, one group at a time, whenever the machine has had at least
 CORES idle cores over the last --window seconds (stages waiting on probes, sshd or a last slow test
 leave cores idle; /proc/stat tells): the cores stay busy, and the run ends sooner.
 Every stage's output goes to DIR/<stage>.log; a failed stage's last lines are printed when it ends.
@@ -93,8 +93,8 @@ def _parse(group: str) -> list[tuple[str, bool]]:
 def run(groups: list[str], logs: str, begun: float, fill: float = 0, window: float = 10) -> list[Row]:
     """Run the groups one after another, the stages of a group side by side; the next group starts when
     every stage of this one has ended, except those marked '~' (a stage that leaves a core idle while it
-    ends: sshd VMs booting, probes waiting), which go on beside it. With ``fill``, the next waiting stage
-    starts early whenever the machine has had that many idle cores for ``window`` seconds. (stage, 'ok'/'FAILED', start offset,
+    ends: sshd VMs booting, probes waiting), which go on beside it. With ``fill``, the next group starts early
+    whenever the machine has had that many idle cores for ``window`` seconds. (stage, 'ok'/'FAILED', start offset,
     seconds, CPU seconds, tests) each, in the order the stages were given (the order they end varies)."""
     pending = [_parse(g) for g in groups]
     order = [name for group in pending for name, _background in group]
@@ -122,9 +122,7 @@ def run(groups: list[str], logs: str, begun: float, fill: float = 0, window: flo
             last_start, samples = now, samples[-1:]
         elif pending and should_fill(idle := idle_cores(samples, window, cores) if samples else None,
                                      fill, now - last_start, window) and idle is not None:
-            start([pending[0].pop(0)], f" ({idle:.1f} of {cores} cores idle for {window:g} s)")
-            if not pending[0]:
-                pending.pop(0)
+            start(pending.pop(0), f" ({idle:.1f} of {cores} cores idle for {window:g} s)")
             last_start, samples = now, samples[-1:]
         ended = False
         for target, (proc, started, _background) in list(running.items()):

@@ -73,12 +73,12 @@ def check(module: AnsibleModule, session) -> dict:
         uplink["address"] = lab["uplink_address"]
 
     def resend(given: dict) -> dict:        # the capture sends a probe again
-        return probe.run_probe(module, session, given)
+        return probe.run_probe(session, given)
 
     outside, fact_stages = [], {}
     if module.params["results"] is None:
         probes = topology.probes(lab, module.params["internet"] or None, judge)
-        results = measure(module, session, probes["host"], uplink["address"])
+        results = measure(session, probes["host"], uplink["address"])
         outside = topology.with_uplink(probes["outside"], uplink["address"])
         # the stage that first makes each fact get through: the stage a student reached, read from the results
         fact_stages = {p["name"]: first_stage(lab, p) for p in results + outside}
@@ -97,7 +97,7 @@ def measure(module: AnsibleModule, session, probes: list, address: str | None) -
     """The probes' results, in their order; a probe from a namespace that does not exist (deleted by hand) is NOT
     reachable, for the diagnosis to say so, rather than an error of the whole check."""
     gone = [p.get("netns") is not None and not nsmod.ns_exists(p["netns"]) for p in probes]
-    ran = iter(probe.measure(module, session, [p for p, g in zip(probes, gone) if not g], address)["results"]
+    ran = iter(probe.measure(session, [p for p, g in zip(probes, gone) if not g], address)["results"]
                if not all(gone) else [])
     return [dict(p, ok=False, detail=f"namespace {p['netns']} does not exist", ms=None, attempts=0,
                  as_expected=p.get("expected") is False or p.get("graded") is False) if g else next(ran)

@@ -22,7 +22,7 @@ from ansible_collections.nslab.net.plugins.module_utils import readers
 from ansible_collections.nslab.net.plugins.module_utils.engine import command
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils.nat import which
-from ansible_collections.nslab.net.plugins.module_utils.services import held_by
+from ansible_collections.nslab.net.plugins.module_utils.services import copy_of, held_by, local_address
 
 FORWARDED = ("namespace -> uplink", "namespace -> internet", "namespace -> published port", "outside -> published port")
 PUBLISHED = ("namespace -> published port", "outside -> published port")
@@ -40,12 +40,6 @@ class Finding(Exception):
     def __init__(self, cause: str, hint: str):
         super().__init__(cause)
         self.cause, self.hint = cause, hint
-
-
-def _hex_address(text: str) -> tuple[str, int]:
-    """An IPv4 address:port of /proc/net/tcp (little-endian hex)."""
-    addr, port = text.split(":")
-    return str(ipaddress.IPv4Address(bytes(reversed(bytes.fromhex(addr))))), int(port, 16)
 
 
 class Diagnosis:
@@ -299,23 +293,27 @@ class Diagnosis:
         name, addr, port = pub["namespace"], pub["address"], pub["target_port"]
         with self.session.entered(name):
             table = self.read("/proc/thread-self/net/tcp") or ""
-            other = held_by(port)
+            other = held_by(port, addr)
+        # the demo service as the lab runs it (its user, its page's directory); the lab's list leaves it out at a stage
+        # before the service or with the service-stopped fault, and the same command is then the student's to start
         svc = next((s for s in self.lab.get("services") or [] if s["netns"] == name and s["command"][-1] == str(port)),
                    None)
-        if other and not (svc and other["command"].split()[1:] == svc["command"][1:]):     # not even a copy of it
-            self.note(f"ip netns exec {name} ss -ltnp: {addr}:{port} held by PID {other['pid']} ({other['command']})")
+        user, directory = (svc["user"], svc["directory"]) if svc else ("nobody", f"/run/nslab/www/{name}-{port}")
+        demo = ["python3", "-m", "http.server", "--bind", addr, "--directory", directory, str(port)]
+        if other and not copy_of(other["command"], demo):
+            self.note(f"ip netns exec {name} ss -ltnp: port {port} held by PID {other['pid']} ({other['command']})")
             raise Finding(f"port {port} in {name} is held by PID {other['pid']} ({other['command']}), not the lab's "
                           "demo service, which cannot listen there", f"kill {other['pid']}")
         listening = []
         for line in table.splitlines()[1:]:
             fields = line.split()
             if len(fields) > 3 and fields[3] == TCP_LISTEN:
-                listening.append(_hex_address(fields[1]))
+                local, hexport = fields[1].rsplit(":", 1)
+                listening.append((local_address(local), int(hexport, 16)))
         if not any(p == port and a in (addr, "0.0.0.0") for a, p in listening):
             self.note(f"ip netns exec {name} ss -ltn: {', '.join(f'{a}:{p}' for a, p in listening) or 'nothing listens'}")
-            # the demo service as the lab runs it (its user, its page's directory), in the background: the student
-            # types it and goes on working; lab.yml stops this copy and starts its own at the next hand-out
-            user, directory = (svc["user"], svc["directory"]) if svc else ("nobody", f"/run/nslab/www/{name}-{port}")
+            # in the background: the student types it and goes on working; lab.yml stops this copy and starts its own
+            # at the next hand-out
             raise Finding(f"nothing listens on {addr}:{port} in {name}: the service is not running",
                           f"mkdir -p {directory}; ip netns exec {name} setsid runuser -u {user} -- python3 -m "
                           f"http.server --bind {addr} --directory {directory} {port} >/dev/null 2>&1 < /dev/null &")

@@ -28,12 +28,14 @@ from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 
+
 def command(argv: list[str], data: str | None = None) -> tuple[int, str, str]:
     """Run a program (never a shell) to its end: its exit code, output and errors, as ``AnsibleModule.run_command``
     gives them (``data`` sent as is). Not run_command itself: its ``preexec_fn`` makes Python fork the whole module
     process (a copy of its memory map: about 4 ms of CPU, more on a busy host) where a plain subprocess uses vfork,
     and a lab's run starts dozens (iptables-save and -restore in each namespace, a ping per probe). The child is in
-    the namespaces of the calling thread (``session.entered``). A program that is not installed exits 127."""
+    the namespaces of the calling thread (``session.entered``). A program that is not installed exits 127, one that
+    cannot be run 126, as in a shell."""
     import subprocess
 
     try:
@@ -41,6 +43,8 @@ def command(argv: list[str], data: str | None = None) -> tuple[int, str, str]:
                               capture_output=True, check=False)
     except FileNotFoundError as exc:
         return 127, "", f"{argv[0]}: {exc.strerror}"
+    except OSError as exc:
+        return 126, "", f"{argv[0]}: {exc.strerror}"
     return proc.returncode, proc.stdout.decode(errors="surrogateescape"), proc.stderr.decode(errors="surrogateescape")
 
 

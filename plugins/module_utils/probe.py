@@ -53,6 +53,8 @@ def _ping(target: str, timeout: float) -> tuple[bool, str, float | None, int]:
     attempts, detail = 0, ""
     while True:
         rc, out, err = command(_ping_command(target, deadline - time.monotonic()))
+        if rc in (126, 127) and not out:                  # no ping to run: no network cause to look for
+            return False, f"{err.strip()} (the ping probes need ping: apt install iputils-ping)", None, attempts
         sent, rtt = ping_summary(out)
         attempts += max(sent, 1)
         lines = out.strip().splitlines() or err.strip().splitlines() or [f"ping exited with {rc}"]
@@ -160,7 +162,7 @@ def _http(target: str, port: int, path: str, timeout: float) -> tuple[bool, str,
     return _attempts(time.monotonic() + timeout, get)
 
 
-def run_probe(module, session, probe: dict) -> dict:
+def run_probe(session, probe: dict) -> dict:
     """One probe, from inside its namespace when it has one (``session`` is then a
     :class:`netns.Session`; None will do for probes without ``netns``)."""
     entered = session.entered(probe["netns"]) if probe["netns"] is not None else nullcontext()
@@ -184,24 +186,24 @@ def run_probe(module, session, probe: dict) -> dict:
 PARALLEL = 16
 
 
-def run_all(module, session, probes: list) -> list:
+def run_all(session, probes: list) -> list:
     """Every probe at the same time, so a report with facts that fail takes the longest probe's time, not their sum;
     the results in the probes' order. Forwarded probes run after the others, one at a time: each counts the
     host's forwarded packets, which another probe's traffic would add to."""
     forwarded = [p for p in probes if p["kind"] == "forwarded"]
     if forwarded:
-        rest = run_all(module, session, [p for p in probes if p["kind"] != "forwarded"])
-        done = {id(p): run_probe(module, session, p) for p in forwarded}
+        rest = run_all(session, [p for p in probes if p["kind"] != "forwarded"])
+        done = {id(p): run_probe(session, p) for p in forwarded}
         rest_iter = iter(rest)
         return [done[id(p)] if id(p) in done else next(rest_iter) for p in probes]
     if len(probes) < 2:
-        return [run_probe(module, session, p) for p in probes]
+        return [run_probe(session, p) for p in probes]
     for name in {p["netns"] for p in probes if p["netns"] is not None}:
         session.fd(name)                    # opened here, once, not by the threads
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(probes))) as pool:
-        return list(pool.map(lambda p: run_probe(module, session, p), probes))
+        return list(pool.map(lambda p: run_probe(session, p), probes))
 
 
 def _timeout(option: str, value) -> float:
@@ -268,22 +270,22 @@ def needs_session(raw: list, address: str | None) -> bool:
         isinstance(p, dict) and p.get("netns") is not None for p in raw)
 
 
-def measure(module: AnsibleModule, session, raw: list, address: str | None) -> dict:
+def measure(session, raw: list, address: str | None) -> dict:
     """Run the probes (``session``: a netlink session, needed when ``needs_session``); raises Invalid."""
     uplink = None
     if address is None and _topology().uses_uplink(raw):
         uplink = _read_uplink(session)
         address = uplink["address"]
     probes = [normalize(i, p) for i, p in enumerate(_topology().with_uplink(raw, address))]
-    results = run_all(module, session, probes)
+    results = run_all(session, probes)
     if session is not None and not all(r["ok"] for r in results):
-        name_firewalls(module, results)
+        name_firewalls(results)
     return dict(changed=False, actions=[], results=results, ok=all(r["ok"] for r in results),
                 as_expected=all(r["as_expected"] for r in results),
                 uplink=uplink or dict(address=address))
 
 
-def name_firewalls(module: AnsibleModule, results: list) -> None:
+def name_firewalls(results: list) -> None:
     """Each failed probe of the lab host names the firewalls on the host that can drop its traffic."""
     named = firewalls.present(lambda argv: command(argv)[:2])
     for result in results:
@@ -306,7 +308,7 @@ class ProbeCall:
             normalize(index, probe, present=False)
 
     def execute(self) -> dict:
-        return measure(self.module, self.session, self.params["probes"], self.params["uplink_address"])
+        return measure(self.session, self.params["probes"], self.params["uplink_address"])
 
     @staticmethod
     def failure(exc: Exception) -> dict:
@@ -326,7 +328,7 @@ def main(module: AnsibleModule) -> None:
         require_pyroute2(module, "probes with netns or {uplink} need")
         session = nsmod.Session()
     try:
-        result = measure(module, session, raw, address)
+        result = measure(session, raw, address)
     except Invalid as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:

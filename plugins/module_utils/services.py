@@ -89,8 +89,20 @@ def alive(record: dict | None) -> bool:
         return False
 
 
-def listeners(port: int) -> set[int]:
-    """The socket inodes listening on TCP ``port`` (any address) in the calling thread's network namespace."""
+def local_address(text: str) -> str:
+    """The address of /proc/net/tcp or tcp6's local_address column (hex, 32-bit words in host order)."""
+    import ipaddress
+    import struct
+
+    raw = bytes.fromhex(text)
+    return str(ipaddress.ip_address(b"".join(struct.pack("@I", *struct.unpack(">I", raw[i:i + 4]))
+                                             for i in range(0, len(raw), 4))))
+
+
+def listeners(port: int, address: str) -> set[int]:
+    """The socket inodes listening in the calling thread's network namespace on TCP ``port`` where a service that
+    binds ``address`` would conflict: that address, or every address (0.0.0.0, ::, ::ffff:ADDRESS)."""
+    clash = {address, "0.0.0.0", "::", f"::ffff:{address}"}
     found = set()
     for table in ("tcp", "tcp6"):
         try:
@@ -100,17 +112,30 @@ def listeners(port: int) -> set[int]:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            if len(fields) <= 9 or fields[3] != "0A":
+                continue
+            local, hexport = fields[1].rsplit(":", 1)
+            if int(hexport, 16) == port and local_address(local) in clash:
                 found.add(int(fields[9]))
     return found
 
 
-def _cmdline(pid: str) -> str:
+def _cmdline(pid) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return ""
+
+
+def _stat(pid) -> tuple[str, str] | None:
+    """(state, parent pid) of a process, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], fields[1]
 
 
 def holders(inodes: set[int]) -> list[dict]:
@@ -123,20 +148,34 @@ def holders(inodes: set[int]) -> list[dict]:
     for pid in sorted((p for p in os.listdir("/proc") if p.isdigit()), key=int):
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
-            links = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in fds}
-            with open(f"/proc/{pid}/stat") as fh:
-                parent = fh.read().rsplit(")", 1)[1].split()[1]
         except OSError:          # gone, or not ours to read
             continue
-        if links & wanted:
-            found.append(dict(pid=int(pid), command=_cmdline(pid), ours="nslab-service:" in _cmdline(parent)))
+        links = set()
+        for fd in fds:
+            try:
+                links.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:      # closed while we looked
+                continue
+        stat = _stat(pid)
+        if links & wanted and stat:
+            found.append(dict(pid=int(pid), command=_cmdline(pid), ours="nslab-service:" in _cmdline(stat[1])))
     return found
 
 
-def held_by(port: int) -> dict | None:
+def held_by(port: int, address: str) -> dict | None:
     """The process other than an nslab.net service that listens on TCP ``port`` in the calling thread's network
-    namespace, if any: {pid, command}."""
-    return next((h for h in holders(listeners(port)) if not h["ours"]), None)
+    namespace where a service binding ``address`` would conflict, if any: {pid, command}."""
+    return next((h for h in holders(listeners(port, address)) if not h["ours"]), None)
+
+
+def copy_of(command: str, argv: list[str]) -> bool:
+    """Is a process's command line ``argv`` run by hand (the same arguments, any path to its program)?"""
+    return command.split()[1:] == list(argv[1:])
+
+
+def _gone(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is None or stat[0] == "Z"        # a zombie holds nothing: its parent just has not reaped it
 
 
 def end(pid: int, grace: float = 3.0) -> None:
@@ -144,9 +183,9 @@ def end(pid: int, grace: float = 3.0) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        while not _gone(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if os.path.exists(f"/proc/{pid}"):
+        if not _gone(pid):
             os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
@@ -186,13 +225,7 @@ def stop(record: dict, timeout: float = 5.0, keep_log: bool = False) -> None:
     """SIGTERM the supervisor (it stops its command), SIGKILL if it lingers; forget it
     (its state file, and its log unless ``keep_log``)."""
     if alive(record):
-        pid = record["pid"]
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while alive(record) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if alive(record):
-            os.kill(pid, signal.SIGKILL)
+        end(record["pid"], timeout)
     for path in (state_path(record["lab"], record["name"]), None if keep_log else record.get("log")):
         try:
             if path:
@@ -360,15 +393,16 @@ class ServiceResource(Resource):
             raise v.Invalid(item.option("directory"), f"{item['directory']} does not exist")
         port = demo_port(item["command"])
         if port is not None and self.ctx.readable(item["netns"]):   # held by another program: it would never listen
-            with self.ctx.session.entered(item["netns"]):
-                other = held_by(port)
-            if other and other["command"].split()[1:] == item["command"][1:]:     # the check's hint, typed by hand
+            other = self.holder(item, port)
+            if other and copy_of(other["command"], item["command"]):     # the check's hint, typed by hand
                 plan.do(f"stop PID {other['pid']} ({other['command']}): a copy of service {item['name']} started by "
-                        f"hand, which holds port {port}", lambda pid=other["pid"]: end(pid))
+                        f"hand, which holds port {port}", lambda item=item, port=port, other=other:
+                        self.stop_copy(item, port, other))
             elif other:
-                raise v.Invalid(item.option("command"), f"port {port} in {where(item['netns'])} is held by PID "
-                                                        f"{other['pid']} ({other['command']}): stop it (kill "
-                                                        f"{other['pid']}), or publish another port")
+                raise v.Invalid(item.option("command"), f"service {item['name']} cannot listen on port {port} in "
+                                                        f"{where(item['netns'])}: PID {other['pid']} "
+                                                        f"({other['command']}) holds it. Stop that program (kill "
+                                                        f"{other['pid']}), or give the service another port")
         plan.do(f"start service {item['name']} in {where(item['netns'])} as {item['user']}: {' '.join(item['command'])}",
                 lambda item=item: self.start(item))
 
@@ -383,6 +417,18 @@ class ServiceResource(Resource):
         if self.page(item) != item["index"].encode():
             plan.do(f"write {path} for service {item['name']}",
                     lambda item=item: write_page(item["directory"], item["index"]))
+
+    def holder(self, item, port: int) -> dict | None:
+        with self.ctx.session.entered(item["netns"]):
+            return held_by(port, item["command"][item["command"].index("--bind") + 1]
+                           if "--bind" in item["command"][:-1] else "0.0.0.0")
+
+    def stop_copy(self, item, port: int, copy: dict) -> None:
+        """Stop the hand-started copy found when planning, if it is still the one that holds the port (its PID
+        not reused since)."""
+        now = self.holder(item, port)
+        if now and now["pid"] == copy["pid"] and now["command"] == copy["command"]:
+            end(copy["pid"])
 
     def start(self, item):
         record = start(self.ctx.lab, item["name"], item["netns"], item["command"], item["directory"], item["user"])

@@ -209,9 +209,6 @@ def lab_topology(topo: dict) -> dict:
             raise Invalid("nslab_uplink_address", f"{uplink_addr} lies inside the lab subnet {subnet}")
     published = _published(topo, by_name)
     tokens = _tokens(topo, by_name)
-    for pub in published:           # the page behind the port shows its token: the probes expect it
-        if (pub["namespace"], pub["target_port"]) in tokens:
-            pub["expect"] = f"token {tokens[(pub['namespace'], pub['target_port'])]}"
     hairpin = list(dict.fromkeys(pub["veth"] for pub in published))
     egress = _switch("nslab_egress", topo["egress"])
     for key, choices in (("state", ("present", "absent")), ("requirements", ("check", "install", "skip"))):
@@ -243,6 +240,11 @@ def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list, toke
 
     def hit(fault):
         return ex.faulted(faults, fault)
+    services = [s for s in _services(topo, by_name, tokens) if "service" in done and s["netns"] not in hit("service-stopped")]
+    for pub in lab["published"]:    # the lab's own page behind the port shows its token: the probes expect it (a
+        token = tokens.get((pub["namespace"], pub["target_port"]))   # service a student starts serves no such page)
+        if token and any(s["netns"] == pub["namespace"] and s["command"][-1] == str(pub["target_port"]) for s in services):
+            pub["expect"] = f"token {token}"
     host_addr = {}
     if "veth" in done and "ports" not in done:          # seed 000 before its bridge
         host_addr = {ns["name"]: [ex.seed000_host_address(gateway, i, namespaces)] for i, ns in enumerate(namespaces)}
@@ -280,7 +282,7 @@ def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list, toke
         hairpin=[dict(port=p, hairpin=True) for p in hairpin
                  if "publish" in done and not any(by_name[n]["veth"] == p for n in detached)],
         dnat=_dnat(published, lab["uplink_address"], lab["subnet"], bridge),
-        services=[s for s in _services(topo, by_name, tokens) if "service" in done and s["netns"] not in hit("service-stopped")],
+        services=services,
     )
     return lab
 

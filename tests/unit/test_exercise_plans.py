@@ -348,7 +348,8 @@ def test_a_published_port_held_by_another_program_names_it_unless_it_is_a_copy_o
     diagnosis.read = lambda path: "header\n 0: 0200A8C0:1388 00000000:0000 0A 0 0 0 0 0 0 1234\n"
     pub = dict(namespace="netns1", address="192.168.0.2", target_port=5000)
     holder = dict(pid=4242, command="nc -l 192.168.0.2 5000", ours=False)
-    monkeypatch.setattr(diagnose, "held_by", lambda port: holder if port == 5000 else None)
+    monkeypatch.setattr(diagnose, "held_by", lambda port, address: holder if (address, port) == ("192.168.0.2", 5000)
+                        else None)
     with pytest.raises(Finding) as found:
         diagnosis.service(pub)
     assert found.value.cause.startswith("port 5000 in netns1 is held by PID 4242 (nc -l 192.168.0.2 5000)")
@@ -356,3 +357,16 @@ def test_a_published_port_held_by_another_program_names_it_unless_it_is_a_copy_o
     svc = next(s for s in lab()["services"] if s["netns"] == "netns1")
     holder["command"] = " ".join(["/usr/bin/python3", *svc["command"][1:]])      # the check's own hint, typed by hand
     diagnosis.service(pub)                                                        # serves the page: not the cause
+    # the same copy where the lab runs no service (the service-stopped fault): still the student's, not a stranger
+    stopped = Diagnosis(Session(), lab(faults=["service-stopped"]), dict(interface="eth0", address="203.0.113.10"))
+    stopped.read = diagnosis.read
+    assert not [s for s in stopped.lab["services"] if s["netns"] == "netns1"]
+    stopped.service(pub)
+
+
+def test_a_listener_address_is_read_from_proc_net_tcp_and_tcp6():
+    from ansible_collections.nslab.net.plugins.module_utils.services import local_address
+
+    assert [local_address(h) for h in ("0200A8C0", "00000000", "00000000000000000000000000000000",
+                                       "0000000000000000FFFF00000200A8C0")] == \
+        ["192.168.0.2", "0.0.0.0", "::", "::ffff:192.168.0.2"]

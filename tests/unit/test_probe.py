@@ -35,13 +35,9 @@ class Exit(Exception):
 class FakeModule:
     """The parts of AnsibleModule that probe.main uses."""
 
-    def __init__(self, probes, run_command=None):
+    def __init__(self, probes):
         self.params = dict(probes=probes)
         self.check_mode = False
-        self._run = run_command
-
-    def run_command(self, args):
-        return self._run(args)
 
     def fail_json(self, **result):
         raise Exit(True, result)
@@ -82,9 +78,9 @@ def probe_of(**kwargs) -> dict:
     return pm.normalize(0, dict(kwargs))
 
 
-def run_main(probes, run_command=None) -> Exit:
+def run_main(probes) -> Exit:
     with pytest.raises(Exit) as exc:
-        pm.main(FakeModule(probes, run_command))
+        pm.main(FakeModule(probes))
     return exc.value
 
 
@@ -118,7 +114,7 @@ def test_tcp_gets_through_once_the_port_listens_and_ms_is_that_connect(listener)
     timer.start()
     start = time.monotonic()
     try:
-        result = pm.run_probe(None, None, probe_of(kind="tcp", target="127.0.0.1", port=port, timeout=5))
+        result = pm.run_probe(None, probe_of(kind="tcp", target="127.0.0.1", port=port, timeout=5))
     finally:
         timer.join()
     took = (time.monotonic() - start) * 1000
@@ -178,7 +174,7 @@ def test_ping_retries_after_errors_and_reports_the_rtt(monkeypatch):
             return 2, "", "ping: connect: Network is unreachable"
         return 0, PING_OK, ""
     monkeypatch.setattr(pm, "command", command)
-    result = pm.run_probe(FakeModule([]), None, probe_of(target="192.168.0.2", timeout=3))
+    result = pm.run_probe(None, probe_of(target="192.168.0.2", timeout=3))
     assert result["ok"] and result["ms"] == 0.061 and result["attempts"] == 2 + 3
     assert calls[0][:9] == ["ping", "-n", "-q", "-c", "1", "-w", "2", "-i", "0.2"]
     assert calls[0][-1] == "192.168.0.2"
@@ -189,7 +185,7 @@ def test_ping_without_reply_fails_with_ms_null(monkeypatch):
         time.sleep(0.05)
         return 1, PING_OK.replace("1 received", "0 received").rsplit("rtt", 1)[0], ""
     monkeypatch.setattr(pm, "command", command)
-    result = pm.run_probe(FakeModule([]), None, probe_of(target="192.168.0.2", timeout=0.3))
+    result = pm.run_probe(None, probe_of(target="192.168.0.2", timeout=0.3))
     assert not result["ok"] and result["ms"] is None and result["attempts"] >= 3
     assert "0 received" in result["detail"]
 

@@ -170,6 +170,9 @@ def test_a_variant_is_each_student_s_own_lab_derived_from_the_name_and_the_secre
     published = [p for p in made["host"] + made["outside"]
                  if p["fact"].endswith("published port")]
     assert len(published) == 2 and all(p["expect"] == f"token {token}" for p in published)
+    stopped = lab_topology(dict(one, faults=["service-stopped"]))     # the student starts it: their page, no token
+    made = probes(dict(stopped, uplink_address="203.0.113.10"), dict(target="198.51.100.10", kind="http", port=80))
+    assert not [p for p in made["host"] + made["outside"] if p.get("expect", "").startswith("token")]
     assert of("student01", nslab_gateway="172.20.0.1/16")["gateway"] == "172.20.0.1/16"   # what is set stays
     assert lab_variables(dict(inventory_hostname="s1", nslab_variant=True, nslab_class_secret="x" * 8))["gateway"] != \
         one["gateway"]                                                           # another secret, another lab
