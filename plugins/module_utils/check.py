@@ -93,7 +93,7 @@ def check(module: AnsibleModule, session) -> dict:
                 as_expected=all(r["as_expected"] for r in results))
 
 
-def measure(module: AnsibleModule, session, probes: list, address: str | None) -> list:
+def measure(session, probes: list, address: str | None) -> list:
     """The probes' results, in their order; a probe from a namespace that does not exist (deleted by hand) is NOT
     reachable, for the diagnosis to say so, rather than an error of the whole check."""
     gone = [p.get("netns") is not None and not nsmod.ns_exists(p["netns"]) for p in probes]
