@@ -23,6 +23,7 @@ from ansible_collections.nslab.net.plugins.module_utils.engine import command
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils.nat import which
 from ansible_collections.nslab.net.plugins.module_utils.services import copy_of, held_by, local_address
+from ansible_collections.nslab.net.plugins.module_utils.topology import demo_command, demo_directory, demo_service
 
 FORWARDED = ("namespace -> uplink", "namespace -> internet", "namespace -> published port", "outside -> published port")
 PUBLISHED = ("namespace -> published port", "outside -> published port")
@@ -294,12 +295,11 @@ class Diagnosis:
         with self.session.entered(name):
             table = self.read("/proc/thread-self/net/tcp") or ""
             other = held_by(port, addr)
-        # the demo service as the lab runs it (its user, its page's directory); the lab's list leaves it out at a stage
-        # before the service or with the service-stopped fault, and the same command is then the student's to start
-        svc = next((s for s in self.lab.get("services") or [] if s["netns"] == name and s["command"][-1] == str(port)),
-                   None)
-        user, directory = (svc["user"], svc["directory"]) if svc else ("nobody", f"/run/nslab/www/{name}-{port}")
-        demo = ["python3", "-m", "http.server", "--bind", addr, "--directory", directory, str(port)]
+        # the demo service as the lab runs it (its user, its command); the lab's list leaves it out at a stage before
+        # the service or with the service-stopped fault, and the same command is then the student's to start
+        svc = demo_service(self.lab.get("services") or [], name, port)
+        user = svc["user"] if svc else "nobody"
+        demo = demo_command("python3", addr, name, port)
         if other and not copy_of(other["command"], demo):
             self.note(f"ip netns exec {name} ss -ltnp: port {port} held by PID {other['pid']} ({other['command']})")
             raise Finding(f"port {port} in {name} is held by PID {other['pid']} ({other['command']}), not the lab's "
@@ -315,8 +315,8 @@ class Diagnosis:
             # in the background: the student types it and goes on working; lab.yml stops this copy and starts its own
             # at the next hand-out
             raise Finding(f"nothing listens on {addr}:{port} in {name}: the service is not running",
-                          f"mkdir -p {directory}; ip netns exec {name} setsid runuser -u {user} -- python3 -m "
-                          f"http.server --bind {addr} --directory {directory} {port} >/dev/null 2>&1 < /dev/null &")
+                          f"mkdir -p {demo_directory(name, port)}; ip netns exec {name} setsid runuser -u {user} -- "
+                          f"{' '.join(demo)} >/dev/null 2>&1 < /dev/null &")
 
     # ------------------------------------------------------------ a fact
     def explain(self, result: dict, rerun) -> dict:

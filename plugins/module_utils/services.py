@@ -191,11 +191,13 @@ def end(pid: int, grace: float = 3.0) -> None:
         pass
 
 
-def demo_port(command: list[str]) -> int | None:
-    """The port of a demo service's command (``python3 -m http.server ... PORT``), None for any other command."""
-    if len(command) > 3 and command[1:3] == ["-m", "http.server"] and command[-1].isdigit():
-        return int(command[-1])
-    return None
+def demo_listen(command: list[str]) -> tuple[str, int] | None:
+    """Where a demo service's command (``python3 -m http.server [--bind ADDRESS] ... PORT``) listens: (its address,
+    0.0.0.0 without --bind; its port); None for any other command."""
+    if not (len(command) > 3 and command[1:3] == ["-m", "http.server"] and command[-1].isdigit()):
+        return None
+    address = command[command.index("--bind") + 1] if "--bind" in command[:-1] else "0.0.0.0"
+    return address, int(command[-1])
 
 
 def read_record(lab: str, name: str) -> dict | None:
@@ -391,13 +393,14 @@ class ServiceResource(Resource):
                     lambda record=record: stop(record))
         if page is None and not self.ctx.check_mode and not os.path.isdir(item["directory"]):
             raise v.Invalid(item.option("directory"), f"{item['directory']} does not exist")
-        port = demo_port(item["command"])
-        if port is not None and self.ctx.readable(item["netns"]):   # held by another program: it would never listen
-            other = self.holder(item, port)
+        listen = demo_listen(item["command"])
+        if listen is not None and self.ctx.readable(item["netns"]):   # held by another program: it would never listen
+            port = listen[1]
+            other = self.holder(item["netns"], listen)
             if other and copy_of(other["command"], item["command"]):     # the check's hint, typed by hand
                 plan.do(f"stop PID {other['pid']} ({other['command']}): a copy of service {item['name']} started by "
-                        f"hand, which holds port {port}", lambda item=item, port=port, other=other:
-                        self.stop_copy(item, port, other))
+                        f"hand, which holds port {port}", lambda item=item, listen=listen, other=other:
+                        self.stop_copy(item["netns"], listen, other))
             elif other:
                 raise v.Invalid(item.option("command"), f"service {item['name']} cannot listen on port {port} in "
                                                         f"{where(item['netns'])}: PID {other['pid']} "
@@ -418,15 +421,14 @@ class ServiceResource(Resource):
             plan.do(f"write {path} for service {item['name']}",
                     lambda item=item: write_page(item["directory"], item["index"]))
 
-    def holder(self, item, port: int) -> dict | None:
-        with self.ctx.session.entered(item["netns"]):
-            return held_by(port, item["command"][item["command"].index("--bind") + 1]
-                           if "--bind" in item["command"][:-1] else "0.0.0.0")
+    def holder(self, netns: str | None, listen: tuple[str, int]) -> dict | None:
+        with self.ctx.session.entered(netns):
+            return held_by(listen[1], listen[0])
 
-    def stop_copy(self, item, port: int, copy: dict) -> None:
+    def stop_copy(self, netns: str | None, listen: tuple[str, int], copy: dict) -> None:
         """Stop the hand-started copy found when planning, if it is still the one that holds the port (its PID
         not reused since)."""
-        now = self.holder(item, port)
+        now = self.holder(netns, listen)
         if now and now["pid"] == copy["pid"] and now["command"] == copy["command"]:
             end(copy["pid"])
 

@@ -155,36 +155,43 @@ def _dnat(published: list, uplink_addr, subnet: str, bridge: str) -> list[dict]:
     return out
 
 
-def _tokens(topo: dict, by_name: dict) -> dict:
-    """{(namespace, port): token} of the demo services that have one (nslab_variant gives each student's its own):
-    the word its page shows, which the published port's probes expect (another student's page does not pass)."""
-    tokens = {}
-    for _index, opt, svc in _entries(topo, "demo_services", "nslab_demo_services"):
-        if svc.get("token") in (None, ""):
-            continue
-        token = str(svc["token"])
-        if not (token.isascii() and token.replace("-", "").isalnum() and len(token) <= 32):
-            raise Invalid(f"{opt}.token", f"{token!r} must be 1-32 ASCII letters, digits or '-'")
-        port = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))[0]
-        tokens[(_member(by_name, opt, svc)["name"], port)] = token
-    return tokens
-
-
-def _services(topo: dict, by_name: dict, tokens: dict) -> list[dict]:
-    """nslab_demo_services: python3 -m http.server in a namespace, with its page (and its token, if it has one)."""
-    services = []
+def _demos(topo: dict, by_name: dict) -> list[tuple[dict, int, str | None]]:
+    """nslab_demo_services, each entry checked once: (its namespace, its port, its token or None). A token (nslab_variant
+    gives each student's its own) is the word the service's page shows, which the published port's probes expect."""
+    demos = []
     for _index, opt, svc in _entries(topo, "demo_services", "nslab_demo_services"):
         ns = _member(by_name, opt, svc)
         port = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))[0]
-        directory = f"{WWW_ROOT}/{ns['name']}-{port}"
-        token = tokens.get((ns["name"], port))
-        services.append(dict(name=f"demo-{ns['name']}-{port}", netns=ns["name"], directory=directory,
-                             user=topo.get("demo_user") or DEFAULTS["demo_user"],     # root only when asked
-                             command=[topo.get("demo_python") or "python3", "-m", "http.server", "--bind",
-                                      ns["address"], "--directory", directory, str(port)],
-                             index=f"nslab demo service in {ns['name']} ({ns['address']}:{port})\n"
-                                   + (f"token {token}\n" if token else "")))
-    return services
+        token = None if svc.get("token") in (None, "") else str(svc["token"])
+        if token is not None and not (token.isascii() and token.replace("-", "").isalnum() and len(token) <= 32):
+            raise Invalid(f"{opt}.token", f"{token!r} must be 1-32 ASCII letters, digits or '-'")
+        demos.append((ns, port, token))
+    return demos
+
+
+def demo_directory(netns: str, port: int) -> str:
+    """The directory a demo service serves (its page, index.html)."""
+    return f"{WWW_ROOT}/{netns}-{port}"
+
+
+def demo_command(python: str, address: str, netns: str, port: int) -> list[str]:
+    """A demo service's command, as the lab runs it and as the check's hint has a student type it."""
+    return [python, "-m", "http.server", "--bind", address, "--directory", demo_directory(netns, port), str(port)]
+
+
+def demo_service(services: list, netns: str, port: int) -> dict | None:
+    """The lab's demo service of ``netns`` on ``port`` among ``services`` (lab_topology's), None when it runs none."""
+    return next((s for s in services if s["netns"] == netns and s["command"][-1] == str(port)), None)
+
+
+def _services(topo: dict, demos: list) -> list[dict]:
+    """nslab_demo_services: python3 -m http.server in a namespace, with its page (and its token, if it has one)."""
+    return [dict(name=f"demo-{ns['name']}-{port}", netns=ns["name"], directory=demo_directory(ns["name"], port),
+                 user=topo.get("demo_user") or DEFAULTS["demo_user"],     # root only when asked
+                 command=demo_command(topo.get("demo_python") or "python3", ns["address"], ns["name"], port),
+                 index=f"nslab demo service in {ns['name']} ({ns['address']}:{port})\n"
+                       + (f"token {token}\n" if token else ""))
+            for ns, port, token in demos]
 
 
 def lab_topology(topo: dict) -> dict:
@@ -208,7 +215,7 @@ def lab_topology(topo: dict) -> dict:
         if ipaddress.ip_address(uplink_addr) in gateway.network:
             raise Invalid("nslab_uplink_address", f"{uplink_addr} lies inside the lab subnet {subnet}")
     published = _published(topo, by_name)
-    tokens = _tokens(topo, by_name)
+    demos = _demos(topo, by_name)
     hairpin = list(dict.fromkeys(pub["veth"] for pub in published))
     egress = _switch("nslab_egress", topo["egress"])
     for key, choices in (("state", ("present", "absent")), ("requirements", ("check", "install", "skip"))):
@@ -225,7 +232,7 @@ def lab_topology(topo: dict) -> dict:
         faults=ex.parse_faults(topo.get("faults"), namespaces, published, topo.get("demo_services") or []),
         published=published, namespaces=namespaces,
     )
-    return _build(lab, topo, gateway, namespaces, hairpin, tokens)
+    return _build(lab, topo, gateway, namespaces, hairpin, demos)
 
 
 def seed_stage(seed: str, stage: str) -> dict:
@@ -233,17 +240,18 @@ def seed_stage(seed: str, stage: str) -> dict:
     return dict(name=stage, index=stages.index(stage), stages=list(stages), last=stage == stages[-1])
 
 
-def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list, tokens: dict) -> dict:
+def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list, demos: list) -> dict:
     """The item lists of the lab at its stage, with its faults (exercises.py) as the lab's own state."""
     done, faults, prefix, bridge = lab["built"], lab["faults"], gateway.network.prefixlen, lab["bridge"]
     by_name = {ns["name"]: ns for ns in namespaces}
 
     def hit(fault):
         return ex.faulted(faults, fault)
-    services = [s for s in _services(topo, by_name, tokens) if "service" in done and s["netns"] not in hit("service-stopped")]
+    services = [s for s in _services(topo, demos) if "service" in done and s["netns"] not in hit("service-stopped")]
+    tokens = {(ns["name"], port): token for ns, port, token in demos if token}
     for pub in lab["published"]:    # the lab's own page behind the port shows its token: the probes expect it (a
         token = tokens.get((pub["namespace"], pub["target_port"]))   # service a student starts serves no such page)
-        if token and any(s["netns"] == pub["namespace"] and s["command"][-1] == str(pub["target_port"]) for s in services):
+        if token and demo_service(services, pub["namespace"], pub["target_port"]):
             pub["expect"] = f"token {token}"
     host_addr = {}
     if "veth" in done and "ports" not in done:          # seed 000 before its bridge
