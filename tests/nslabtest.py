@@ -108,6 +108,13 @@ def state_of(box) -> dict:
     return json.loads(proc.stdout)
 
 
+def grade_rows(out: str, students) -> dict:
+    """{student: the words of its row} from grade.yml's table (the rows of ``students``) in ansible-playbook's output."""
+    body = out[out.index("TASK [The grade"):]
+    return {line.split()[0]: line.split()[1:] for line in body.splitlines()
+            if line.startswith(" " * 8) and line.split() and line.split()[0] in students}
+
+
 def recaps(text: str) -> dict:
     """Every host's PLAY RECAP counters in ansible-playbook's output: {host: {"ok": 3, "changed": 0, ...}}."""
     import re

@@ -23,7 +23,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SCENARIO = os.path.join(REPO, "molecule", "fleet-ssh")
 INVENTORY = os.path.join(SCENARIO, "inventory.yml")
 sys.path.insert(0, os.path.join(REPO, "tests"))
-from nslabtest import recaps  # noqa: E402  (one PLAY RECAP parser for every test)
+from nslabtest import grade_rows, recaps  # noqa: E402  (one PLAY RECAP parser for every test)
 
 BIN = os.path.dirname(sys.executable)                 # the controller venv's (no pyroute2 in it)
 USER = "nslab"
@@ -474,13 +474,6 @@ def class_inventories() -> None:
             yaml.safe_dump(data, fh)
 
 
-def grade_rows(out: str) -> dict:
-    """{student: the words of its row} from grade.yml's table."""
-    body = out[out.index("TASK [The grade"):]
-    return {line.split()[0]: line.split()[1:] for line in body.splitlines()
-            if line.startswith(" " * 8) and line.split() and line.split()[0] in CLASS}
-
-
 def a_class() -> None:
     """A class over SSH, four VMs each with its own start, goal and subnet, checked by the students (check.yml from
     what each VM remembers, nslab-check on the VM) and graded by the teacher (grade.yml): deb12, handed route with
@@ -514,7 +507,7 @@ def a_class() -> None:
         fail("nslab-check (Debian 12's python3-pyroute2) must say NOT YET on deb12 and deb12-sudo, with the hints",
              on_vm.stdout + on_vm.stderr + faulted.stdout + faulted.stderr)
     rc, graded, recap = playbook("playbooks/grade.yml", inventory=CLASS_TEACHER)
-    rows = grade_rows(graded)
+    rows = grade_rows(graded, CLASS)
     if rc == 0 or rows.get("deb12", [])[:5] != ["NOT", "YET", "3/4", "route", "forward"] \
             or rows.get(UFW_HOST, [])[-1:] != ["link-down"] or "0 of 4 students done." not in graded:
         fail(f"grade.yml must grade deb12 NOT YET 3/4 and name deb12-sudo's fault: {rows}", graded)
@@ -541,7 +534,7 @@ def a_class() -> None:
     ssh("deb12", masquerade)                                         # the next step as well
     on_vm = ssh("deb12", "nslab-check")
     rc, graded, recap = playbook("playbooks/grade.yml", "-e", "nslab_grade_strict=false", inventory=CLASS_TEACHER)
-    rows = grade_rows(graded)
+    rows = grade_rows(graded, CLASS)
     ssh("deb12", masquerade.replace(" -A ", " -D "))
     if on_vm.returncode != 0 or "this host: DONE, 4 of 4 facts of goal forward" not in on_vm.stdout or rc != 0 \
             or rows.get("deb12", [])[:4] != ["DONE", "4/4", "masquerade", "forward"] \

@@ -8,14 +8,13 @@ import html.parser
 import ipaddress
 import json
 import os
-import re
 import shutil
 import subprocess
 
 from test_exercises import SEED000_VARS, Class, student_fixes
 from test_lab_playbook import ansible_playbook
 
-from nslabtest import REPO
+from nslabtest import REPO, grade_rows
 
 ARTIFACTS = os.path.join(REPO, ".cache", "test-artifacts")
 #: the student's check command on a sandbox lab host (on a lab VM: /usr/local/sbin/nslab-check), as a student types it
@@ -47,13 +46,6 @@ def student_inventory(klass, tmp_path) -> str:
             del host[key]
     path.write_text(json.dumps(data))
     return str(path)
-
-
-def grade_rows(out: str) -> dict:
-    """{student: the words of its row} from grade.yml's table."""
-    body = out[out.index("TASK [The grade"):]
-    return {line.split()[0]: line.split()[1:] for line in body.splitlines()
-            if re.match(r"^ {8}(s-|f-)", line)}
 
 
 class Page(html.parser.HTMLParser):
@@ -161,7 +153,7 @@ def test_a_class_handed_out_checked_by_students_and_graded(tmp_path):
         # the teacher's grade, from the inventory: a row per student, the faults named, the page
         graded = klass.playbook("playbooks/grade.yml")
         assert graded.returncode != 0, graded.stdout[-3000:]
-        rows = grade_rows(graded.stdout)
+        rows = grade_rows(graded.stdout, CLASS)
         assert rows["s-fwd"][:5] == ["NOT", "YET", "3/4", "route", "forward"], rows
         assert rows["f-fault"][:2] == ["NOT", "YET"] and rows["f-fault"][-1] == "no-forwarding", rows
         assert rows["s-000"][:3] == ["NOT", "YET", "0/5"], rows
@@ -188,7 +180,7 @@ def test_a_class_handed_out_checked_by_students_and_graded(tmp_path):
         student_fixes(klass.boxes["s-fwd"], [masquerade(klass.boxes["s-fwd"])])
         graded = klass.playbook("playbooks/grade.yml", "-e", "nslab_grade_strict=false")
         assert graded.returncode == 0, graded.stdout[-3000:]
-        rows = grade_rows(graded.stdout)
+        rows = grade_rows(graded.stdout, CLASS)
         assert rows["s-fwd"][:4] == ["DONE", "4/4", "masquerade", "forward"], rows
         assert rows["s-var"][:4] == ["DONE", "5/5", "masquerade", "masquerade"], rows
         assert rows["s-fwd"][-2:] == ["2", "-"], rows                                  # two checks by the student
