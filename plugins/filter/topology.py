@@ -88,7 +88,7 @@ _VARIABLES = ("lab", "state", "requirements", "namespaces", "gateway", "bridge",
 _PLAYBOOK_VARIABLES = ("report_internet", "outside_client", "report_strict", "results_dir", "sandbox_root",
                        "sandbox_uplink", "sandbox_name", "graph_dir", "hints", "grade_strict", "sandbox",
                        "sandbox_purge", "students", "class_file", "class_stage", "class_goal", "variant",
-                       "class_secret")
+                       "class_secret", "sandbox_pycode_cache")
 #: the names the playbooks give their own facts and results
 _INTERNAL = ("plan", "built", "reach", "failure", "result", "checked", "outside", "outside_explained",
              "outside_results", "outside_probed", "check_topology", "fleet", "records", "graph_path", "measure",

@@ -1,0 +1,83 @@
+"""The sandbox connection's cache of compiled code (module_utils/pycode.py): a payload run a second time takes its
+sources' code from the cache and behaves the same (also in a traceback's file name); a cache directory that others
+could write is never used; the connection changes only AnsiballZ wrappers."""
+
+from __future__ import annotations
+
+import marshal
+import os
+import subprocess
+import sys
+import zipfile
+
+from ansible_collections.nslab.net.plugins.connection.sandbox import with_pycode_cache
+
+#: a stand-in for an AnsiballZ wrapper: it imports a module from a zip of sources written to a new place each run
+WRAPPER = b'''\
+from __future__ import annotations
+_ANSIBALLZ_WRAPPER = True
+import sys, traceback
+
+
+def main(archive):
+    sys.path.insert(0, archive)
+    import lesson
+    print(lesson.value())
+    try:
+        lesson.broken()
+    except ZeroDivisionError as err:
+        print(traceback.extract_tb(err.__traceback__)[-1].filename)
+
+if __name__ == "__main__":
+    main(sys.argv[1])
+'''
+LESSON = "def value():\n    return 'from source %d'\n\n\ndef broken():\n    return 1 / 0\n"
+
+
+def run_payload(tmp_path, cache, run: int, number: int = 1):
+    """The wrapper with the cache (in ``cache``) run on a zip of its own (``run``): stdout lines."""
+    archive = tmp_path / f"run{run}" / "payload.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("lesson.py", LESSON % number)
+    script = tmp_path / f"run{run}" / "wrapper.py"
+    script.write_bytes(with_pycode_cache(WRAPPER, str(cache)))
+    proc = subprocess.run([sys.executable, str(script), str(archive)], capture_output=True, text=True, check=True)
+    return proc.stdout.splitlines()
+
+
+def test_a_second_run_loads_the_code_compiled_by_the_first(tmp_path):
+    cache = tmp_path / "pycode"
+    first = run_payload(tmp_path, cache, 1)
+    entries = os.listdir(cache)
+    assert len(entries) == 1 and oct(os.stat(cache).st_mode & 0o777) == "0o700"
+    # the entry is what the next run loads: replace it by the code of another source, under the same name
+    other = compile(LESSON % 2, "elsewhere.py", "exec")
+    (cache / entries[0]).write_bytes(marshal.dumps(other))
+    second = run_payload(tmp_path, cache, 2)
+    assert first[0] == "from source 1" and second[0] == "from source 2"
+    # the code gets the file name of the payload that runs it, not of the one that compiled it
+    assert first[1].endswith("run1/payload.zip/lesson.py") and second[1].endswith("run2/payload.zip/lesson.py")
+
+
+def test_a_changed_source_is_compiled_again(tmp_path):
+    cache = tmp_path / "pycode"
+    assert run_payload(tmp_path, cache, 1, number=1)[0] == "from source 1"
+    assert run_payload(tmp_path, cache, 2, number=3)[0] == "from source 3"
+    assert len(os.listdir(cache)) == 2
+
+
+def test_a_directory_others_can_write_is_not_used(tmp_path):
+    cache = tmp_path / "pycode"
+    cache.mkdir(mode=0o777)
+    os.chmod(cache, 0o777)
+    assert run_payload(tmp_path, cache, 1)[0] == "from source 1"
+    assert os.listdir(cache) == []
+
+
+def test_only_ansiballz_wrappers_change():
+    assert with_pycode_cache(b"echo hi", "/x") == b"echo hi"
+    assert with_pycode_cache(WRAPPER, "") == WRAPPER
+    changed = with_pycode_cache(WRAPPER, "/var/cache/x")
+    assert changed.startswith(WRAPPER[:WRAPPER.index(b"\nif __name__")]) and changed.endswith(WRAPPER[WRAPPER.index(b"\nif __name__"):])
+    assert b"_nslab_pycode_install('/var/cache/x')" in changed
