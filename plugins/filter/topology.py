@@ -81,7 +81,7 @@ _value:
 #: the nslab_ variables of a lab's topology (lab_variables)
 _VARIABLES = ("lab", "state", "requirements", "namespaces", "gateway", "bridge", "dns", "egress", "persist", "nat_backend",
               "firewall", "uplink_interface", "uplink_address", "published_ports", "demo_services", "demo_python",
-              "demo_user", "seed", "stage", "goal", "faults")
+              "demo_user", "seed", "stage", "goal", "faults", "reset")
 
 
 #: the nslab_ variables the playbooks and the sandbox connection read besides the topology's (README, "The lab")
@@ -160,7 +160,7 @@ def lab_record(lab, variables=None, state="present", internet=None, hints=True):
         return dict(lab=lab["lab"], state="absent")
     try:
         # never the faults, not even as a module argument (the host logs those): a student is root there
-        kept = {k: v for k, v in dict(variables or {}).items() if k not in ("faults", "state", "requirements")}
+        kept = {k: v for k, v in dict(variables or {}).items() if k not in ("faults", "state", "requirements", "reset")}
         return dict(lab=lab["lab"], state="present", seed=lab["seed"], stage=lab["stage"]["name"],
                     goal=lab["goal"]["name"], variables=kept, internet=internet or None, hints=hints)
     except (KeyError, TypeError) as exc:

@@ -356,8 +356,9 @@ class Diagnosis:
         raise Finding(f"reachable, but the seed does not expect it at stage {stage}: something on this host does what a "
                       "later stage would (a route, a rule or forwarding set outside the lab: ip route, iptables-save, "
                       "nft list ruleset)",
-                      f"ansible-playbook playbooks/lab.yml --limit {host} -e nslab_stage={stage}{seed_opt} "
-                      "(with the lab's own variables: it rebuilds the lab at the checkpoint; rules made by hand stay)")
+                      f"ansible-playbook playbooks/lab.yml --limit {host} -e nslab_stage={stage}{seed_opt} -e nslab_reset=true "
+                      "(with the lab's own variables: it rebuilds the lab at the checkpoint and removes the routes and "
+                      "rules made by hand that touch it)")
 
     def path(self, result: dict) -> None:
         fact, src, target = result.get("fact"), result.get("netns"), result["target"]

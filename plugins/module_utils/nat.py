@@ -54,6 +54,9 @@ _IPT_MATCH = {"-s": "source", "-d": "destination", "-i": "in_interface", "-o": "
 #: a rule that accepts whatever comes in (-i) or goes out (-o) of one interface (ufw route allow ..., iptables -I ...)
 _ACCEPT_IF = re.compile(r'^-A \S+ -([io]) (\S+) (?:-m comment --comment (?:"[^"]*"|\S+) )?-j ACCEPT$')
 _TAG_RE = re.compile(r'--comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
+#: reset: the built-in chains where a rule made by hand does NAT or forwarding for the lab's traffic
+RESET_CHAINS = {"nat": ("PREROUTING", "POSTROUTING", "OUTPUT"), "filter": ("FORWARD",)}
+RESET_NEEDS_PURGE = "needs purge: true (with the items, it also removes what was made by hand)"
 
 
 # ----------------------------------------------------------------- the rule
@@ -270,6 +273,7 @@ class IptablesState:
         self.forward_drop = False
         self.ufw = False                 # ufw's chains (ufw-*, ufw6-*)
         self.accepted: set = set()       # (iifname|oifname, name) a filter rule of another tool accepts outright
+        self.by_hand: list = []          # (table, line) another's rule in a built-in chain lab traffic passes (reset)
         by_name = {spec[1]: key for key, spec in IPT_CHAINS.items()}
         builtin = {spec[2]: key for key, spec in IPT_CHAINS.items()}
         table = None
@@ -308,6 +312,8 @@ class IptablesState:
                     self.jumps[by_name[target]] = line[len("-A "):]
                 else:
                     self.foreign = True
+                    if chain in RESET_CHAINS.get(table, ()):
+                        self.by_hand.append((table, line))
                     accept = _ACCEPT_IF.match(line) if table == "filter" else None
                     if accept:
                         self.accepted.add(("iifname" if accept.group(1) == "i" else "oifname", accept.group(2)))
@@ -677,8 +683,8 @@ def read_nat(ctx, ns, requested: str = "auto") -> dict:
     if chosen == "nftables" and not nft.available():
         raise Failure("backend nftables: nft is not installed on the managed host")
     impl = IptablesNat(ns, ipt, ipt_state) if chosen == "iptables" else NftNat(ns, nft, nft_state)
-    scope = dict(ns=ns, backend=chosen, impl=impl, ipt_state=ipt_state, nft=nft, nft_state=nft_state,
-                 remove=set(), add=[], flush=[], unnatted=[])
+    scope = dict(ns=ns, backend=chosen, impl=impl, ipt=ipt, ipt_state=ipt_state, nft=nft, nft_state=nft_state,
+                 remove=set(), add=[], flush=[], unnatted=[], by_hand=[])
     ctx.cache[key] = scope
     return scope
 
@@ -705,6 +711,30 @@ def pick_variant(ns, family, tools, legacy_tables: bool):
     return legacy[0] if legacy and not nft_foreign else candidates[0]
 
 
+def touches(line: str, nets: list, ifaces: set) -> str | None:
+    """What of the lab an iptables-save rule line matches (``source 192.168.0.0/16``, ``bridge br0``), or None: an
+    address (-s, -d, --to-destination, --to-source) overlapping one of ``nets``, an interface (-i, -o) in ``ifaces``."""
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return None
+    for flag, value in zip(words, words[1:]):
+        if flag in ("-i", "-o") and value in ifaces:
+            return f"bridge {value}"
+        if flag in ("-s", "-d", "--to-destination", "--to-source"):
+            address = value.split("-", 1)[0]
+            if flag.startswith("--to") and address.count(":") == 1:
+                address = address.split(":", 1)[0]           # 192.168.0.2:5000
+            try:
+                net = ipaddress.ip_network(address.strip("[]"), strict=False)
+            except ValueError:
+                continue
+            hit = next((n for n in nets if n.version == net.version and n.overlaps(net)), None)
+            if hit is not None:
+                return f"subnet {hit}" if hit.num_addresses > 1 else f"address {hit.network_address}"
+    return None
+
+
 def lab_rules(scope) -> dict:
     """This collection's rules in a namespace read by :func:`read_nat`: key -> entry (lab, type, lines...)."""
     return scope["impl"].ours()
@@ -727,6 +757,7 @@ class NatResource(Resource):
         uplink=dict(type="bool", default=False),
         firewall=dict(type="str", choices=list(firewalls.MODES), default="integrate"),
     )
+    module_options = dict(reset=dict(type="bool", default=False))
     result_key = "rules"
     #: what ``uplink`` fills in, per rule type
     UPLINK_FILLS = dict(masquerade="out_interface", snat="out_interface", dnat="destination")
@@ -804,6 +835,8 @@ class NatResource(Resource):
 
     def check_items(self, items):
         super().check_items(items)
+        if self.params.get("reset") and not self.params.get("purge"):
+            raise Invalid("reset", RESET_NEEDS_PURGE)
         wanted = {}
         for index, item in enumerate(items):
             if item["backend"] != "auto":
@@ -883,6 +916,30 @@ class NatResource(Resource):
                     plan.state(f"{scope['ns'] or '-'}/{key}", self.old_view(scope, entry, None), None)
                     plan.do(f"delete {entry['type']} rule {key} in {where(scope['ns'])} ({scope['backend']}; "
                             "purge: no longer listed)")
+        if self.params.get("reset"):
+            self.reset(items, plan)
+
+    def reset(self, items, plan):
+        """``reset``: the iptables rules made by hand (by no nslab lab) in the nat table's PREROUTING, POSTROUTING
+        and OUTPUT and the filter table's FORWARD that match a subnet the items match (source, destination, a DNAT
+        target) or a bridge the items forward on, removed (:func:`touches`); each one in the actions and the diff."""
+        nets = [ipaddress.ip_network(item[field]) for item in items for field in ("source", "destination")
+                if item[field] and not (item["type"] == "dnat" and field == "destination")]
+        nets += [ipaddress.ip_network(item["to"][0]) for item in items if item["type"] == "dnat"]
+        ifaces = {item[field] for item in items if item["type"] in ("forward", "drop")
+                  for field in ("in_interface", "out_interface") if item[field] and not item[field].startswith("!")}
+        for scope in self.scopes:
+            for family, state in sorted(scope["ipt_state"].items()):
+                for table, line in state.by_hand:
+                    why = touches(line, nets, ifaces)
+                    if why is None:
+                        continue
+                    rule = line.strip()       # as one types it after iptables -t TABLE
+                    scope["by_hand"].append((family, table, line))
+                    plan.state(f"{scope['ns'] or '-'}/by hand: -t {table} {rule}",
+                               dict(netns=scope["ns"], table=table, rule=rule, made="by hand"), None)
+                    plan.do(f"delete iptables rule -t {table} {rule} in {where(scope['ns'])} (reset: made by hand, "
+                            f"it matches the lab's {why})")
 
     def finish(self, plan):
         """The firewalls beside the lab judged (every refusal before any change), then one batch per namespace
@@ -892,6 +949,14 @@ class NatResource(Resource):
             if self.params["state"] != "absent":
                 self.check_forward_policy(scope, plan, bridges)
         for scope in getattr(self, "scopes", []):
+            for family in sorted({family for family, _table, _line in scope["by_hand"]}):
+                backend = scope["ipt"][family]
+                text = "".join(f"*{table}\n" + "".join(f"-D {line[len('-A '):]}\n" for fam, tab, line in scope["by_hand"]
+                                                          if fam == family and tab == table) + "COMMIT\n"
+                               for table in RESET_CHAINS if any(fam == family and tab == table
+                                                                for fam, tab, _line in scope["by_hand"]))
+                plan.ops.append((f"{backend.restore} --noflush in {where(scope['ns'])} (reset)",
+                                 lambda b=backend, t=text: b.write(t)))
             if not scope["remove"] and not scope["add"]:
                 continue
             plan.ops.extend(scope["impl"].render(scope["remove"], scope["add"], self.ctx.lab))

@@ -157,9 +157,10 @@ class Engine:
 
 
 def intent_text(lab: str, part: str, steps: list[dict]) -> str:
-    """The saved intent: the steps exactly as the batch took them (the ones it ran, probes left out)."""
-    kept = [dict(module=s["module"], args=s.get("args") or {}) for s in steps
-            if s.get("enabled", True) and s["module"] != "ns_probe"]
+    """The saved intent: the steps exactly as the batch took them (the ones it ran, probes left out), without
+    ``reset``: a boot rebuilds the lab, it does not remove what was made by hand since."""
+    kept = [dict(module=s["module"], args={k: v for k, v in (s.get("args") or {}).items() if k != "reset"})
+            for s in steps if s.get("enabled", True) and s["module"] != "ns_probe"]
     return json.dumps(dict(format=INTENT_FORMAT, lab=lab, part=part, saved_by=f"nslab.net {COLLECTION_VERSION}",
                            steps=kept), indent=1, sort_keys=True) + "\n"
 

@@ -17,13 +17,15 @@ from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import (
     Conflict, Resource, netlink, where)
 from ansible_collections.nslab.net.plugins.module_utils.readers import (
-    all_addresses_in, find_link, links_in, marker_lab, read_link, route_dict)
+    all_addresses_in, find_link, lab_namespaces, links_in, marker_lab, read_link, route_dict)
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 RT_TABLE_MAIN = 254
 IP6_DEFAULT_METRIC = 1024
 TABLE_NAMES = {"main": 254, "default": 253, "local": 255}
 PROTO_BASE, PROTO_SPAN = 110, 60   # 110..169: unused by iproute2's rt_protos
+RTPROT_KERNEL = 2                  # the routes the kernel adds for an address's own subnet
+RESET_NEEDS_PURGE = "needs purge: true (with the items, it also removes what was made by hand)"
 
 
 def lab_proto(lab: str) -> int:
@@ -40,6 +42,7 @@ class RouteResource(Resource):
         metric=dict(type="int"),
         table=dict(type="str"),
     )
+    module_options = dict(reset=dict(type="bool", default=False))
     result_key = "routes"
 
     def normalize(self, item, option):
@@ -77,6 +80,11 @@ class RouteResource(Resource):
 
     def key(self, item):
         return f"{item['netns'] or '-'} table {item['table']} {item['prefix']} metric {item['metric']}"
+
+    def check_items(self, items):
+        super().check_items(items)
+        if self.params.get("reset") and not self.params.get("purge"):
+            raise Invalid("reset", RESET_NEEDS_PURGE)
 
     def routes(self, ns, family) -> list[dict]:
         key = ("routes", ns, family)
@@ -205,6 +213,27 @@ class RouteResource(Resource):
                 self.op(item, "del", f"delete route {route['dst']} (table {route['table']}, metric {route['metric']}) "
                         f"in {where(ns)} (purge: no longer listed)", plan)
                 plan.state(self.key(item), self.view(item, route), None)
+        if self.params.get("reset"):
+            self.reset(listed, plan)
+
+    def reset(self, listed: set, plan):
+        """``reset``: the routes made by hand (not by nslab, not the kernel's own) in every namespace this lab made,
+        removed unless an item names them (an item's route is replaced by plan anyway)."""
+        proto = lab_proto(self.ctx.lab)
+        for ns in sorted(lab_namespaces(self.ctx)):
+            for family in (4, 6):
+                for route in self.routes(ns, family):
+                    if route["proto"] in (proto, RTPROT_KERNEL) or route["table"] == 255:
+                        continue
+                    item = dict(netns=ns, dst=route["dst"], prefix=route["prefix"], family=family,
+                                metric=route["metric"], table=route["table"], gateway=None, dev=None)
+                    if self.key(item) in listed:
+                        continue
+                    via = f" via {route['gateway']}" if route.get("gateway") else ""
+                    self.op(item, "del", f"delete route {route['dst']}{via} dev {route.get('dev') or '-'} (table "
+                            f"{route['table']}, metric {route['metric']}) in {where(ns)} (reset: made by hand, "
+                            f"proto {route['proto']})", plan)
+                    plan.state(self.key(item), self.view(item, route), None)
 
     def report(self, items, plan):
         if self.ctx.check_mode:

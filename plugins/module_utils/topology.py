@@ -226,6 +226,8 @@ def lab_topology(topo: dict) -> dict:
         lab=v.lab("nslab_lab", topo["lab"]), dns=topo["dns"], nat_backend=topo["nat_backend"],
         firewall=v.choice("nslab_firewall", topo["firewall"], firewalls.MODES),
         egress=egress, persist=_switch("nslab_persist", topo["persist"]), gateway_interface=str(gateway),
+        # nslab_reset: the re-staging also removes the routes and rules made by hand that touch the lab
+        reset=_switch("nslab_reset", topo.get("reset") or False),
         subnet=subnet, gateway=str(gateway.ip), bridge=bridge, uplink_interface=uplink_if, uplink_address=uplink_addr,
         seed=seed, stage=seed_stage(seed, stage), built=sorted(ex.built(seed, stage)),
         goal=seed_stage(seed, ex.parse_goal(seed, stage, topo.get("goal"))),
@@ -346,6 +348,11 @@ def probes(lab: dict, internet: dict | None, judge: str = "stage") -> dict:
     return dict(host=host, outside=outside)
 
 
+def _reset(lab: dict) -> dict:
+    """The ``reset`` of the calls that remove what was made by hand, given only when nslab_reset is true."""
+    return dict(reset=True) if lab.get("reset") else {}
+
+
 def _egress_steps(lab: dict) -> list[dict]:
     """The egress role's module calls (seed 002's commands in the comments)."""
     label = lab["lab"]
@@ -358,14 +365,14 @@ def _egress_steps(lab: dict) -> list[dict]:
         dict(module="bridge_port", args=dict(lab=label, bridge=lab["bridge"], purge=True,
                                              items=([dict(address=[lab["gateway_interface"]])] + lab["ports"])
                                              if lab["bridged"] else [])),
-        # ip netns exec NAME ip route add default via GATEWAY
-        dict(module="ns_route", args=dict(lab=label, items=lab["routes"], purge=True)),
+        # ip netns exec NAME ip route add default via GATEWAY (nslab_reset: and ip route del what was made by hand)
+        dict(module="ns_route", args=dict(lab=label, items=lab["routes"], purge=True, **_reset(lab))),
         # sysctl -w net.ipv4.ip_forward=1
         dict(module="ns_sysctl", enabled=lab["forwarding"] is not None, args=dict(name="net.ipv4.ip_forward",
                                                                                   value=lab["forwarding"])),
         # iptables -t nat -A POSTROUTING -s SUBNET -o UPLINK -j MASQUERADE (+ bridged traffic accepted)
         dict(module="nat_rule", args=dict(lab=label, backend=lab["nat_backend"], firewall=lab["firewall"], purge=True,
-                                          items=lab["masquerade"] + lab["forward"])),
+                                          items=lab["masquerade"] + lab["forward"], **_reset(lab))),
         # the default routes an earlier stage or a fault leaves out (ip route del default): removed last, so the
         # steps before keep the numbers they always had
         dict(module="ns_route", enabled=bool(lab["unrouted"]), args=dict(lab=label, state="absent", items=lab["unrouted"])),
@@ -383,7 +390,7 @@ def _ingress_steps(lab: dict) -> list[dict]:
              args=dict(lab=label, bridge=lab["bridge"], items=lab["hairpin"])),
         # iptables -t nat -A PREROUTING -d UPLINK -p tcp --dport PORT -j DNAT --to-destination ADDR:PORT
         dict(module="nat_rule", args=dict(lab=f"{label}-in", backend=lab["nat_backend"], firewall=lab["firewall"],
-                                          purge=True, items=lab["dnat"])),
+                                          purge=True, items=lab["dnat"], **_reset(lab))),
     ]
 
 

@@ -98,6 +98,19 @@ options:
     choices: [integrate, fail]
     default: integrate
     version_added: 1.1.0
+  reset:
+    description:
+      - With O(purge), also remove the iptables rules made by hand (by no nslab lab) that do NAT or forwarding for
+        the lab's traffic - in the C(nat) table's C(PREROUTING), C(POSTROUTING) and C(OUTPUT) and the C(filter)
+        table's C(FORWARD) - and match a subnet the items match (O(source), O(destination), the address of a
+        V(dnat)'s O(to)) or a bridge the V(forward) and V(drop) items name. Each one is listed in the actions and the
+        diff, and removed with C(iptables-restore --noflush).
+      - Re-staging an exercise with C(nslab_reset=true) uses it, so that a rule a student typed (an
+        C(iptables -t nat -A POSTROUTING -s 192.168.0.0/16 -j MASQUERADE)) does not do a later stage's work after
+        a reset to a checkpoint. Rules in nftables tables of other tools are never edited.
+    type: bool
+    default: false
+    version_added: 1.1.0
 extends_documentation_fragment:
   - nslab.net.common
   - nslab.net.common.attributes

@@ -33,6 +33,16 @@ options:
   table:
     description: Routing table, a number or V(main) / V(default) (default V(main)).
     type: str
+  reset:
+    description:
+      - With O(purge), also remove the routes made by hand (neither by nslab nor by the kernel for an address's
+        own subnet) in every namespace this O(lab) made, unless an item names them; each is listed in the
+        actions and the diff.
+      - Re-staging an exercise with C(nslab_reset=true) uses it, so that a student's own routes do not survive
+        a reset to a checkpoint.
+    type: bool
+    default: false
+    version_added: 1.1.0
 extends_documentation_fragment:
   - nslab.net.common
   - nslab.net.common.attributes

@@ -224,10 +224,17 @@ def test_every_fault_is_found_explained_and_fixed_by_its_hint(tmp_path):
             for host, pids in started.items():
                 for pid in pids:
                     klass.boxes[host].run(f"kill -KILL {pid}")
-        klass.write({host: {"nslab_faults": []} for host in hosts})
-        repaired = klass.playbook("playbooks/lab.yml")       # without the faults: repaired
+        # without the faults, and with nslab_reset: repaired, and what the hints typed that touches the lab is gone
+        klass.write({host: {"nslab_faults": [], "nslab_reset": True} for host in hosts})
+        repaired = klass.playbook("playbooks/lab.yml")
         assert repaired.returncode == 0, repaired.stdout[-3000:]
         assert all(f"{host}: 12/12 probes reachable" in repaired.stdout for host in hosts), repaired.stdout[-3000:]
+        for host, fault in fault_of.items():
+            saved = klass.boxes[host].run("iptables-save").stdout
+            typed = [line for line in saved.splitlines() if line.startswith("-A ") and "nslab" not in line
+                     and ("192.168." in line or "br0" in line)]
+            assert typed == [], (fault, typed)
+            assert "reset" not in klass.boxes[host].run("cat /etc/nslab/labs/nslab.json").stdout   # not a lab's state
 
 
 def test_a_fault_typed_by_hand_is_found_the_same_way_and_check_changes_nothing(tmp_path):

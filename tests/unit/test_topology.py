@@ -202,3 +202,25 @@ def test_a_variant_fills_the_subnet_and_its_addresses_together():
     mine = lab_variables(dict(base, nslab_gateway="172.20.0.1/16"))
     assert mine["gateway"] == "172.20.0.1/16" and mine["namespaces"] is None      # not addresses of another subnet
     assert mine["published_ports"][0]["port"] == lab_variables(base)["published_ports"][0]["port"]
+
+
+def test_nslab_reset_reaches_the_calls_that_remove_what_was_made_by_hand_and_nothing_else():
+    """nslab_reset: ns_route's and both nat_rule calls' reset (with their purge); never saved for boot (persist's
+    intent), never in the hand-out record; a value that is no boolean is named."""
+    from ansible_collections.nslab.net.plugins.filter.topology import lab_record, lab_variables
+    from ansible_collections.nslab.net.plugins.module_utils.persist import intent_text
+    from ansible_collections.nslab.net.plugins.module_utils.topology import steps
+
+    plain = steps(lab_topology(topo()))
+    assert not any("reset" in step["args"] for step in plain)
+    reset = steps(lab_topology(topo(reset="true")))
+    with_reset = [(step["module"], step["args"]["lab"]) for step in reset if step["args"].get("reset")]
+    assert with_reset == [("ns_route", "nslab"), ("nat_rule", "nslab"), ("nat_rule", "nslab-in")]
+    assert all(step["args"]["purge"] for step in reset if step["args"].get("reset"))
+    assert intent_text("nslab", "lab", reset) == intent_text("nslab", "lab", plain)
+    variables = lab_variables({"nslab_reset": True, "inventory_hostname": "h"})
+    assert variables["reset"] is True
+    assert "reset" not in lab_record(lab_topology(dict(variables, **topo())), variables)["variables"]
+    with pytest.raises(Invalid) as exc:
+        lab_topology(topo(reset="maybe"))
+    assert str(exc.value).startswith("nslab_reset: 'maybe' is not a boolean")
