@@ -20,7 +20,7 @@ from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 SPEC = dict(topology=dict(type="dict", required=True), internet=dict(type="dict"),
             results=dict(type="list", elements="dict"), record=dict(type="str", choices=["use", "ignore"], default="use"),
-            hints=dict(type="bool", default=True), host=dict(type="str"))
+            hints=dict(type="bool", default=True), host=dict(type="str"), picture=dict(type="bool", default=False))
 
 #: what the record holds besides the lab's variables, and the words a mismatch uses for them
 _HANDED = ("seed", "stage", "goal")
@@ -88,9 +88,29 @@ def check(module: AnsibleModule, session) -> dict:
     results = explain_all(session, lab, uplink, results, resend if module.params["results"] is None else None)
     if not module.params["hints"]:           # nslab_hints: false - the teacher withholds them
         results = [{k: val for k, val in r.items() if k != "hint"} for r in results]
-    return dict(changed=False, results=results, outside=outside, uplink=uplink, stage=lab["stage"], goal=lab["goal"],
-                seed=lab["seed"], recorded=handed is not None, faults=lab["faults"], fact_stages=fact_stages,
-                as_expected=all(r["as_expected"] for r in results))
+    out = dict(changed=False, results=results, outside=outside, uplink=uplink, stage=lab["stage"], goal=lab["goal"],
+               seed=lab["seed"], recorded=handed is not None, faults=lab["faults"], fact_stages=fact_stages,
+               as_expected=all(r["as_expected"] for r in results))
+    if module.params["picture"]:
+        out["picture"] = picture(module, session, lab)
+    return out
+
+
+def picture(module: AnsibleModule, session, lab: dict) -> dict:
+    """The lab as it is on the host, as graph.py models it (the class page draws it): the host (its lab links,
+    bridges, uplink, this collection's rules) and the lab's namespaces that exist; ``error`` when it cannot be read."""
+    from ansible_collections.nslab.net.plugins.module_utils.engine import Context
+    from ansible_collections.nslab.net.plugins.module_utils.graph import model
+    from ansible_collections.nslab.net.plugins.module_utils.info import namespace_info
+    from ansible_collections.nslab.net.plugins.module_utils.readers import uplink_of
+
+    try:
+        ctx = Context(module, lab["lab"], session, check_mode=True)
+        info = [namespace_info(ctx, None, True)] + [namespace_info(ctx, ns["name"], False) for ns in lab["namespaces"]
+                                                     if nsmod.ns_exists(ns["name"])]
+        return model(dict(info=info, uplink=uplink_of(info[0])), module.params["host"] or "lab")
+    except Exception as exc:  # noqa: BLE001 - the check's facts stand without their picture
+        return dict(error=f"{type(exc).__name__}: {exc}")
 
 
 def measure(session, probes: list, address: str | None) -> list:

@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A picture of a live lab from netns_info: Graphviz DOT and a Mermaid block."""
+"""A picture of a live lab from netns_info: Graphviz DOT, a Mermaid block, an inline SVG (the class page)."""
 
 from __future__ import annotations
 
+import html
 import re
 
 
@@ -123,3 +124,89 @@ def to_mermaid(info: dict, title: str = "lab") -> str:
         if edge["a"] in known and edge["b"] in known:
             out.append(f'  {edge["a"]} ---' + (f'|{edge["label"]}| ' if edge["label"] else " ") + edge["b"])
     return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------ SVG (the class page)
+_W, _H, _GAP = 170, 38, 10                  # a link's box
+_COLUMNS = dict(ns=10, ends=250, bridge=440, path=630, uplink=890, internet=1090)
+_NOTE = 230                                  # a note of the routed path (forward, NAT)
+
+
+def _svg_text(x: float, y: float, lines: list, size: int = 11, weight: str = "normal") -> str:
+    spans = "".join(f'<tspan x="{x}" dy="{0 if i == 0 else size + 2}">{html.escape(line)}</tspan>'
+                    for i, line in enumerate(lines))
+    return f'<text x="{x}" y="{y}" font-size="{size}" font-weight="{weight}">{spans}</text>'
+
+
+def to_svg(m: dict) -> str:
+    """A model (:func:`model`) drawn as one inline SVG, with no fonts or files from elsewhere: the namespaces on the
+    left, in the host the veth ends, the bridges, the routed path (forward rules, NAT) and the uplink, then the
+    internet."""
+    out, at = [], {}                 # node id -> (x, y) of its box's top left corner
+    by_id = {n["id"]: n for n in m["nodes"]}
+    y = 40
+    for box in (b for b in m["boxes"] if b["id"] != "ns_host"):
+        top, y = y, y + 32 + 13 * len(box["routes"])
+        for node in box["members"]:
+            at[node] = (_COLUMNS["ns"] + 10, y)
+            y += _H + _GAP
+        out.append(f'<rect x="{_COLUMNS["ns"]}" y="{top}" width="{_W + 20}" height="{y - top}" rx="8" '
+                   'fill="#f3f9ee" stroke="#8a8"/>')
+        out.append(_svg_text(_COLUMNS["ns"] + 8, top + 16, [box["label"], *box["routes"]], weight="bold"))
+        y += 20
+    host = next((b for b in m["boxes"] if b["id"] == "ns_host"), dict(members=[], routes=[]))
+    rows = dict(ends=70, bridge=70, path=70, uplink=70)
+    for node in host["members"]:
+        n = by_id[node]
+        col = "uplink" if n["uplink"] else "bridge" if n["kind"] == "bridge" else "ends"
+        at[node] = (_COLUMNS[col], rows[col])
+        rows[col] += _H + _GAP
+    notes = {}
+    for step in m["path"]:
+        height = 22 + 13 * len(step["lines"])
+        notes[step["id"]] = (_COLUMNS["path"], rows["path"], height)
+        rows["path"] += height + _GAP
+    bottom = max([y, *rows.values()]) + 10
+    out.insert(0, f'<rect x="{_COLUMNS["ends"] - 10}" y="40" width="{_COLUMNS["uplink"] + _W + 20 - _COLUMNS["ends"]}" '
+                  f'height="{bottom - 40}" rx="8" fill="#eef3fb" stroke="#88a"/>'
+                  + _svg_text(_COLUMNS["ends"], 58, [host.get("label", "host")], weight="bold"))
+
+    def middle(node: str, right: bool) -> tuple:
+        if node in notes:
+            x, top, height = notes[node]
+            return (x + _NOTE if right else x, top + height / 2)
+        x, top = at[node]
+        return (x + _W if right else x, top + _H / 2)
+    edges = [(e["a"], e["b"], e["label"]) for e in m["edges"] if {e["a"], e["b"]} <= set(at) | set(notes)]
+    if m["uplink"].get("interface") and _id("host", m["uplink"]["interface"]) in at:
+        edges.append((_id("host", m["uplink"]["interface"]), "internet", "uplink"))
+        ux, uy = at[_id("host", m["uplink"]["interface"])]
+        at["internet"] = (_COLUMNS["internet"], uy)
+        out.append(f'<ellipse cx="{_COLUMNS["internet"] + 60}" cy="{uy + _H / 2}" rx="60" ry="22" fill="white" stroke="#555"/>')
+        out.append(_svg_text(_COLUMNS["internet"] + 30, uy + _H / 2 + 4, ["internet"]))
+    for a, b, label in edges:
+        if a in notes and b in notes:           # one note under the other
+            x1 = x2 = notes[a][0] + _NOTE / 2
+            y1, y2 = notes[a][1] + notes[a][2], notes[b][1]
+        else:
+            (x1, y1), (x2, y2) = middle(a, True), middle(b, False) if b != "internet" else (_COLUMNS["internet"], at[b][1] + _H / 2)
+            if x2 < x1:                   # drawn left to right
+                (x1, y1), (x2, y2) = middle(b, True), middle(a, False)
+        out.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#555"/>')
+        if label:
+            out.append(_svg_text((x1 + x2) / 2 - 14, (y1 + y2) / 2 - 5, [label], size=9))
+    for node, (x, top) in at.items():
+        if node == "internet":
+            continue
+        n = by_id[node]
+        fill = "#ffe9b3" if n["kind"] == "bridge" else "#d8ecff" if n["uplink"] else "white"
+        out.append(f'<rect x="{x}" y="{top}" width="{_W}" height="{_H}" rx="5" fill="{fill}" stroke="#555"/>')
+        out.append(_svg_text(x + 6, top + 15, n["label"].split("\\n")[:2]))
+    for step in m["path"]:
+        x, top, height = notes[step["id"]]
+        out.append(f'<rect x="{x}" y="{top}" width="{_NOTE}" height="{height}" fill="#fff4f4" stroke="#a88"/>')
+        out.append(_svg_text(x + 6, top + 15, [step["label"], *step["lines"]], size=10))
+    width = _COLUMNS["internet"] + 130
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {bottom + 10}" width="{width}" '
+            f'height="{bottom + 10}" font-family="sans-serif" role="img" aria-label="{html.escape(m["title"])}">'
+            + _svg_text(10, 20, [m["title"]], size=13, weight="bold") + "".join(out) + "</svg>")

@@ -6,12 +6,14 @@
 Lab VMs and classrooms are often offline: the page loads nothing from anywhere (no CDN, no font, no image
 file), its style and its small sorting script are inside it. It shows the grid - a row per student, a
 column per graded fact, a colour and a word per cell - and under it each student's details: the facts
-with their cause, hint and evidence, and when each first passed."""
+with their cause, hint and evidence, when each first passed, and the picture of the student's lab as the grade
+found it (an inline SVG, graph.py)."""
 
 from __future__ import annotations
 
 import html
 
+from ansible_collections.nslab.net.plugins.module_utils.graph import to_svg
 from ansible_collections.nslab.net.plugins.module_utils.results import (SHORT, _facts, _grade_cell, fleet_facts,
                                                                         goal_progress, grade_word)
 
@@ -25,6 +27,7 @@ td.DONE{background:#9fe09f;font-weight:bold}td.NOT{background:#f3b7aa;font-weigh
 td.FAILED{background:#e8d27a;font-weight:bold}
 details{margin:.4em 0}code{background:#f4f4f4;padding:0 .2em}
 .cause{margin-left:1.5em}
+figure.picture{margin:.5em 0 1em 1.5em;overflow-x:auto}figure.picture svg{max-width:100%;height:auto}
 """
 
 # sorting by a column's text, or by the number in data-sort (progress), on a click on its heading or from the
@@ -84,7 +87,14 @@ def _details(rec: dict, prog: dict) -> str:
                     out.append(f'<div class="cause">evidence: <code>{_e(line)}</code></div>')
             out.append("</li>")
         out.append("</ul></li>")
-    out.append("</ul></details>")
+    out.append("</ul>")
+    drawn = rec.get("picture") or {}
+    if drawn.get("boxes") is not None:     # the lab as the grade found it on the host (lab_check's picture)
+        out.append(f'<figure class="picture">{to_svg(drawn)}<figcaption>{_e(rec["host"])} as the grade found it'
+                   "</figcaption></figure>")
+    elif drawn.get("error"):
+        out.append(f'<p class="cause">no picture: {_e(drawn["error"])}</p>')
+    out.append("</details>")
     return "\n".join(out)
 
 

@@ -175,7 +175,8 @@ def fleet_results(records: list, hosts: list | None = None, outside: list | None
             **{key: rec[key] for key in ("seed", "goal") if rec.get(key) not in (None, "")},
             **({"reached": reached(list(rec["stages"]), dict(rec.get("fact_stages") or {}), rec["results"])}
                if measured and rec.get("stages") else {}),
-            results=[_probe(r) for r in rec.get("results") or []], failure=failure))
+            results=[_probe(r) for r in rec.get("results") or []], failure=failure,
+            **({"picture": rec["picture"]} if isinstance(rec.get("picture"), dict) else {})))
     return out
 
 

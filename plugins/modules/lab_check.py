@@ -56,6 +56,13 @@ options:
   host:
     description: The lab host's inventory name, for the hints that name it (C(--limit HOST)).
     type: str
+  picture:
+    description:
+      - V(true) also returns RV(picture), the lab as it is on the host (the host's lab links, bridges, uplink and
+        this collection's rules; the lab's namespaces and their links), for the class page of C(playbooks/grade.yml).
+    type: bool
+    default: false
+    version_added: 1.1.0
 extends_documentation_fragment:
   - nslab.net.common.info_attributes
 seealso:
@@ -134,6 +141,14 @@ faults:
   returned: success
   type: list
   elements: dict
+picture:
+  description:
+    - With O(picture), the lab as it is on the host, ready to draw - C(title), C(boxes) (the namespaces and the
+      host, each with its C(members) and default routes), C(nodes) (the links with their addresses), C(edges)
+      (veth pairs, bridge ports, the routed path), C(path) (the forward and NAT rules) and C(uplink) - or C(error)
+      when it could not be read.
+  returned: when O(picture) is true
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -49,14 +49,21 @@ def student_inventory(klass, tmp_path) -> str:
 
 
 class Page(html.parser.HTMLParser):
-    """The class page's grid as the browser left it: header cells and the rows' cells, in order."""
+    """The class page's grid as the browser left it: header cells and the rows' cells, in order; each student's
+    details (by id) with the texts of the picture drawn in them."""
 
     def __init__(self):
         super().__init__()
         self.head, self.rows, self.cell, self.section, self.links = [], [], None, None, []
+        self.details, self.student, self.in_svg = {}, None, False
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if tag == "details":
+            self.student = attrs.get("id")
+            self.details[self.student] = []
+        elif tag == "svg" and self.student:
+            self.in_svg = True
         if tag in ("thead", "tbody"):
             self.section = tag
         elif tag == "tr" and self.section == "tbody":
@@ -70,6 +77,8 @@ class Page(html.parser.HTMLParser):
     def handle_data(self, data):
         if self.cell is not None:
             self.cell += data
+        if self.in_svg and data.strip():
+            self.details[self.student].append(data.strip())
 
     def handle_endtag(self, tag):
         if tag == "th" and self.section == "thead":
@@ -80,6 +89,8 @@ class Page(html.parser.HTMLParser):
             self.cell = None
         if tag in ("thead", "tbody"):
             self.section = None
+        if tag == "svg":
+            self.in_svg = False
 
 
 def browse(page: str, fragment: str, tmp_path, screenshot: str | None = None) -> tuple[Page, list]:
@@ -195,6 +206,10 @@ def test_a_class_handed_out_checked_by_students_and_graded(tmp_path):
         assert {row[0] for row in page.rows[:2]} == {"s-fwd", "s-var"} and len(page.rows) == 4, page.rows  # done first
         assert all(len(row) == len(page.head) for row in page.rows)
         assert page.links == [] and requests == [], (page.links, requests)
+        # each student's lab as the grade found it: s-var's own subnet, seed 000's cables on s-000
+        assert sorted(page.details) == sorted(CLASS), page.details.keys()
+        assert "br0 (bridge)" in page.details["s-var"] and subnets["s-var"] in page.details["s-var"], page.details["s-var"]
+        assert "ceth1 (veth)" in page.details["s-000"] and "internet" in page.details["s-fwd"], page.details
         assert os.path.getsize(os.path.join(ARTIFACTS, "class-page.png")) > 10000
         fetching = tmp_path / "fetching.html"          # the same look at a page that does fetch: it is seen
         fetching.write_text('<!DOCTYPE html><img src="http://203.0.113.99/logo.png">')

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.nslab.net.plugins.module_utils.graph import model, to_dot, to_mermaid
+from ansible_collections.nslab.net.plugins.module_utils.graph import model, to_dot, to_mermaid, to_svg
 
 
 def link(name, kind, **kw):
@@ -64,3 +64,18 @@ def test_the_readme_shows_the_committed_picture():
     with open(os.path.join(repo, "docs", "lab1.mmd")) as fh:
         picture = fh.read()
     assert f"```mermaid\n{picture}```\n" in readme
+
+
+def test_the_class_page_picture_is_one_svg_with_every_link_and_the_path_out():
+    import xml.etree.ElementTree as ET
+
+    svg = to_svg(model(INFO, "student<1>"))
+    root = ET.fromstring(svg)                                   # well formed, the title escaped
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}tspan")]
+    for text in ("student<1>", "netns1", "default via 192.168.0.1", "ceth0 (veth)", "192.168.0.2/16", "veth0 (veth)",
+                 "br0 (bridge)", "192.168.0.1/16", "NAT (iptables)", "dnat -> 192.168.0.2:5000 (publish netns1)",
+                 "eth0 (veth)", "internet", "veth pair", "port", "routed", "uplink"):
+        assert text in texts, text
+    lines = list(root.iter("{http://www.w3.org/2000/svg}line"))
+    assert len(lines) == len(model(INFO)["edges"]) + 1          # every edge, and the uplink to the internet
+    assert "href" not in svg and "url(" not in svg               # nothing from elsewhere
