@@ -90,7 +90,8 @@ def check(module: AnsibleModule, session) -> dict:
         results = [{k: val for k, val in r.items() if k != "hint"} for r in results]
     out = dict(changed=False, results=results, outside=outside, uplink=uplink, stage=lab["stage"], goal=lab["goal"],
                seed=lab["seed"], recorded=handed is not None, faults=lab["faults"], fact_stages=fact_stages,
-               as_expected=all(r["as_expected"] for r in results))
+               as_expected=all(r["as_expected"] for r in results),
+               host_checks=record.checks_run(lab["lab"], lab["goal"]["name"]))
     if module.params["picture"]:
         out["picture"] = picture(module, session, lab)
     return out

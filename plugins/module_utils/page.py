@@ -71,6 +71,9 @@ def _details(rec: dict, prog: dict) -> str:
     if rec["status"] != "ok" or not rec["measured"]:
         out.append(f'<p class="cause">could not check: {_e((rec.get("failure") or {}).get("msg"))}</p>')
     first = (prog or {}).get("first_passed") or {}
+    if prog and "check_runs" in prog:
+        out.append(f'<p class="cause">checks run for this goal: {_e(prog["checks"])} ({_e(prog["check_runs"])} with '
+                   f'check.yml, {_e(prog["host_checks"])} with nslab-check on the host, as its log says)</p>')
     out.append("<ul>")
     for fact, probes in _facts(rec).items():
         when = f' (first passed {_e(first[fact])})' if fact in first else ""

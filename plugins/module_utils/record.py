@@ -25,6 +25,9 @@ DIRECTORY = "/etc/nslab/labs"
 #: private /run
 COMMAND, SANDBOX_COMMAND = "/usr/local/sbin/nslab-check", "/run/nslab/sbin/nslab-check"
 ENGINE, SANDBOX_ENGINE = "/usr/local/lib/nslab-check/nslab-engine.pyz", "/run/nslab/lib/check/nslab-engine.pyz"
+#: the log of the student's nslab-check runs on the host (a line each: when, the goal, the word), which the grade
+#: counts; removed with the record
+CHECKS, SANDBOX_CHECKS = "/var/log/nslab-check", "/run/nslab/log"
 SCRIPT = """#!/bin/sh
 # nslab-check: this lab host's facts checked against the student's goal, each one not yet done explained
 # (written by nslab.net's lab.yml with the hand-out; the same checks as playbooks/check.yml). Root needed.
@@ -46,6 +49,37 @@ SPEC = dict(
 
 def path(lab: str, root: str = "") -> str:
     return f"{root}{DIRECTORY}/{lab}.json"
+
+
+def checks_log(lab: str, root: str = "") -> str:
+    from ansible_collections.nslab.net.plugins.module_utils.persist import SANDBOX_MARK
+
+    return f"{root}{SANDBOX_CHECKS if os.path.exists(f'{root}{SANDBOX_MARK}') else CHECKS}/{lab}.jsonl"
+
+
+def add_check(lab: str, line: dict, root: str = "") -> None:
+    """One nslab-check run appended to the host's log of them (raises OSError)."""
+    where = checks_log(lab, root)
+    os.makedirs(os.path.dirname(where), mode=0o755, exist_ok=True)
+    with open(where, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, sort_keys=True) + "\n")
+
+
+def checks_run(lab: str, goal: str | None, root: str = "") -> int:
+    """How many times the student ran nslab-check on the host for ``goal`` (as the host's log says: the student is
+    root there, so it is their word, shown as such; lines of another goal, or cut short, do not count)."""
+    try:
+        with open(checks_log(lab, root), encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return 0
+    count = 0
+    for text in lines:
+        try:
+            count += json.loads(text).get("goal") == goal
+        except (ValueError, AttributeError):
+            continue
+    return count
 
 
 def text(options: dict) -> str:
@@ -165,6 +199,7 @@ class Record:
         if self.changed:
             if self.want is None:
                 remove_file(self.where)
+                remove_file(checks_log(self.lab, self.root))
                 for directory in (os.path.dirname(self.where), os.path.dirname(os.path.dirname(self.where))):
                     with contextlib.suppress(OSError):       # only when empty: another lab's record stays
                         os.rmdir(directory)

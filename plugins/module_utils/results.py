@@ -176,7 +176,8 @@ def fleet_results(records: list, hosts: list | None = None, outside: list | None
             **({"reached": reached(list(rec["stages"]), dict(rec.get("fact_stages") or {}), rec["results"])}
                if measured and rec.get("stages") else {}),
             results=[_probe(r) for r in rec.get("results") or []], failure=failure,
-            **({"picture": rec["picture"]} if isinstance(rec.get("picture"), dict) else {})))
+            **({"picture": rec["picture"]} if isinstance(rec.get("picture"), dict) else {}),
+            **({"host_checks": int(rec["host_checks"])} if str(rec.get("host_checks", "")).isdigit() else {})))
     return out
 
 
@@ -340,10 +341,11 @@ def history_line(rec: dict, kind: str, when: str) -> dict:
                 facts=facts)
 
 
-def progress(lines: list, goal: str | None = None) -> dict:
+def progress(lines: list, goal: str | None = None, host_checks: int = 0) -> dict:
     """A student's progress from their history's lines (those of ``goal`` when given: an earlier assignment's do not
-    count): the checks and grades run, when each fact first came out as expected, and the first time the student
-    was DONE."""
+    count): the checks run (``checks``: check.yml's, ``check_runs``, and the ``host_checks`` nslab-check runs on the
+    host that lab_check counted), the grades, when each fact first came out as expected, and the first time the
+    student was DONE."""
     first: dict = {}
     done_at = None
     lines = [line for line in lines if isinstance(line, dict) and (goal is None or line.get("goal") == goal)]
@@ -353,7 +355,8 @@ def progress(lines: list, goal: str | None = None) -> dict:
                 first[fact] = line.get("time")
         if done_at is None and str(line.get("word", "")).startswith("DONE"):
             done_at = line.get("time")
-    return dict(checks=sum(1 for line in lines if line.get("kind") == "check"),
+    runs = sum(1 for line in lines if line.get("kind") == "check")
+    return dict(checks=runs + host_checks, check_runs=runs, host_checks=host_checks,
                 grades=sum(1 for line in lines if line.get("kind") == "grade"), first_passed=first, done_at=done_at)
 
 

@@ -141,6 +141,13 @@ faults:
   returned: success
   type: list
   elements: dict
+host_checks:
+  description:
+    - How many times the student ran C(nslab-check) on the host for this goal, as the host's log of those runs says
+      (C(/var/log/nslab-check/LAB.jsonl); on a sandbox host under its private C(/run/nslab/log)). The student is root
+      there: it is informational, never graded.
+  returned: success
+  type: int
 picture:
   description:
     - With O(picture), the lab as it is on the host, ready to draw - C(title), C(boxes) (the namespaces and the

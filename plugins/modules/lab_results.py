@@ -89,11 +89,12 @@ removed:
 progress:
   description:
     - For O(kind=check) and O(kind=grade), each host's progress from its history lines of the same goal -
-      C(checks) and C(grades) run, C(first_passed) (each fact's first time as expected), C(done_at) (the first
-      time it was DONE).
+      C(checks) run (C(check_runs) of C(playbooks/check.yml) and C(host_checks), the student's C(nslab-check) runs
+      on the host that M(nslab.net.lab_check) counted), C(grades) run, C(first_passed) (each fact's first time as
+      expected), C(done_at) (the first time it was DONE).
   returned: success
   type: dict
-  sample: {"student01": {"checks": 3, "grades": 1, "first_passed": {"namespace -> host": "2026-12-07T09:12:03Z"},
+  sample: {"student01": {"checks": 3, "check_runs": 2, "host_checks": 1, "grades": 1, "first_passed": {"namespace -> host": "2026-12-07T09:12:03Z"},
            "done_at": null}}
 """
 
@@ -135,7 +136,7 @@ def _history(directory: str, fleet: list, kind: str, write: bool) -> dict:
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
             with open(path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(line, sort_keys=True) + "\n")
-        out[rec["host"]] = progress(lines + [line], rec.get("goal"))
+        out[rec["host"]] = progress(lines + [line], rec.get("goal"), rec.get("host_checks") or 0)
     return out
 
 

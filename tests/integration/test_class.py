@@ -194,7 +194,7 @@ def test_a_class_handed_out_checked_by_students_and_graded(tmp_path):
         rows = grade_rows(graded.stdout, CLASS)
         assert rows["s-fwd"][:4] == ["DONE", "4/4", "masquerade", "forward"], rows
         assert rows["s-var"][:4] == ["DONE", "5/5", "masquerade", "masquerade"], rows
-        assert rows["s-fwd"][-2:] == ["2", "-"], rows                                  # two checks by the student
+        assert rows["s-fwd"][-2:] == ["4", "-"], rows         # the student's checks: two check.yml, two nslab-check
         history = [json.loads(line) for line in (results / "history" / "s-fwd.jsonl").read_text().splitlines()]
         assert [(h["kind"], h["word"]) for h in history] == [("check", "NOT YET 3/4"), ("grade", "NOT YET 3/4"),
                                                              ("check", "DONE 4/4"), ("grade", "DONE 4/4")]

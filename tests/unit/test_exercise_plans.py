@@ -295,7 +295,7 @@ def test_history_gives_each_student_s_progress():
              mr.history_line(after, "grade", "T3")]
     assert lines[0]["facts"]["namespace -> uplink"] is False and lines[0]["word"] == "NOT YET 3/4"
     got = mr.progress(lines)
-    assert got == dict(checks=2, grades=1, done_at="T2", first_passed={
+    assert got == dict(checks=2, check_runs=2, host_checks=0, grades=1, done_at="T2", first_passed={
         "host -> namespace": "T1", "namespace -> host": "T1", "namespace -> namespace": "T1",
         "namespace -> uplink": "T2"})
 
@@ -329,7 +329,7 @@ def test_progress_counts_the_current_goal_only():
              dict(time="T2", kind="check", goal="forward", word="NOT YET 3/4", facts={"namespace -> uplink": False}),
              "not a line", dict(time="T3", kind="check", goal="forward", word="DONE 4/4",
                                 facts={"namespace -> uplink": True})]
-    assert mr.progress(lines, "forward") == dict(checks=2, grades=0, done_at="T3",
+    assert mr.progress(lines, "forward") == dict(checks=2, check_runs=2, host_checks=0, grades=0, done_at="T3",
                                                  first_passed={"namespace -> uplink": "T3"})
 
 

@@ -66,3 +66,23 @@ def test_the_check_fills_what_is_unset_from_the_record_and_names_what_disagrees(
     assert str(err.value).startswith("nslab_seed: this host was handed seed000 stage veth, goal forward")
     assert "you asked about nslab_seed='seed002'" in str(err.value)
     assert with_record(unset, None) == unset                                    # no record: the variables alone
+
+
+def test_the_students_checks_on_the_host_are_counted_per_goal_and_go_with_the_record(tmp_path):
+    from ansible_collections.nslab.net.plugins.module_utils.results import progress
+
+    root = str(tmp_path)
+    rec.Record(options(), root).plan().apply()
+    assert rec.checks_run("nslab", "forward", root) == 0
+    for goal in ("forward", "forward", "route"):
+        rec.add_check("nslab", dict(time="t", goal=goal, word="NOT YET 3/4"), root)
+    with open(rec.checks_log("nslab", root), "a", encoding="utf-8") as fh:
+        fh.write('{"goal": "forw')                           # a line cut short does not count
+    assert rec.checks_run("nslab", "forward", root) == 2 and rec.checks_run("nslab", "route", root) == 1
+    assert rec.checks_log("nslab", root) == f"{root}/var/log/nslab-check/nslab.jsonl"
+    # the grade's count: check.yml's runs of the goal and the host's
+    lines = [dict(kind="check", goal="forward"), dict(kind="grade", goal="forward"), dict(kind="check", goal="route")]
+    assert progress(lines, "forward", host_checks=2) == dict(checks=3, check_runs=1, host_checks=2, grades=1,
+                                                              first_passed={}, done_at=None)
+    rec.Record(dict(lab="nslab", state="absent"), root).plan().apply()
+    assert not (tmp_path / "var" / "log" / "nslab-check" / "nslab.jsonl").exists()
