@@ -38,6 +38,10 @@ def _start(target: str, logs: str) -> tuple[subprocess.Popen, float]:
     log = open(os.path.join(logs, f"{target}.log"), "w")  # pylint: disable=consider-using-with
     # the stage's own run id (hostnet.py): its leftover check counts its processes, not a neighbour's
     env = dict(os.environ, NSLAB_RUN_ID=f"{os.environ.get('NSLAB_RUN_ID', 'stages')}.{target}")
+    # the collection's sources compiled once for every stage, not again in each of the thousands of module and playbook
+    # runs (a machine may set PYTHONDONTWRITEBYTECODE); the bytecode kept under .cache, out of the source tree
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", os.path.join(os.getcwd(), ".cache", "pycache"))
     proc = subprocess.Popen(["make", "--no-print-directory", target], stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=env)
     log.close()

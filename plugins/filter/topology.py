@@ -42,15 +42,17 @@ description:
     names C(nslab_faults) hands out), and C(nslab.net.lab_variables) (a lab
     host's topology from its C(nslab_) variables, C(hostvars[inventory_hostname]) - what C(playbooks/lab.yml) builds
     and C(playbooks/check.yml) checks; an C(nslab_) variable the collection does not know, a typo, fails it, naming
-    the closest one) and C(nslab.net.unknown_variables) (the same check as a list of messages, empty when every
-    C(nslab_) variable of a host's is known).
+    the closest one), C(nslab.net.unknown_variables) (the same check as a list of messages, empty when every
+    C(nslab_) variable of a host's is known) and C(nslab.net.lab_records) (the fleet records of C(playbooks/lab.yml),
+    the input of C(nslab.net.fleet_results), from what its build play left on each lab host, given
+    C(ansible_play_hosts_all), C(hostvars) and C(ansible_check_mode)).
 positional: _input
 options:
   _input:
     description:
       - Dictionary with C(lab), C(namespaces), C(gateway), C(bridge), C(dns), C(uplink_interface), C(uplink_address),
         C(egress), C(nat_backend), C(firewall), C(persist), C(published_ports), C(demo_services), C(demo_python),
-        C(seed), C(stage), C(goal) and C(faults) (docs/EXERCISES.md).
+        C(seed), C(stage), C(goal), C(faults) and C(reset) (docs/EXERCISES.md).
       - A key given as null takes the default lab's value (the roles' defaults); a missing list is empty.
     type: dict
     required: true
@@ -123,6 +125,40 @@ def unknown_variables(hostvars) -> list:
         out.append(f"{name}: not a variable of nslab.net; " + (
             f"did you mean nslab_{meant}?" if distance <= max(2, len(typed) // 3) else
             'its variables are listed in the README ("The lab")'))
+    return out
+
+
+def lab_records(hosts, hostvars, check_mode=False) -> list:
+    """lab.yml's fleet records (the input of nslab.net.fleet_results), one per lab host, from what the build play left
+    on each (``nslab_reach``, ``nslab_plan``, ``nslab_built``, ``nslab_failure``): one template for the fleet, not a
+    task per host. A host that did not get through the build play (it failed outside its rescue) has none, and
+    fleet_results names it."""
+    from ansible.module_utils.parsing.convert_bool import boolean
+
+    out = []
+    for host in hosts or []:
+        found = hostvars.get(host) or {}
+        reach, built, failure = found.get("nslab_reach"), found.get("nslab_built"), found.get("nslab_failure")
+        unreachable = isinstance(reach, dict) and bool(reach.get("unreachable"))
+        if not isinstance(reach, dict) or not (unreachable or failure or isinstance(built, dict)):
+            continue
+        plan = found.get("nslab_plan") or {}
+        state = found.get("nslab_state") or "present"
+        measured = (state != "absent" and not check_mode and isinstance(built, dict) and not built.get("skipped")
+                    and not built.get("failed") and not failure and not unreachable)
+        if not failure and unreachable:
+            failure = dict(stage="connect", task="", msg=reach.get("msg") or "unreachable", unreachable=True)
+        faults = [f["fault"] for f in plan.get("faults") or []]
+        last = built["results"][-1] if measured else {}
+        out.append(dict(
+            host=host, state=state, check_mode=bool(check_mode),
+            # a lab handed out with faults is built as asked: its facts not as expected do not fail the run
+            strict=boolean(found.get("nslab_report_strict", True), strict=False) and not faults,
+            lab_stage=(plan.get("stage") or {}).get("name"), faults=faults,
+            results=last.get("results") if measured else None, failure=failure or None,
+            outside=with_uplink(_probes(plan, found.get("nslab_report_internet") or None)["outside"],
+                                last["uplink"]["address"]) if measured else [],
+            outside_client=found.get("nslab_outside_client") or "localhost"))
     return out
 
 
@@ -245,5 +281,5 @@ class FilterModule:
     def filters(self):
         return dict(lab_topology=lab_topology, lab_probes=lab_probes, lab_steps=lab_steps,
                     lab_persist=lab_persist, with_uplink=with_uplink, lab_variables=lab_variables, lab_record=lab_record,
-                    sandbox_hosts=sandbox_hosts, fault_names=fault_names,
+                    sandbox_hosts=sandbox_hosts, fault_names=fault_names, lab_records=lab_records,
                     unknown_variables=unknown_variables)
