@@ -145,7 +145,7 @@ host_checks:
   description:
     - How many times the student ran C(nslab-check) on the host for this goal, as the host's log of those runs says
       (C(/var/log/nslab-check/LAB.jsonl); on a sandbox host under its private C(/run/nslab/log)). The student is root
-      there: it is informational, never graded.
+      there, so it is informational, never graded.
   returned: success
   type: int
 picture:
