@@ -107,8 +107,8 @@ def picture(module: AnsibleModule, session, lab: dict) -> dict:
 
     try:
         ctx = Context(module, lab["lab"], session, check_mode=True)
-        info = [namespace_info(ctx, None, True)] + [namespace_info(ctx, ns["name"], False) for ns in lab["namespaces"]
-                                                     if nsmod.ns_exists(ns["name"])]
+        names = [ns["name"] for ns in lab["namespaces"] if nsmod.ns_exists(ns["name"])]
+        info = [namespace_info(ctx, None, True)] + [namespace_info(ctx, name, False) for name in names]
         return model(dict(info=info, uplink=uplink_of(info[0])), module.params["host"] or "lab")
     except Exception as exc:  # noqa: BLE001 - the check's facts stand without their picture
         return dict(error=f"{type(exc).__name__}: {exc}")

@@ -951,10 +951,11 @@ class NatResource(Resource):
         for scope in getattr(self, "scopes", []):
             for family in sorted({family for family, _table, _line in scope["by_hand"]}):
                 backend = scope["ipt"][family]
-                text = "".join(f"*{table}\n" + "".join(f"-D {line[len('-A '):]}\n" for fam, tab, line in scope["by_hand"]
-                                                          if fam == family and tab == table) + "COMMIT\n"
-                               for table in RESET_CHAINS if any(fam == family and tab == table
-                                                                for fam, tab, _line in scope["by_hand"]))
+                deletes = {}                    # table -> its -D lines, one iptables-restore for the family
+                for fam, table, line in scope["by_hand"]:
+                    if fam == family:
+                        deletes.setdefault(table, []).append(f"-D {line[len('-A '):]}\n")
+                text = "".join(f"*{table}\n" + "".join(lines) + "COMMIT\n" for table, lines in deletes.items())
                 plan.ops.append((f"{backend.restore} --noflush in {where(scope['ns'])} (reset)",
                                  lambda b=backend, t=text: b.write(t)))
             if not scope["remove"] and not scope["add"]:

@@ -82,7 +82,7 @@ def test_the_students_checks_on_the_host_are_counted_per_goal_and_go_with_the_re
     assert rec.checks_log("nslab", root) == f"{root}/var/log/nslab-check/nslab.jsonl"
     # the grade's count: check.yml's runs of the goal and the host's
     lines = [dict(kind="check", goal="forward"), dict(kind="grade", goal="forward"), dict(kind="check", goal="route")]
-    assert progress(lines, "forward", host_checks=2) == dict(checks=3, check_runs=1, host_checks=2, grades=1,
-                                                              first_passed={}, done_at=None)
+    counted = progress(lines, "forward", host_checks=2)
+    assert counted == dict(checks=3, check_runs=1, host_checks=2, grades=1, first_passed={}, done_at=None)
     rec.Record(dict(lab="nslab", state="absent"), root).plan().apply()
     assert not (tmp_path / "var" / "log" / "nslab-check" / "nslab.jsonl").exists()
