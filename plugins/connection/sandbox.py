@@ -53,6 +53,7 @@ notes:
 
 import inspect
 import os
+import re
 import subprocess
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
@@ -65,17 +66,18 @@ from ansible_collections.nslab.net.plugins.module_utils.sandbox import Sandbox
 
 display = Display()
 
-#: the end of an AnsiballZ wrapper: the cache of compiled code goes in just before it
-_MAIN = b'\nif __name__ == "__main__":'
+#: the end of an AnsiballZ wrapper (ansible-core 2.18 quotes it with ', 2.19 on with "): the cache goes in before it
+_MAIN = re.compile(rb"""\nif __name__ == (['"])__main__\1:""")
 _INSTALL = inspect.getsource(pycode.install).replace("def install(", "def _nslab_pycode_install(", 1)
 
 
 def with_pycode_cache(payload: bytes, directory: str) -> bytes:
     """A pipelined AnsiballZ wrapper that loads its sources' compiled code from ``directory`` (module_utils/pycode.py);
     anything else as it is."""
-    end = payload.rfind(_MAIN)
-    if not directory or end < 0 or b"_ANSIBALLZ_WRAPPER = True" not in payload:
+    ends = list(_MAIN.finditer(payload)) if directory and b"_ANSIBALLZ_WRAPPER = True" in payload else []
+    if not ends:
         return payload
+    end = ends[-1].start()
     hook = (f"\n\n{_INSTALL}\n\ntry:\n    _nslab_pycode_install({directory!r})\n"
             "except Exception:  # the cache only saves time: without it the payload compiles as always\n    pass\n")
     return payload[:end] + hook.encode() + payload[end:]

@@ -131,8 +131,8 @@ def unknown_variables(hostvars) -> list:
 def lab_records(hosts, hostvars, check_mode=False) -> list:
     """lab.yml's fleet records (the input of nslab.net.fleet_results), one per lab host, from what the build play left
     on each (``nslab_reach``, ``nslab_plan``, ``nslab_built``, ``nslab_failure``): one template for the fleet, not a
-    task per host. A host that did not get through the build play (it failed outside its rescue) has none, and
-    fleet_results names it."""
+    task per host. A host lost during its build (unreachable: no rescue runs) has the failure that says so; one that
+    never got to its build (it failed before) has none, and fleet_results names it."""
     from ansible.module_utils.parsing.convert_bool import boolean
 
     out = []
@@ -144,10 +144,16 @@ def lab_records(hosts, hostvars, check_mode=False) -> list:
             continue
         plan = found.get("nslab_plan") or {}
         state = found.get("nslab_state") or "present"
-        measured = (state != "absent" and not check_mode and isinstance(built, dict) and not built.get("skipped")
-                    and not built.get("failed") and not failure and not unreachable)
         if not failure and unreachable:
             failure = dict(stage="connect", task="", msg=reach.get("msg") or "unreachable", unreachable=True)
+        elif not failure and isinstance(built, dict) and (built.get("unreachable") or built.get("failed")):
+            # lost during the build (no rescue runs for an unreachable host)
+            failure = dict(stage="teardown" if state == "absent" else "build", task="", msg=built.get("msg") or (
+                "unreachable" if built.get("unreachable") else "failed"), unreachable=bool(built.get("unreachable")))
+        steps = built.get("results") if isinstance(built, dict) else None
+        measured = (state != "absent" and not check_mode and not failure and not built.get("skipped")
+                    and isinstance(steps, list) and bool(steps) and isinstance(steps[-1], dict)
+                    and isinstance(steps[-1].get("results"), list))
         faults = [f["fault"] for f in plan.get("faults") or []]
         last = built["results"][-1] if measured else {}
         out.append(dict(
@@ -157,7 +163,7 @@ def lab_records(hosts, hostvars, check_mode=False) -> list:
             lab_stage=(plan.get("stage") or {}).get("name"), faults=faults,
             results=last.get("results") if measured else None, failure=failure or None,
             outside=with_uplink(_probes(plan, found.get("nslab_report_internet") or None)["outside"],
-                                last["uplink"]["address"]) if measured else [],
+                                (last.get("uplink") or {}).get("address")) if measured else [],
             outside_client=found.get("nslab_outside_client") or "localhost"))
     return out
 

@@ -36,6 +36,8 @@ def addr_kwargs(cidr: str) -> dict:
 
 NUD_NOARP = 0x40
 NUD_PERMANENT = 0x80
+#: the least MTU of a link that carries IPv6 (RFC 8200); the kernel refuses an IPv6 address on a smaller one
+IPV6_MIN_MTU = 1280
 
 
 def forget_neighbours(ctx, namespaces, addresses: set, text: str) -> int:
@@ -221,6 +223,11 @@ class VethResource(LinkBase):
         item["peer_address"] = v.interfaces(option("peer_address"), item.get("peer_address"))
         item["mtu"] = v.integer(option("mtu"), item.get("mtu"), 68, 65535)
         item["up"] = item.get("up") is not False
+        six = [a for a in (item["address"] or []) + (item["peer_address"] or []) if ipaddress.ip_interface(a).version == 6]
+        if item["mtu"] and item["mtu"] < IPV6_MIN_MTU and six:
+            raise Invalid(option("mtu"), f"{item['mtu']} is below {IPV6_MIN_MTU}, the least a link with an IPv6 address "
+                                         f"may have (the kernel refuses {six[0]} there): give mtu {IPV6_MIN_MTU} or more, "
+                                         "or only IPv4 addresses")
         if item.get("peer") and item["peer"] == item["name"] and item["peer_netns"] == item["netns"]:
             raise Invalid(option("peer"), "the two ends cannot have the same name in the same namespace")
         if state == "absent":

@@ -712,27 +712,43 @@ def pick_variant(ns, family, tools, legacy_tables: bool):
 
 
 def touches(line: str, nets: list, ifaces: set) -> str | None:
-    """What of the lab an iptables-save rule line matches (``source 192.168.0.0/16``, ``bridge br0``), or None: an
-    address (-s, -d, --to-destination, --to-source) overlapping one of ``nets``, an interface (-i, -o) in ``ifaces``."""
+    """What of the lab an iptables-save rule line matches (``subnet 192.168.0.0/16``, ``interface br0``), or None: an
+    address (-s, -d, --to-destination, --to-source) overlapping one of ``nets``, an interface (-i, -o) in ``ifaces``;
+    a match negated with ``!`` (a rule for everything but the lab) does not count."""
     try:
         words = shlex.split(line)
     except ValueError:
         return None
-    for flag, value in zip(words, words[1:]):
+    for index, (flag, value) in enumerate(zip(words, words[1:])):
+        if index and words[index - 1] == "!":
+            continue
         if flag in ("-i", "-o") and value in ifaces:
-            return f"bridge {value}"
+            return f"interface {value}"
         if flag in ("-s", "-d", "--to-destination", "--to-source"):
-            address = value.split("-", 1)[0]
-            if flag.startswith("--to") and address.count(":") == 1:
-                address = address.split(":", 1)[0]           # 192.168.0.2:5000
+            address = value.split("-", 1)[0]                  # a range: its first address
+            if flag.startswith("--to"):                      # 192.168.0.2:5000, [fd00::2]:80
+                address = address[1:].split("]", 1)[0] if address.startswith("[") else (
+                    address.split(":", 1)[0] if address.count(":") == 1 else address)
             try:
-                net = ipaddress.ip_network(address.strip("[]"), strict=False)
+                net = ipaddress.ip_network(address, strict=False)
             except ValueError:
                 continue
             hit = next((n for n in nets if n.version == net.version and n.overlaps(net)), None)
             if hit is not None:
                 return f"subnet {hit}" if hit.num_addresses > 1 else f"address {hit.network_address}"
     return None
+
+
+def reset_match(option: str, values) -> tuple[list, set]:
+    """nat_rule's ``reset``: (networks, interface names), each entry a CIDR or an address, or an interface name."""
+    nets, ifaces = [], set()
+    for index, value in enumerate(values or []):
+        value = str(value).strip()
+        try:
+            nets.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            ifaces.add(v.ifname(f"{option}[{index}]", value))
+    return nets, ifaces
 
 
 def lab_rules(scope) -> dict:
@@ -757,7 +773,7 @@ class NatResource(Resource):
         uplink=dict(type="bool", default=False),
         firewall=dict(type="str", choices=list(firewalls.MODES), default="integrate"),
     )
-    module_options = dict(reset=dict(type="bool", default=False))
+    module_options = dict(reset=dict(type="list", elements="str", default=[]))
     result_key = "rules"
     #: what ``uplink`` fills in, per rule type
     UPLINK_FILLS = dict(masquerade="out_interface", snat="out_interface", dnat="destination")
@@ -837,6 +853,7 @@ class NatResource(Resource):
         super().check_items(items)
         if self.params.get("reset") and not self.params.get("purge"):
             raise Invalid("reset", RESET_NEEDS_PURGE)
+        reset_match("reset", self.params.get("reset"))
         wanted = {}
         for index, item in enumerate(items):
             if item["backend"] != "auto":
@@ -917,17 +934,13 @@ class NatResource(Resource):
                     plan.do(f"delete {entry['type']} rule {key} in {where(scope['ns'])} ({scope['backend']}; "
                             "purge: no longer listed)")
         if self.params.get("reset"):
-            self.reset(items, plan)
+            self.reset(plan)
 
-    def reset(self, items, plan):
+    def reset(self, plan):
         """``reset``: the iptables rules made by hand (by no nslab lab) in the nat table's PREROUTING, POSTROUTING
-        and OUTPUT and the filter table's FORWARD that match a subnet the items match (source, destination, a DNAT
-        target) or a bridge the items forward on, removed (:func:`touches`); each one in the actions and the diff."""
-        nets = [ipaddress.ip_network(item[field]) for item in items for field in ("source", "destination")
-                if item[field] and not (item["type"] == "dnat" and field == "destination")]
-        nets += [ipaddress.ip_network(item["to"][0]) for item in items if item["type"] == "dnat"]
-        ifaces = {item[field] for item in items if item["type"] in ("forward", "drop")
-                  for field in ("in_interface", "out_interface") if item[field] and not item[field].startswith("!")}
+        and OUTPUT and the filter table's FORWARD that match one of the subnets or interfaces it names
+        (:func:`touches`), removed; each one in the actions and the diff. Read in every namespace purge looks in."""
+        nets, ifaces = reset_match("reset", self.params["reset"])
         for scope in self.scopes:
             for family, state in sorted(scope["ipt_state"].items()):
                 for table, line in state.by_hand:

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 def install(directory: str) -> bool:
     """Let ``zipimport`` take compiled code from ``directory`` (made 0700 when missing); False when not used."""
+    import contextlib
     import hashlib
     import marshal
     import os
     import stat
     import sys
+    import tempfile
     import zipimport
     from importlib.util import MAGIC_NUMBER
 
@@ -49,17 +51,22 @@ def install(directory: str) -> bool:
         path = os.path.join(directory, f"{version}-{hashlib.sha256(source).hexdigest()}")
         try:
             with open(path, "rb") as entry:
-                return renamed(marshal.loads(entry.read()), pathname)
-        except (OSError, EOFError, ValueError, TypeError):
+                code = marshal.loads(entry.read())
+            if isinstance(code, code_type):
+                return renamed(code, pathname)
+        except Exception:  # noqa: BLE001 - an entry cut short or not code: compiled again, and replaced
             pass
         code = compile_source(pathname, source)
-        part = f"{path}.{os.getpid()}"
-        try:
-            with open(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as entry:
+        part = None
+        try:                               # another sandbox's run may write the same entry: each its own part file
+            fd, part = tempfile.mkstemp(dir=directory, prefix=".part-")
+            with open(fd, "wb") as entry:
                 entry.write(marshal.dumps(code))
-            os.replace(part, path)         # whole or not at all, also beside another run writing the same entry
-        except OSError:
-            pass
+            os.replace(part, path)         # whole or not at all
+        except (OSError, ValueError):
+            if part is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(part)
         return code
 
     zipimport._compile_source = cached

@@ -25,6 +25,8 @@ IP6_DEFAULT_METRIC = 1024
 TABLE_NAMES = {"main": 254, "default": 253, "local": 255}
 PROTO_BASE, PROTO_SPAN = 110, 60   # 110..169: unused by iproute2's rt_protos
 RTPROT_KERNEL = 2                  # the routes the kernel adds for an address's own subnet
+#: the route types reset removes (rtnetlink's numbers): unicast, and those a student may add with ip route add TYPE
+ROUTE_TYPES = {1: "unicast", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
 RESET_NEEDS_PURGE = "needs purge: true (with the items, it also removes what was made by hand)"
 
 
@@ -184,6 +186,8 @@ class RouteResource(Resource):
                           dst_len=net.prefixlen, table=item["table"], priority=item["metric"])
             if net.prefixlen:
                 kwargs["dst"] = str(net.network_address)
+            if item.get("type", 1) != 1:       # reset: a blackhole, unreachable or prohibit route
+                kwargs["type"] = item["type"]
             if command != "del":
                 kwargs["proto"] = lab_proto(ctx.lab)
                 if item["gateway"]:
@@ -218,22 +222,34 @@ class RouteResource(Resource):
 
     def reset(self, listed: set, plan):
         """``reset``: the routes made by hand (not by nslab, not the kernel's own) in every namespace this lab made,
-        removed unless an item names them (an item's route is replaced by plan anyway)."""
+        removed unless an item names them (an item's route is replaced by plan anyway); unicast routes and the
+        blackhole, unreachable and prohibit ones a student may add."""
         proto = lab_proto(self.ctx.lab)
+        session = self.ctx.session
+        seen: set = set()
         for ns in sorted(lab_namespaces(self.ctx)):
-            for family in (4, 6):
-                for route in self.routes(ns, family):
-                    if route["proto"] in (proto, RTPROT_KERNEL) or route["table"] == 255:
-                        continue
-                    item = dict(netns=ns, dst=route["dst"], prefix=route["prefix"], family=family,
-                                metric=route["metric"], table=route["table"], gateway=None, dev=None)
-                    if self.key(item) in listed:
-                        continue
-                    via = f" via {route['gateway']}" if route.get("gateway") else ""
-                    self.op(item, "del", f"delete route {route['dst']}{via} dev {route.get('dev') or '-'} (table "
-                            f"{route['table']}, metric {route['metric']}) in {where(ns)} (reset: made by hand, "
-                            f"proto {route['proto']})", plan)
-                    plan.state(self.key(item), self.view(item, route), None)
+            links = {link["index"]: name for name, link in links_in(session, ns).items()}
+            dumps = [session.cached(("routes", ns), lambda ns=ns: session.reader(ns).routes())] + [
+                session.reader(ns).routes(kind=kind) for kind in ROUTE_TYPES if kind != 1]
+            for msg in (msg for dump in dumps for msg in dump):
+                if msg["type"] not in ROUTE_TYPES or msg["proto"] in (proto, RTPROT_KERNEL):
+                    continue
+                route = route_dict(msg, links)
+                if route["table"] == 255:
+                    continue
+                family = 4 if msg["family"] == socket.AF_INET else 6
+                item = dict(netns=ns, dst=route["dst"], prefix=route["prefix"], family=family, metric=route["metric"],
+                            table=route["table"], gateway=None, dev=None, type=msg["type"])
+                if self.key(item) in listed or self.key(item) in seen:    # a kernel without strict dumps
+                    continue                                              # sends every type in each
+                seen.add(self.key(item))
+                kind = "" if msg["type"] == 1 else f"{ROUTE_TYPES[msg['type']]} "
+                via = f" via {route['gateway']}" if route.get("gateway") else ""
+                dev = f" dev {route['dev']}" if route.get("dev") else ""
+                self.op(item, "del", f"delete route {kind}{route['dst']}{via}{dev} (table {route['table']}, metric "
+                        f"{route['metric']}) in {where(ns)} (reset: made by hand, proto {route['proto']})", plan)
+                plan.state(self.key(item), dict(self.view(item, route), **({"type": ROUTE_TYPES[msg["type"]]}
+                                                                          if msg["type"] != 1 else {})), None)
 
     def report(self, items, plan):
         if self.ctx.check_mode:

@@ -301,10 +301,10 @@ class Reader:
     def addresses(self, family: int = 0) -> list:
         return self.request(RTM_GETADDR, True, {"family": family})
 
-    def routes(self, family: int = 0) -> list:
-        """The unicast routes of every table: the kernel filters them (strict checking, Linux 4.20 and
-        later: without it, the local and broadcast routes come too, and callers skip them)."""
-        return self.request(RTM_GETROUTE, True, {"family": family, "type": RTN_UNICAST})
+    def routes(self, family: int = 0, kind: int = RTN_UNICAST) -> list:
+        """The unicast routes (or those of another rtnetlink type, ``kind``) of every table: the kernel filters them
+        (strict checking, Linux 4.20 and later: without it, the other types come too, and callers skip them)."""
+        return self.request(RTM_GETROUTE, True, {"family": family, "type": kind})
 
 
 class Session:

@@ -348,9 +348,13 @@ def probes(lab: dict, internet: dict | None, judge: str = "stage") -> dict:
     return dict(host=host, outside=outside)
 
 
-def _reset(lab: dict) -> dict:
-    """The ``reset`` of the calls that remove what was made by hand, given only when nslab_reset is true."""
-    return dict(reset=True) if lab.get("reset") else {}
+def _reset(lab: dict, nat: bool = False) -> dict:
+    """The ``reset`` of the calls that remove what was made by hand, given only when nslab_reset is true: ns_route's
+    in the lab's namespaces; nat_rule's (the egress call's, which runs first: one plan lists each rule once) for
+    what matches the lab's subnet or its bridge, at any stage."""
+    if not lab.get("reset"):
+        return {}
+    return dict(reset=[lab["subnet"], lab["bridge"]]) if nat else dict(reset=True)
 
 
 def _egress_steps(lab: dict) -> list[dict]:
@@ -372,7 +376,7 @@ def _egress_steps(lab: dict) -> list[dict]:
                                                                                   value=lab["forwarding"])),
         # iptables -t nat -A POSTROUTING -s SUBNET -o UPLINK -j MASQUERADE (+ bridged traffic accepted)
         dict(module="nat_rule", args=dict(lab=label, backend=lab["nat_backend"], firewall=lab["firewall"], purge=True,
-                                          items=lab["masquerade"] + lab["forward"], **_reset(lab))),
+                                          items=lab["masquerade"] + lab["forward"], **_reset(lab, nat=True))),
         # the default routes an earlier stage or a fault leaves out (ip route del default): removed last, so the
         # steps before keep the numbers they always had
         dict(module="ns_route", enabled=bool(lab["unrouted"]), args=dict(lab=label, state="absent", items=lab["unrouted"])),
@@ -390,7 +394,7 @@ def _ingress_steps(lab: dict) -> list[dict]:
              args=dict(lab=label, bridge=lab["bridge"], items=lab["hairpin"])),
         # iptables -t nat -A PREROUTING -d UPLINK -p tcp --dport PORT -j DNAT --to-destination ADDR:PORT
         dict(module="nat_rule", args=dict(lab=f"{label}-in", backend=lab["nat_backend"], firewall=lab["firewall"],
-                                          purge=True, items=lab["dnat"], **_reset(lab))),
+                                          purge=True, items=lab["dnat"])),
     ]
 
 

@@ -102,14 +102,17 @@ options:
     description:
       - With O(purge), also remove the iptables rules made by hand (by no nslab lab) that do NAT or forwarding for
         the lab's traffic - in the C(nat) table's C(PREROUTING), C(POSTROUTING) and C(OUTPUT) and the C(filter)
-        table's C(FORWARD) - and match a subnet the items match (O(source), O(destination), the address of a
-        V(dnat)'s O(to)) or a bridge the V(forward) and V(drop) items name. Each one is listed in the actions and the
-        diff, and removed with C(iptables-restore --noflush).
-      - Re-staging an exercise with C(nslab_reset=true) uses it, so that a rule a student typed (an
-        C(iptables -t nat -A POSTROUTING -s 192.168.0.0/16 -j MASQUERADE)) does not do a later stage's work after
-        a reset to a checkpoint. Rules in nftables tables of other tools are never edited.
-    type: bool
-    default: false
+        table's C(FORWARD) - and match one of these entries, each a subnet or address (a rule's C(-s), C(-d),
+        C(--to-destination) or C(--to-source) overlapping it) or an interface name (its C(-i) or C(-o)); a match
+        negated with C(!) does not count. Each one is listed in the actions and the diff, and removed with
+        C(iptables-restore --noflush).
+      - Re-staging an exercise with C(nslab_reset=true) gives the lab's subnet and bridge, so that a rule a student
+        typed (an C(iptables -t nat -A POSTROUTING -s 192.168.0.0/16 -j MASQUERADE), an
+        C(iptables -I FORWARD -i br0 -j ACCEPT)) does not survive a reset to a checkpoint, whatever its stage. The
+        lab's own rules accept its traffic. Rules in nftables tables of other tools are never edited.
+    type: list
+    elements: str
+    default: []
     version_added: 1.1.0
 extends_documentation_fragment:
   - nslab.net.common

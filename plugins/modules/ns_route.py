@@ -36,8 +36,8 @@ options:
   reset:
     description:
       - With O(purge), also remove the routes made by hand (neither by nslab nor by the kernel for an address's
-        own subnet) in every namespace this O(lab) made, unless an item names them; each is listed in the
-        actions and the diff.
+        own subnet; unicast, C(blackhole), C(unreachable) or C(prohibit)) in every namespace this O(lab) made,
+        unless an item names them; each is listed in the actions and the diff.
       - Re-staging an exercise with C(nslab_reset=true) uses it, so that a student's own routes do not survive
         a reset to a checkpoint.
     type: bool

@@ -207,11 +207,13 @@ def test_reset_removes_the_routes_and_rules_made_by_hand_that_touch_the_lab(mod)
     mod("netns", name="a")
     mod("veth", name="v0", peer="c0", peer_netns="a", address=["10.9.0.1/24"], peer_address=["10.9.0.2/24"])
     mod.sh("ip -n a route add default via 10.9.0.1; ip -n a route add 198.51.100.0/24 via 10.9.0.1; "
+           "ip -n a route add blackhole 203.0.113.128/25; "
            "ip netns add b; ip -n b link set lo up; ip -n b route add 198.51.100.0/24 dev lo; "
            "iptables -t nat -A POSTROUTING -s 10.9.0.0/24 -o eth9 -j MASQUERADE; "
            "iptables -t nat -A PREROUTING -d 203.0.113.10/32 -p tcp --dport 80 -j DNAT --to-destination 10.9.0.2:80; "
            "iptables -A FORWARD -i br9 -j ACCEPT; "
-           "iptables -t nat -A POSTROUTING -s 172.30.0.0/16 -j MASQUERADE; iptables -A INPUT -s 10.9.0.0/24 -j ACCEPT")
+           "iptables -t nat -A POSTROUTING -s 172.30.0.0/16 -j MASQUERADE; iptables -A INPUT -s 10.9.0.0/24 -j ACCEPT; "
+           "iptables -t nat -A POSTROUTING ! -s 10.9.0.0/24 -o eth9 -j MASQUERADE")
     routes = [{"dst": "default", "gateway": "10.9.0.1"}]
     failed = mod("ns_route", netns="a", items=routes, reset=True, expect_fail=True)
     assert failed["msg"].startswith("reset: needs purge: true")
@@ -219,19 +221,23 @@ def test_reset_removes_the_routes_and_rules_made_by_hand_that_touch_the_lab(mod)
     r = mod.four("ns_route", netns="a", items=routes, purge=True, reset=True)
     assert "delete route 198.51.100.0/24 via 10.9.0.1 dev c0 (table 254, metric 0) in netns a (reset: made by hand, " \
            "proto 3)" in r["actions"]
+    assert "delete route blackhole 203.0.113.128/25 (table 254, metric 0) in netns a (reset: made by hand, proto 3)" \
+        in r["actions"]
     assert r["diff"]["before"]["a table 254 198.51.100.0/24 metric 0"]["gateway"] == "10.9.0.1"
     assert r["diff"]["after"]["a table 254 198.51.100.0/24 metric 0"] == {"state": "absent"}
-    assert "198.51.100.0" not in mod.sh("ip -n a route").stdout
+    assert "198.51.100.0" not in mod.sh("ip -n a route").stdout and "blackhole" not in mod.sh("ip -n a route").stdout
     assert "default via 10.9.0.1 dev c0 proto 1" in mod.sh("ip -n a route").stdout     # now the lab's own
     assert "198.51.100.0/24 dev lo" in mod.sh("ip -n b route").stdout                   # not the lab's namespace
 
     rules = [{"type": "masquerade", "source": "10.9.0.0/24", "out_interface": "eth9"},
              {"type": "forward", "in_interface": "br9", "out_interface": "br9"}]
-    r = mod.four("nat_rule", backend="iptables", items=rules, purge=True, reset=True)
+    failed = mod("nat_rule", backend="iptables", items=rules, reset=["10.9.0.0/24"], expect_fail=True)
+    assert failed["msg"].startswith("reset: needs purge: true")
+    r = mod.four("nat_rule", backend="iptables", items=rules, purge=True, reset=["10.9.0.0/24", "br9"])
     by_hand = [a for a in r["actions"] if "reset: made by hand" in a]
     assert by_hand == [     # in iptables-save's order
         "delete iptables rule -t filter -A FORWARD -i br9 -j ACCEPT in the host namespace (reset: made by hand, it "
-        "matches the lab's bridge br9)",
+        "matches the lab's interface br9)",
         "delete iptables rule -t nat -A PREROUTING -d 203.0.113.10/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination "
         "10.9.0.2:80 in the host namespace (reset: made by hand, it matches the lab's subnet 10.9.0.0/24)",
         "delete iptables rule -t nat -A POSTROUTING -s 10.9.0.0/24 -o eth9 -j MASQUERADE in the host namespace (reset: "
@@ -241,4 +247,5 @@ def test_reset_removes_the_routes_and_rules_made_by_hand_that_touch_the_lab(mod)
     assert "-A FORWARD -i br9 -j ACCEPT" not in saved and "--to-destination 10.9.0.2:80" not in saved
     assert "-A POSTROUTING -s 10.9.0.0/24 -o eth9 -j MASQUERADE" not in saved
     assert "-A POSTROUTING -s 172.30.0.0/16 -j MASQUERADE" in saved and "-A INPUT -s 10.9.0.0/24 -j ACCEPT" in saved
+    assert "-A POSTROUTING ! -s 10.9.0.0/24 -o eth9 -j MASQUERADE" in saved          # everything but the lab
     assert "NSLAB-POST" in saved

@@ -108,3 +108,29 @@ def test_nft_batch_deletes_by_handle_and_drops_empty_table():
     text = backend.batch(state, {"k1"}, [rule], "a")
     assert "delete rule inet nslab postrouting_nat handle 7" in text
     assert "add rule inet nslab postrouting_nat meta nfproto ipv4 ip saddr 10.2.0.0/16 masquerade" in text
+
+
+def test_reset_matches_a_rule_by_the_labs_subnets_and_interfaces_not_by_what_it_excludes():
+    import ipaddress
+
+    from ansible_collections.nslab.net.plugins.module_utils.nat import reset_match, touches
+    from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+
+    nets, ifaces = reset_match("reset", ["192.168.0.0/16", "br0", "fd00:1::/64"])
+    assert nets == [ipaddress.ip_network("192.168.0.0/16"), ipaddress.ip_network("fd00:1::/64")] and ifaces == {"br0"}
+    assert touches("-A POSTROUTING -s 192.168.0.0/16 -o eth0 -j MASQUERADE", nets, ifaces) == "subnet 192.168.0.0/16"
+    assert touches("-A PREROUTING -d 203.0.113.10/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination "
+                   "192.168.0.2:80", nets, ifaces) == "subnet 192.168.0.0/16"
+    assert touches("-A PREROUTING -p tcp -j DNAT --to-destination [fd00:1::2]:80", nets, ifaces) == "subnet fd00:1::/64"
+    assert touches("-A FORWARD -i br0 -j ACCEPT", nets, ifaces) == "interface br0"
+    # a rule for everything but the lab, or for another subnet or bridge, is not the lab's
+    assert touches("-A POSTROUTING ! -s 192.168.0.0/16 -j MASQUERADE", nets, ifaces) is None
+    assert touches("-A FORWARD ! -i br0 -o br0 -j ACCEPT", nets, ifaces) == "interface br0"      # -o br0 is
+    assert touches("-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE", nets, ifaces) is None
+    assert touches("-A FORWARD -i br1 -j ACCEPT", nets, ifaces) is None
+    try:
+        reset_match("reset", ["not an interface name!"])
+    except Invalid as exc:
+        assert str(exc).startswith("reset[0]: ")
+    else:
+        raise AssertionError("an entry that is neither a subnet nor an interface name is refused")

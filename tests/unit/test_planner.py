@@ -153,6 +153,17 @@ def test_an_address_in_the_uplink_s_subnet_is_refused_before_any_change(host):
         plan(BridgePortResource, session, items=[dict(bridge="br0", address=["203.0.113.50/24"])])
 
 
+def test_an_mtu_too_small_for_the_ipv6_address_of_its_veth_is_refused_before_any_change(host):
+    """The kernel refuses an IPv6 address on a link under 1280 bytes: found by the bad-input property (the link
+    was made, then the address failed)."""
+    session, writes = host
+    with pytest.raises(Invalid, match=r"^items\[0\]\.mtu: 68 is below 1280, the least a link with an IPv6 address may "
+                                      r"have \(the kernel refuses fd31::2/64 there\)"):
+        plan(VethResource, session, items=[dict(name="v0", peer="c0", mtu=68, peer_address=["fd31::2/64"])])
+    assert writes == []
+    plan(VethResource, session, items=[dict(name="v0", peer="c0", mtu=576, address=["10.0.0.1/24"])])
+
+
 def test_items_are_checked_by_ansible_s_validator_naming_the_option(host):
     session, _writes = host
     with pytest.raises(Invalid, match=r"^items\[1\]\.mtu: .*int"):

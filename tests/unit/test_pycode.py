@@ -81,3 +81,20 @@ def test_only_ansiballz_wrappers_change():
     changed = with_pycode_cache(WRAPPER, "/var/cache/x")
     assert changed.startswith(WRAPPER[:WRAPPER.index(b"\nif __name__")]) and changed.endswith(WRAPPER[WRAPPER.index(b"\nif __name__"):])
     assert b"_nslab_pycode_install('/var/cache/x')" in changed
+
+
+def test_an_entry_that_is_not_code_is_compiled_again_and_replaced(tmp_path):
+    cache = tmp_path / "pycode"
+    run_payload(tmp_path, cache, 1)
+    entry = cache / os.listdir(cache)[0]
+    for broken in (b"\x00cut", marshal.dumps("a string, not code")):
+        entry.write_bytes(broken)
+        assert run_payload(tmp_path, cache, 2 if broken.startswith(b"\x00") else 3)[0] == "from source 1"
+        assert isinstance(marshal.loads(entry.read_bytes()), type(compile("", "x", "exec")))
+    assert [name for name in os.listdir(cache) if name.startswith(".part-")] == []
+
+
+def test_ansible_core_2_18_quotes_its_main_with_single_quotes():
+    wrapper = WRAPPER.replace(b'if __name__ == "__main__":', b"if __name__ == '__main__':")
+    assert b"_nslab_pycode_install('/c')" in with_pycode_cache(wrapper, "/c")
+    assert with_pycode_cache(wrapper, "/c").endswith(b"if __name__ == '__main__':\n    main(sys.argv[1])\n")

@@ -214,8 +214,13 @@ def test_nslab_reset_reaches_the_calls_that_remove_what_was_made_by_hand_and_not
     plain = steps(lab_topology(topo()))
     assert not any("reset" in step["args"] for step in plain)
     reset = steps(lab_topology(topo(reset="true")))
-    with_reset = [(step["module"], step["args"]["lab"]) for step in reset if step["args"].get("reset")]
-    assert with_reset == [("ns_route", "nslab"), ("nat_rule", "nslab"), ("nat_rule", "nslab-in")]
+    with_reset = [(step["module"], step["args"]["lab"], step["args"]["reset"]) for step in reset if "reset" in step["args"]]
+    # nat_rule's: the lab's subnet and bridge, whatever the stage (before masquerade its items name no subnet);
+    # the egress call's only, so that a plan lists each rule once
+    assert with_reset == [("ns_route", "nslab", True), ("nat_rule", "nslab", ["192.168.0.0/16", "br0"])]
+    early = steps(lab_topology(topo(reset=True, stage="forward")))
+    assert [step["args"]["reset"] for step in early if step["module"] == "nat_rule" and "reset" in step["args"]] == \
+        [["192.168.0.0/16", "br0"]]
     assert all(step["args"]["purge"] for step in reset if step["args"].get("reset"))
     assert intent_text("nslab", "lab", reset) == intent_text("nslab", "lab", plain)
     variables = lab_variables({"nslab_reset": True, "inventory_hostname": "h"})
@@ -224,3 +229,36 @@ def test_nslab_reset_reaches_the_calls_that_remove_what_was_made_by_hand_and_not
     with pytest.raises(Invalid) as exc:
         lab_topology(topo(reset="maybe"))
     assert str(exc.value).startswith("nslab_reset: 'maybe' is not a boolean")
+
+
+def test_lab_records_reads_what_the_build_play_left_on_each_host():
+    """lab.yml's summary records (nslab.net.lab_records): measured, unreachable before or during the build, failed
+    and rescued, check mode, teardown; a host that never got to its build has none (fleet_results names it)."""
+    from ansible_collections.nslab.net.plugins.filter.topology import lab_records
+    from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS
+
+    plan = lab_topology(topo(faults=["no-forwarding"]))
+    probe = dict(fact="host -> namespace", ok=True)
+    measured = dict(results=[dict(changed=True), dict(results=[probe], uplink=dict(address="203.0.113.10"))])
+    hostvars = {
+        "ok": dict(nslab_reach={}, nslab_plan=lab_topology(dict(DEFAULTS)), nslab_built=measured, nslab_report_strict="false"),
+        "faulted": dict(nslab_reach={}, nslab_plan=plan, nslab_built=measured),
+        "gone": dict(nslab_reach=dict(unreachable=True, msg="ssh: no route")),
+        "lost": dict(nslab_reach={}, nslab_plan=plan, nslab_built=dict(unreachable=True, msg="sandbox gone")),
+        "rescued": dict(nslab_reach={}, nslab_plan={}, nslab_built=dict(failed=True, msg="x"),
+                        nslab_failure=dict(stage="build", task="t", msg="nslab_gateway: wrong")),
+        "never": {},
+    }
+    records = {r["host"]: r for r in lab_records(list(hostvars), hostvars)}
+    assert sorted(records) == ["faulted", "gone", "lost", "ok", "rescued"]
+    assert records["ok"]["results"] == [probe] and records["ok"]["failure"] is None
+    assert records["ok"]["strict"] is False and records["faulted"]["strict"] is False      # faults: never strict
+    assert records["faulted"]["faults"] == ["no-forwarding"] and records["faulted"]["lab_stage"] == "publish"
+    assert records["ok"]["outside"][0]["target"] == "203.0.113.10"
+    assert records["gone"]["failure"] == dict(stage="connect", task="", msg="ssh: no route", unreachable=True)
+    assert records["lost"]["failure"] == dict(stage="build", task="", msg="sandbox gone", unreachable=True)
+    assert records["lost"]["results"] is None and records["rescued"]["failure"]["msg"] == "nslab_gateway: wrong"
+    checked = {r["host"]: r for r in lab_records(["ok"], hostvars, check_mode=True)}
+    assert checked["ok"]["results"] is None and checked["ok"]["check_mode"] is True
+    absent = dict(hostvars["ok"], nslab_state="absent")
+    assert lab_records(["ok"], {"ok": absent})[0]["results"] is None
