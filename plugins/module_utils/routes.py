@@ -248,8 +248,10 @@ class RouteResource(Resource):
                 dev = f" dev {route['dev']}" if route.get("dev") else ""
                 self.op(item, "del", f"delete route {kind}{route['dst']}{via}{dev} (table {route['table']}, metric "
                         f"{route['metric']}) in {where(ns)} (reset: made by hand, proto {route['proto']})", plan)
-                plan.state(self.key(item), dict(self.view(item, route), **({"type": ROUTE_TYPES[msg["type"]]}
-                                                                          if msg["type"] != 1 else {})), None)
+                shown = self.view(item, route)
+                if msg["type"] != 1:
+                    shown["type"] = ROUTE_TYPES[msg["type"]]
+                plan.state(self.key(item), shown, None)
 
     def report(self, items, plan):
         if self.ctx.check_mode:
