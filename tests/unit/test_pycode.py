@@ -98,3 +98,39 @@ def test_ansible_core_2_18_quotes_its_main_with_single_quotes():
     wrapper = WRAPPER.replace(b'if __name__ == "__main__":', b"if __name__ == '__main__':")
     assert b"_nslab_pycode_install('/c')" in with_pycode_cache(wrapper, "/c")
     assert with_pycode_cache(wrapper, "/c").endswith(b"if __name__ == '__main__':\n    main(sys.argv[1])\n")
+
+
+def test_install_in_this_process(tmp_path):
+    """pycode.install itself (the connection sends its source): a zip module's code kept, then loaded; a directory
+    others can write, or none, not used."""
+    import sys
+    import zipimport
+
+    from ansible_collections.nslab.net.plugins.module_utils.pycode import install
+
+    saved = zipimport._compile_source
+    archives = []
+    try:
+        assert install(str(tmp_path / "pycode"))
+        for run in (1, 2):
+            archive = tmp_path / f"in{run}.zip"
+            with zipfile.ZipFile(archive, "w") as zf:
+                zf.writestr("lesson_in_process.py", LESSON % 7)
+            sys.path.insert(0, str(archive))
+            archives.append(str(archive))
+            sys.modules.pop("lesson_in_process", None)
+            import lesson_in_process  # noqa: F401  pylint: disable=import-outside-toplevel,unused-import
+            assert sys.modules["lesson_in_process"].value() == "from source 7"
+            assert sys.modules["lesson_in_process"].value.__code__.co_filename.endswith(f"in{run}.zip/lesson_in_process.py")
+            sys.path.remove(str(archive))
+        assert len(os.listdir(tmp_path / "pycode")) == 1
+    finally:
+        zipimport._compile_source = saved
+        sys.modules.pop("lesson_in_process", None)
+        for archive in archives:
+            sys.path_importer_cache.pop(archive, None)
+    assert install("") is False
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    os.chmod(open_dir, 0o777)
+    assert install(str(open_dir)) is False and zipimport._compile_source is saved
