@@ -115,19 +115,31 @@ def _switch(opt: str, value) -> bool:
         raise Invalid(opt, f"{value!r} is not a boolean (true/false, yes/no, 1/0)") from None
 
 
-def _member(by_name: dict, opt: str, entry: dict) -> dict:
-    """The namespace an entry names (its ``namespace``), which must be one of the lab's."""
+#: what to set instead of a default list entry that names a namespace the lab does not have
+_OVERRIDE = {"nslab_published_ports": "nslab_published_ports (with nslab_demo_services for the services behind them)",
+             "nslab_demo_services": "nslab_demo_services"}
+
+
+def _member(by_name: dict, opt: str, entry: dict, default: bool = False) -> dict:
+    """The namespace an entry names (its ``namespace``), which must be one of the lab's; ``default``: the entry is the
+    default lab's (its variable unset), which the error says, naming the variable that overrides it."""
     ns = by_name.get(v.required(f"{opt}.namespace", entry.get("namespace")))
     if ns is None:
-        raise Invalid(f"{opt}.namespace", f"{entry.get('namespace')!r} is not one of nslab_namespaces")
+        names = ", ".join(by_name) or "none"
+        if default:
+            var = opt.split("[", 1)[0]
+            raise Invalid(f"{opt}.namespace", f"{entry.get('namespace')!r} is not one of nslab_namespaces ({names}): "
+                          f"this is the default lab's entry, used because {var} is not set; set {_OVERRIDE[var]} for "
+                          "your namespaces, or [] for none")
+        raise Invalid(f"{opt}.namespace", f"{entry.get('namespace')!r} is not one of nslab_namespaces ({names})")
     return ns
 
 
-def _published(topo: dict, by_name: dict) -> list[dict]:
+def _published(topo: dict, by_name: dict, defaulted: set = frozenset()) -> list[dict]:
     """nslab_published_ports: one port per entry, each protocol/port once."""
     published, seen = [], {}
     for index, opt, pub in _entries(topo, "published_ports", "nslab_published_ports"):
-        ns = _member(by_name, opt, pub)
+        ns = _member(by_name, opt, pub, "published_ports" in defaulted)
         proto = v.choice(f"{opt}.protocol", pub.get("protocol", "tcp"), ("tcp", "udp"))
         port = v.port(f"{opt}.port", v.required(f"{opt}.port", pub.get("port")))
         if port[0] != port[1]:
@@ -155,12 +167,12 @@ def _dnat(published: list, uplink_addr, subnet: str, bridge: str) -> list[dict]:
     return out
 
 
-def _demos(topo: dict, by_name: dict) -> list[tuple[dict, int, str | None]]:
+def _demos(topo: dict, by_name: dict, defaulted: set = frozenset()) -> list[tuple[dict, int, str | None]]:
     """nslab_demo_services, each entry checked once: (its namespace, its port, its token or None). A token (nslab_variant
     gives each student's its own) is the word the service's page shows, which the published port's probes expect."""
     demos = []
     for _index, opt, svc in _entries(topo, "demo_services", "nslab_demo_services"):
-        ns = _member(by_name, opt, svc)
+        ns = _member(by_name, opt, svc, "demo_services" in defaulted)
         port = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))[0]
         token = None if svc.get("token") in (None, "") else str(svc["token"])
         if token is not None and not (token.isascii() and token.replace("-", "").isalnum() and len(token) <= 32):
@@ -198,6 +210,7 @@ def lab_topology(topo: dict) -> dict:
     """Validate a topology and return the items of every module call. A key given as None (or '') takes the
     default lab's value (DEFAULTS: the lab playbook passes the nslab_ variables that are unset so); a
     missing list is empty, a missing label, resolver list, backend or egress switch the default's."""
+    defaulted = {key for key, val in topo.items() if val in (None, "") and key in DEFAULTS}
     topo = {key: (DEFAULTS[key] if val in (None, "") and key in DEFAULTS else val)    # ansible-core < 2.19: none is ''
             for key, val in topo.items()}
     for key in ("lab", "dns", "nat_backend", "firewall", "egress", "persist"):
@@ -214,8 +227,8 @@ def lab_topology(topo: dict) -> dict:
         uplink_addr = v.address("nslab_uplink_address", uplink_addr)
         if ipaddress.ip_address(uplink_addr) in gateway.network:
             raise Invalid("nslab_uplink_address", f"{uplink_addr} lies inside the lab subnet {subnet}")
-    published = _published(topo, by_name)
-    demos = _demos(topo, by_name)
+    published = _published(topo, by_name, defaulted)
+    demos = _demos(topo, by_name, defaulted)
     hairpin = list(dict.fromkeys(pub["veth"] for pub in published))
     egress = _switch("nslab_egress", topo["egress"])
     for key, choices in (("state", ("present", "absent")), ("requirements", ("check", "install", "skip"))):

@@ -149,36 +149,46 @@ def test_lab_writes_a_record_per_host_and_junit_xml(tmp_path):
 
 
 def test_a_failed_and_an_unreachable_host_do_not_stop_the_others(tmp_path):
-    """lab2's variables are wrong and ghost has no sandbox: lab1 is still built and measured, the
-    summary and the results name both, and the run fails at the end."""
+    """lab2's variables are wrong, lab3 renamed the default namespace but not the default published port, and ghost
+    has no sandbox: lab1 is still built and measured, the summary and the results name the others (lab3's error
+    saying that the port is the default's and what overrides it), and the run fails at the end."""
     root = str(tmp_path / "sb")
-    internet, boxes = Internet(root), [Sandbox("lab1", root), Sandbox("lab2", root)]
-    inventory = sandbox_inventory(tmp_path, root, {"lab1": {}, "lab2": {"nslab_gateway": "192.168.0.1"}, "ghost": {}})
+    internet, boxes = Internet(root), [Sandbox("lab1", root), Sandbox("lab2", root), Sandbox("lab3", root)]
+    renamed = {"nslab_namespaces": [{"name": "web", "address": "192.168.0.9"}]}
+    inventory = sandbox_inventory(tmp_path, root, {"lab1": {}, "lab2": {"nslab_gateway": "192.168.0.1"}, "lab3": renamed,
+                                                   "ghost": {}})
     try:
         internet.create()
-        for box, address in zip(boxes, ("203.0.113.10", "203.0.113.11")):
+        for box, address in zip(boxes, ("203.0.113.10", "203.0.113.11", "203.0.113.12")):
             box.create()
             internet.attach(box, address)
         proc = ansible_playbook(root, "-i", str(inventory), "playbooks/lab.yml")
         assert proc.returncode != 0, proc.stdout[-3000:]
         assert recap(proc.stdout, "lab1")["changed"] > 0 and recap(proc.stdout, "lab2")["rescued"] == 1
         summary = block(proc.stdout, "Fleet summary")
-        assert summary[0].split() == ["FACT", "lab1", "lab2", "ghost"], summary
-        assert all(line.endswith("reachable  host failed  unreachable") for line in summary[1:8]), summary
+        assert summary[0].split() == ["FACT", "lab1", "lab2", "lab3", "ghost"], summary
+        assert all(line.endswith("reachable  host failed  host failed  unreachable") for line in summary[1:8]), summary
         assert summary[8] == "lab1: 12/12 probes reachable"
         assert summary[9].startswith("lab2: host failed: ") and "nslab_gateway" in summary[9], summary
-        assert summary[10].startswith("ghost: unreachable: sandbox 'ghost' is not running"), summary
-        assert "Failed lab hosts or NOT reachable facts: lab2: host failed; ghost: unreachable" in proc.stdout
+        assert summary[10].startswith("lab3: host failed: "), summary
+        assert summary[11].startswith("ghost: unreachable: sandbox 'ghost' is not running"), summary
+        assert "Failed lab hosts or NOT reachable facts: lab2: host failed; lab3: host failed; ghost: unreachable" \
+            in proc.stdout
         results = tmp_path / "nslab-results" / "lab"
-        lab1, lab2, ghost = (json.loads((results / f"{h}.json").read_text()) for h in ("lab1", "lab2", "ghost"))
+        lab1, lab2, lab3, ghost = (json.loads((results / f"{h}.json").read_text()) for h in ("lab1", "lab2", "lab3", "ghost"))
         assert lab1["status"] == "ok" and all(p["ok"] for p in lab1["results"]) and len(lab1["results"]) == 12
         assert lab2["status"] == "failed" and lab2["failure"]["stage"] == "build" and lab2["results"] == []
         assert "nslab_gateway" in lab2["failure"]["msg"]
+        assert lab3["failure"]["msg"] == (
+            "nslab_published_ports[0].namespace: 'netns1' is not one of nslab_namespaces (web): this is the default "
+            "lab's entry, used because nslab_published_ports is not set; set nslab_published_ports (with "
+            "nslab_demo_services for the services behind them) for your namespaces, or [] for none"), lab3["failure"]
         assert ghost["status"] == "unreachable" and ghost["failure"]["stage"] == "connect"
         suites = ET.parse(results / "junit.xml").getroot()
         failures = [(c.get("classname"), c.get("name"), c.find("failure").get("type"))
                     for c in suites.iter("testcase") if c.find("failure") is not None]
-        assert failures == [("lab2", "lab host", "host failed"), ("ghost", "lab host", "unreachable")]
+        assert failures == [("lab2", "lab host", "host failed"), ("lab3", "lab host", "host failed"),
+                            ("ghost", "lab host", "unreachable")]
     finally:
         for box in boxes:
             box.destroy()

@@ -262,3 +262,20 @@ def test_lab_records_reads_what_the_build_play_left_on_each_host():
     assert checked["ok"]["results"] is None and checked["ok"]["check_mode"] is True
     absent = dict(hostvars["ok"], nslab_state="absent")
     assert lab_records(["ok"], {"ok": absent})[0]["results"] is None
+
+
+def test_a_default_entry_that_names_a_renamed_namespace_says_it_is_the_default_and_what_overrides_it():
+    web = [{"name": "web", "address": "192.168.0.9"}]
+    with pytest.raises(Invalid) as exc:
+        lab_topology(topo(namespaces=web, published_ports=None, demo_services=None))
+    assert str(exc.value) == (
+        "nslab_published_ports[0].namespace: 'netns1' is not one of nslab_namespaces (web): this is the default lab's "
+        "entry, used because nslab_published_ports is not set; set nslab_published_ports (with nslab_demo_services for "
+        "the services behind them) for your namespaces, or [] for none")
+    with pytest.raises(Invalid) as exc:
+        lab_topology(topo(namespaces=web, published_ports=[], demo_services=None))
+    assert "used because nslab_demo_services is not set; set nslab_demo_services for your namespaces" in str(exc.value)
+    with pytest.raises(Invalid) as exc:                          # an entry the user wrote: no word of defaults
+        lab_topology(topo(namespaces=web, published_ports=[{"namespace": "netns9", "port": 80}]))
+    assert str(exc.value) == "nslab_published_ports[0].namespace: 'netns9' is not one of nslab_namespaces (web)"
+    assert lab_topology(topo(namespaces=web, published_ports=[], demo_services=[]))["published"] == []
