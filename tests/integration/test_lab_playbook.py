@@ -172,8 +172,9 @@ def test_a_failed_and_an_unreachable_host_do_not_stop_the_others(tmp_path):
         assert summary[9].startswith("lab2: host failed: ") and "nslab_gateway" in summary[9], summary
         assert summary[10].startswith("lab3: host failed: "), summary
         assert summary[11].startswith("ghost: unreachable: sandbox 'ghost' is not running"), summary
+        # (ansible-core 2.18's YAML output folds a long message: compared word by word)
         assert "Failed lab hosts or NOT reachable facts: lab2: host failed; lab3: host failed; ghost: unreachable" \
-            in proc.stdout
+            in " ".join(proc.stdout.split())
         results = tmp_path / "nslab-results" / "lab"
         lab1, lab2, lab3, ghost = (json.loads((results / f"{h}.json").read_text()) for h in ("lab1", "lab2", "lab3", "ghost"))
         assert lab1["status"] == "ok" and all(p["ok"] for p in lab1["results"]) and len(lab1["results"]) == 12
