@@ -322,6 +322,8 @@ class Call:
         raw, listed = _merge_items(params, resource_cls.options)
         if params.get("purge") and not listed:
             raise Invalid("purge", "needs 'items': it removes what the list no longer names")
+        if params.get("reset") and not params.get("purge"):     # ns_route's and nat_rule's reset
+            raise Invalid("reset", "needs purge: true (with the items, it also removes what was made by hand)")
 
         def option_path(index):
             return (lambda name: f"items[{index}].{name}") if listed else (lambda name: name)

@@ -56,7 +56,6 @@ _ACCEPT_IF = re.compile(r'^-A \S+ -([io]) (\S+) (?:-m comment --comment (?:"[^"]
 _TAG_RE = re.compile(r'--comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
 #: reset: the built-in chains where a rule made by hand does NAT or forwarding for the lab's traffic
 RESET_CHAINS = {"nat": ("PREROUTING", "POSTROUTING", "OUTPUT"), "filter": ("FORWARD",)}
-RESET_NEEDS_PURGE = "needs purge: true (with the items, it also removes what was made by hand)"
 
 
 # ----------------------------------------------------------------- the rule
@@ -851,8 +850,6 @@ class NatResource(Resource):
 
     def check_items(self, items):
         super().check_items(items)
-        if self.params.get("reset") and not self.params.get("purge"):
-            raise Invalid("reset", RESET_NEEDS_PURGE)
         reset_match("reset", self.params.get("reset"))
         wanted = {}
         for index, item in enumerate(items):

@@ -27,12 +27,17 @@ PROTO_BASE, PROTO_SPAN = 110, 60   # 110..169: unused by iproute2's rt_protos
 RTPROT_KERNEL = 2                  # the routes the kernel adds for an address's own subnet
 #: the route types reset removes (rtnetlink's numbers): unicast, and those a student may add with ip route add TYPE
 ROUTE_TYPES = {1: "unicast", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
-RESET_NEEDS_PURGE = "needs purge: true (with the items, it also removes what was made by hand)"
 
 
 def lab_proto(lab: str) -> int:
     """The route protocol number that marks this lab's routes."""
     return PROTO_BASE + zlib.crc32(lab.encode()) % PROTO_SPAN
+
+
+def _found(ns, route: dict, family: int, rtype: int = 1) -> dict:
+    """An item for a route read from the kernel that no item names (purge, reset): what deleting it needs."""
+    return dict(netns=ns, dst=route["dst"], prefix=route["prefix"], family=family, metric=route["metric"],
+                table=route["table"], gateway=None, dev=None, type=rtype)
 
 
 class RouteResource(Resource):
@@ -82,11 +87,6 @@ class RouteResource(Resource):
 
     def key(self, item):
         return f"{item['netns'] or '-'} table {item['table']} {item['prefix']} metric {item['metric']}"
-
-    def check_items(self, items):
-        super().check_items(items)
-        if self.params.get("reset") and not self.params.get("purge"):
-            raise Invalid("reset", RESET_NEEDS_PURGE)
 
     def routes(self, ns, family) -> list[dict]:
         key = ("routes", ns, family)
@@ -210,8 +210,7 @@ class RouteResource(Resource):
             for route in self.routes(ns, family):
                 if route["proto"] != proto:
                     continue
-                item = dict(netns=ns, dst=route["dst"], prefix=route["prefix"], family=family,
-                            metric=route["metric"], table=route["table"], gateway=None, dev=None)
+                item = _found(ns, route, family)
                 if self.key(item) in listed:
                     continue
                 self.op(item, "del", f"delete route {route['dst']} (table {route['table']}, metric {route['metric']}) "
@@ -238,8 +237,7 @@ class RouteResource(Resource):
                 if route["table"] == 255:
                     continue
                 family = 4 if msg["family"] == socket.AF_INET else 6
-                item = dict(netns=ns, dst=route["dst"], prefix=route["prefix"], family=family, metric=route["metric"],
-                            table=route["table"], gateway=None, dev=None, type=msg["type"])
+                item = _found(ns, route, family, msg["type"])
                 if self.key(item) in listed or self.key(item) in seen:    # a kernel without strict dumps
                     continue                                              # sends every type in each
                 seen.add(self.key(item))
