@@ -94,9 +94,9 @@ class ModuleRunner:
 def playbook(box, path: str, *extra: str, env: dict | None = None) -> "subprocess.CompletedProcess":
     """ansible-playbook inside the sandbox, connection local; returns the process."""
     bindir = os.path.dirname(sys.executable)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",
-               ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_CALLBACK_RESULT_FORMAT="yaml",
-               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False", **(env or {}))
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS, "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_CALLBACK_RESULT_FORMAT": "yaml",
+           "ANSIBLE_LOCALHOST_WARNING": "False", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False", **(env or {})}
     return box.run([os.path.join(bindir, "ansible-playbook"), "-i", "lab,", "-c", "local",
                     "-e", f"ansible_python_interpreter={PYTHON}", path, *extra], check=False, env=env, timeout=300)
 

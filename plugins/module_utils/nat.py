@@ -27,7 +27,7 @@ from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils.files import read_text, remove_file, replace_file
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, command, netlink, where
-from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink
+from ansible_collections.nslab.net.plugins.module_utils.readers import carriers, read_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 TYPES = ("masquerade", "snat", "dnat", "forward", "drop")
@@ -846,7 +846,9 @@ class NatResource(Resource):
         return item
 
     def key(self, item):
-        return f"{item['netns'] or '-'}/{item.rule.key}"
+        rule = item.rule
+        match = dict(rule.item, port=v.port_text(rule.item["port"]) if rule.item["port"] else None)
+        return f"{item['netns'] or '-'}/{self.match_text(rule.type, match, rule.family)}"
 
     def check_items(self, items):
         super().check_items(items)
@@ -927,7 +929,9 @@ class NatResource(Resource):
                     scope["remove"].add(key)
                     if entry["type"] == "dnat":
                         scope["flush"].append((entry.get("to"), None))
-                    plan.state(f"{scope['ns'] or '-'}/{key}", self.old_view(scope, entry, None), None)
+                    view = self.old_view(scope, entry, None)
+                    name = f"{scope['ns'] or '-'}/{self.match_text(entry['type'], view, entry.get('family'))}"
+                    plan.state(name if name not in plan.before else f"{name} ({key})", view, None)
                     plan.do(f"delete {entry['type']} rule {key} in {where(scope['ns'])} ({scope['backend']}; "
                             "purge: no longer listed)")
         if self.params.get("reset"):
@@ -989,19 +993,34 @@ class NatResource(Resource):
                 plan.ops.append(("; ".join(texts), lambda ns=scope["ns"], m=any_of(flushed): delete_conntrack(self.ctx, ns, m)))
 
     def lab_bridges(self, scope) -> tuple[set, bool]:
-        """The lab bridges this call's rules in ``scope`` pass traffic through (which the firewalls beside the
-        lab must accept), and whether the lab lets go of the bridges it no longer names (a purge, or a removal
-        that leaves the lab no rule there)."""
+        """The lab's links this call's rules in ``scope`` pass traffic through (which the firewalls beside the lab
+        must accept), and whether the lab lets go of the links it no longer needs (a purge, or a removal that leaves
+        the lab no rule there). A rule names them (a forward rule's interfaces, a published port's hairpin) or
+        matches their subnets: the source of a masquerade or snat, the target of a dnat, a forward rule's addresses,
+        found on the links the kernel routes them over (:func:`readers.carriers`), those this collection made when
+        there are any - whatever the call names, so a rule written like ``iptables -t nat -A POSTROUTING -s
+        192.168.0.0/16 ! -o br0 -j MASQUERADE`` is judged for br0 too."""
         if self.params["state"] == "absent":
             kept = {key for key, entry in self.existing(scope).items() if entry["lab"] == self.ctx.lab}
             return set(), not (kept - scope["remove"])
-        bridges = set()
+        named, nets = set(), []
         for item in self.items_of.get(id(scope), []):
             if item["type"] == "forward":
-                bridges.update(name for name in (item.get("in_interface"), item.get("out_interface")) if name)
-            elif item["type"] == "masquerade" and item.get("destination") and item.get("out_interface"):
-                bridges.add(item["out_interface"])          # the hairpin of a published port
-        return {name for name in bridges if not name.startswith("!")}, bool(self.params.get("purge"))
+                named.update(name for name in (item.get("in_interface"), item.get("out_interface")) if name)
+                nets.extend(item[key] for key in ("source", "destination") if item[key])
+            elif item["type"] in ("masquerade", "snat"):
+                if item.get("destination") and item.get("out_interface"):
+                    named.add(item["out_interface"])          # the hairpin of a published port
+                if item["source"]:
+                    nets.append(item["source"])
+            elif item["type"] == "dnat":
+                nets.append(item["to"][0])
+        named = {name for name in named if not name.startswith("!")}
+        if not (nets and self.ctx.readable(scope["ns"])):
+            return named, bool(self.params.get("purge"))
+        found = carriers(self.ctx.session, scope["ns"], [ipaddress.ip_network(net, strict=False) for net in nets])
+        made = [link["name"] for link in found if link["made_by_nslab"]]
+        return named | set(made or [link["name"] for link in found]), bool(self.params.get("purge"))
 
     def check_foreign_firewalls(self, scope, plan) -> set:
         """Refuse, before any change, a lab whose traffic another nftables table would drop, unless firewalld
@@ -1079,22 +1098,25 @@ class NatResource(Resource):
                                      "nftables evaluates every base chain")
 
     @staticmethod
-    def describe(rule: Rule) -> str:
-        it = rule.item
-        parts = [rule.type]
-        if it["source"]:
-            parts.append(f"from {it['source']}")
-        if it["in_interface"]:
-            parts.append(f"in {it['in_interface']}")
-        if it["destination"]:
-            parts.append(f"to {it['destination']}")
-        if it["out_interface"]:
-            parts.append(f"out {it['out_interface']}")
-        if it["protocol"]:
-            parts.append(it["protocol"] + (f"/{v.port_text(it['port'])}" if it["port"] else ""))
-        if it["to"]:
-            parts.append(f"-> {to_text(it['to'])}")
+    def match_text(rtype: str, match: dict, family: int | None = None) -> str:
+        """A rule's type and match in words: ``masquerade from 192.168.0.0/16 out !br0``, ``dnat to 203.0.113.10
+        tcp/5000``; its key in the diff, so a changed rule pairs its old and new views (a rule for IPv6 that names
+        no address says so)."""
+        parts = [rtype]
+        for field, word in (("source", "from"), ("in_interface", "in"), ("destination", "to"), ("out_interface", "out")):
+            if match.get(field):
+                value = str(match[field])
+                parts.append(f"{word} {re.sub(r'/(32|128)$', '', value) if field in ('source', 'destination') else value}")
+        if match.get("protocol"):
+            parts.append(match["protocol"] + (f"/{match['port']}" if match.get("port") else ""))
+        if family == 6 and not (match.get("source") or match.get("destination")):
+            parts.append("ipv6")
         return " ".join(parts)
+
+    def describe(self, rule: Rule) -> str:
+        it = rule.item
+        text = self.match_text(rule.type, dict(it, port=v.port_text(it["port"]) if it["port"] else None), rule.family)
+        return text + (f" -> {to_text(it['to'])}" if it["to"] else "")
 
     def report(self, items, plan):
         if self.ctx.check_mode:

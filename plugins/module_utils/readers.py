@@ -177,3 +177,34 @@ def lab_namespaces(ctx) -> list[str]:
         if lo is not None and parse_owner(lo["alias"])[0] == ctx.lab:
             found.append(name)
     return found
+
+
+def carriers(session, ns, networks: list) -> list[dict]:
+    """The links that carry traffic of ``networks`` (ipaddress networks) in a namespace, as its unicast routes of
+    the main table say: each link with a route inside one of them, and for a network inside a route (a single
+    address), the link of the longest such route. The uplink (the device of a default route) and loopback are not
+    the lab's side and are left out. {name, made_by_nslab} each, sorted by name."""
+    if not networks:
+        return []
+    by_index = {link["index"]: link for link in links_in(session, ns).values()}
+    routes = [route_dict(msg, {index: link["name"] for index, link in by_index.items()})
+              for msg in session.cached(("routes", ns), lambda: session.reader(ns).routes())]
+    main = [r for r in routes if r["table"] == 254 and isinstance(r["dev"], str)]
+    uplinks = {r["dev"] for r in main if r["dst"] == "default"}
+    found = set()
+    for net in networks:
+        inside, around = [], []
+        for route in main:
+            if route["dst"] == "default" or route["family"] != (socket.AF_INET if net.version == 4 else socket.AF_INET6):
+                continue
+            prefix = ipaddress.ip_network(route["prefix"])
+            if prefix.subnet_of(net):
+                inside.append(route["dev"])
+            elif net.subnet_of(prefix):
+                around.append((prefix.prefixlen, route["dev"]))
+        found.update(inside)
+        if around:
+            found.add(max(around)[1])
+    links = {link["name"]: link for link in by_index.values()}
+    return [dict(name=name, made_by_nslab=bool(parse_owner(links[name]["alias"])[0]))
+            for name in sorted(found - uplinks) if name in links and not links[name]["loopback"]]

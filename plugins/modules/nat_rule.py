@@ -81,9 +81,15 @@ options:
   firewall:
     description:
       - What to do, before any change, about a firewall beside the lab that would drop the traffic of its bridges
-        (the bridges that V(forward) rules and the hairpin V(masquerade) of a published port name) - a native nftables
-        base chain on the C(forward) or C(input) hook in a table of another tool, firewalld's among them, that ends
-        in a drop or reject and accepts no such bridge.
+        - a native nftables base chain on the C(forward) or C(input) hook in a table of another tool, firewalld's among
+        them, that ends in a drop or reject and accepts no such bridge.
+      - The lab's bridges are found from the rules themselves, whatever the call names - the interfaces of
+        V(forward) rules and of the hairpin V(masquerade) of a published port, and the links the kernel routes the
+        rules' subnets over (the O(items[].source) of a V(masquerade) or V(snat), the address in O(items[].to) of a
+        V(dnat), the addresses of a V(forward) rule), the ones this collection made when there are any, never the
+        uplink (the device of a default route). So C(source=192.168.0.0/16) with C(out_interface="!br0") is judged for
+        C(br0) once C(br0) holds an address in it; a rule whose subnet no route carries yet (check mode before the
+        bridge exists) is judged when it runs for real.
       - V(integrate) lets the traffic pass through the firewall's own interface where it has one. For a running
         firewalld (in the host namespace), a lab bridge bound to no zone is bound at runtime to the zone
         C(trusted) (C(firewall-cmd --zone=trusted --add-interface=BRIDGE)), recorded in C(/run/nslab/firewalld.json)

@@ -147,6 +147,7 @@ def side_effect() -> None:
     non_root_controller()
     reboot()
     firewalld()
+    own_playbook()
     a_class()
 
 
@@ -377,31 +378,36 @@ def boot_failures() -> None:
         "built; without pyroute2 (dpkg -r): failed naming it, nothing built")
 
 
+#: firewalld's rules (counters out), br0's zones (runtime, permanent) and firewalld's whole configuration
+FIREWALLD_RULESET = "nft list table inet firewalld | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'"
+BR0_ZONE = "firewall-cmd --get-zone-of-interface=br0 2>&1; firewall-cmd --permanent --get-zone-of-interface=br0 2>&1"
+ALL_ZONES = "firewall-cmd --list-all-zones; firewall-cmd --permanent --list-all-zones"
+
+
+def firewalld_state(host: str) -> tuple[str, str, str]:
+    """firewalld's rules, br0's zones, and firewalld's whole configuration (runtime and permanent). A zone's
+    chains stay once firewalld has made them (when the zone first holds an interface): trusted's chains,
+    made for the lab, are left out of the rules only while no rule jumps to them (as before the lab)."""
+    rules = re.sub(r"\n\n\tchain \w+_trusted(?:_\w+)? \{\n(?:\t\t[^\n]*\n)*\t\}", "", ssh(host, FIREWALLD_RULESET).stdout)
+    return rules, ssh(host, BR0_ZONE).stdout, ssh(host, ALL_ZONES).stdout
+
+
 def firewalld() -> None:
     """A VM with firewalld running (its default zone public). With nslab_firewall=fail the lab is refused
     before any change, naming firewall-cmd. By default it integrates: check and diff mode show the binding
     of br0 to the zone trusted and change nothing; the run binds it (runtime only), every fact is reachable,
     a re-run changes nothing, and teardown unbinds it, leaving firewalld's rules as they were."""
     host, inventory = FIREWALLD["host"], FIREWALLD["inventory"]
-    ruleset = "nft list table inet firewalld | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'"
-    zone = "firewall-cmd --get-zone-of-interface=br0 2>&1; firewall-cmd --permanent --get-zone-of-interface=br0 2>&1"
-    zones = "firewall-cmd --list-all-zones; firewall-cmd --permanent --list-all-zones"
+    zone = BR0_ZONE
 
-    def firewalld_state() -> tuple[str, str, str]:
-        """firewalld's rules, br0's zones, and firewalld's whole configuration (runtime and permanent). A zone's
-        chains stay once firewalld has made them (when the zone first holds an interface): trusted's chains,
-        made for the lab, are left out of the rules only while no rule jumps to them (as before the lab)."""
-        rules = re.sub(r"\n\n\tchain \w+_trusted(?:_\w+)? \{\n(?:\t\t[^\n]*\n)*\t\}", "", ssh(host, ruleset).stdout)
-        return rules, ssh(host, zone).stdout, ssh(host, zones).stdout
-
-    before = firewalld_state()
+    before = firewalld_state(host)
     rc, out, recap = playbook("playbooks/lab.yml", "-e", "nslab_firewall=fail", inventory=inventory)
     with open(os.path.join(REPO, "nslab-results", "lab", f"{host}.json")) as fh:
         msg = (json.load(fh).get("failure") or {}).get("msg", "")
     fix = re.search(r"Open it, then re-run: (firewall-cmd --zone=trusted --add-interface=br0) \(", msg)
     if rc == 0 or recap.get(host, {}).get("changed") != 0 or not fix or lab_objects(host) \
             or "firewalld in the host namespace would drop" not in msg or "nslab_firewall: integrate" not in msg \
-            or firewalld_state() != before:
+            or firewalld_state(host) != before:
         fail(f"with firewalld running and nslab_firewall=fail, lab.yml must be refused before any change naming "
              f"firewall-cmd: {msg}", out)
     rc, out, recap = playbook("playbooks/lab.yml", "--check", "--diff", inventory=inventory)
@@ -409,7 +415,7 @@ def firewalld() -> None:
                       out)
     wrong = [what for what, bad in (("exit", rc != 0), ("no firewalld/br0 in the diff", not shown),
                                     ("lab objects made", bool(lab_objects(host))),
-                                    ("firewalld changed", firewalld_state() != before)) if bad]
+                                    ("firewalld changed", firewalld_state(host) != before)) if bad]
     if wrong:
         fail(f"check and diff mode beside firewalld must show the binding of br0 to trusted and change nothing: {wrong}",
              out)
@@ -425,7 +431,7 @@ def firewalld() -> None:
     if rc != 0 or not unbinds or ssh(host, zone).stdout.split()[:1] != ["trusted"]:
         fail("teardown --check --diff beside firewalld must show br0 unbound from trusted and change nothing", out)
     rc, out, recap = playbook("playbooks/teardown.yml", inventory=inventory)
-    after = firewalld_state()
+    after = firewalld_state(host)
     wrong = [what for what, bad in (("exit", rc != 0), ("lab objects left", bool(lab_objects(host))),
                                     (f"br0's zones: {after[1]!r}", after[1] != before[1]),
                                     ("firewalld's configuration differs", after[2] != before[2]),
@@ -444,6 +450,53 @@ def firewalld() -> None:
         "changed nothing, teardown unbound it and left firewalld's configuration and rules as they were (trusted's "
         "chains, which firewalld keeps once made, with no rule jumping to them)")
 
+
+
+OWN = os.path.join(REPO, "tests", "integration", "playbooks", "own.yml")
+
+
+def own_playbook() -> None:
+    """A user's own playbook on the firewalld VM: seed 002 by hand, one module per task, a MASQUERADE with
+    ``! -o br0`` and a DNAT, no rule naming br0. With firewall: fail the MASQUERADE task is refused before it
+    changes anything, naming firewall-cmd; by default nat_rule finds br0 from the rule's subnet and the VM's
+    routes and binds it to trusted at runtime: egress (ping, TCP) and the published port work, measured; the
+    play's teardown unbinds it and leaves firewalld's configuration and rules as they were."""
+    import urllib.request
+
+    host, inventory, uplink = FIREWALLD["host"], FIREWALLD["inventory"], "203.0.113.15"
+    before = firewalld_state(host)
+    own = ("-e", f"uplink={uplink}")
+    rc, out, recap = playbook(OWN, *own, "-e", "firewall=fail", inventory=inventory,
+                              env=dict(ANSIBLE_CALLBACK_RESULT_FORMAT="json"))
+    failed = re.search(r"^TASK \[(iptables -t nat -A POSTROUTING[^\]]*)\].*?^fatal: \[fwd\]: FAILED! => (\{.*\})$",
+                       out, re.M | re.S)
+    result = json.loads(failed.group(2)) if failed else {}
+    fix = re.search(r"Open it, then re-run: (firewall-cmd --zone=trusted --add-interface=br0) \(", result.get("msg", ""))
+    if rc == 0 or not fix or result.get("changed") or "firewalld in the host namespace would drop" not in result["msg"] \
+            or ssh(host, "nft list ruleset | grep -c nslab:").stdout.strip() != "0" or firewalld_state(host) != before:
+        fail("a user's own MASQUERADE task beside firewalld with firewall: fail must be refused before it changes "
+             f"anything, naming firewall-cmd: {result}", out)
+    rc, out, recap = playbook(OWN, *own, inventory=inventory)
+    bound = ssh(host, BR0_ZONE).stdout.split()
+    egress = dict(ping=ssh(host, "ip netns exec netns1 ping -c 1 -W 2 -q 198.51.100.10").returncode == 0,
+                  tcp=ssh(host, "ip netns exec netns1 curl -sS -m 3 http://198.51.100.10/").stdout == f"seen-from {uplink}\n")
+    try:
+        with urllib.request.urlopen(f"http://{uplink}:5000/", timeout=5) as page:
+            ingress = page.read().decode() == "served from netns1\n"
+    except OSError as exc:
+        ingress = f"{exc}"
+    if rc != 0 or bound[:1] != ["trusted"] or not (egress["ping"] and egress["tcp"] and ingress is True):
+        fail(f"a user's own playbook beside firewalld must bind br0 to trusted at runtime and carry the traffic: "
+             f"br0 in {bound}, egress {egress}, ingress {ingress}", out)
+    rc, out, recap = playbook(OWN, *own, "-e", "lab_state=absent", inventory=inventory)
+    after = firewalld_state(host)
+    if rc != 0 or after != before or lab_objects(host):
+        fail(f"the own playbook's teardown beside firewalld must unbind br0 and leave firewalld as it was "
+             f"(rules equal: {after[0] == before[0]}, br0's zones {after[1]!r}, configuration equal: {after[2] == before[2]})",
+             out)
+    say(f"a user's own playbook (one module per task, no rule naming br0) on {host}: with firewall: fail refused at "
+        f"the MASQUERADE task before it changed anything, naming '{fix.group(1)}'; by default br0 bound to trusted, "
+        "egress ping and TCP and the published port measured working; teardown left firewalld as it was")
 
 #: a class over SSH: each VM handed its own start, goal and subnet (a variant of the teacher's secret)
 CLASS_SECRET = "the fleet teacher's own"

@@ -10,8 +10,13 @@ import re
 
 import pytest
 
-from nslabtest import Internet, Sandbox, lab_state
+from nslabtest import Internet, Sandbox, lab_state, playbook
 from test_lab_playbook import ansible_playbook, block, recap, sandbox_inventory
+from traffic import http, ping
+
+#: a user's own playbook: seed 002's commands as one module task each, no rule naming br0
+OWN = os.path.join(os.path.dirname(__file__), "playbooks", "own.yml")
+PUBLIC, UPLINK = "198.51.100.10", "203.0.113.10"
 
 
 HARDENED = """nft -f - <<'EOF'
@@ -81,6 +86,61 @@ def foreign(box) -> str:
     """The host's ruleset without this collection's table, counters at zero."""
     text = re.sub(r"counter packets \d+ bytes \d+", "counter", box.run("nft list ruleset").stdout)
     return re.sub(r"table inet nslab \{.*?\n\}\n", "", text, flags=re.S)
+
+
+def own(box, *extra):
+    """own.yml run on the sandbox (connection local), each result as one line of JSON."""
+    return playbook(box, OWN, *extra,
+                    env=dict(ANSIBLE_CALLBACK_RESULT_FORMAT="json"))
+
+
+def fatal(proc) -> tuple[str, dict]:
+    """The task that failed and its result, as the user reads them."""
+    task = re.findall(r"^TASK \[(.*)\]", proc.stdout[:proc.stdout.index("fatal: ")], re.M)[-1]
+    return task, json.loads(re.search(r"^fatal: \[lab\]: FAILED! => (\{.*\})$", proc.stdout, re.M).group(1))
+
+
+def measured(box, internet) -> dict:
+    """Real traffic through the lab: egress ping and TCP from netns1, ingress from the internet to the published port."""
+    return dict(egress_ping=ping(box, PUBLIC, netns="netns1"),
+                egress_tcp=http(box, f"http://{PUBLIC}/", netns="netns1") == f"seen-from {UPLINK}\n",
+                ingress=http(internet, f"http://{UPLINK}:5000/") == "served from netns1\n")
+
+
+def nat_of_ours(box) -> str:
+    return box.run("iptables-save -t nat | grep -i nslab; nft list table inet nslab 2>/dev/null", check=False).stdout
+
+
+@pytest.mark.parametrize("firewall", ["hardened", "docker-nft"])
+def test_a_users_own_playbook_beside_a_drop_policy_is_refused_at_the_nat_rule_then_works_once_opened(host, firewall):
+    """Seed 002 by hand, one module per task, no rule naming br0: nat_rule finds br0 from the masquerade's source
+    (192.168.0.0/16, routed over br0) and refuses, before it changes anything, naming the chain and the commands;
+    after the user runs them, egress (ping, TCP) and the published port work, and teardown leaves the firewall
+    as the user left it."""
+    box, root, _inventory = host
+    internet = Internet(root)
+    box.run(HARDENED if firewall == "hardened" else DOCKER_NFT)
+    before = foreign(box)
+    refused = own(box)
+    task, result = fatal(refused)
+    msg = result["msg"]
+    assert task.startswith("iptables -t nat -A POSTROUTING"), (task, refused.stdout[-3000:])
+    assert "base chain inet filter forward (hook forward, policy drop) accepts no iifname br0 and oifname br0" in msg, msg
+    assert not result["changed"] and not nat_of_ours(box) and foreign(box) == before, result
+    commands = [c.strip() for c in re.search(r"Open it, then re-run: (nft insert rule inet filter forward [^(]*) \(",
+                                             msg).group(1).split(";")]
+    assert commands == ["nft insert rule inet filter forward iifname br0 accept",
+                        "nft insert rule inet filter forward oifname br0 accept"], commands
+    if firewall == "hardened":
+        commands.append(re.search(r"(nft insert rule inet filter input iifname br0 accept)", msg).group(1))
+    for command in commands:                     # what the user runs, as the message says
+        box.run(command)
+    opened = foreign(box)
+    built = own(box)
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert measured(box, internet) == dict(egress_ping=True, egress_tcp=True, ingress=True)
+    down = own(box, "-e", "lab_state=absent")
+    assert down.returncode == 0 and foreign(box) == opened and not nat_of_ours(box), down.stdout[-3000:]
 
 
 @pytest.mark.parametrize("firewall", ["hardened", "docker-nft"])

@@ -123,6 +123,7 @@ def test_nat_rule_change_of_to_replaces(mod, backend):
     args = dict(type="dnat", destination="203.0.113.10", protocol="tcp", port="8000-8010", backend=backend)
     r = mod.four("nat_rule", to="192.168.0.2", **args)
     key = next(iter(r["diff"]["after"]))
+    assert key == "-/dnat to 203.0.113.10 tcp/8000-8010", "keyed by its readable match in --diff, not a hash"
     assert r["diff"]["after"][key]["to"] == "192.168.0.2" and r["diff"]["before"][key] == {"state": "absent"}
     r = mod.four("nat_rule", to="192.168.0.3", comment="moved", **args)
     assert r["diff"]["before"][key]["to"] == "192.168.0.2" and r["diff"]["after"][key]["to"] == "192.168.0.3"
@@ -179,6 +180,11 @@ def test_a_removed_or_purged_nat_rule_has_the_diff_shape_of_a_kept_one(mod, back
         kept.update(before)
     purged = mod("nat_rule", check=True, backend=backend, items=[], purge=True)["diff"]["before"]
     assert purged == kept, (purged, kept)
+    assert sorted(purged) == ["-/dnat to 203.0.113.10 tcp/8000-8010", "-/forward in !lo out lo udp",
+                              "-/masquerade from 10.77.0.0/24 out lo"], "keyed by their readable match"
+    moved = mod("nat_rule", check=True, backend=backend, purge=True, items=[rules[0], rules[2], dict(rules[1], port=9000)])
+    assert [key for key in sorted(moved["diff"]["before"]) if "dnat" in key] == \
+        ["-/dnat to 203.0.113.10 tcp/8000-8010", "-/dnat to 203.0.113.10 tcp/9000"], "old and new side by side"
     masquerade = next(view for view in purged.values() if view["type"] == "masquerade")
     assert (masquerade["source"], masquerade["out_interface"], masquerade["comment"]) == ("10.77.0.0/24", "lo", "egress")
 
