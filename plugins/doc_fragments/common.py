@@ -49,6 +49,23 @@ options:
     default: false
 """
 
+    # veth and bridge_port: addresses of two links of one lab in one subnet
+    OVERLAP = r"""
+options:
+  allow_overlap:
+    description:
+      - A new address must not share a subnet with an address on another link of the namespace - of another lab, not
+        made by nslab.net (the uplink), or of this same O(lab) - and such an address is refused before any change,
+        naming both. Two subnets of one lab that overlap (C(br1) with C(172.20.5.1/24) inside C(br0)'s
+        C(172.20.0.0/16)) give the kernel two routes for the same addresses, and it sends the traffic of both over one.
+      - V(true) allows it between links of this same O(lab) only, on purpose - seed 000's veth stage (the host end of
+        each veth in the lab subnet, the routing conflict the seed shows) and the C(bridge-route-conflict) fault,
+        which C(playbooks/lab.yml) sets it for - and warns when such an address is added.
+    type: bool
+    default: false
+    version_added: 1.1.0
+"""
+
     ATTRIBUTES = r"""
 attributes:
   check_mode:

@@ -13,6 +13,7 @@ changes anything; a failing step stops the batch and says which step it was.
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 
@@ -47,6 +48,7 @@ SPEC = dict(steps=dict(type="list", elements="dict", required=True, options=dict
     module=dict(type="str", required=True, choices=sorted([*MODULES, PROBE])),
     args=dict(type="dict", default={}),
     enabled=dict(type="bool", default=True),
+    about=dict(type="dict", default={}),
 )), persist=dict(type="dict", options=PERSIST_SPEC), record=dict(type="dict", options=RECORD_SPEC))
 
 
@@ -61,6 +63,20 @@ def check_step(index: int, step: dict) -> dict:
     if name != PROBE:
         v.lab(f"steps[{index}].args.lab", params["lab"])
     return params
+
+
+def in_words(module: AnsibleModule, index: int, name: str, msg: str, tail: str = "", plain: str = "") -> str:
+    """A step's failure as the user reads it: a message that names an option the step's ``about`` maps (the option,
+    an entry of it, or the whole step under "") in the words of the variable it was made from, with the step and its
+    option as detail; any other message after ``plain`` (the step, by default)."""
+    about = module.params["steps"][index].get("about") or {}
+    found = re.match(r"([A-Za-z_][\w.\[\]]*): ", msg)
+    path = found.group(1) if found else ""
+    key = max((k for k in about if k == path or not k or path.startswith((k + ".", k + "["))), key=len, default=None)
+    if key is None:
+        return (plain or f"steps[{index}] ({name}): ") + msg + (f" ({tail})" if tail else "")
+    detail = f"steps[{index}] {name}" + (f" {path}" if path else "")
+    return f"{about[key]}: {msg[found.end():] if found else msg} ({detail}{'; ' + tail if tail else ''})"
 
 
 def step_call(name: str, module: AnsibleModule, params: dict, session, check_mode: bool | None = None,
@@ -88,7 +104,7 @@ def rehearse(module: AnsibleModule, calls: list, session) -> None:
             call.execute()
         except Exception as exc:  # noqa: BLE001 - reported with the step, never a traceback
             failure = call.failure(exc)
-            module.fail_json(**dict(failure, msg=f"steps[{index}] ({name}): {failure['msg']} (nothing was changed)",
+            module.fail_json(**dict(failure, msg=in_words(module, index, name, failure["msg"], "nothing was changed"),
                                     changed=False, actions=[], failed_step=index, results=[]))
 
 
@@ -105,7 +121,8 @@ def prepare_calls(module: AnsibleModule, session) -> list:
             call = step_call(name, module, check_step(index, step), session, projected=projected)
             call.prepare()
         except Invalid as exc:
-            msg = str(exc) if str(exc).startswith(f"steps[{index}]") else f"steps[{index}].args: ({name}) {exc}"
+            plain = f"steps[{index}].args: ({name}) "
+            msg = str(exc) if str(exc).startswith(f"steps[{index}]") else in_words(module, index, name, str(exc), plain=plain)
             module.fail_json(msg=msg, changed=False, actions=[])
         except Exception as exc:  # noqa: BLE001 - never a traceback
             module.fail_json(msg=f"steps[{index}] ({name}): unexpected error: {type(exc).__name__}: {exc}",
@@ -154,7 +171,7 @@ def run_calls(module: AnsibleModule, calls: list, session) -> tuple:
             result = call.execute()
         except Exception as exc:  # noqa: BLE001 - reported with the step, never a traceback
             failure = call.failure(exc)
-            failure["msg"] = f"steps[{index}] ({name}): {failure['msg']}"
+            failure["msg"] = in_words(module, index, name, failure["msg"])
             failure["actions"] = actions + failure["actions"]
             failure["changed"] = any(r["changed"] for r in results) or failure["changed"]
             module.fail_json(results=results, failed_step=index, **failure)

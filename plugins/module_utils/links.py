@@ -120,34 +120,55 @@ class LinkBase(Resource):
                 netlink(text, ctx.ipr(ns).link, "del", index=link["index"], gone_ok=True)
         plan.do(text, fn)
 
-    def check_overlap(self, ns, name, wanted: list[str], option: str) -> None:
-        """A new address must not share a subnet with an address on a link this lab does
-        not own (another lab's bridge, the uplink...): refused before any change."""
+    def check_overlap(self, ns, name, wanted: list[str], option: str, plan=None, current: list[str] = ()) -> None:
+        """A new address must not share a subnet with an address on a link this lab does not own (another lab's
+        bridge, the uplink...), nor, without ``allow_overlap``, with another link of this lab (two routes to one
+        subnet: the kernel sends the traffic of both over one of them, seed 000's lesson); refused before any
+        change. What the plans before this one remove or add (``ctx.projected``: the steps before in a batch)
+        counts as done."""
         if not self.ctx.readable(ns):
             return
         link = self.known(ns, name)
         mine = link.get("index") if link else None
+        gone = self.ctx.projected.get("addresses_gone", set())
+        planned = [(dict(name=on, alias=f"nslab:{self.ctx.lab}"), other)
+                   for where_ns, on, other in sorted(self.ctx.projected.get("addresses_added", ()), key=str)
+                   if where_ns == ns]
         for pos, cidr in enumerate(wanted):
             net = ipaddress.ip_interface(cidr).network
-            for index, others in self.addresses(ns).items():
-                for other in others:
-                    if index == mine or not net.overlaps(ipaddress.ip_interface(other).network):
+            others = [(index, other) for index, found in self.addresses(ns).items() if index != mine for other in found]
+            for found, other in others + planned:
+                if not net.overlaps(ipaddress.ip_interface(other).network):
+                    continue
+                if isinstance(found, int):          # the link behind the address, from the namespace's link dump
+                    found = next((link for link in links_in(self.ctx.session, ns).values() if link["index"] == found), None)
+                if found is None or found["name"] == name or (ns, found["name"], other) in gone:
+                    continue
+                if self.owned(found):
+                    if self.params.get("allow_overlap"):
+                        if plan is not None and cidr not in current:      # said once, when it is made
+                            plan.warnings.append(f"{cidr} on {name} overlaps {other} on {found['name']} in {where(ns)} "
+                                                 "(allow_overlap): the kernel routes that subnet over one of them")
                         continue
-                    found = next((link for link in links_in(self.ctx.session, ns).values() if link["index"] == index), None)
-                    if found is None or found["name"] == name or self.owned(found):
-                        continue
-                    owner = parse_owner(found["alias"])[0]
-                    whose = f"nslab lab {owner!r}" if owner else "not made by nslab.net"
-                    raise Invalid(f"{option}[{pos}]", f"{cidr} overlaps {other} on {found['name']} in {where(ns)} "
-                                  f"({whose}): a lab subnet must not overlap another subnet of the namespace, "
-                                  "such as the uplink's or another lab's")
+                    raise Invalid(f"{option}[{pos}]", f"{cidr} overlaps {other} on {found['name']} in {where(ns)}, "
+                                  f"both of lab {self.ctx.lab!r}: two subnets of one lab must not overlap (the kernel "
+                                  f"would route the traffic of both over one link); give {name} a subnet outside "
+                                  f"{ipaddress.ip_interface(other).network}, or set allow_overlap: true to make that "
+                                  "conflict on purpose, as seed 000 does")
+                owner = parse_owner(found["alias"])[0]
+                whose = f"nslab lab {owner!r}" if owner else "not made by nslab.net"
+                raise Invalid(f"{option}[{pos}]", f"{cidr} overlaps {other} on {found['name']} in {where(ns)} "
+                              f"({whose}): a lab subnet must not overlap another subnet of the namespace, "
+                              "such as the uplink's or another lab's")
 
     def plan_addresses(self, ns, name, current: list[str], wanted: list[str] | None, plan,
                        option: str = "address") -> list[str]:
         if wanted is None:
             return current
-        self.check_overlap(ns, name, wanted, option)
+        self.check_overlap(ns, name, wanted, option, plan, current)
         ctx = self.ctx
+        self.ctx.projected.setdefault("addresses_gone", set()).update((ns, name, cidr) for cidr in set(current) - set(wanted))
+        self.ctx.projected.setdefault("addresses_added", set()).update((ns, name, cidr) for cidr in set(wanted) - set(current))
         for cidr in sorted(set(current) - set(wanted)):
             def fn(cidr=cidr, text=f"delete address {cidr} from {name} in {where(ns)}"):
                 ipr = ctx.ipr(ns)
@@ -209,6 +230,7 @@ class VethResource(LinkBase):
         mtu=dict(type="int"),
         up=dict(type="bool", default=True),
     )
+    module_options = dict(allow_overlap=dict(type="bool", default=False))
     result_key = "veths"
     netns_options = ("netns", "peer_netns")
 
@@ -383,6 +405,7 @@ class BridgePortResource(LinkBase):
         address=dict(type="list", elements="str"),
         hairpin=dict(type="bool"),
     )
+    module_options = dict(allow_overlap=dict(type="bool", default=False))
     result_key = "bridges"
 
     def normalize(self, item, option):

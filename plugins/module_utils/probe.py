@@ -178,7 +178,10 @@ def run_probe(session, probe: dict) -> dict:
             ok, detail, ms, attempts = _http(probe["target"], probe["port"], probe["path"], probe["timeout"])
     if ok and probe.get("expect") and probe["expect"] not in detail:
         ok, detail, ms = False, f"answered, but without {probe['expect']!r}: {detail.strip()[:200]}", None
-    return dict(probe, ok=ok, detail=detail.strip()[:300], ms=ms, attempts=attempts,
+    detail = detail.strip()[:300]
+    if not ok and probe.get("when_refused") and "refused" in detail.lower():
+        detail = f"{detail}: {probe['when_refused']}"
+    return dict(probe, ok=ok, detail=detail, ms=ms, attempts=attempts,
                 as_expected=ok == probe["expected"] or not probe["graded"])
 
 
@@ -220,7 +223,8 @@ def _timeout(option: str, value) -> float:
 PROBE_OPTIONS = dict(name=dict(type="str"), fact=dict(type="str"), netns=dict(type="str"),
                      kind=dict(type="str", choices=list(KINDS)), target=dict(type="str"), port=dict(type="raw"),
                      timeout=dict(type="raw"), expect=dict(type="str"), path=dict(type="str"),
-                     expected=dict(type="bool", default=True), graded=dict(type="bool", default=True))
+                     expected=dict(type="bool", default=True), graded=dict(type="bool", default=True),
+                     when_refused=dict(type="str"))
 PROBE_VALIDATOR = item_validator(PROBE_OPTIONS)
 
 
@@ -235,6 +239,8 @@ def normalize(index: int, probe: dict, present: bool = True) -> dict:
                timeout=_timeout(f"{opt}.timeout", probe.get("timeout", 2)), expect=probe.get("expect"),
                path=str(probe.get("path", "/")), expected=probe.get("expected", True) is not False,
                graded=probe.get("graded", True) is not False)
+    if probe.get("when_refused"):
+        out["when_refused"] = str(probe["when_refused"])
     if out["kind"] in ("tcp", "http"):
         out["port"] = v.port(f"{opt}.port", v.required(f"{opt}.port", probe.get("port")))[0]
     if present and out["netns"] is not None and not nsmod.ns_exists(out["netns"]):

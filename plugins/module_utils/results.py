@@ -96,8 +96,8 @@ def _probe(result: dict) -> dict:
     out = dict(fact=result.get("fact", ""), probe=result.get("name", result.get("probe", "")), ok=bool(result.get("ok")),
                expected=result.get("expected", True) is not False, as_expected=_as_expected(result),
                detail=result.get("detail", ""), ms=result.get("ms"), attempts=result.get("attempts"))
-    out.update((k, result[k]) for k in ("netns", "kind", "target", "port", "expect", "cause", "hint", "evidence")
-               if result.get(k) is not None)
+    out.update((k, result[k]) for k in ("netns", "kind", "target", "port", "expect", "cause", "hint", "evidence",
+                                        "when_refused") if result.get(k) is not None)
     if result.get("graded") is False:           # a fact the student's goal does not need
         out["graded"] = False
     return out
@@ -367,7 +367,11 @@ def fleet_problems(fleet: list) -> list:
         if rec["status"] != "ok":
             out.append(f"{rec['host']}: {_cell(rec, '')}")
         elif rec["measured"] and rec.get("strict", True):
-            out += [f"{rec['host']}: {fact} {_cell(rec, fact)}" for fact in _facts(rec) if _unexpected(rec, fact)]
+            for fact, probes in _facts(rec).items():
+                if _unexpected(rec, fact):         # with what the lab's variables say of a refused connection
+                    said = list(dict.fromkeys(p["when_refused"] for p in probes if not p["as_expected"]
+                                              and p.get("when_refused") and p["when_refused"] in str(p.get("detail"))))
+                    out.append(f"{rec['host']}: {fact} {_cell(rec, fact)}" + "".join(f" ({text})" for text in said))
     return out
 
 

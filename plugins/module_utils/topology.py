@@ -302,10 +302,14 @@ def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list, demo
         # bridge-nf-call-iptables is on (Docker hosts): accept it there, ahead of a DROP policy
         forward=([dict(type="forward", in_interface=bridge, out_interface=bridge, comment="bridged")] if "ports" in done else [])
         + ([dict(type="drop", in_interface=bridge, comment="bridged drop")] if hit("forward-drop") else []),
+        # two links of the lab in one subnet: seed 000's veth stage (the host end of each veth addressed in the lab
+        # subnet, the routing conflict the seed shows) and the bridge-route-conflict fault; refused anywhere else
+        overlap=bool(host_addr),
         hairpin=[dict(port=p, hairpin=True) for p in hairpin
                  if "publish" in done and not any(by_name[n]["veth"] == p for n in detached)],
         dnat=_dnat(published, lab["uplink_address"], lab["subnet"], bridge),
         services=services,
+        demo_names=[f"demo-{ns['name']}-{port}" for ns, port, _token in demos],     # nslab_demo_services' order
     )
     return lab
 
@@ -346,6 +350,11 @@ def probes(lab: dict, internet: dict | None, judge: str = "stage") -> dict:
             continue
         others = [ns for ns in namespaces if ns["name"] != pub["namespace"]] or namespaces
         expect = dict(expect=pub["expect"]) if pub.get("expect") else {}
+        if f"demo-{pub['namespace']}-{pub['target_port']}" not in lab.get("demo_names", ()):
+            expect["when_refused"] = (
+                f"nothing serves {pub['namespace']}'s {pub['address']}:{pub['target_port']}, which "
+                f"nslab_published_ports[{lab['published'].index(pub)}] publishes: nslab_demo_services has no service "
+                f"there - add {{namespace: {pub['namespace']}, port: {pub['target_port']}}} to it, or start your own")
         host.append(dict(name=f"{others[0]['name']} -> {uplink}:{pub['port']}", fact="namespace -> published port",
                          netns=others[0]["name"], target=uplink, kind="http", port=pub["port"],
                          timeout=SERVICE_TIMEOUT, **expect))
@@ -370,26 +379,64 @@ def _reset(lab: dict, nat: bool = False) -> dict:
     return dict(reset=[lab["subnet"], lab["bridge"]]) if nat else dict(reset=True)
 
 
+def _namespace_words(lab: dict, name: str) -> str:
+    index = next((i for i, ns in enumerate(lab["namespaces"]) if ns["name"] == name), None)
+    return f"nslab_namespaces[{index}] ({name})" if index is not None else f"the namespace {name}"
+
+
+def _about(items: list, words) -> dict:
+    """A step's ``about`` (batch.py): each entry of its items in the words of the variable entry it comes from
+    (``words(item)``; None: no word for it)."""
+    return {f"items[{i}]": said for i, said in ((i, words(item)) for i, item in enumerate(items)) if said}
+
+
+def _published_words(lab: dict, item: dict) -> str | None:
+    """The nslab_published_ports entry a DNAT rule or its NAT loopback comes from."""
+    for index, pub in enumerate(lab["published"]):
+        if item.get("protocol") == pub["protocol"] and (
+                (item["type"] == "dnat" and item.get("port") == pub["port"])
+                or (item["type"] == "masquerade" and item.get("destination") == f"{pub['address']}/32"
+                    and item.get("port") == pub["target_port"])):
+            return f"nslab_published_ports[{index}] ({pub['protocol']}/{pub['port']} to {pub['namespace']})"
+    return None
+
+
+def _overlap(lab: dict) -> dict:
+    """veth's and bridge_port's ``allow_overlap``, given only where the lab makes two of its links share a subnet."""
+    return dict(allow_overlap=True) if lab.get("overlap") else {}
+
+
 def _egress_steps(lab: dict) -> list[dict]:
     """The egress role's module calls (seed 002's commands in the comments)."""
     label = lab["lab"]
     return [
         # ip netns add NAME; ip -n NAME link set lo up; a resolver that fails fast
-        dict(module="netns", args=dict(lab=label, items=lab["netns"], dns=lab["dns"], purge=True)),
+        dict(module="netns", args=dict(lab=label, items=lab["netns"], dns=lab["dns"], purge=True),
+             about=dict(_about(lab["netns"], lambda item: _namespace_words(lab, item["name"])), dns="nslab_dns")),
         # ip link add vethX type veth peer name cethX netns NAME; ip -n NAME addr add ADDR dev cethX
-        dict(module="veth", args=dict(lab=label, items=lab["veth"], purge=True)),
+        dict(module="veth", args=dict(lab=label, items=lab["veth"], purge=True, **_overlap(lab)),
+             about=_about(lab["veth"], lambda item: _namespace_words(lab, item["peer_netns"]) + "'s veth pair")),
         # ip link add br0 type bridge; ip addr add GATEWAY dev br0; ip link set vethX master br0
-        dict(module="bridge_port", args=dict(lab=label, bridge=lab["bridge"], purge=True,
+        dict(module="bridge_port", args=dict(lab=label, bridge=lab["bridge"], purge=True, **_overlap(lab),
                                              items=([dict(address=[lab["gateway_interface"]])] + lab["ports"])
-                                             if lab["bridged"] else [])),
+                                             if lab["bridged"] else []),
+             about=dict(_about([{}] + lab["ports"], lambda item: next(
+                 (_namespace_words(lab, ns["name"]) + "'s veth on nslab_bridge" for ns in lab["namespaces"]
+                  if ns["veth"] == item.get("port")), "nslab_bridge")),
+                 bridge="nslab_bridge", **{"items[0].address": "nslab_gateway"})),
         # ip netns exec NAME ip route add default via GATEWAY (nslab_reset: and ip route del what was made by hand)
-        dict(module="ns_route", args=dict(lab=label, items=lab["routes"], purge=True, **_reset(lab))),
+        dict(module="ns_route", args=dict(lab=label, items=lab["routes"], purge=True, **_reset(lab)),
+             about=_about(lab["routes"], lambda item: f"{_namespace_words(lab, item['netns'])}'s default route via "
+                                                      f"nslab_gateway {lab['gateway']}")),
         # sysctl -w net.ipv4.ip_forward=1
         dict(module="ns_sysctl", enabled=lab["forwarding"] is not None, args=dict(name="net.ipv4.ip_forward",
                                                                                   value=lab["forwarding"])),
         # iptables -t nat -A POSTROUTING -s SUBNET -o UPLINK -j MASQUERADE (+ bridged traffic accepted)
         dict(module="nat_rule", args=dict(lab=label, backend=lab["nat_backend"], firewall=lab["firewall"], purge=True,
-                                          items=lab["masquerade"] + lab["forward"], **_reset(lab, nat=True))),
+                                          items=lab["masquerade"] + lab["forward"], **_reset(lab, nat=True)),
+             about=_about(lab["masquerade"] + lab["forward"], lambda item: (
+                 f"the MASQUERADE of nslab_gateway's subnet {lab['subnet']} (nslab_egress)" if item["type"] == "masquerade"
+                 else "nslab_bridge"))),
         # the default routes an earlier stage or a fault leaves out (ip route del default): removed last, so the
         # steps before keep the numbers they always had
         dict(module="ns_route", enabled=bool(lab["unrouted"]), args=dict(lab=label, state="absent", items=lab["unrouted"])),
@@ -401,13 +448,18 @@ def _ingress_steps(lab: dict) -> list[dict]:
     label = lab["lab"]
     return [
         # ip netns exec NAME python3 -m http.server --bind ADDR PORT, supervised (its page written first)
-        dict(module="ns_service", args=dict(lab=label, items=lab["services"], purge=True)),
+        dict(module="ns_service", args=dict(lab=label, items=lab["services"], purge=True),
+             about=_about(lab["services"], lambda item: next(
+                 (f"nslab_demo_services[{index}] ({item['netns']}, port {item['command'][-1]})"
+                  for index, name in enumerate(lab["demo_names"]) if name == item["name"]), None))),
         # bridge link set dev vethX hairpin on
         dict(module="bridge_port", enabled=bool(lab["hairpin"]),
-             args=dict(lab=label, bridge=lab["bridge"], items=lab["hairpin"])),
+             args=dict(lab=label, bridge=lab["bridge"], items=lab["hairpin"]),
+             about=dict(bridge="nslab_bridge")),
         # iptables -t nat -A PREROUTING -d UPLINK -p tcp --dport PORT -j DNAT --to-destination ADDR:PORT
         dict(module="nat_rule", args=dict(lab=f"{label}-in", backend=lab["nat_backend"], firewall=lab["firewall"],
-                                          purge=True, items=lab["dnat"])),
+                                          purge=True, items=lab["dnat"]),
+             about=_about(lab["dnat"], lambda item: _published_words(lab, item))),
     ]
 
 

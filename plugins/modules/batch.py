@@ -47,6 +47,17 @@ options:
         description: V(false) skips the step (for steps that apply only to some labs).
         type: bool
         default: true
+      about:
+        description:
+          - What the step's options were made from, in the words of the variables a user set, for error messages - a
+            dictionary from an option path of O(steps[].args) (V(items[0].address), an entry V(items[2]), V(bridge);
+            V("") for the whole step) to the words (V(nslab_gateway 192.168.0.1/16)).
+          - A refusal that names one of these options, or a part of one (the longest path that fits), is said in those
+            words, with the step and its option as detail in parentheses (V(steps[2] bridge_port items[0].address[0])),
+            instead of after the step. The roles and C(playbooks/lab.yml) set it for the C(nslab_) variables.
+        type: dict
+        default: {}
+        version_added: 1.1.0
   persist:
     description:
       - Saves these steps on the managed host so that the host rebuilds the lab at boot with no controller, or

@@ -39,6 +39,7 @@ options:
     type: bool
 extends_documentation_fragment:
   - nslab.net.common
+  - nslab.net.common.overlap
   - nslab.net.common.attributes
 seealso:
   - module: nslab.net.veth

@@ -75,6 +75,13 @@ options:
             does not need) - its C(as_expected) is always true, whatever the probe finds.
         type: bool
         default: true
+      when_refused:
+        description:
+          - Words added to the result's C(detail) when the connection is refused (nothing listens on that address and
+            port) - what that means for the lab. C(playbooks/lab.yml) says so of a published port that no demo
+            service serves, naming C(nslab_demo_services).
+        type: str
+        version_added: 1.1.0
   uplink_address:
     description:
       - The address that C({uplink}) stands for in a probe's O(probes[].name), O(probes[].target) and

@@ -53,6 +53,7 @@ options:
     default: true
 extends_documentation_fragment:
   - nslab.net.common
+  - nslab.net.common.overlap
   - nslab.net.common.attributes
 seealso:
   - module: nslab.net.bridge_port

@@ -114,7 +114,19 @@ def test_lab_report_idempotence_and_teardown_to_nothing(tmp_path):
             nslab_demo_services=[])))
         assert overlap.returncode != 0 and "nothing was changed" in " ".join(overlap.stdout.split()), overlap.stdout[-3000:]
         assert recaps(overlap.stdout)["lab1"]["changed"] == 0
+        with open(tmp_path / "nslab-results" / "lab" / "lab1.json") as fh:     # in the user's words, the step as detail
+            said = json.load(fh)["failure"]["msg"]
+        assert said.startswith("nslab_gateway: 203.0.113.50/24 overlaps 203.0.113.10/24 on eth0 in the host namespace "
+                               "(not made by nslab.net)"), said
+        assert said.endswith("(steps[2] bridge_port items[0].address[0]; nothing was changed)"), said
         assert state_of(Sandbox("lab1", root)) == before
+        # a published port that no demo service serves: said so, naming the variables
+        unserved = ansible_playbook(root, "playbooks/lab.yml", "-e", '{"nslab_demo_services": []}')
+        words = " ".join(unserved.stdout.split())
+        assert unserved.returncode != 0, unserved.stdout[-3000:]
+        assert ("lab1: outside -> published port NOT reachable (nothing serves netns1's 192.168.0.2:5000, which "
+                "nslab_published_ports[0] publishes: nslab_demo_services has no service there - add {namespace: "
+                "netns1, port: 5000} to it, or start your own)") in words.replace("''", "'"), words[-3000:]
         down = ansible_playbook(root, "playbooks/teardown.yml")
         assert down.returncode == 0, down.stdout[-3000:]
         assert not os.path.exists(root) or os.listdir(root) == []

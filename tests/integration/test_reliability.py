@@ -350,6 +350,14 @@ def test_subnets_overlapping_the_uplink_or_another_lab_are_refused_before_any_ch
     result = lab("veth", items=[{"name": "v9", "peer": "c9", "address": ["203.0.113.77/24"]}], expect_fail=True)
     assert result["msg"].startswith("items[0].address[0]: 203.0.113.77/24 overlaps 203.0.113.10/24 on eth0 in the "
                                     "host namespace (not made by nslab.net)"), result["msg"]
+    # two subnets of one lab that overlap (seed 000's lesson): refused naming both, in one call or across calls
+    result = lab("bridge_port", bridge="br1", address=["192.168.5.1/24"], expect_fail=True)
+    assert result["msg"].startswith("address[0]: 192.168.5.1/24 overlaps 192.168.0.1/16 on br0 in the host namespace, "
+                                    "both of lab 'nslab': two subnets of one lab must not overlap"), result["msg"]
+    assert "give br1 a subnet outside 192.168.0.0/16, or set allow_overlap: true" in result["msg"], result["msg"]
+    result = lab("veth", items=[{"name": "v8", "peer": "c8", "address": ["10.66.0.1/16"]},
+                                {"name": "v9", "peer": "c9", "address": ["10.66.0.2/16"]}], expect_fail=True)
+    assert result["msg"].startswith("items[1].address[0]: 10.66.0.2/16 overlaps 10.66.0.1/16 on v8"), result["msg"]
     result = lab("ns_sysctl", items=[{"name": "net.ipv4.conf.all.rp_filter", "value": 2},
                                      {"name": "net.ipv4.ip_local_port_range", "value": "60999 32768"}],
                  expect_fail=True)
@@ -359,3 +367,8 @@ def test_subnets_overlapping_the_uplink_or_another_lab_are_refused_before_any_ch
     assert result["msg"] == "value: net.ipv4.ip_forward takes 1 integer (it is '1' now), not 'yes'"
     assert lab_state(box) == before
     assert box.run("sysctl -n net.ipv4.conf.all.rp_filter").stdout.strip() != "2"   # all or nothing
+    made = lab("bridge_port", bridge="br1", address=["192.168.5.1/24"], allow_overlap=True)    # on purpose: said
+    assert made["changed"] and any("192.168.5.1/24 on br1 overlaps 192.168.0.1/16 on br0 in the host namespace "
+                                   "(allow_overlap)" in str(w) for w in made.get("warnings", [])), made
+    assert not lab("bridge_port", bridge="br1", address=["192.168.5.1/24"], allow_overlap=True).get("warnings")
+    lab("bridge_port", bridge="br1", state="absent")

@@ -279,3 +279,33 @@ def test_a_default_entry_that_names_a_renamed_namespace_says_it_is_the_default_a
         lab_topology(topo(namespaces=web, published_ports=[{"namespace": "netns9", "port": 80}]))
     assert str(exc.value) == "nslab_published_ports[0].namespace: 'netns9' is not one of nslab_namespaces (web)"
     assert lab_topology(topo(namespaces=web, published_ports=[], demo_services=[]))["published"] == []
+
+
+def test_each_step_says_what_its_entries_come_from_in_the_users_variables():
+    """A step's ``about`` maps its options to the nslab_ variables they were made from (the batch module says a
+    refusal in those words); a published port that no demo service serves says so in its probes."""
+    from types import SimpleNamespace
+
+    from ansible_collections.nslab.net.plugins.module_utils.batch import in_words
+    from ansible_collections.nslab.net.plugins.module_utils.topology import steps
+    two = [NETNS1, {"name": "netns2", "address": "192.168.0.3"}]
+    plan = lab_topology(topo(namespaces=two, published_ports=[{"namespace": "netns2", "port": 8080, "target_port": 80}],
+                             demo_services=[]))
+    about = {s["module"] + str(i): s.get("about", {}) for i, s in enumerate(steps(plan))}
+    assert about["netns0"]["items[1]"] == "nslab_namespaces[1] (netns2)"
+    assert about["bridge_port2"]["items[0].address"] == "nslab_gateway"
+    assert about["bridge_port2"]["items[2]"] == "nslab_namespaces[1] (netns2)'s veth on nslab_bridge"
+    assert about["ns_route3"]["items[0]"] == "nslab_namespaces[0] (netns1)'s default route via nslab_gateway 192.168.0.1"
+    assert about["nat_rule9"] == {"items[0]": "nslab_published_ports[0] (tcp/8080 to netns2)",
+                                  "items[1]": "nslab_published_ports[0] (tcp/8080 to netns2)"}
+    module = SimpleNamespace(params=dict(steps=[dict(about=about["bridge_port2"])] * 3))
+    said = in_words(module, 2, "bridge_port", "items[0].address[0]: 10.0.0.1/24 overlaps ...", "nothing was changed")
+    assert said == "nslab_gateway: 10.0.0.1/24 overlaps ... (steps[2] bridge_port items[0].address[0]; nothing was changed)"
+    assert in_words(module, 2, "bridge_port", "no path here") == "steps[2] (bridge_port): no path here"
+    outside = probes(plan, {"target": "198.51.100.10"})["outside"]
+    assert outside[0]["when_refused"] == (
+        "nothing serves netns2's 192.168.0.3:80, which nslab_published_ports[0] publishes: nslab_demo_services has "
+        "no service there - add {namespace: netns2, port: 80} to it, or start your own")
+    served = lab_topology(topo(published_ports=[{"namespace": "netns1", "port": 80}],
+                               demo_services=[{"namespace": "netns1", "port": 80}]))
+    assert "when_refused" not in probes(served, {"target": "198.51.100.10"})["outside"][0]
