@@ -992,14 +992,15 @@ class NatResource(Resource):
                 plan.actions.extend(texts)
                 plan.ops.append(("; ".join(texts), lambda ns=scope["ns"], m=any_of(flushed): delete_conntrack(self.ctx, ns, m)))
 
-    def lab_bridges(self, scope) -> tuple[set, bool]:
+    def lab_bridges(self, scope, routed: bool = True) -> tuple[set, bool]:
         """The lab's links this call's rules in ``scope`` pass traffic through (which the firewalls beside the lab
         must accept), and whether the lab lets go of the links it no longer needs (a purge, or a removal that leaves
         the lab no rule there). A rule names them (a forward rule's interfaces, a published port's hairpin) or
         matches their subnets: the source of a masquerade or snat, the target of a dnat, a forward rule's addresses,
         found on the links the kernel routes them over (:func:`readers.carriers`), those this collection made when
         there are any - whatever the call names, so a rule written like ``iptables -t nat -A POSTROUTING -s
-        192.168.0.0/16 ! -o br0 -j MASQUERADE`` is judged for br0 too."""
+        192.168.0.0/16 ! -o br0 -j MASQUERADE`` is judged for br0 too. ``routed`` False: only the named ones (no
+        firewall is there to judge the others for, and the routes are not read)."""
         if self.params["state"] == "absent":
             kept = {key for key, entry in self.existing(scope).items() if entry["lab"] == self.ctx.lab}
             return set(), not (kept - scope["remove"])
@@ -1016,7 +1017,7 @@ class NatResource(Resource):
             elif item["type"] == "dnat":
                 nets.append(item["to"][0])
         named = {name for name in named if not name.startswith("!")}
-        if not (nets and self.ctx.readable(scope["ns"])):
+        if not (routed and nets and self.ctx.readable(scope["ns"])):
             return named, bool(self.params.get("purge"))
         found = carriers(self.ctx.session, scope["ns"], [ipaddress.ip_network(net, strict=False) for net in nets])
         made = [link["name"] for link in found if link["made_by_nslab"]]
@@ -1027,10 +1028,13 @@ class NatResource(Resource):
         (through its own firewall-cmd, in the host namespace) can let it pass, and with ``firewall: fail`` an
         iptables FORWARD policy DROP or ufw, which the lab's own NSLAB-FWD chain would otherwise open
         (firewalls.py); returns the lab bridges that judgement covers."""
-        bridges, release = self.lab_bridges(scope)
         mode = "fail" if any(item["firewall"] == "fail" for item in self.items_of.get(id(scope), [])) else "integrate"
-        found = firewalls.blockers(scope["nft_state"].base_chains, bridges) if bridges else []
         record = self.firewalld_record(plan) if scope["ns"] is None else {}
+        chains = scope["nft_state"].base_chains
+        judged = (bool(record) or any(firewalls.drops(chain) for chain in chains.values() if chain.get("hook") in firewalls.HOOKS)
+                  or (mode == "fail" and any(state.ufw or state.forward_drop for state in scope["ipt_state"].values())))
+        bridges, release = self.lab_bridges(scope, routed=judged)
+        found = firewalls.blockers(chains, bridges) if bridges else []
         owned = any(self.ctx.lab in entry["labs"] or name in bridges for name, entry in record.items())
         firewall_cmd = which("firewall-cmd") if scope["ns"] is None and (found or owned) else None
         if firewall_cmd:

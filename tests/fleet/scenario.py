@@ -479,7 +479,8 @@ def own_playbook() -> None:
     rc, out, recap = playbook(OWN, *own, inventory=inventory)
     bound = ssh(host, BR0_ZONE).stdout.split()
     egress = dict(ping=ssh(host, "ip netns exec netns1 ping -c 1 -W 2 -q 198.51.100.10").returncode == 0,
-                  tcp=ssh(host, "ip netns exec netns1 curl -sS -m 3 http://198.51.100.10/").stdout == f"seen-from {uplink}\n")
+                  tcp=ssh(host, "ip netns exec netns1 python3 -c \"import urllib.request as u; print(u.urlopen("
+                               "'http://198.51.100.10/', timeout=3).read().decode(), end='')\"").stdout == f"seen-from {uplink}\n")
     try:
         with urllib.request.urlopen(f"http://{uplink}:5000/", timeout=5) as page:
             ingress = page.read().decode() == "served from netns1\n"
