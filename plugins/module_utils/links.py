@@ -112,6 +112,7 @@ class LinkBase(Resource):
 
     def op_delete(self, ns, name, text, plan):
         ctx = self.ctx
+        ctx.projected.setdefault("links_gone", set()).add((ns, name))      # for the steps after this one
 
         def fn():
             ctx.indexes.clear()        # a veth takes its peer with it; names may come back with new indexes
@@ -120,55 +121,88 @@ class LinkBase(Resource):
                 netlink(text, ctx.ipr(ns).link, "del", index=link["index"], gone_ok=True)
         plan.do(text, fn)
 
-    def check_overlap(self, ns, name, wanted: list[str], option: str, plan=None, current: list[str] = ()) -> None:
+    def check_overlap(self, ns, name, wanted: list[str], option: str) -> None:
         """A new address must not share a subnet with an address on a link this lab does not own (another lab's
-        bridge, the uplink...), nor, without ``allow_overlap``, with another link of this lab (two routes to one
-        subnet: the kernel sends the traffic of both over one of them, seed 000's lesson); refused before any
-        change. What the plans before this one remove or add (``ctx.projected``: the steps before in a batch)
-        counts as done."""
+        bridge, the uplink...): refused before any change. Links of this same lab are judged once the whole call
+        is planned (:meth:`check_lab_overlaps`)."""
         if not self.ctx.readable(ns):
             return
         link = self.known(ns, name)
         mine = link.get("index") if link else None
-        gone = self.ctx.projected.get("addresses_gone", set())
-        planned = [(dict(name=on, alias=f"nslab:{self.ctx.lab}"), other)
-                   for where_ns, on, other in sorted(self.ctx.projected.get("addresses_added", ()), key=str)
-                   if where_ns == ns]
         for pos, cidr in enumerate(wanted):
             net = ipaddress.ip_interface(cidr).network
-            others = [(index, other) for index, found in self.addresses(ns).items() if index != mine for other in found]
-            for found, other in others + planned:
-                if not net.overlaps(ipaddress.ip_interface(other).network):
-                    continue
-                if isinstance(found, int):          # the link behind the address, from the namespace's link dump
-                    found = next((link for link in links_in(self.ctx.session, ns).values() if link["index"] == found), None)
-                if found is None or found["name"] == name or (ns, found["name"], other) in gone:
-                    continue
-                if self.owned(found):
-                    if self.params.get("allow_overlap"):
-                        if plan is not None and cidr not in current:      # said once, when it is made
-                            plan.warnings.append(f"{cidr} on {name} overlaps {other} on {found['name']} in {where(ns)} "
-                                                 "(allow_overlap): the kernel routes that subnet over one of them")
+            for index, others in self.addresses(ns).items():
+                for other in others:
+                    if index == mine or not net.overlaps(ipaddress.ip_interface(other).network):
                         continue
-                    raise Invalid(f"{option}[{pos}]", f"{cidr} overlaps {other} on {found['name']} in {where(ns)}, "
-                                  f"both of lab {self.ctx.lab!r}: two subnets of one lab must not overlap (the kernel "
-                                  f"would route the traffic of both over one link); give {name} a subnet outside "
-                                  f"{ipaddress.ip_interface(other).network}, or set allow_overlap: true to make that "
-                                  "conflict on purpose, as seed 000 does")
-                owner = parse_owner(found["alias"])[0]
-                whose = f"nslab lab {owner!r}" if owner else "not made by nslab.net"
-                raise Invalid(f"{option}[{pos}]", f"{cidr} overlaps {other} on {found['name']} in {where(ns)} "
-                              f"({whose}): a lab subnet must not overlap another subnet of the namespace, "
-                              "such as the uplink's or another lab's")
+                    found = next((link for link in links_in(self.ctx.session, ns).values() if link["index"] == index), None)
+                    if found is None or found["name"] == name or self.owned(found):
+                        continue
+                    owner = parse_owner(found["alias"])[0]
+                    whose = f"nslab lab {owner!r}" if owner else "not made by nslab.net"
+                    raise Invalid(f"{option}[{pos}]", f"{cidr} overlaps {other} on {found['name']} in {where(ns)} "
+                                  f"({whose}): a lab subnet must not overlap another subnet of the namespace, "
+                                  "such as the uplink's or another lab's")
+
+    def lab_addresses(self, ns) -> list[tuple[str, str]]:
+        """(link, CIDR) of this lab's links in a namespace as the plans so far leave them: the steps before this one
+        in a batch (``ctx.projected``: the links they delete, the addresses they remove or add) and this call's
+        items (``ctx.planned``: a link's new addresses, or None for a link it deletes)."""
+        projected, lab = self.ctx.projected, self.ctx.lab
+        gone_links, gone = projected.get("links_gone", set()), projected.get("addresses_gone", set())
+        out = set()
+        if self.ctx.readable(ns):
+            by_index = addresses_in(self.ctx.session, ns)
+            for link in links_in(self.ctx.session, ns).values():
+                peer, pns = veth_peer(link["alias"])
+                if not self.owned(link) or (ns, link["name"]) in gone_links or (peer and pns in self.ctx.deleted_ns):
+                    continue
+                out.update((link["name"], cidr) for cidr in by_index.get(link["index"], []))
+        out.update((name, cidr) for where_ns, name, cidr, owner in projected.get("addresses_added", ())
+                   if where_ns == ns and owner == lab and (ns, name) not in gone_links)
+        out = {(name, cidr) for name, cidr in out if (ns, name, cidr) not in gone}
+        for (kind, where_ns, name), state in self.ctx.planned.items():
+            if kind == "link" and where_ns == ns:
+                out = {(n, c) for n, c in out if n != name}
+                if state is not None:
+                    out.update((name, cidr) for cidr in state.get("addresses") or [])
+        return sorted(out)
+
+    def check_lab_overlaps(self, plan) -> None:
+        """Each address this call adds must not share a subnet with another link of this same lab (two routes to one
+        subnet: the kernel sends the traffic of both over one of them, seed 000's lesson) as the whole call leaves
+        them, purge and deletions included; refused before any change, unless ``allow_overlap`` (then said)."""
+        new = getattr(self, "new_addresses", [])
+        for position, (ns, name, cidr, option) in enumerate(new):
+            net = ipaddress.ip_interface(cidr).network
+            later = {(n, c) for where_ns, n, c, _opt in new[position + 1:] if where_ns == ns}   # told at their turn
+            for other_name, other in self.lab_addresses(ns):
+                if other_name == name or (other_name, other) in later \
+                        or not net.overlaps(ipaddress.ip_interface(other).network):
+                    continue
+                if self.params.get("allow_overlap"):
+                    plan.warnings.append(f"{cidr} on {name} overlaps {other} on {other_name} in {where(ns)} "
+                                         "(allow_overlap): the kernel routes that subnet over one of them")
+                    break
+                raise Invalid(option, f"{cidr} overlaps {other} on {other_name} in {where(ns)}, both of lab "
+                              f"{self.ctx.lab!r}: two subnets of one lab must not overlap (the kernel would route the "
+                              f"traffic of both over one link); give {name} a subnet outside "
+                              f"{ipaddress.ip_interface(other).network}, or set allow_overlap: true to make that "
+                              "conflict on purpose, as seed 000 does")
 
     def plan_addresses(self, ns, name, current: list[str], wanted: list[str] | None, plan,
                        option: str = "address") -> list[str]:
         if wanted is None:
             return current
-        self.check_overlap(ns, name, wanted, option, plan, current)
+        self.check_overlap(ns, name, wanted, option)
         ctx = self.ctx
-        self.ctx.projected.setdefault("addresses_gone", set()).update((ns, name, cidr) for cidr in set(current) - set(wanted))
-        self.ctx.projected.setdefault("addresses_added", set()).update((ns, name, cidr) for cidr in set(wanted) - set(current))
+        if not hasattr(self, "new_addresses"):
+            self.new_addresses: list = []
+        self.new_addresses += [(ns, name, cidr, f"{option}[{wanted.index(cidr)}]") for cidr in wanted if cidr not in current]
+        ctx.projected.setdefault("addresses_gone", set()).update((ns, name, cidr) for cidr in set(current) - set(wanted))
+        ctx.projected.setdefault("addresses_added", set()).update(
+            (ns, name, cidr, ctx.lab) for cidr in set(wanted) - set(current))
+        ctx.projected.setdefault("links_gone", set()).discard((ns, name))      # made again (a veth rebuilt)
         for cidr in sorted(set(current) - set(wanted)):
             def fn(cidr=cidr, text=f"delete address {cidr} from {name} in {where(ns)}"):
                 ipr = ctx.ipr(ns)
@@ -193,9 +227,10 @@ class LinkBase(Resource):
         self.renewed_ns.update(namespaces)
 
     def finish(self, plan) -> None:
-        """One operation for the whole call, one neighbour dump per namespace: the host's, the
-        namespaces involved and those of the lab. It belongs to the operations that changed the
-        MAC addresses: no action of its own (a run that changes nothing does not plan it)."""
+        """This lab's overlapping subnets judged (:meth:`check_lab_overlaps`); then one operation for the whole call,
+        one neighbour dump per namespace: the host's, the namespaces involved and those of the lab. It belongs to the
+        operations that changed the MAC addresses: no action of its own (a run that changes nothing does not plan it)."""
+        self.check_lab_overlaps(plan)
         if not getattr(self, "renewed", None):
             return
         addresses = sorted(self.renewed)

@@ -27,7 +27,7 @@ from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils.files import read_text, remove_file, replace_file
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Conflict, Failure, Resource, command, netlink, where
-from ansible_collections.nslab.net.plugins.module_utils.readers import carriers, read_uplink
+from ansible_collections.nslab.net.plugins.module_utils.readers import carriers, default_devices, read_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 TYPES = ("masquerade", "snat", "dnat", "forward", "drop")
@@ -997,9 +997,11 @@ class NatResource(Resource):
         must accept), and whether the lab lets go of the links it no longer needs (a purge, or a removal that leaves
         the lab no rule there). A rule names them (a forward rule's interfaces, a published port's hairpin) or
         matches their subnets: the source of a masquerade or snat, the target of a dnat, a forward rule's addresses,
-        found on the links the kernel routes them over (:func:`readers.carriers`), those this collection made when
-        there are any - whatever the call names, so a rule written like ``iptables -t nat -A POSTROUTING -s
-        192.168.0.0/16 ! -o br0 -j MASQUERADE`` is judged for br0 too. ``routed`` False: only the named ones (no
+        found on the links the kernel routes them over and those earlier steps would address
+        (:func:`readers.carriers`) - whatever the call names, so a rule written like ``iptables -t nat -A POSTROUTING
+        -s 192.168.0.0/16 ! -o br0 -j MASQUERADE`` is judged for br0 too. Only links this collection made count
+        (this lab's when it has any there), and never the uplink (the device of a default route) or loopback: a
+        host's own cards are never bound to a firewall zone for a lab. ``routed`` False: only the named ones (no
         firewall is there to judge the others for, and the routes are not read)."""
         if self.params["state"] == "absent":
             kept = {key for key, entry in self.existing(scope).items() if entry["lab"] == self.ctx.lab}
@@ -1010,18 +1012,23 @@ class NatResource(Resource):
                 named.update(name for name in (item.get("in_interface"), item.get("out_interface")) if name)
                 nets.extend(item[key] for key in ("source", "destination") if item[key])
             elif item["type"] in ("masquerade", "snat"):
-                if item.get("destination") and item.get("out_interface"):
+                if item["type"] == "masquerade" and item.get("destination") and item.get("out_interface"):
                     named.add(item["out_interface"])          # the hairpin of a published port
                 if item["source"]:
                     nets.append(item["source"])
             elif item["type"] == "dnat":
                 nets.append(item["to"][0])
-        named = {name for name in named if not name.startswith("!")}
-        if not (routed and nets and self.ctx.readable(scope["ns"])):
-            return named, bool(self.params.get("purge"))
-        found = carriers(self.ctx.session, scope["ns"], [ipaddress.ip_network(net, strict=False) for net in nets])
-        made = [link["name"] for link in found if link["made_by_nslab"]]
-        return named | set(made or [link["name"] for link in found]), bool(self.params.get("purge"))
+        named = {name for name in named if not name.startswith("!") and name != "lo"}
+        purge = bool(self.params.get("purge"))
+        if not (routed and self.ctx.readable(scope["ns"])):
+            return named, purge
+        named -= default_devices(self.ctx.session, scope["ns"])
+        planned = [(name, cidr, lab) for ns, name, cidr, lab in sorted(self.ctx.projected.get("addresses_added", ()), key=str)
+                   if ns == scope["ns"]]
+        found = carriers(self.ctx.session, scope["ns"], [ipaddress.ip_network(net, strict=False) for net in nets], planned)
+        labs = {self.ctx.lab, self.ctx.lab[:-len("-in")] if self.ctx.lab.endswith("-in") else self.ctx.lab}
+        ours = [link["name"] for link in found if link["owner"] in labs]
+        return named | set(ours or [link["name"] for link in found if link["owner"]]), purge
 
     def check_foreign_firewalls(self, scope, plan) -> set:
         """Refuse, before any change, a lab whose traffic another nftables table would drop, unless firewalld
@@ -1110,7 +1117,13 @@ class NatResource(Resource):
         for field, word in (("source", "from"), ("in_interface", "in"), ("destination", "to"), ("out_interface", "out")):
             if match.get(field):
                 value = str(match[field])
-                parts.append(f"{word} {re.sub(r'/(32|128)$', '', value) if field in ('source', 'destination') else value}")
+                try:                     # a single address without its /32 or /128
+                    net = ipaddress.ip_network(value, strict=False) if field in ("source", "destination") else None
+                except ValueError:       # read back from a rule in a form of its own: as it is
+                    net = None
+                if net is not None:
+                    value = str(net.network_address) if net.prefixlen == net.max_prefixlen else net.with_prefixlen
+                parts.append(f"{word} {value}")
         if match.get("protocol"):
             parts.append(match["protocol"] + (f"/{match['port']}" if match.get("port") else ""))
         if family == 6 and not (match.get("source") or match.get("destination")):

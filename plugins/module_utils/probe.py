@@ -179,7 +179,7 @@ def run_probe(session, probe: dict) -> dict:
     if ok and probe.get("expect") and probe["expect"] not in detail:
         ok, detail, ms = False, f"answered, but without {probe['expect']!r}: {detail.strip()[:200]}", None
     detail = detail.strip()[:300]
-    if not ok and probe.get("when_refused") and "refused" in detail.lower():
+    if not ok and probe.get("when_refused") and probe["expected"] and "Connection refused" in detail:   # ECONNREFUSED
         detail = f"{detail}: {probe['when_refused']}"
     return dict(probe, ok=ok, detail=detail, ms=ms, attempts=attempts,
                 as_expected=ok == probe["expected"] or not probe["graded"])

@@ -179,32 +179,54 @@ def lab_namespaces(ctx) -> list[str]:
     return found
 
 
-def carriers(session, ns, networks: list) -> list[dict]:
+def default_devices(session, ns) -> set:
+    """The devices of a namespace's default routes, of every table and every next hop of a multipath one: the
+    uplink side, never the lab's."""
+    dump = session.cached(("routes", ns), lambda: session.reader(ns).routes())
+    names = {link["index"]: link["name"] for link in links_in(session, ns).values()}
+    found = set()
+    for msg in dump:
+        if msg["dst_len"] != 0:
+            continue
+        oifs = [msg.get_attr("RTA_OIF")] + [hop["oif"] for hop in (msg.get_attr("RTA_MULTIPATH") or [])]
+        found.update(names[oif] for oif in oifs if oif in names)
+    return found
+
+
+def carriers(session, ns, networks: list, planned: list = ()) -> list[dict]:
     """The links that carry traffic of ``networks`` (ipaddress networks) in a namespace, as its unicast routes of
-    the main table say: each link with a route inside one of them, and for a network inside a route (a single
-    address), the link of the longest such route. The uplink (the device of a default route) and loopback are not
-    the lab's side and are left out. {name, made_by_nslab} each, sorted by name."""
+    the main table say - and ``planned`` (link, CIDR, lab) addresses that earlier steps would add, as the connected
+    routes they would make: each link with a route inside one of them, and for a network inside a route (a single
+    address), the link of the longest such route. The uplink (:func:`default_devices`) and loopback are never the
+    lab's side and are left out. {name, owner: the nslab lab that made it, or None}, sorted by name."""
+    networks = list(dict.fromkeys(networks))
     if not networks:
         return []
     by_index = {link["index"]: link for link in links_in(session, ns).values()}
-    routes = [route_dict(msg, {index: link["name"] for index, link in by_index.items()})
-              for msg in session.cached(("routes", ns), lambda: session.reader(ns).routes())]
-    main = [r for r in routes if r["table"] == 254 and isinstance(r["dev"], str)]
-    uplinks = {r["dev"] for r in main if r["dst"] == "default"}
+    links = {link["name"]: link for link in by_index.values()}
+    names = {index: link["name"] for index, link in by_index.items()}
+    routes = [(ipaddress.ip_network(route["prefix"]), route["dev"])
+              for route in (route_dict(msg, names) for msg in session.cached(("routes", ns), lambda: session.reader(ns).routes()))
+              if route["table"] == 254 and route["dst"] != "default" and isinstance(route["dev"], str)]
+    routes += [(ipaddress.ip_interface(cidr).network, name) for name, cidr, _lab in planned]
+    owners = {name: lab for name, _cidr, lab in planned}
     found = set()
     for net in networks:
-        inside, around = [], []
-        for route in main:
-            if route["dst"] == "default" or route["family"] != (socket.AF_INET if net.version == 4 else socket.AF_INET6):
+        around = []
+        for prefix, dev in routes:
+            if prefix.version != net.version:
                 continue
-            prefix = ipaddress.ip_network(route["prefix"])
             if prefix.subnet_of(net):
-                inside.append(route["dev"])
+                found.add(dev)
             elif net.subnet_of(prefix):
-                around.append((prefix.prefixlen, route["dev"]))
-        found.update(inside)
+                around.append((prefix.prefixlen, dev))
         if around:
             found.add(max(around)[1])
-    links = {link["name"]: link for link in by_index.values()}
-    return [dict(name=name, made_by_nslab=bool(parse_owner(links[name]["alias"])[0]))
-            for name in sorted(found - uplinks) if name in links and not links[name]["loopback"]]
+    out = []
+    for name in sorted(found - default_devices(session, ns)):
+        link = links.get(name)
+        if link is not None and link["loopback"]:
+            continue
+        owner = parse_owner(link["alias"])[0] if link is not None else owners.get(name)
+        out.append(dict(name=name, owner=owner))
+    return out

@@ -86,10 +86,12 @@ options:
       - The lab's bridges are found from the rules themselves, whatever the call names - the interfaces of
         V(forward) rules and of the hairpin V(masquerade) of a published port, and the links the kernel routes the
         rules' subnets over (the O(items[].source) of a V(masquerade) or V(snat), the address in O(items[].to) of a
-        V(dnat), the addresses of a V(forward) rule), the ones this collection made when there are any, never the
-        uplink (the device of a default route). So C(source=192.168.0.0/16) with C(out_interface="!br0") is judged for
-        C(br0) once C(br0) holds an address in it; a rule whose subnet no route carries yet (check mode before the
-        bridge exists) is judged when it runs for real.
+        V(dnat), the addresses of a V(forward) rule) and those that earlier steps of a batch would address. Only links
+        this collection made count (this lab's, when it has any there), never the uplink (the device of a default
+        route) or loopback - a host's own cards are never bound to a firewall zone for a lab. So
+        C(source=192.168.0.0/16) with C(out_interface="!br0") is judged for C(br0) once C(br0) holds an address in it;
+        a rule whose subnet no such link carries yet (separate tasks in check mode, before the bridge exists) is judged
+        when it runs for real, and a link made by hand is only warned about.
       - V(integrate) lets the traffic pass through the firewall's own interface where it has one. For a running
         firewalld (in the host namespace), a lab bridge bound to no zone is bound at runtime to the zone
         C(trusted) (C(firewall-cmd --zone=trusted --add-interface=BRIDGE)), recorded in C(/run/nslab/firewalld.json)

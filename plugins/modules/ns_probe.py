@@ -77,8 +77,8 @@ options:
         default: true
       when_refused:
         description:
-          - Words added to the result's C(detail) when the connection is refused (nothing listens on that address and
-            port) - what that means for the lab. C(playbooks/lab.yml) says so of a published port that no demo
+          - Words added to the result's C(detail) when a probe expected to get through has its connection refused
+            (nothing listens on that address and port) - what that means for the lab. C(playbooks/lab.yml) says so of a published port that no demo
             service serves, naming C(nslab_demo_services).
         type: str
         version_added: 1.1.0

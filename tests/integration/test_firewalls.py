@@ -239,3 +239,31 @@ def test_with_firewall_fail_an_iptables_forward_drop_is_refused_then_opened_by_t
     assert "fw1: 12/12 probes reachable" in block(built.stdout, "Fleet summary")
     down = ansible_playbook(root, "-i", inventory, "playbooks/teardown.yml")
     assert down.returncode == 0 and filter_table(box) == opened, "iptables as the user left it"
+
+
+def test_a_batch_of_ones_own_steps_is_refused_before_its_first_change_beside_a_drop_policy(mod):
+    """A user's batch (the bridge, its address and the MASQUERADE of its subnet, no rule naming the bridge) beside a
+    forward chain with policy drop: the rehearsal before the first change already sees br0 carrying the subnet (the
+    address an earlier step would add), so the batch is refused with nothing made, in check mode and for real."""
+    mod.sh("nft add table inet filter && nft 'add chain inet filter forward { type filter hook forward priority 0; "
+           "policy drop; }'")
+    steps = [dict(module="bridge_port", args=dict(bridge="br0", address=["192.168.0.1/16"])),
+             dict(module="nat_rule", args=dict(type="masquerade", source="192.168.0.0/16", out_interface="!br0"))]
+    for check in (True, False):
+        refused = mod("batch", check=check, steps=steps, expect_fail=True)
+        assert refused["msg"].startswith("steps[1] (nat_rule): the nftables table inet filter in the host namespace "
+                                         "would drop the lab's egress and published ports"), refused["msg"]
+        assert "accepts no iifname br0 and oifname br0" in refused["msg"], refused["msg"]
+        assert "br0" not in mod.sh("ip link show").stdout and (check or not refused["changed"]), refused
+
+
+def test_links_nslab_did_not_make_are_never_judged_for_a_rule_only_warned_about(mod):
+    """A masquerade of 192.168.0.0/16 on a host whose own card (lan1, 192.168.1.1/24) is in that subnet, beside a
+    forward chain with policy drop and no lab bridge: the host's card is not the lab's (it is never bound to a zone
+    nor refused for), so the rule is made with the warning that the drop may still hit lab traffic."""
+    mod.sh("ip link add lan1 type veth peer name lan1p && ip addr add 192.168.1.1/24 dev lan1 && ip link set lan1 up && "
+           "nft add table inet filter && nft 'add chain inet filter forward { type filter hook forward priority 0; "
+           "policy drop; }'")
+    made = mod("nat_rule", type="masquerade", source="192.168.0.0/16", out_interface="!br0", backend="nftables")
+    warned = " ".join(str(w) for w in made.get("warnings", []))
+    assert made["changed"] and "forward hook chains with policy drop" in warned and "lan1" not in warned, made

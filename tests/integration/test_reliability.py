@@ -371,4 +371,9 @@ def test_subnets_overlapping_the_uplink_or_another_lab_are_refused_before_any_ch
     assert made["changed"] and any("192.168.5.1/24 on br1 overlaps 192.168.0.1/16 on br0 in the host namespace "
                                    "(allow_overlap)" in str(w) for w in made.get("warnings", [])), made
     assert not lab("bridge_port", bridge="br1", address=["192.168.5.1/24"], allow_overlap=True).get("warnings")
+    again = lab("bridge_port", bridge="br1", address=["192.168.5.1/24"])     # not new: a re-run is not refused
+    assert not again["changed"] and not again.get("warnings"), again
     lab("bridge_port", bridge="br1", state="absent")
+    # the lab's bridge renamed (purge takes br0 and its address away in the same call): no overlap with itself
+    renamed = lab("bridge_port", check=True, bridge="lab0", items=[{"address": ["192.168.0.1/16"]}], purge=True)
+    assert renamed["changed"] and "delete bridge br0 in the host namespace (purge: no longer listed)" in renamed["actions"]

@@ -72,14 +72,16 @@ def test_seed_000_two_namespaces_on_a_bridge(lab):
         {"name": "veth2", "peer": "ceth2", "peer_netns": "netns2", "peer_address": ["172.20.0.12/16"],
          "address": ["172.20.0.2/16"]},
     ]
-    lab.four("veth", items=pairs)
+    refused = lab("veth", items=pairs, expect_fail=True)                 # the seed's conflict, refused unless asked
+    assert refused["msg"].startswith("items[1].address[0]: 172.20.0.2/16 overlaps 172.20.0.1/16 on veth1"), refused
+    lab.four("veth", items=pairs, allow_overlap=True)
     assert ping(box, "172.20.0.11", netns=None)                         # ping 172.20.0.11 (via veth1)
     # the seed's puzzle: netns2 cannot reach veth2's address, the host answers through veth1
     assert not ping(box, "172.20.0.2", netns="netns2")
     # ip addr del 172.20.0.1/16 dev veth1; ip addr del 172.20.0.2/16 dev veth2
     for pair in pairs:
         pair["address"] = []
-    result = lab.four("veth", items=pairs)
+    result = lab.four("veth", items=pairs, allow_overlap=True)
     assert "delete address 172.20.0.1/16 from veth1 in the host namespace" in result["actions"]
     # ip link add br0 type bridge; ip link set br0 up; ip link set veth1/veth2 master br0;
     # ip addr add 172.20.0.10/16 brd + dev br0
