@@ -107,6 +107,20 @@ def measured(box, internet) -> dict:
                 ingress=http(internet, f"http://{UPLINK}:5000/") == "served from netns1\n")
 
 
+def open_as_told(box, msg: str, firewall: str) -> str:
+    """Run the nft commands a refusal names (forward; input too beside the hardened ruleset), as the user would, after
+    checking they are exactly these; the host's ruleset then, without this collection's table."""
+    commands = [c.strip() for c in re.search(r"Open it, then re-run: (nft insert rule inet filter forward [^(]*) \(",
+                                             msg).group(1).split(";")]
+    assert commands == ["nft insert rule inet filter forward iifname br0 accept",
+                        "nft insert rule inet filter forward oifname br0 accept"], commands
+    if firewall == "hardened":
+        commands.append(re.search(r"(nft insert rule inet filter input iifname br0 accept)", msg).group(1))
+    for command in commands:
+        box.run(command)
+    return foreign(box)
+
+
 def nat_of_ours(box) -> str:
     return box.run("iptables-save -t nat | grep -i nslab; nft list table inet nslab 2>/dev/null", check=False).stdout
 
@@ -127,15 +141,7 @@ def test_a_users_own_playbook_beside_a_drop_policy_is_refused_at_the_nat_rule_th
     assert task.startswith("iptables -t nat -A POSTROUTING"), (task, refused.stdout[-3000:])
     assert "base chain inet filter forward (hook forward, policy drop) accepts no iifname br0 and oifname br0" in msg, msg
     assert not result["changed"] and not nat_of_ours(box) and foreign(box) == before, result
-    commands = [c.strip() for c in re.search(r"Open it, then re-run: (nft insert rule inet filter forward [^(]*) \(",
-                                             msg).group(1).split(";")]
-    assert commands == ["nft insert rule inet filter forward iifname br0 accept",
-                        "nft insert rule inet filter forward oifname br0 accept"], commands
-    if firewall == "hardened":
-        commands.append(re.search(r"(nft insert rule inet filter input iifname br0 accept)", msg).group(1))
-    for command in commands:                     # what the user runs, as the message says
-        box.run(command)
-    opened = foreign(box)
+    opened = open_as_told(box, msg, firewall)
     built = own(box)
     assert built.returncode == 0, built.stdout[-3000:]
     assert measured(box, internet) == dict(egress_ping=True, egress_tcp=True, ingress=True)
@@ -154,15 +160,7 @@ def test_a_drop_policy_is_refused_before_any_change_then_opened_by_the_command_i
     summary = failure(root)
     assert "base chain inet filter forward (hook forward, policy drop)" in summary, summary
     assert summary.startswith("steps[5] (nat_rule): ") and "(nothing was changed)" in summary, summary
-    fixes = re.search(r"Open it, then re-run: (nft insert rule inet filter forward [^(]*) \(", summary).group(1)
-    commands = [c.strip() for c in fixes.split(";")]
-    assert commands == ["nft insert rule inet filter forward iifname br0 accept",
-                        "nft insert rule inet filter forward oifname br0 accept"], commands
-    if firewall == "hardened":
-        commands.append(re.search(r"(nft insert rule inet filter input iifname br0 accept)", summary).group(1))
-    for command in commands:                     # what the user runs, as the message says
-        box.run(command)
-    opened = foreign(box)
+    opened = open_as_told(box, summary, firewall)
     built = ansible_playbook(root, "-i", inventory, "playbooks/lab.yml")
     assert built.returncode == 0, built.stdout[-3000:]
     assert "fw1: 12/12 probes reachable" in block(built.stdout, "Fleet summary")

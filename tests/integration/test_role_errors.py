@@ -46,16 +46,8 @@ def test_a_wrong_variable_fails_once_by_its_name(tmp_path, role, extra, message)
     assert "nslab.net.batch" not in out and "changed=0" in out       # failed before any module ran
 
 
-SANDBOX_PLAY = """
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  roles:
-    - role: nslab.net.sandbox
-      vars: {sandbox_root: "%s", sandbox_hosts: %s, sandbox_state: %s, sandbox_create: %s}
-"""
+SANDBOX_PLAY = PLAY.replace("    - nslab.net.%s", """    - role: nslab.net.sandbox
+      vars: {sandbox_root: "%s", sandbox_hosts: %s, sandbox_state: %s, sandbox_create: %s}""")
 
 
 def test_the_sandbox_roles_uplink_address_is_needed_only_to_create_as_documented(tmp_path):
