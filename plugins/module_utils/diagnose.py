@@ -19,9 +19,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.nslab.net.plugins.module_utils import readers
-from ansible_collections.nslab.net.plugins.module_utils.engine import command
+from ansible_collections.nslab.net.plugins.module_utils.tools import command, which
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
-from ansible_collections.nslab.net.plugins.module_utils.nat import which
 from ansible_collections.nslab.net.plugins.module_utils.services import copy_of, held_by, local_address
 from ansible_collections.nslab.net.plugins.module_utils.topology import demo_command, demo_directory, demo_service
 

@@ -25,27 +25,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
+from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict, Failure, where
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-
-
-def command(argv: list[str], data: str | None = None) -> tuple[int, str, str]:
-    """Run a program (never a shell) to its end: its exit code, output and errors, as ``AnsibleModule.run_command``
-    gives them (``data`` sent as is). Not run_command itself: its ``preexec_fn`` makes Python fork the whole module
-    process (a copy of its memory map: about 4 ms of CPU, more on a busy host) where a plain subprocess uses vfork,
-    and a lab's run starts dozens (iptables-save and -restore in each namespace, a ping per probe). The child is in
-    the namespaces of the calling thread (``session.entered``). A program that is not installed exits 127, one that
-    cannot be run 126, as in a shell."""
-    import subprocess
-
-    try:
-        proc = subprocess.run(argv, input=None if data is None else data.encode(errors="surrogateescape"),  # pylint: disable=ansible-bad-function
-                              capture_output=True, check=False)
-    except FileNotFoundError as exc:
-        return 127, "", f"{argv[0]}: {exc.strerror}"
-    except OSError as exc:
-        return 126, "", f"{argv[0]}: {exc.strerror}"
-    return proc.returncode, proc.stdout.decode(errors="surrogateescape"), proc.stderr.decode(errors="surrogateescape")
 
 
 COMMON_OPTIONS = dict(
@@ -61,30 +43,6 @@ GONE = (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)
 LOCK_DIR = "/run/nslab"
 LOCK_FILE = "lock"
 LOCK_TIMEOUT = 300.0
-
-
-class Conflict(Exception):
-    """Something is in the way that the collection did not create."""
-
-
-class Failure(Exception):
-    """A kernel or tool error while applying, already worded for the user."""
-
-
-def owner_tag(lab: str) -> str:
-    return f"nslab:{lab}"
-
-
-def parse_owner(alias: str | None) -> tuple[str | None, str]:
-    """'nslab:LAB extra words' -> ('LAB', 'extra words'); foreign -> (None, '')."""
-    if not alias or not alias.startswith("nslab:"):
-        return None, ""
-    head, _sep, rest = alias.partition(" ")
-    return head[len("nslab:"):], rest
-
-
-def where(ns: str | None) -> str:
-    return f"netns {ns}" if ns else "the host namespace"
 
 
 def netlink(text: str, fn, *args, exists_ok: bool = False, gone_ok: bool = False, **kwargs):
@@ -227,10 +185,6 @@ class Resource:
     def report(self, items: list[dict], plan: Plan) -> list:
         """The resources' state after the run (re-read unless in check mode)."""
         return [plan.after.get(self.key(item)) for item in items]
-
-
-def _ns_label(ns):
-    return ns if ns is not None else "host"
 
 
 def item_validator(item_options: dict) -> ArgumentSpecValidator:

@@ -15,7 +15,7 @@ This collection never edits a table it does not own: :func:`blockers` names each
 firewalld has an interface for other tools: :func:`integrate` asks it, through ``firewall-cmd``, which zone
 holds the bridge, and (nat_rule's ``firewall: integrate``, the default) binds an unbound lab bridge to its
 zone trusted at runtime, recorded with the labs that rely on it, unbound when the last of them goes.
-The chains are read with the rest of the ruleset (``nat.NftState``); iptables' own tables
+The chains are read with the rest of the ruleset (``natstate.NftState``); iptables' own tables
 (iptables-nft) are left to the iptables backend, which opens its FORWARD chain itself.
 """
 
@@ -222,7 +222,8 @@ def present(run) -> list[str]:
     ``run(argv) -> (rc, out)`` runs a tool in the host namespace; a tool that is missing finds nothing."""
     import json
 
-    from ansible_collections.nslab.net.plugins.module_utils.nat import IptablesState, NftState, which
+    from ansible_collections.nslab.net.plugins.module_utils.natstate import IptablesState, NftState
+    from ansible_collections.nslab.net.plugins.module_utils.tools import which
 
     found = []
     nft, ipt, firewall_cmd = which("nft"), which("iptables-save"), which("firewall-cmd")
@@ -254,7 +255,7 @@ def iptables_blockers(states: dict, bridges: set) -> list[dict]:
     """The iptables firewalls that drop routed traffic - ufw (its chains; routed traffic denied by default) or a
     FORWARD policy DROP (Docker's) - per family, with the accepts of the lab bridges they lack. The lab opens
     them itself in its own NSLAB-FWD chain; this is what ``firewall: fail`` refuses instead. ``states``: family
-    -> nat.IptablesState."""
+    -> natstate.IptablesState."""
     out = []
     for family, state in sorted(states.items()):
         if not (state.ufw or state.forward_drop):

@@ -12,7 +12,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import Context, parse_owner, require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.engine import Context, require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.errors import parse_owner
 from ansible_collections.nslab.net.plugins.module_utils.nat import lab_rules, read_nat
 from ansible_collections.nslab.net.plugins.module_utils.readers import (
     address_list, address_map, link_dict, marker_lab, read_uplink, route_dict, uplink_of, veth_peer)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import (
-    Conflict, Failure, Resource, netlink, owner_tag, parse_owner, where)
+from ansible_collections.nslab.net.plugins.module_utils.engine import Resource, netlink
+from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict, Failure, owner_tag, parse_owner, where
 from ansible_collections.nslab.net.plugins.module_utils.readers import (
     addresses_in, find_link, lab_namespaces, links_in, read_link, veth_peer)
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
@@ -520,6 +520,9 @@ class BridgePortResource(LinkBase):
             plan.do(text, create, touches=(ns,))
             br = dict(name=name, index=None, kind="bridge", alias=owner_tag(ctx.lab), up=True, mtu=1500,
                       master=None, addresses=[])
+            self.project(ns, name, br)
+        elif ("link", ns, name) not in ctx.planned:     # what was read stays as read ("have"): the plan writes a copy
+            br = dict(br, addresses=list(br["addresses"]))
             self.project(ns, name, br)
         ours = self.owned(br)
         if item["address"] is not None and set(item["address"]) != set(br["addresses"]) and not ours:

@@ -10,8 +10,8 @@ import os
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import services
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import (
-    Conflict, Resource, netlink, owner_tag, parse_owner)
+from ansible_collections.nslab.net.plugins.module_utils.engine import Resource, netlink
+from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict, owner_tag, parse_owner
 from ansible_collections.nslab.net.plugins.module_utils.readers import find_link, marker_lab
 
 RESOLV_HEADER = "# written by nslab.net (lab {lab}): lookups answer or fail at once\n"

@@ -18,7 +18,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import check_entry, command, item_validator, require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.engine import check_entry, item_validator, require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.tools import command
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 KINDS = ("ping", "tcp", "http", "forwarded")

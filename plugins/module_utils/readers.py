@@ -12,7 +12,7 @@ import ipaddress
 import socket
 
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
-from ansible_collections.nslab.net.plugins.module_utils.engine import Failure, parse_owner
+from ansible_collections.nslab.net.plugins.module_utils.errors import Failure, parse_owner
 
 IFF_UP = 1
 IFF_LOOPBACK = 8

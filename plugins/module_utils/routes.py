@@ -14,8 +14,8 @@ import socket
 import zlib
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import (
-    Conflict, Resource, netlink, where)
+from ansible_collections.nslab.net.plugins.module_utils.engine import Resource, netlink
+from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict, where
 from ansible_collections.nslab.net.plugins.module_utils.readers import (
     all_addresses_in, find_link, lab_namespaces, links_in, marker_lab, read_link, route_dict)
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid

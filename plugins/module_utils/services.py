@@ -25,7 +25,8 @@ import sys
 import time
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import Failure, Resource, where
+from ansible_collections.nslab.net.plugins.module_utils.engine import Resource
+from ansible_collections.nslab.net.plugins.module_utils.errors import Failure, where
 from ansible_collections.nslab.net.plugins.module_utils.files import replace_file
 
 STATE_DIR = "/run/nslab/services"
@@ -234,16 +235,6 @@ def stop(record: dict, timeout: float = 5.0, keep_log: bool = False) -> None:
                 os.unlink(path)
         except FileNotFoundError:
             pass
-
-
-def stop_in_namespace(netns: str) -> list[str]:
-    """Stop every supervised service recorded in ``netns`` (before deleting it)."""
-    stopped = []
-    for record in records():
-        if record.get("netns") == netns:
-            stop(record)
-            stopped.append(record["name"])
-    return stopped
 
 
 def start(lab: str, name: str, netns: str | None, command: list[str], directory: str, user: str) -> dict:

@@ -9,7 +9,8 @@ import os
 import re
 
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import Resource, where
+from ansible_collections.nslab.net.plugins.module_utils.engine import Resource
+from ansible_collections.nslab.net.plugins.module_utils.errors import where
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-/]+$")

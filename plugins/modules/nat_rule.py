@@ -85,7 +85,7 @@ options:
         them, that ends in a drop or reject and accepts no such bridge.
       - The lab's bridges are found from the rules themselves, whatever the call names - the interfaces of
         V(forward) rules and of the hairpin V(masquerade) of a published port, and the links the kernel routes the
-        rules' subnets over (the O(items[].source) of a V(masquerade) or V(snat), the address in O(items[].to) of a
+        rules' subnets over (the O(source) of a V(masquerade) or V(snat), the address in O(to) of a
         V(dnat), the addresses of a V(forward) rule) and those that earlier steps of a batch would address. Only links
         this collection made count (this lab's, when it has any there), never the uplink (the device of a default
         route) or loopback - a host's own cards are never bound to a firewall zone for a lab. So

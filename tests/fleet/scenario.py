@@ -451,7 +451,6 @@ def firewalld() -> None:
         "chains, which firewalld keeps once made, with no rule jumping to them)")
 
 
-
 OWN = os.path.join(REPO, "tests", "integration", "playbooks", "own.yml")
 
 
@@ -479,9 +478,10 @@ def own_playbook() -> None:
     rc, out, recap = playbook(OWN, *own, inventory=inventory)
     bound = ssh(host, BR0_ZONE).stdout.split()
     uplink_zone = ssh(host, "firewall-cmd --get-zone-of-interface=eth0 2>&1").stdout.strip()
+    fetch = ("ip netns exec netns1 python3 -c \"import urllib.request as u; "
+             "print(u.urlopen('http://198.51.100.10/', timeout=3).read().decode(), end='')\"")
     egress = dict(ping=ssh(host, "ip netns exec netns1 ping -c 1 -W 2 -q 198.51.100.10").returncode == 0,
-                  tcp=ssh(host, "ip netns exec netns1 python3 -c \"import urllib.request as u; print(u.urlopen("
-                               "'http://198.51.100.10/', timeout=3).read().decode(), end='')\"").stdout == f"seen-from {uplink}\n")
+                  tcp=ssh(host, fetch).stdout == f"seen-from {uplink}\n")
     try:
         with urllib.request.urlopen(f"http://{uplink}:5000/", timeout=5) as page:
             ingress = page.read().decode() == "served from netns1\n"
@@ -499,6 +499,7 @@ def own_playbook() -> None:
     say(f"a user's own playbook (one module per task, no rule naming br0) on {host}: with firewall: fail refused at "
         f"the MASQUERADE task before it changed anything, naming '{fix.group(1)}'; by default br0 bound to trusted, "
         "egress ping and TCP and the published port measured working; teardown left firewalld as it was")
+
 
 #: a class over SSH: each VM handed its own start, goal and subnet (a variant of the teacher's secret)
 CLASS_SECRET = "the fleet teacher's own"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ansible_collections.nslab.net.plugins.module_utils.firewalls import Firewalld, blockers, integrate, refusal
-from ansible_collections.nslab.net.plugins.module_utils.nat import NftState
+from ansible_collections.nslab.net.plugins.module_utils.natstate import NftState
 
 
 def meta(key, name, op="=="):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.nat import (
-    IptablesState, NftBackend, NftState, Rule, parse_tag, parse_to)
+from ansible_collections.nslab.net.plugins.module_utils.nat import NftBackend, Rule, parse_to
+from ansible_collections.nslab.net.plugins.module_utils.natstate import IptablesState, NftState, parse_tag
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
-from ansible_collections.nslab.net.plugins.module_utils.engine import Call, Conflict, argument_spec
+from ansible_collections.nslab.net.plugins.module_utils.engine import Call, argument_spec
+from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict
 from ansible_collections.nslab.net.plugins.module_utils.links import BridgePortResource, VethResource
 from ansible_collections.nslab.net.plugins.module_utils.readers import links_in
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
@@ -25,7 +26,7 @@ class Msg(dict):
 
 
 def link(index, name, kind=None, alias=None, addresses=(), master=None, up=True):
-    info = Msg({"IFLA_INFO_KIND": kind}) if kind else None
+    info = Msg({"IFLA_INFO_KIND": kind}, family=0) if kind else None      # a message, never empty
     msg = Msg({"IFLA_IFNAME": name, "IFLA_LINKINFO": info, "IFLA_IFALIAS": alias, "IFLA_MTU": 1500,
                "IFLA_MASTER": master}, index=index, flags=1 if up else 0)
     return msg, [Msg({"IFA_LOCAL": cidr.split("/")[0]}, index=index, prefixlen=int(cidr.split("/")[1]), scope=0)
@@ -213,3 +214,28 @@ def test_plan_records_what_each_operation_changes():
     plan.op("forget neighbours", lambda: None, touches=())
     assert plan.actions == ["add route", "delete veth"] and len(plan.ops) == 3
     assert plan.touches == {0: {"p1"}, 2: set()}, "absent: it may change any namespace"
+
+
+def test_planning_leaves_the_read_of_the_host_as_it_was_read(monkeypatch):
+    """"Have" is never written to: planning a change of an existing bridge (its addresses, up) and of a veth keeps
+    what the call read of the host - its cache, and the session's shared dumps - equal to a fresh read."""
+    writes: list = []
+    namespaces = {None: FakeIPRoute(link(1, "lo"), link(2, "eth0", addresses=["203.0.113.10/24"]),
+                                    link(3, "br0", kind="bridge", alias="nslab:nslab", addresses=["10.8.0.1/24"], up=False),
+                                    writes=writes)}
+    monkeypatch.setattr(nsmod, "ns_exists", lambda name: name is None or name in namespaces)
+    fresh = FakeSession(namespaces)
+    before = ({name: dict(found) for name, found in links_in(fresh, None).items()})
+    session = FakeSession(namespaces)
+    for resource_cls, args in ((BridgePortResource, dict(bridge="br0", address=["10.8.0.1/24", "10.9.0.1/24"])),
+                               (VethResource, dict(name="v0", peer="c0", address=["10.7.0.1/24"]))):
+        params = {name: spec.get("default") for name, spec in argument_spec(resource_cls).items()}
+        params.update(args)
+        call = Call(resource_cls, FakeModule(), params, session=session, check_mode=True)
+        result = call.execute()
+        assert result["changed"]
+        read = call.ctx.cache.get(("link", None, "br0"))
+        if read is not None:                    # as read: down, one address (the plan's copy has both, up)
+            assert (read["up"], read["addresses"]) == (False, ["10.8.0.1/24"]), read
+        assert {name: dict(found) for name, found in links_in(session, None).items()} == before
+    assert result["diff"]["after"]["-/v0"]["address"] == ["10.7.0.1/24"] and writes == []

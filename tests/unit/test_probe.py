@@ -248,7 +248,7 @@ def test_uplink_placeholder_without_an_address_needs_pyroute2(bare_controller):
 
 
 def test_a_command_gives_what_run_command_gives_and_127_when_it_is_missing():
-    from ansible_collections.nslab.net.plugins.module_utils.engine import command
+    from ansible_collections.nslab.net.plugins.module_utils.tools import command
 
     assert command(["sh", "-c", "cat; echo err >&2; exit 3"], "in\nput") == (3, "in\nput", "err\n")  # data as is
     rc, out, err = command(["nslab-no-such-program"])
