@@ -36,12 +36,15 @@ from ansible_collections.nslab.net.plugins.module_utils.routes import RouteResou
 from ansible_collections.nslab.net.plugins.module_utils.services import ServiceResource
 from ansible_collections.nslab.net.plugins.module_utils.sysctl import SysctlResource
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils import zipmain
 
 #: the modules a step may name, and the resource each runs
 MODULES = {cls.module_name: cls for cls in (
     NetnsResource, VethResource, BridgePortResource, RouteResource, SysctlResource, NatResource, ServiceResource)}
 
 PROBE = "ns_probe"     # measures with real traffic, after the steps before it
+#: the engine zip's entry point (persist.ENTRY names it): imported here so that this module's payload carries it
+ENGINE_MAIN = zipmain.main
 
 #: the argument spec of the batch module
 SPEC = dict(steps=dict(type="list", elements="dict", required=True, options=dict(

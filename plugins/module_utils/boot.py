@@ -86,7 +86,7 @@ def read_uplink() -> dict:
     from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink as read
 
     with Session() as session:
-        return read(session.reader(None))
+        return read(session)
 
 
 def wait_for_uplink(bound: float, unit: str, read=read_uplink, sleep=time.sleep, clock=time.monotonic) -> float:
@@ -174,13 +174,9 @@ def rebuild(directory: str, check: bool = False, environ=None) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``nslab-engine.pyz [--check] DIRECTORY``: exits 0 when the lab is up, 1 with the reason when not.
-    ``nslab-engine.pyz check [...]`` is the student's ``nslab-check`` (:mod:`checkcli`)."""
+    """``nslab-engine.pyz [--check] DIRECTORY``: exits 0 when the lab is up, 1 with the reason when not (the engine
+    zip's ``__main__``, :mod:`zipmain`, sends ``nslab-engine.pyz check [...]`` to the student's ``nslab-check``)."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["check"]:
-        from ansible_collections.nslab.net.plugins.module_utils.checkcli import main as check_main
-
-        raise SystemExit(check_main(argv[1:]))
     check = "--check" in argv
     rest = [a for a in argv if a != "--check"]
     if len(rest) != 1:

@@ -68,7 +68,7 @@ def check(module: AnsibleModule, session) -> dict:
                       "facts, and they need an internet target to probe: set nslab_report_internet (for example "
                       "{target: 198.51.100.10, kind: http, port: 80}, an address outside the lab that answers); "
                       "without it every student would pass those steps unchecked")
-    uplink = read_uplink(session.reader(None))
+    uplink = read_uplink(session)
     if lab["uplink_address"]:
         uplink["address"] = lab["uplink_address"]
 

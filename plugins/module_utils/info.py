@@ -85,7 +85,7 @@ def main(module: AnsibleModule) -> None:
         info = [namespace_info(ctx, ns, params["nat"], params["links"]) for ns in scopes]
         result = dict(changed=False, namespaces=list(names), info=info)
         if wanted is None:
-            result["uplink"] = uplink_of(info[0]) if params["links"] else read_uplink(ctx.reader(None))
+            result["uplink"] = uplink_of(info[0]) if params["links"] else read_uplink(ctx.session)
     except Invalid as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:

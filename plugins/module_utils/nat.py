@@ -583,8 +583,7 @@ class NatResource(Resource):
             raise Invalid(option("uplink"), f"fills {fills} from the default route: give one or the other")
         if not self.ctx.readable(ns):
             raise Invalid(option("uplink"), f"namespace {ns!r} does not exist yet, so it has no default route to read")
-        session = self.ctx.session
-        found = session.cached(("uplink", ns), lambda: read_uplink(session.reader(ns)))
+        found = read_uplink(self.ctx.session, ns)
         value = found["interface"] if fills == "out_interface" else found["address"]
         if not value:
             what = "an IPv4 default route" if not found["interface"] else f"an IPv4 address on {found['interface']}"

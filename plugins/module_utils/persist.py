@@ -54,8 +54,10 @@ SYSTEMD = ("/usr/lib/systemd/systemd", "/lib/systemd/systemd")
 #: what the module run's payload holds that is not the engine: the wrapper adds a sitecustomize.py that
 #: points at the run's temporary copy of the payload; the engine's own __main__ replaces any other
 NOT_ENGINE = ("sitecustomize.py", "__main__.py")
-#: the engine's __main__: the boot runner, from the engine's own copy of this collection
-MAIN = f"from {boot.__name__} import main\nmain()\n".encode()
+#: the engine's __main__: the boot runner or the student's check (zipmain.py, which the batch module imports so that
+#: every payload carries it), from the engine's own copy of this collection
+ENTRY = f"{boot.__name__.rsplit('.', 1)[0]}.zipmain"
+MAIN = f"from {ENTRY} import main\nmain()\n".encode()
 
 UNIT = """\
 # nslab.net: rebuilds the lab {lab!r} at boot from its saved intent, with no controller.

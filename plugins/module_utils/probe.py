@@ -256,7 +256,7 @@ SPEC = dict(probes=dict(type="list", elements="dict", required=True), uplink_add
 def _read_uplink(session) -> dict:
     from ansible_collections.nslab.net.plugins.module_utils.readers import read_uplink
 
-    uplink = read_uplink(session.reader(None))
+    uplink = read_uplink(session)
     if not uplink["address"]:
         raise Invalid("probes", "{uplink} stands for the uplink address, but this host has no IPv4 default "
                                 "route with an address on its device: set uplink_address")

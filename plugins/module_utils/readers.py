@@ -130,9 +130,14 @@ def uplink_of(host: dict) -> dict:
     return dict(interface=dev, address=v4[0] if v4 else None, gateway=defaults[0]["gateway"])
 
 
-def read_uplink(reader) -> dict:
-    """:func:`uplink_of` without reading every link: the IPv4 default routes, then the
-    device they use and its addresses (the same answer whatever the number of links)."""
+def read_uplink(session, ns=None) -> dict:
+    """The uplink of a namespace - the one reader of it, for every module and the boot run: :func:`uplink_of` without
+    reading every link (the IPv4 default routes, then the device they use and its addresses: the same answer whatever
+    the number of links), read once per run until a write there; a copy, the caller's to change."""
+    return dict(session.cached(("uplink", ns), lambda: _read_uplink(session.reader(ns))))
+
+
+def _read_uplink(reader) -> dict:
     routes = [msg for msg in reader.routes(socket.AF_INET) if msg["type"] == 1 and msg["dst_len"] == 0]
     names = {}
     for msg in routes:

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The engine's imports point downward: read from the sources (every import, at module level or inside a function),
 the bottom layer imports nothing of the collection, the readers import only the bottom, and no two files import each
-other through any path - but for the one cycle of the entry points left to untangle (ARCHITECTURE.md)."""
+other through any path."""
 
 from __future__ import annotations
 
@@ -18,9 +18,6 @@ PACKAGE = "ansible_collections.nslab.net.plugins.module_utils"
 BOTTOM = {"errors", "tools", "validate", "files", "pycode", "session", "natstate", "graph"}
 #: what the host has, read: only the bottom beneath them
 READERS = {"readers": BOTTOM, "firewalls": BOTTOM}
-#: the cycle left: the engine zip's entry points (boot dispatching to the student's check, whose record writes the
-#: engine zip) - #28's next step moves the dispatch above them
-KNOWN_CYCLE = {"boot", "check", "checkcli", "persist", "record"}
 
 
 def imports() -> dict:
@@ -79,8 +76,8 @@ def test_the_bottom_layer_and_the_readers_import_nothing_above_them():
     assert not upward, f"imports pointing up or sideways: {upward}"
 
 
-def test_no_import_cycle_but_the_known_one():
-    assert [part for part in cycles(imports()) if part != KNOWN_CYCLE] == []
+def test_no_import_cycle():
+    assert cycles(imports()) == []
 
 
 def test_a_cycle_is_found():

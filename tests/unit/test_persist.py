@@ -89,7 +89,7 @@ def test_an_engine_runs_as_a_zip_application_and_its_tag_ignores_the_run_s_own_f
     (tmp_path / "engine.pyz").write_bytes(one.data())
     names = zipfile.ZipFile(tmp_path / "engine.pyz").namelist()
     assert "__main__.py" in names and "sitecustomize.py" not in names
-    assert b"module_utils.boot import main" in zipfile.ZipFile(tmp_path / "engine.pyz").read("__main__.py")
+    assert b"module_utils.zipmain import main" in zipfile.ZipFile(tmp_path / "engine.pyz").read("__main__.py")
     assert Engine(payload(str(tmp_path / "c.zip"), extra=" changed")).tag != one.tag
 
 
