@@ -6,7 +6,6 @@ that is not as expected explained (diagnose.py). Reads only."""
 
 from __future__ import annotations
 
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -14,7 +13,7 @@ from ansible_collections.nslab.net.plugins.module_utils import probe
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import topology
 from ansible_collections.nslab.net.plugins.module_utils.diagnose import explain_all
-from ansible_collections.nslab.net.plugins.module_utils.engine import require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.engine import read_only
 from ansible_collections.nslab.net.plugins.module_utils.exercises import built, first_stage
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -126,15 +125,4 @@ def measure(session, probes: list, address: str | None) -> list:
 
 
 def main(module: AnsibleModule) -> None:
-    require_pyroute2(module, "lab_check needs")
-    session = nsmod.Session()
-    try:
-        result = check(module, session)
-    except Invalid as exc:
-        module.fail_json(msg=str(exc), changed=False)
-    except Exception as exc:
-        module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", changed=False,
-                         exception=traceback.format_exc())
-    finally:
-        session.close()
-    module.exit_json(**result)
+    read_only(module, lambda session: check(module, session), "lab_check needs")

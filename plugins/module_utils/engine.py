@@ -377,6 +377,29 @@ def run(resource_cls) -> None:
     exit_with_warnings(module, result, result.pop("warnings", []))
 
 
+def read_only(module: AnsibleModule, work, needs: str | None = "nslab.net modules need", session: bool = True,
+              extra: dict | None = None) -> None:
+    """The entry point of the modules that change nothing (lab_check, netns_info, ns_probe): pyroute2 and root checked
+    (``needs``: who needs them, for the message; None with ``session`` False: neither is needed), one netlink session
+    (or None), ``work(session)`` -> the result; a wrong value fails naming its option, anything else as an unexpected
+    error with its traceback in ``exception`` (never on the screen); the session closed whatever happens. ``extra``:
+    keys every failure carries (``actions`` for ns_probe)."""
+    if session:
+        require_pyroute2(module, needs)
+    opened = nsmod.Session() if session else None
+    extra = dict(changed=False, **(extra or {}))
+    try:
+        result = work(opened)
+    except Invalid as exc:
+        module.fail_json(msg=str(exc), **extra)
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, never a traceback
+        module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", exception=traceback.format_exc(), **extra)
+    finally:                  # fail_json exits through here too
+        if opened is not None:
+            opened.close()
+    module.exit_json(**result)
+
+
 def exit_with_warnings(module: AnsibleModule, result: dict, warnings: list) -> None:
     """Exit with ``result``, each warning given to ``module.warn`` (a returned "warnings" key goes in
     ansible-core 2.23)."""

@@ -6,13 +6,12 @@
 from __future__ import annotations
 
 import socket
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import Context, require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.engine import Context, read_only
 from ansible_collections.nslab.net.plugins.module_utils.errors import parse_owner
 from ansible_collections.nslab.net.plugins.module_utils.nat import lab_rules, read_nat
 from ansible_collections.nslab.net.plugins.module_utils.readers import (
@@ -69,27 +68,23 @@ def add_nat(ctx: Context, ns: str | None, out: dict) -> dict:
 
 
 def main(module: AnsibleModule) -> None:
-    require_pyroute2(module)
+    read_only(module, lambda session: read_info(module, Context(module, "nslab", session)))
+
+
+def read_info(module: AnsibleModule, ctx: Context) -> dict:
+    """netns_info's result: the namespaces, each one's links, addresses, routes and NAT, the uplink."""
     params = module.params
-    ctx = Context(module, "nslab")
-    try:
-        wanted = params.get("netns")
-        names = nsmod.list_namespaces()
-        if wanted is not None:
-            v.netns_name("netns", wanted)
-            if wanted not in names:
-                raise Invalid("netns", f"namespace {wanted!r} does not exist")
-            scopes = [wanted]
-        else:
-            scopes = [None] + (names if params.get("namespaces", True) else [])
-        info = [namespace_info(ctx, ns, params["nat"], params["links"]) for ns in scopes]
-        result = dict(changed=False, namespaces=list(names), info=info)
-        if wanted is None:
-            result["uplink"] = uplink_of(info[0]) if params["links"] else read_uplink(ctx.session)
-    except Invalid as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:
-        module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", exception=traceback.format_exc())
-    finally:                  # fail_json exits through here too
-        ctx.session.close()
-    module.exit_json(**result)
+    wanted = params.get("netns")
+    names = nsmod.list_namespaces()
+    if wanted is not None:
+        v.netns_name("netns", wanted)
+        if wanted not in names:
+            raise Invalid("netns", f"namespace {wanted!r} does not exist")
+        scopes = [wanted]
+    else:
+        scopes = [None] + (names if params.get("namespaces", True) else [])
+    info = [namespace_info(ctx, ns, params["nat"], params["links"]) for ns in scopes]
+    result = dict(changed=False, namespaces=list(names), info=info)
+    if wanted is None:
+        result["uplink"] = uplink_of(info[0]) if params["links"] else read_uplink(ctx.session)
+    return result

@@ -18,7 +18,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.engine import check_entry, item_validator, require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils.engine import check_entry, item_validator, read_only
 from ansible_collections.nslab.net.plugins.module_utils.tools import command
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -330,18 +330,10 @@ def main(module: AnsibleModule) -> None:
     uplink: probes without ``netns`` (the report's outside probes, delegated to the
     controller, given ``uplink_address``) need neither."""
     raw, address = module.params["probes"], module.params.get("uplink_address")
-    session = None
-    if needs_session(raw, address):
-        require_pyroute2(module, "probes with netns or {uplink} need")
-        session = nsmod.Session()
-    try:
+
+    def work(session) -> dict:
         result = measure(session, raw, address)
-    except Invalid as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:
-        module.fail_json(**ProbeCall.failure(exc))
-    finally:                  # fail_json exits through here too
-        if session is not None:
-            session.close()
-    result.pop("actions")
-    module.exit_json(**result)
+        result.pop("actions")
+        return result
+    read_only(module, work, "probes with netns or {uplink} need", session=needs_session(raw, address),
+              extra=dict(actions=[]))
