@@ -184,7 +184,15 @@ class Resource:
 
     def report(self, items: list[dict], plan: Plan) -> list:
         """The resources' state after the run (re-read unless in check mode)."""
-        return [plan.after.get(self.key(item)) for item in items]
+        return [plan.after.get(self.key(item)) or self.absent(item) for item in items]
+
+    def identity(self, item: dict) -> dict:
+        """What names one resource in the result (its name, its namespace...)."""
+        return dict(name=item.get("name"), netns=item.get("netns"))
+
+    def absent(self, item: dict) -> dict:
+        """The one way a result says a resource is not there, in check mode and in a real run alike."""
+        return dict(self.identity(item), state="absent")
 
 
 def item_validator(item_options: dict) -> ArgumentSpecValidator:

@@ -422,13 +422,12 @@ class VethResource(LinkBase):
 
     def report(self, items, plan):
         if self.ctx.check_mode:
-            return [plan.after.get(self.key(item)) for item in items]
+            return super().report(items, plan)
         out = []
         for item in items:
             end = self.link(item["netns"], item["name"])
             peer_end = self.link(item["peer_netns"], item["peer"]) if item.get("peer") else None
-            absent = dict(name=item["name"], netns=item["netns"], state="absent")
-            out.append(self.view(item, end, peer_end) if end else absent)
+            out.append(self.view(item, end, peer_end) if end else self.absent(item))
         return out
 
 
@@ -442,6 +441,9 @@ class BridgePortResource(LinkBase):
     )
     module_options = dict(allow_overlap=dict(type="bool", default=False))
     result_key = "bridges"
+
+    def identity(self, item) -> dict:
+        return dict(bridge=item["bridge"], netns=item["netns"])
 
     def normalize(self, item, option):
         item["bridge"] = v.ifname(option("bridge"), item.get("bridge"))
@@ -604,12 +606,10 @@ class BridgePortResource(LinkBase):
 
     def report(self, items, plan):
         if self.ctx.check_mode:
-            seen = []
+            seen: dict = {}
             for item in items:
-                key = f"{item['netns'] or '-'}/{item['bridge']}"
-                if key not in seen:
-                    seen.append(key)
-            return [plan.after.get(key) for key in seen]
+                seen.setdefault(f"{item['netns'] or '-'}/{item['bridge']}", item)
+            return [plan.after.get(key) or self.absent(item) for key, item in seen.items()]
         out, seen = [], set()
         for item in items:
             key = (item["netns"], item["bridge"])
@@ -617,6 +617,5 @@ class BridgePortResource(LinkBase):
                 continue
             seen.add(key)
             br = self.link(*key)
-            out.append(self.bridge_view(key[0], br, self.ports_of(key[0], br)) if br else
-                       dict(bridge=item["bridge"], netns=item["netns"], state="absent"))
+            out.append(self.bridge_view(key[0], br, self.ports_of(key[0], br)) if br else self.absent(item))
         return out

@@ -156,13 +156,18 @@ class NetnsResource(Resource):
             if marker_lab(self.ctx, name) == self.ctx.lab:
                 self.plan_delete(name, plan, " (purge: no longer listed)")
 
+    def identity(self, item) -> dict:
+        return dict(name=item["name"])
+
     def report(self, items, plan):
-        if self.ctx.check_mode:
-            return [plan.after.get(item["name"]) or dict(name=item["name"], state="absent") for item in items]
         out = []
         for item in items:
-            cur = self.current(item["name"])
-            out.append(dict(name=item["name"], state="absent") if cur is None else
+            if self.ctx.check_mode:
+                view = plan.after.get(item["name"])
+                cur = view and dict(lab=self.ctx.lab, lo_up=view["loopback"], dns=view["dns"])
+            else:
+                cur = self.current(item["name"])
+            out.append(self.absent(item) if cur is None else
                        dict(name=item["name"], state="present", lab=cur["lab"], loopback=cur["lo_up"], dns=cur["dns"]))
         return out
 

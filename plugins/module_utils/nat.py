@@ -929,13 +929,15 @@ class NatResource(Resource):
         text = self.match_text(rule.type, dict(it, port=v.port_text(it["port"]) if it["port"] else None), rule.family)
         return text + (f" -> {to_text(it['to'])}" if it["to"] else "")
 
+    def identity(self, item) -> dict:
+        return item.rule.view()
+
     def report(self, items, plan):
         if self.ctx.check_mode:
-            return [plan.after.get(self.key(item)) for item in items]
+            return super().report(items, plan)
         out = []
         for item in items:
             scope = self.scope(item["netns"], "auto")
             entry = self.existing(scope).get(item.rule.key)
-            out.append(self.old_view(scope, entry, item.rule) if entry else
-                       dict(item.rule.view(), state="absent"))
+            out.append(self.old_view(scope, entry, item.rule) if entry else self.absent(item))
         return out

@@ -251,8 +251,10 @@ class RouteResource(Resource):
                     shown["type"] = ROUTE_TYPES[msg["type"]]
                 plan.state(self.key(item), shown, None)
 
+    def identity(self, item) -> dict:
+        return dict(netns=item["netns"], dst=item["dst"])
+
     def report(self, items, plan):
         if self.ctx.check_mode:
-            return [plan.after.get(self.key(item)) for item in items]
-        return [self.view(item, self.find(item)) or dict(netns=item["netns"], dst=item["dst"], state="absent")
-                for item in items]
+            return super().report(items, plan)
+        return [self.view(item, self.find(item)) or self.absent(item) for item in items]

@@ -438,8 +438,11 @@ class ServiceResource(Resource):
                 plan.do(f"stop service {record['name']} in {where(record.get('netns'))} (purge: no longer listed)",
                         lambda record=record: stop(record))
 
+    def identity(self, item) -> dict:
+        return dict(name=item["name"])
+
     def report(self, items, plan):
         if self.ctx.check_mode:
-            return [plan.after.get(item["name"]) for item in items]
-        return [self.with_page(self.view(read_record(self.ctx.lab, item["name"])), item)
-                or dict(name=item["name"], state="absent") for item in items]
+            return [plan.after.get(item["name"]) or self.absent(item) for item in items]
+        return [self.with_page(self.view(read_record(self.ctx.lab, item["name"])), item) or self.absent(item)
+                for item in items]

@@ -109,5 +109,5 @@ class SysctlResource(Resource):
 
     def report(self, items, plan):
         if self.ctx.check_mode:
-            return [plan.after[self.key(item)] for item in items]
+            return super().report(items, plan)
         return [dict(name=item["name"], netns=item["netns"], value=self.read(item)) for item in items]

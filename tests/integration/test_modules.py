@@ -255,3 +255,31 @@ def test_reset_removes_the_routes_and_rules_made_by_hand_that_touch_the_lab(mod)
     assert "-A POSTROUTING -s 172.30.0.0/16 -j MASQUERADE" in saved and "-A INPUT -s 10.9.0.0/24 -j ACCEPT" in saved
     assert "-A POSTROUTING ! -s 10.9.0.0/24 -o eth9 -j MASQUERADE" in saved          # everything but the lab
     assert "NSLAB-POST" in saved
+
+
+SHAPES = [("netns", "namespaces", dict(name="shp1", dns=["127.0.0.1"])),
+          ("veth", "veths", dict(name="shv0", peer="shc0", peer_netns="shp1", address=["10.78.0.1/24"],
+                                 peer_address=["10.78.0.2/24"])),
+          ("bridge_port", "bridges", dict(bridge="shbr0", address=["10.79.0.1/24"])),
+          ("ns_route", "routes", dict(netns="shp1", dst="default", gateway="10.78.0.1")),
+          ("ns_sysctl", "sysctls", dict(name="net.ipv4.conf.all.log_martians", value=1)),
+          ("nat_rule", "rules", dict(type="masquerade", source="10.78.0.0/24", out_interface="lo")),
+          ("ns_service", "services", dict(name="shsvc", netns="shp1", command=["sleep", "100"]))]
+
+
+def test_every_module_returns_the_same_keys_in_check_mode_and_in_a_real_run(mod):
+    """The engine owns the result's shape: each resource's entry has the same keys whether check mode says what it
+    would be or a real run read it back, and a resource that is not there is said one way, ``state: absent`` with
+    what names it."""
+    def keys(module, result_key, **args):
+        checked, real = mod(module, check=True, **args)[result_key], mod(module, **args)[result_key]
+        assert [sorted(entry) for entry in checked] == [sorted(entry) for entry in real], (module, checked, real)
+        return real
+    for module, result_key, args in SHAPES:
+        present = keys(module, result_key, **args)
+        assert all(entry.get("state", "present") == "present" for entry in present), (module, present)
+    for module, result_key, args in reversed(SHAPES):
+        if module != "ns_sysctl":
+            gone = keys(module, result_key, state="absent", **args)
+            assert all(entry["state"] == "absent" for entry in gone), (module, gone)
+    mod("ns_sysctl", name="net.ipv4.conf.all.log_martians", value=0)
