@@ -25,7 +25,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
-from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict, Failure, where
+from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict, Failure
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 
