@@ -477,8 +477,7 @@ def read_nat(ctx, ns, requested: str = "auto") -> dict:
     if chosen == "nftables" and not nft.available():
         raise Failure("backend nftables: nft is not installed on the managed host")
     impl = IptablesNat(ns, ipt, ipt_state) if chosen == "iptables" else NftNat(ns, nft, nft_state)
-    scope = dict(ns=ns, backend=chosen, impl=impl, ipt=ipt, ipt_state=ipt_state, nft=nft, nft_state=nft_state,
-                 remove=set(), add=[], flush=[], unnatted=[], by_hand=[])
+    scope = dict(ns=ns, backend=chosen, impl=impl, ipt=ipt, ipt_state=ipt_state, nft=nft, nft_state=nft_state)
     ctx.cache[key] = scope
     return scope
 
@@ -656,7 +655,14 @@ class NatResource(Resource):
                                   f"same namespace: a namespace's rules live in one backend")
 
     def scope(self, ns, requested: str) -> dict:
+        """A namespace's NAT as read (``read_nat``, shared by the calls of a run: never written to)."""
         return read_nat(self.ctx, ns, requested)
+
+    def todo(self, scope) -> dict:
+        """What this call plans in the namespace of ``scope``, kept apart from what it read: the rules to remove (their
+        keys) and to add, the conntrack entries to flush, the new DNAT rules, the rules made by hand to delete."""
+        plans = self.__dict__.setdefault("planned_nat", {})
+        return plans.setdefault(scope["ns"], dict(remove=set(), add=[], flush=[], unnatted=[], by_hand=[]))
 
     @staticmethod
     def existing(scope) -> dict:
@@ -688,13 +694,13 @@ class NatResource(Resource):
             complete = (entry is not None and entry["digest"] == rule.digest
                         and len(entry["lines"]) == scope["impl"].rule_count(rule))
             if entry is not None and entry["type"] == "dnat" and (absent or entry.get("to") != to_text(item["to"])):
-                scope["flush"].append((entry.get("to"), item["port"]))
+                self.todo(scope)["flush"].append((entry.get("to"), item["port"]))
             if entry is None and not absent and rule.type == "dnat":
-                scope["unnatted"].append(item)
+                self.todo(scope)["unnatted"].append(item)
             if absent:
                 plan.state(self.key(item), before, None)
                 if entry is not None:
-                    scope["remove"].add(rule.key)
+                    self.todo(scope)["remove"].add(rule.key)
                     plan.do(f"delete {self.describe(rule)} in {where(item['netns'])} ({scope['backend']})")
                 continue
             after = dict(rule.view(scope["backend"]), rules=scope["impl"].rule_count(rule))
@@ -702,8 +708,8 @@ class NatResource(Resource):
             if complete:
                 continue
             if entry is not None:
-                scope["remove"].add(rule.key)
-            scope["add"].append(rule)
+                self.todo(scope)["remove"].add(rule.key)
+            self.todo(scope)["add"].append(rule)
             verb = "replace" if entry is not None else "add"
             plan.do(f"{verb} {self.describe(rule)} in {where(item['netns'])} ({scope['backend']})")
         self.scopes, self.items_of = scopes, items_of
@@ -720,9 +726,9 @@ class NatResource(Resource):
         for scope in self.scopes:
             for key, entry in sorted(self.existing(scope).items()):
                 if entry["lab"] == self.ctx.lab and (scope["ns"], key) not in listed:
-                    scope["remove"].add(key)
+                    self.todo(scope)["remove"].add(key)
                     if entry["type"] == "dnat":
-                        scope["flush"].append((entry.get("to"), None))
+                        self.todo(scope)["flush"].append((entry.get("to"), None))
                     view = self.old_view(scope, entry, None)
                     name = f"{scope['ns'] or '-'}/{self.match_text(entry['type'], view, entry.get('family'))}"
                     plan.state(name if name not in plan.before else f"{name} ({key})", view, None)
@@ -743,7 +749,7 @@ class NatResource(Resource):
                     if why is None:
                         continue
                     rule = line.strip()       # as one types it after iptables -t TABLE
-                    scope["by_hand"].append((family, table, line))
+                    self.todo(scope)["by_hand"].append((family, table, line))
                     plan.state(f"{scope['ns'] or '-'}/by hand: -t {table} {rule}",
                                dict(netns=scope["ns"], table=table, rule=rule, made="by hand"), None)
                     plan.do(f"delete iptables rule -t {table} {rule} in {where(scope['ns'])} (reset: made by hand, "
@@ -757,27 +763,28 @@ class NatResource(Resource):
             if self.params["state"] != "absent":
                 self.check_forward_policy(scope, plan, bridges)
         for scope in getattr(self, "scopes", []):
-            for family in sorted({family for family, _table, _line in scope["by_hand"]}):
+            todo = self.todo(scope)
+            for family in sorted({family for family, _table, _line in todo["by_hand"]}):
                 backend = scope["ipt"][family]
                 deletes = {}                    # table -> its -D lines, one iptables-restore for the family
-                for fam, table, line in scope["by_hand"]:
+                for fam, table, line in todo["by_hand"]:
                     if fam == family:
                         deletes.setdefault(table, []).append(f"-D {line[len('-A '):]}\n")
                 text = "".join(f"*{table}\n" + "".join(lines) + "COMMIT\n" for table, lines in deletes.items())
                 plan.ops.append((f"{backend.restore} --noflush in {where(scope['ns'])} (reset)",
                                  lambda b=backend, t=text: b.write(t)))
-            if not scope["remove"] and not scope["add"]:
+            if not todo["remove"] and not todo["add"]:
                 continue
-            plan.ops.extend(scope["impl"].render(scope["remove"], scope["add"], self.ctx.lab))
-            if scope["unnatted"]:        # one conntrack dump for all the new DNAT rules of the namespace
-                rules = ", ".join(self.describe(item.rule) for item in scope["unnatted"][:3])
-                more = len(scope["unnatted"]) - 3
+            plan.ops.extend(scope["impl"].render(todo["remove"], todo["add"], self.ctx.lab))
+            if todo["unnatted"]:        # one conntrack dump for all the new DNAT rules of the namespace
+                rules = ", ".join(self.describe(item.rule) for item in todo["unnatted"][:3])
+                more = len(todo["unnatted"]) - 3
                 text = (f"delete conntrack entries of {rules}{f' and {more} more' if more > 0 else ''} "
                         f"not yet DNATed in {where(scope['ns'])}")
-                plan.ops.append((text, lambda ns=scope["ns"], m=any_of([not_yet_dnated(item) for item in scope["unnatted"]]):
+                plan.ops.append((text, lambda ns=scope["ns"], m=any_of([not_yet_dnated(item) for item in todo["unnatted"]]):
                                  delete_conntrack(self.ctx, ns, m)))
             flushed, texts = [], []
-            for to, ports in scope["flush"]:
+            for to, ports in todo["flush"]:
                 target = parse_to("to", to, "dnat") if to else None
                 if target:
                     texts.append(f"delete conntrack entries DNATed to {to} in {where(scope['ns'])}")
@@ -799,7 +806,7 @@ class NatResource(Resource):
         firewall is there to judge the others for, and the routes are not read)."""
         if self.params["state"] == "absent":
             kept = {key for key, entry in self.existing(scope).items() if entry["lab"] == self.ctx.lab}
-            return set(), not (kept - scope["remove"])
+            return set(), not (kept - self.todo(scope)["remove"])
         named, nets = set(), []
         for item in self.items_of.get(id(scope), []):
             if item["type"] == "forward":
@@ -891,7 +898,7 @@ class NatResource(Resource):
                          if after else remove_file(firewalls.RECORD)))
 
     def check_forward_policy(self, scope, plan, bridges: set):
-        if scope["add"] and scope["backend"] == "nftables":
+        if self.todo(scope)["add"] and scope["backend"] == "nftables":
             drops = [s for s in scope["ipt_state"].values() if s.forward_drop]
             if drops:
                 raise Conflict(f"backend nftables cannot open forwarding in {where(scope['ns'])}: the iptables FORWARD "

@@ -239,3 +239,45 @@ def test_planning_leaves_the_read_of_the_host_as_it_was_read(monkeypatch):
             assert (read["up"], read["addresses"]) == (False, ["10.8.0.1/24"]), read
         assert {name: dict(found) for name, found in links_in(session, None).items()} == before
     assert result["diff"]["after"]["-/v0"]["address"] == ["10.7.0.1/24"] and writes == []
+
+
+def test_planning_a_nat_change_leaves_its_read_of_the_rules_as_read(monkeypatch):
+    """nat_rule's read of a namespace (both backends' states, cached for the run) holds no plan: the rules to remove
+    and to add, the conntrack flushes, live in the call (``NatResource.todo``), so a purge of one rule and a new one
+    leave the read equal to a fresh read of the same host."""
+    from contextlib import nullcontext
+
+    from ansible_collections.nslab.net.plugins.module_utils import nat
+    from ansible_collections.nslab.net.plugins.module_utils.natstate import IptablesState
+
+    kept = nat.Rule(dict(netns=None, type="masquerade", family=4, source="10.9.0.0/24", destination=None,
+                         in_interface=None, out_interface="lo", protocol=None, port=None, to=None, comment=None), "nslab")
+    saved = nat.IptablesBackend(None, 4, False).batch(IptablesState("", "nft", 4), set(), [kept], "nslab")
+
+    def command(argv, data=None):
+        if argv[0].endswith("-save"):
+            return 0, saved if "/iptables" in argv[0] else "", ""
+        return (0, '{"nftables": []}', "") if argv[0].endswith("nft") else (1, "", "not faked")
+    monkeypatch.setattr(nat, "which", lambda *names: f"/fake/{names[0]}")
+    monkeypatch.setattr(nat, "command", command)
+    monkeypatch.setattr(nat.Tools, "read_proc", lambda self, path: "")
+
+    class Session(FakeSession):
+        def entered(self, name):
+            return nullcontext()
+    writes: list = []
+    namespaces = {None: FakeIPRoute(link(1, "lo"), link(2, "eth0", addresses=["203.0.113.10/24"]), writes=writes)}
+    monkeypatch.setattr(nsmod, "ns_exists", lambda name: name is None)
+    params = {name: spec.get("default") for name, spec in argument_spec(nat.NatResource).items()}
+    params.update(purge=True, items=[dict(type="dnat", destination="203.0.113.10", protocol="tcp", port=5000,
+                                          to="10.9.0.2:80")])
+    call = Call(nat.NatResource, FakeModule(), params, session=Session(namespaces), check_mode=True)
+    result = call.execute()
+    assert result["changed"] and any(a.startswith("delete masquerade rule") for a in result["actions"]), result
+    read = call.ctx.cache[("nat", None)]
+    fresh = nat.read_nat(type(call.ctx)(FakeModule(), "nslab", Session(namespaces), check_mode=True), None)
+    assert set(read) == set(fresh) == {"ns", "backend", "impl", "ipt", "ipt_state", "nft", "nft_state"}
+    assert {k: (e["lab"], e["lines"]) for k, e in read["ipt_state"][4].ours.items()} == \
+        {k: (e["lab"], e["lines"]) for k, e in fresh["ipt_state"][4].ours.items()} == {kept.key: ("nslab", [
+            line for line in saved.splitlines() if kept.key in line])}
+    assert call.resource.todo(read)["remove"] == {kept.key} and writes == []
