@@ -23,12 +23,13 @@ import socket
 
 from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils.files import read_text, remove_file, replace_file
-from ansible_collections.nslab.net.plugins.module_utils.natstate import (
-    IPT_CHAINS, NFT_CHAINS, NFT_TABLE, IptablesState, NftState, entry_match, line_tag)
+from ansible_collections.nslab.net.plugins.module_utils.natstate import NFT_TABLE, NftState, entry_match
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Resource, netlink
 from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict, Failure, where
-from ansible_collections.nslab.net.plugins.module_utils.tools import command, which
+from ansible_collections.nslab.net.plugins.module_utils.nat_iptables import IptablesBackend, IptablesNat
+from ansible_collections.nslab.net.plugins.module_utils.nat_nftables import NftBackend, NftNat
+from ansible_collections.nslab.net.plugins.module_utils.tools import Tools, which
 from ansible_collections.nslab.net.plugins.module_utils.readers import carriers, default_devices, read_uplink
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -61,16 +62,9 @@ def parse_to(option: str, value, rtype: str) -> tuple[str, tuple | None] | None:
     return addr, v.port(option, port) if port is not None else None
 
 
-def to_text(to) -> str | None:
-    if to is None:
-        return None
-    addr, ports = to
-    host = f"[{addr}]" if ":" in addr else addr
-    return f"{host}:{v.port_text(ports)}" if ports else addr
-
-
 class Rule:
-    """A normalised nat_rule item and its rendering for both backends."""
+    """A normalised nat_rule item: what names it (``key``, from its type and match), its tag and its view; each
+    backend renders it (``nat_iptables.rules_of``, ``nat_nftables.rules_of``)."""
 
     def __init__(self, item: dict, lab: str):
         self.item = item
@@ -80,7 +74,7 @@ class Rule:
         ident = (self.type, self.family, item["source"], item["destination"], item["in_interface"],
                  item["out_interface"], item["protocol"], v.port_text(item["port"]))
         self.key = _digest(*ident)[:10]
-        self.digest = _digest(RENDER_VERSION, self.key, to_text(item["to"]), item["comment"])[:8]
+        self.digest = _digest(RENDER_VERSION, self.key, v.target_text(item["to"]), item["comment"])[:8]
         self.tag = f"nslab:{lab}:{self.type}:{self.key}:{self.digest}"
         self.comment = self.tag + (f" {item['comment']}" if item["comment"] else "")
 
@@ -88,290 +82,11 @@ class Rule:
         item = self.item
         out = dict(netns=item["netns"], type=self.type, source=item["source"], destination=item["destination"],
                    in_interface=item["in_interface"], out_interface=item["out_interface"],
-                   protocol=item["protocol"], port=v.port_text(item["port"]), to=to_text(item["to"]),
+                   protocol=item["protocol"], port=v.port_text(item["port"]), to=v.target_text(item["to"]),
                    comment=item["comment"], key=self.key)
         if backend:
             out["backend"] = backend
         return out
-
-    # iptables ---------------------------------------------------------
-    @staticmethod
-    def _ipt_iface(flag, name):
-        if not name:
-            return []
-        return ["!", flag, name[1:]] if name.startswith("!") else [flag, name]
-
-    def _ipt_l4(self, port=None, direction="--dport", ports=None):
-        proto = self.item["protocol"]
-        if not proto:
-            return []
-        out = ["-p", proto]
-        ports = ports if ports is not None else self.item["port"]
-        if ports and proto in ("tcp", "udp", "sctp"):
-            out += ["-m", proto, direction, v.port_text(ports, ":")]
-        return out
-
-    def ipt_rules(self) -> list[tuple[str, str]]:
-        """[(chain key, rule spec without '-A CHAIN')]."""
-        it = self.item
-        src = ["-s", it["source"]] if it["source"] else []
-        dst = ["-d", it["destination"]] if it["destination"] else []
-        tag = ["-m", "comment", "--comment", f'"{self.comment}"']
-        est = ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"]
-        rules = []
-        if self.type in ("masquerade", "snat"):
-            target = ["-j", "MASQUERADE"] if self.type == "masquerade" else \
-                ["-j", "SNAT", "--to-source", to_text(it["to"])]
-            rules.append(("post", src + dst + self._ipt_iface("-o", it["out_interface"]) + self._ipt_l4() + tag + target))
-            if it["source"] or it["out_interface"]:
-                rules.append(("fwd", src + dst + self._ipt_iface("-o", it["out_interface"]) + self._ipt_l4()
-                              + tag + ["-j", "ACCEPT"]))
-                back = (["-d", it["source"]] if it["source"] else []) + self._ipt_iface("-i", it["out_interface"])
-                rules.append(("fwd", back + est + tag + ["-j", "ACCEPT"]))
-        elif self.type == "dnat":
-            rules.append(("pre", src + dst + self._ipt_iface("-i", it["in_interface"]) + self._ipt_l4() + tag
-                          + ["-j", "DNAT", "--to-destination", to_text(it["to"])]))
-            addr, to_ports = it["to"]
-            ports = to_ports or it["port"]
-            rules.append(("fwd", ["-d", addr] + self._ipt_l4(ports=ports) + ["-m", "conntrack", "--ctstate", "DNAT"]
-                          + tag + ["-j", "ACCEPT"]))
-            rules.append(("fwd", ["-s", addr] + self._ipt_l4(direction="--sport", ports=ports) + est + tag
-                          + ["-j", "ACCEPT"]))
-        else:
-            verdict = ["-j", "DROP" if self.type == "drop" else "ACCEPT"]
-            rules.append(("fwd", src + dst + self._ipt_iface("-i", it["in_interface"])
-                          + self._ipt_iface("-o", it["out_interface"]) + self._ipt_l4() + tag + verdict))
-        return [(chain, " ".join(parts)) for chain, parts in rules]
-
-    # nftables ---------------------------------------------------------
-    def _nft_addr(self, field, value):
-        return [f"{'ip' if self.family == 4 else 'ip6'} {field} {value}"] if value else []
-
-    @staticmethod
-    def _nft_iface(field, name):
-        if not name:
-            return []
-        return [f'{field} != "{name[1:]}"'] if name.startswith("!") else [f'{field} "{name}"']
-
-    def _nft_l4(self, direction="dport", ports=None):
-        proto = self.item["protocol"]
-        if not proto:
-            return []
-        ports = ports if ports is not None else self.item["port"]
-        if ports and proto in ("tcp", "udp", "sctp"):
-            return [f"{proto} {direction} {v.port_text(ports)}"]
-        return [f"meta l4proto {proto}"]
-
-    def nft_rules(self) -> list[tuple[str, str]]:
-        it = self.item
-        fam = [f"meta nfproto {'ipv4' if self.family == 4 else 'ipv6'}"]
-        src, dst = self._nft_addr("saddr", it["source"]), self._nft_addr("daddr", it["destination"])
-        tag = [f'comment "{self.comment}"']
-        est = ["ct state established,related"]
-        rules = []
-        ipkw = "ip" if self.family == 4 else "ip6"
-        if self.type in ("masquerade", "snat"):
-            target = ["masquerade"] if self.type == "masquerade" else [f"snat {ipkw} to {to_text(it['to'])}"]
-            rules.append(("post", fam + src + dst + self._nft_iface("oifname", it["out_interface"]) + self._nft_l4()
-                          + target + tag))
-            if it["source"] or it["out_interface"]:
-                rules.append(("fwd", fam + src + dst + self._nft_iface("oifname", it["out_interface"]) + self._nft_l4()
-                              + ["accept"] + tag))
-                back = self._nft_addr("daddr", it["source"]) + self._nft_iface("iifname", it["out_interface"])
-                rules.append(("fwd", fam + back + est + ["accept"] + tag))
-        elif self.type == "dnat":
-            rules.append(("pre", fam + src + dst + self._nft_iface("iifname", it["in_interface"]) + self._nft_l4()
-                          + [f"dnat {ipkw} to {to_text(it['to'])}"] + tag))
-            addr, to_ports = it["to"]
-            ports = to_ports or it["port"]
-            rules.append(("fwd", fam + self._nft_addr("daddr", addr) + self._nft_l4(ports=ports)
-                          + ["ct status dnat", "accept"] + tag))
-            rules.append(("fwd", fam + self._nft_addr("saddr", addr) + self._nft_l4("sport", ports=ports) + est
-                          + ["accept"] + tag))
-        else:
-            rules.append(("fwd", fam + src + dst + self._nft_iface("iifname", it["in_interface"])
-                          + self._nft_iface("oifname", it["out_interface"]) + self._nft_l4()
-                          + ["drop" if self.type == "drop" else "accept"] + tag))
-        return [(chain, " ".join(parts)) for chain, parts in rules]
-
-
-# ------------------------------------------------------------ running tools
-class Tools:
-    """Runs iptables/nft inside a namespace (the thread switches, the child inherits)."""
-
-    def __init__(self, ctx, ns):
-        self.ctx, self.ns = ctx, ns
-
-    def run(self, argv: list[str], stdin: str | None = None, check: bool = True) -> tuple[int, str, str]:
-        with self.ctx.session.entered(self.ns):
-            rc, out, err = command(argv, stdin)
-        if check and rc != 0:
-            raise Failure(f"{' '.join(argv)} failed in {where(self.ns)} (exit {rc}): {(err or out).strip()}")
-        return rc, out, err
-
-    def read_proc(self, path: str) -> str:
-        with self.ctx.session.entered(self.ns):
-            try:
-                with open(path) as fh:
-                    return fh.read()
-            except OSError:
-                return ""
-
-
-# --------------------------------------------------------- iptables backend
-class IptablesBackend:
-    """iptables-save and iptables-restore (one family, one variant) in one namespace."""
-
-    def __init__(self, tools: Tools, family: int, legacy: bool):
-        self.tools, self.family = tools, family
-        base = "iptables" if family == 4 else "ip6tables"
-        if legacy:
-            self.save, self.restore = which(f"{base}-legacy-save"), which(f"{base}-legacy-restore")
-            self.variant = "legacy"
-        else:
-            self.save = which(f"{base}-nft-save", f"{base}-save")
-            self.restore = which(f"{base}-nft-restore", f"{base}-restore")
-            self.variant = "nft"
-
-    def available(self) -> bool:
-        return bool(self.save and self.restore)
-
-    def read(self) -> IptablesState:
-        if not self.tools.ctx.readable(self.tools.ns) or not self.available():
-            return IptablesState("", self.variant, self.family)
-        return IptablesState(self.tools.run([self.save])[1], self.variant, self.family)
-
-    def batch(self, state: IptablesState, remove_keys: set, add: list[Rule], lab: str) -> str:
-        """The restore text that leaves our chains holding exactly what they hold (every other lab's rules
-        too) but the rules of ``lab`` with the keys in ``remove_keys``, plus the rules in ``add``."""
-        lines = {c: [] for c in IPT_CHAINS}
-        for chain, existing in state.chain_lines.items():
-            for line in existing:
-                tag = line_tag(line)
-                if tag is None or tag["lab"] != lab or tag["key"] not in remove_keys:
-                    lines[chain].append(line[len("-A "):])
-        for rule in add:
-            for chain, spec in rule.ipt_rules():
-                lines[chain].append(f"{IPT_CHAINS[chain][1]} {spec}")
-        lines["fwd"].sort(key=lambda line: not line.endswith(" -j DROP"))    # a drop rule is ahead of every accept
-        out = []
-        for table in ("nat", "filter"):
-            chains = [c for c, spec in IPT_CHAINS.items() if spec[0] == table]
-            body = []
-            for c in chains:
-                name, base = IPT_CHAINS[c][1:]
-                if lines[c]:
-                    body.append(f":{name} - [0:0]")
-                    body += [f"-A {spec}" for spec in lines[c]]
-                    if c not in state.jumps:
-                        body.append(f"-I {base} 1 -j {name}")
-                elif c in state.chains:
-                    if c in state.jumps:
-                        body.append(f"-D {state.jumps[c]}")
-                    body += [f"-F {name}", f"-X {name}"]
-            if body:
-                out += [f"*{table}"] + body + ["COMMIT"]
-        return "\n".join(out) + "\n" if out else ""
-
-    def write(self, text: str) -> None:
-        self.tools.run([self.restore, "--noflush", "-w"], stdin=text)
-
-
-# --------------------------------------------------------- nftables backend
-class NftBackend:
-    """nft in one namespace: the ruleset read as JSON, a batch applied with nft -f."""
-
-    def __init__(self, tools: Tools):
-        self.tools = tools
-        self.nft = which("nft")
-
-    def available(self) -> bool:
-        return bool(self.nft)
-
-    def read(self) -> NftState:
-        if not self.tools.ctx.readable(self.tools.ns) or not self.available():
-            return NftState(None)
-        out = self.tools.run([self.nft, "-j", "list", "ruleset"])[1]
-        try:
-            return NftState(json.loads(out or "{}"))
-        except ValueError as exc:
-            raise Failure(f"cannot parse 'nft -j list ruleset' output in {where(self.tools.ns)}: {exc}") from None
-
-    def batch(self, state: NftState, remove_keys: set, add: list[Rule], lab: str) -> str:
-        remaining = {k for k, e in state.ours.items() if not (e["lab"] == lab and k in remove_keys)}
-        out = []
-        if not remaining and not add:
-            if state.table:
-                out.append(f"delete table inet {NFT_TABLE}")
-            return "\n".join(out) + ("\n" if out else "")
-        out.append(f"add table inet {NFT_TABLE}")
-        for name, spec in NFT_CHAINS.values():
-            out.append(f"add chain inet {NFT_TABLE} {name} {{ {spec} }}")
-        for key in sorted(remove_keys):
-            entry = state.ours.get(key)
-            if entry and entry["lab"] == lab:
-                for chain, handle in entry["handles"]:
-                    out.append(f"delete rule inet {NFT_TABLE} {chain} handle {handle}")
-        for rule in add:
-            for chain, spec in rule.nft_rules():     # a drop rule is ahead of every accept
-                verb = "insert" if rule.type == "drop" else "add"
-                out.append(f"{verb} rule inet {NFT_TABLE} {NFT_CHAINS[chain][0]} {spec}")
-        return "\n".join(out) + "\n"
-
-    def write(self, text: str) -> None:
-        self.tools.run([self.nft, "-f", "-"], stdin=text)
-
-
-# ------------------------------------------- the backends behind one interface
-class IptablesNat:
-    """A namespace's NAT in iptables (both families, each in the variant read: iptables-nft or -legacy)."""
-
-    def __init__(self, ns, backends: dict, states: dict):
-        self.ns, self.backends, self.states = ns, backends, states
-
-    def ours(self) -> dict:
-        """This collection's rules: key -> entry (lab, type, key, digest, lines...)."""
-        merged = {}
-        for state in self.states.values():
-            merged.update(state.ours)
-        return merged
-
-    @staticmethod
-    def rule_count(rule: Rule) -> int:
-        """How many kernel rules ``rule`` is made of here (fewer found: it is incomplete)."""
-        return len(rule.ipt_rules())
-
-    def render(self, remove: set, add: list[Rule], lab: str) -> list[tuple]:
-        """The operations (text, fn) that remove ``lab``'s rules with the keys in ``remove`` and add ``add``:
-        one iptables-restore --noflush per family."""
-        ops = []
-        for family, backend in self.backends.items():
-            state = self.states.get(family)
-            adds = [r for r in add if r.family == family]
-            removes = {k for k in remove if state is not None and k in state.ours}
-            text = backend.batch(state, removes, adds, lab) if state is not None and (adds or removes) else ""
-            if text:
-                ops.append((f"{backend.restore} --noflush in {where(self.ns)}", lambda b=backend, t=text: b.write(t)))
-        return ops
-
-
-class NftNat:
-    """A namespace's NAT in nftables: the table inet nslab."""
-
-    def __init__(self, ns, backend: NftBackend, state: NftState):
-        self.ns, self.backend, self.state = ns, backend, state
-
-    def ours(self) -> dict:
-        return self.state.ours
-
-    @staticmethod
-    def rule_count(rule: Rule) -> int:
-        return len(rule.nft_rules())
-
-    def render(self, remove: set, add: list[Rule], lab: str) -> list[tuple]:
-        """One nft -f for the whole namespace."""
-        text = self.backend.batch(self.state, remove, add, lab)
-        return [(f"nft -f in {where(self.ns)}", lambda: self.backend.write(text))] if text else []
 
 
 # ---------------------------------------------------------------- conntrack
@@ -476,7 +191,7 @@ def read_nat(ctx, ns, requested: str = "auto") -> dict:
         raise Failure("backend iptables: iptables-save/iptables-restore are not installed on the managed host")
     if chosen == "nftables" and not nft.available():
         raise Failure("backend nftables: nft is not installed on the managed host")
-    impl = IptablesNat(ns, ipt, ipt_state) if chosen == "iptables" else NftNat(ns, nft, nft_state)
+    impl = IptablesNat(ns, ipt, ipt_state) if chosen == "iptables" else NftNat(ns, nft, nft_state, ipt_state)
     scope = dict(ns=ns, backend=chosen, impl=impl, ipt=ipt, ipt_state=ipt_state, nft=nft, nft_state=nft_state)
     ctx.cache[key] = scope
     return scope
@@ -693,7 +408,7 @@ class NatResource(Resource):
             before = self.old_view(scope, entry, rule) if entry else None
             complete = (entry is not None and entry["digest"] == rule.digest
                         and len(entry["lines"]) == scope["impl"].rule_count(rule))
-            if entry is not None and entry["type"] == "dnat" and (absent or entry.get("to") != to_text(item["to"])):
+            if entry is not None and entry["type"] == "dnat" and (absent or entry.get("to") != v.target_text(item["to"])):
                 self.todo(scope)["flush"].append((entry.get("to"), item["port"]))
             if entry is None and not absent and rule.type == "dnat":
                 self.todo(scope)["unnatted"].append(item)
@@ -853,8 +568,7 @@ class NatResource(Resource):
             if self.ctx.check_mode:          # what the steps after this one see (a batch in check mode, its rehearsal)
                 self.ctx.projected["firewalld"] = after
                 firewalld.zones.update((c["interface"], c["zone"] if c["action"] == "add" else None) for c in changes)
-        iptables = (firewalls.iptables_blockers(scope["ipt_state"], bridges)
-                    if mode == "fail" and scope["backend"] == "iptables" else [])
+        iptables = scope["impl"].forward_blockers(bridges) if mode == "fail" else []
         if found or iptables:
             raise Conflict("; ".join(text for text in (firewalls.refusal(found, where(scope["ns"])) if found else "",
                                                        firewalls.iptables_refusal(iptables, where(scope["ns"])))
@@ -898,16 +612,17 @@ class NatResource(Resource):
                          if after else remove_file(firewalls.RECORD)))
 
     def check_forward_policy(self, scope, plan, bridges: set):
-        if self.todo(scope)["add"] and scope["backend"] == "nftables":
-            drops = [s for s in scope["ipt_state"].values() if s.forward_drop]
-            if drops:
-                raise Conflict(f"backend nftables cannot open forwarding in {where(scope['ns'])}: the iptables FORWARD "
-                               "policy is DROP there and an nftables accept does not override it; use backend "
-                               "iptables (or auto) on this host")
-            if scope["nft_state"].drop_forward and not bridges:    # else judged by check_foreign_firewalls
-                plan.warnings.append(f"forward hook chains with policy drop in {where(scope['ns'])} "
-                                     f"({', '.join(scope['nft_state'].drop_forward)}) may still drop lab traffic: "
-                                     "nftables evaluates every base chain")
+        """A backend that cannot open forwarding there is refused when it would add rules; a drop policy of another
+        tool that no lab link was found for (so not judged by check_foreign_firewalls) is warned about."""
+        if not self.todo(scope)["add"]:
+            return
+        refusal = scope["impl"].cannot_open()
+        if refusal:
+            raise Conflict(refusal)
+        if scope["nft_state"].drop_forward and not bridges:
+            plan.warnings.append(f"forward hook chains with policy drop in {where(scope['ns'])} "
+                                 f"({', '.join(scope['nft_state'].drop_forward)}) may still drop lab traffic: "
+                                 "nftables evaluates every base chain")
 
     @staticmethod
     def match_text(rtype: str, match: dict, family: int | None = None) -> str:
@@ -934,7 +649,7 @@ class NatResource(Resource):
     def describe(self, rule: Rule) -> str:
         it = rule.item
         text = self.match_text(rule.type, dict(it, port=v.port_text(it["port"]) if it["port"] else None), rule.family)
-        return text + (f" -> {to_text(it['to'])}" if it["to"] else "")
+        return text + (f" -> {v.target_text(it['to'])}" if it["to"] else "")
 
     def identity(self, item) -> dict:
         return item.rule.view()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from ansible_collections.nslab.net.plugins.module_utils.errors import Failure, where
+
 
 def command(argv: list[str], data: str | None = None) -> tuple[int, str, str]:
     """Run a program (never a shell) to its end: its exit code, output and errors, as ``AnsibleModule.run_command``
@@ -35,3 +37,26 @@ def which(*names) -> str | None:
         if path:
             return path
     return None
+
+
+class Tools:
+    """Runs a program inside a namespace of a module run (``ctx``: its session; the thread switches, the child
+    inherits): iptables, nft."""
+
+    def __init__(self, ctx, ns):
+        self.ctx, self.ns = ctx, ns
+
+    def run(self, argv: list[str], stdin: str | None = None, check: bool = True) -> tuple[int, str, str]:
+        with self.ctx.session.entered(self.ns):
+            rc, out, err = command(argv, stdin)
+        if check and rc != 0:
+            raise Failure(f"{' '.join(argv)} failed in {where(self.ns)} (exit {rc}): {(err or out).strip()}")
+        return rc, out, err
+
+    def read_proc(self, path: str) -> str:
+        with self.ctx.session.entered(self.ns):
+            try:
+                with open(path) as fh:
+                    return fh.read()
+            except OSError:
+                return ""

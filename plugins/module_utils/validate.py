@@ -149,3 +149,12 @@ def required(option: str, value, why: str = ""):
     if value in (None, "", []):
         raise Invalid(option, "is required" + (f" {why}" if why else ""))
     return value
+
+
+def target_text(to) -> str | None:
+    """A NAT target (address, ports) as the rules and the results write it: ``192.168.0.2:5000``, ``[fd00::2]:80``."""
+    if to is None:
+        return None
+    addr, ports = to
+    host = f"[{addr}]" if ":" in addr else addr
+    return f"{host}:{port_text(ports)}" if ports else addr

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils.nat import NftBackend, Rule, parse_to
+from ansible_collections.nslab.net.plugins.module_utils import nat_iptables, nat_nftables
+from ansible_collections.nslab.net.plugins.module_utils.nat import Rule, parse_to
+from ansible_collections.nslab.net.plugins.module_utils.nat_nftables import NftBackend
 from ansible_collections.nslab.net.plugins.module_utils.natstate import IptablesState, NftState, parse_tag
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
@@ -27,7 +29,7 @@ def test_identity_ignores_to_and_comment_but_digest_does_not():
 
 def test_masquerade_iptables_lines_match_seed_002():
     rule = Rule(item(source="192.168.0.0/16", out_interface="!br0"), "nslab")
-    lines = rule.ipt_rules()
+    lines = nat_iptables.rules_of(rule)
     assert lines[0][0] == "post"
     assert lines[0][1].startswith("-s 192.168.0.0/16 ! -o br0 -m comment --comment \"nslab:nslab:masquerade:")
     assert lines[0][1].endswith("-j MASQUERADE")
@@ -38,10 +40,10 @@ def test_masquerade_iptables_lines_match_seed_002():
 def test_dnat_port_range_rendering_both_backends():
     rule = Rule(item(type="dnat", destination="203.0.113.10/32", protocol="tcp", port=(8000, 8010),
                      to=("192.168.0.3", None)), "nslab")
-    ipt = dict(rule.ipt_rules())
+    ipt = dict(nat_iptables.rules_of(rule))
     assert "-p tcp -m tcp --dport 8000:8010" in ipt["pre"]
     assert "--to-destination 192.168.0.3" in ipt["pre"]
-    nft = [spec for chain, spec in rule.nft_rules() if chain == "pre"][0]
+    nft = [spec for chain, spec in nat_nftables.rules_of(rule) if chain == "pre"][0]
     assert "tcp dport 8000-8010" in nft and "dnat ip to 192.168.0.3" in nft
 
 
@@ -79,7 +81,7 @@ COMMIT
 
 
 def test_iptables_state_parsing_and_batch_keeps_other_labs():
-    from ansible_collections.nslab.net.plugins.module_utils.nat import IptablesBackend
+    from ansible_collections.nslab.net.plugins.module_utils.nat_iptables import IptablesBackend
 
     state = IptablesState(SAVE, "nft", 4)
     assert state.foreign and state.forward_drop

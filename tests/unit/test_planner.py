@@ -247,20 +247,21 @@ def test_planning_a_nat_change_leaves_its_read_of_the_rules_as_read(monkeypatch)
     leave the read equal to a fresh read of the same host."""
     from contextlib import nullcontext
 
-    from ansible_collections.nslab.net.plugins.module_utils import nat
+    from ansible_collections.nslab.net.plugins.module_utils import nat, nat_iptables, nat_nftables, tools
     from ansible_collections.nslab.net.plugins.module_utils.natstate import IptablesState
 
     kept = nat.Rule(dict(netns=None, type="masquerade", family=4, source="10.9.0.0/24", destination=None,
                          in_interface=None, out_interface="lo", protocol=None, port=None, to=None, comment=None), "nslab")
-    saved = nat.IptablesBackend(None, 4, False).batch(IptablesState("", "nft", 4), set(), [kept], "nslab")
+    saved = nat_iptables.IptablesBackend(None, 4, False).batch(IptablesState("", "nft", 4), set(), [kept], "nslab")
 
     def command(argv, data=None):
         if argv[0].endswith("-save"):
             return 0, saved if "/iptables" in argv[0] else "", ""
         return (0, '{"nftables": []}', "") if argv[0].endswith("nft") else (1, "", "not faked")
-    monkeypatch.setattr(nat, "which", lambda *names: f"/fake/{names[0]}")
-    monkeypatch.setattr(nat, "command", command)
-    monkeypatch.setattr(nat.Tools, "read_proc", lambda self, path: "")
+    for backend in (nat_iptables, nat_nftables):
+        monkeypatch.setattr(backend, "which", lambda *names: f"/fake/{names[0]}")
+    monkeypatch.setattr(tools, "command", command)
+    monkeypatch.setattr(tools.Tools, "read_proc", lambda self, path: "")
 
     class Session(FakeSession):
         def entered(self, name):
