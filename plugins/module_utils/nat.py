@@ -23,7 +23,7 @@ import socket
 
 from ansible_collections.nslab.net.plugins.module_utils import firewalls
 from ansible_collections.nslab.net.plugins.module_utils.files import read_text, remove_file, replace_file
-from ansible_collections.nslab.net.plugins.module_utils.natstate import NFT_TABLE, NftState, entry_match
+from ansible_collections.nslab.net.plugins.module_utils.natstate import NFT_TABLE, XTABLES_NAMES, NftState, entry_match
 from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Resource, netlink
 from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict, Failure, where
@@ -619,10 +619,11 @@ class NatResource(Resource):
         refusal = scope["impl"].cannot_open()
         if refusal:
             raise Conflict(refusal)
-        if scope["nft_state"].drop_forward and not bridges:
+        foreign = [chain for chain in scope["nft_state"].drop_forward       # iptables' own FORWARD: the backends'
+                   if chain.split()[0] not in ("ip", "ip6") or chain.split()[1] not in XTABLES_NAMES]   # own matter
+        if foreign and not bridges:
             plan.warnings.append(f"forward hook chains with policy drop in {where(scope['ns'])} "
-                                 f"({', '.join(scope['nft_state'].drop_forward)}) may still drop lab traffic: "
-                                 "nftables evaluates every base chain")
+                                 f"({', '.join(foreign)}) may still drop lab traffic: nftables evaluates every base chain")
 
     @staticmethod
     def match_text(rtype: str, match: dict, family: int | None = None) -> str:

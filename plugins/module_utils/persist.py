@@ -9,7 +9,7 @@ Persisting a lab leaves on the managed host what it needs to rebuild the lab at 
   ran), as data; one file per part (``egress``, ``ingress``, or ``lab`` for the lab playbook's batch);
 - ``/usr/local/lib/nslab/VERSION-HASH/nslab-engine.pyz``: the engine - this module run's own code (the
   payload Ansible sent: the batch module, the collection's module_utils and the parts of Ansible's
-  ``module_utils`` they import) with :mod:`boot` as its ``__main__``; its name carries the collection's
+  ``module_utils`` they import) with :mod:`zipmain` as its ``__main__`` (the boot run, or the student's check); its name carries the collection's
   version and a hash of its content, so an upgrade installs beside the old one and then removes it;
 - ``/etc/systemd/system/nslab-LAB.service``, enabled for ``multi-user.target``: runs the engine on the
   intent once the network is online (and after the host's firewall and Docker have loaded their rules).

@@ -115,7 +115,8 @@ class SandboxResource(Resource):
             exists = box.exists()
             if self.ctx.check_mode:
                 after = plan.after.get(item["name"]) or {}
-                out.append(dict(name=box.name, exists=exists, root=root, uplink_address=after.get("uplink_address")))
+                out.append(dict(name=box.name, exists=exists, root=root, pid=box.pid if exists else None,
+                                uplink_address=after.get("uplink_address")))
             else:
                 out.append(dict(name=box.name, exists=exists, root=root, pid=box.pid,
                                 uplink_address=uplink_of(box) if exists else None))

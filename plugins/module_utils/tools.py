@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The bottom layer's tools: finding a program and running one. Nothing here imports the collection."""
+"""The bottom layer's tools: finding a program and running one, in a namespace if need be. Of the collection it
+imports only the errors (errors.py)."""
 
 from __future__ import annotations
 
