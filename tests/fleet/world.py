@@ -205,7 +205,7 @@ class VM(Sandbox):
         self.stop(internet)
         self.start()
         self.network(internet, uplink)
-        self.chrooted("/usr/sbin/sshd -E /var/log/sshd.log")
+        self.start_sshd()
 
     def start(self) -> None:
         try:
@@ -264,8 +264,15 @@ class VM(Sandbox):
         if self.spec.get("firewall") == "firewalld":     # running on its own system bus, default zone public
             self.chrooted("mkdir -p /run/dbus && dbus-daemon --system --fork && firewalld && "
                           "for i in $(seq 100); do firewall-cmd --state >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1")
-        self.chrooted("/usr/sbin/sshd -E /var/log/sshd.log")
+        self.start_sshd()
         return self.chrooted("cat /etc/ssh/ssh_host_ed25519_key.pub", capture_output=True).stdout.decode().strip()
+
+    def start_sshd(self) -> None:
+        """The VM's sshd, and then its port 22 listening (sshd may return before it listens: a login right after a
+        reboot was refused once), read from the VM's own /proc/net/tcp and tcp6 (state 0A, port 0016)."""
+        self.chrooted("/usr/sbin/sshd -E /var/log/sshd.log && for i in $(seq 100); do "
+                      "grep -qs ':0016 [0-9A-F:]* 0A ' /proc/net/tcp /proc/net/tcp6 && exit 0; sleep 0.1; done; "
+                      "echo 'sshd does not listen on port 22 after 10 s' >&2; exit 1")
 
     def stop(self, internet: Internet | None = None) -> None:
         """End the VM, and remove its links on the controller and the internet side now: the kernel
