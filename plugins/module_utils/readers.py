@@ -106,6 +106,11 @@ def addresses_in(session, ns) -> dict:
     return session.cached(("addresses", ns), lambda: address_map(all_addresses_in(session, ns)))
 
 
+def routes_in(session, ns) -> list:
+    """A namespace's unicast routes of every table and both families, one dump shared like :func:`links_in`."""
+    return session.cached(("routes", ns), lambda: session.reader(ns).routes())
+
+
 def route_dict(msg, links: dict) -> dict:
     family = msg["family"]
     dst = msg.get_attr("RTA_DST")
@@ -187,10 +192,9 @@ def lab_namespaces(ctx) -> list[str]:
 def default_devices(session, ns) -> set:
     """The devices of a namespace's default routes, of every table and every next hop of a multipath one: the
     uplink side, never the lab's."""
-    dump = session.cached(("routes", ns), lambda: session.reader(ns).routes())
     names = {link["index"]: link["name"] for link in links_in(session, ns).values()}
     found = set()
-    for msg in dump:
+    for msg in routes_in(session, ns):
         if msg["dst_len"] != 0:
             continue
         oifs = [msg.get_attr("RTA_OIF")] + [hop["oif"] for hop in (msg.get_attr("RTA_MULTIPATH") or [])]
@@ -211,7 +215,7 @@ def carriers(session, ns, networks: list, planned: list = ()) -> list[dict]:
     links = {link["name"]: link for link in by_index.values()}
     names = {index: link["name"] for index, link in by_index.items()}
     routes = [(ipaddress.ip_network(route["prefix"]), route["dev"])
-              for route in (route_dict(msg, names) for msg in session.cached(("routes", ns), lambda: session.reader(ns).routes()))
+              for route in (route_dict(msg, names) for msg in routes_in(session, ns))
               if route["table"] == 254 and route["dst"] != "default" and isinstance(route["dev"], str)]
     routes += [(ipaddress.ip_interface(cidr).network, name) for name, cidr, _lab in planned]
     owners = {name: lab for name, _cidr, lab in planned}

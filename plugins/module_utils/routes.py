@@ -17,7 +17,7 @@ from ansible_collections.nslab.net.plugins.module_utils import validate as v
 from ansible_collections.nslab.net.plugins.module_utils.engine import Resource, netlink
 from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict, where
 from ansible_collections.nslab.net.plugins.module_utils.readers import (
-    all_addresses_in, find_link, lab_namespaces, links_in, marker_lab, read_link, route_dict)
+    all_addresses_in, find_link, lab_namespaces, links_in, marker_lab, read_link, route_dict, routes_in)
 from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
 
 RT_TABLE_MAIN = 254
@@ -97,8 +97,7 @@ class RouteResource(Resource):
                 links = {link["index"]: name for name, link in links_in(session, ns).items()}
                 fam = socket.AF_INET if family == 4 else socket.AF_INET6
                 # both families in one dump, shared by every call of the run until a change
-                dump = session.cached(("routes", ns), lambda: session.reader(ns).routes())
-                for msg in dump:
+                for msg in routes_in(session, ns):
                     if msg["type"] == 1 and msg["family"] == fam:   # unicast
                         found.append(route_dict(msg, links))
             self.ctx.cache[key] = found
@@ -228,7 +227,7 @@ class RouteResource(Resource):
         seen: set = set()
         for ns in sorted(lab_namespaces(self.ctx)):
             links = {link["index"]: name for name, link in links_in(session, ns).items()}
-            dumps = [session.cached(("routes", ns), lambda ns=ns: session.reader(ns).routes())] + [
+            dumps = [routes_in(session, ns)] + [
                 session.reader(ns).routes(kind=kind) for kind in ROUTE_TYPES if kind != 1]
             for msg in (msg for dump in dumps for msg in dump):
                 if msg["type"] not in ROUTE_TYPES or msg["proto"] in (proto, RTPROT_KERNEL):
