@@ -122,7 +122,7 @@ export NSLAB_RUN_ID
 # much of the time: tests wait on probes' timeouts, captures and sshd); tests/stages.py prints their
 # wall and CPU times at the end and every failed stage's log. TEST_FILL: the next group also starts early,
 # one at a time, whenever this many of the cores have been idle for 10 s (stages waiting on probes and sshd).
-TEST_STAGES ?= pytest+sanity+lint+changelog+installed fleet-ssh readme molecule bench-smoke matrix-controller matrix-managed
+TEST_STAGES ?= pytest+sanity+lint+changelog+installed fleet-ssh matrix-controller matrix-managed readme molecule bench-smoke
 TEST_FILL ?= 0.5
 test: dev
 	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json

@@ -51,3 +51,21 @@ def pytest_collection_modifyitems(session, config, items):
         return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
 
     items.sort(key=rank)          # stable: the order within a file stays the file's
+
+
+# NSLAB_TEST_CPU=<file>: each test's CPU seconds (its own and its waited-for children's: the playbooks it runs)
+# appended to the file as "seconds<TAB>wall<TAB>nodeid" lines; on two cores CPU, not wall, is what a suite's length
+# is made of (tests/README.md, "Where the time goes").
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    out = os.environ.get("NSLAB_TEST_CPU")
+    if not out:
+        yield
+        return
+    import time
+    before, start = os.times(), time.monotonic()
+    yield
+    after = os.times()
+    cpu = sum(getattr(after, f) - getattr(before, f) for f in ("user", "system", "children_user", "children_system"))
+    with open(out, "a") as fh:
+        fh.write(f"{cpu:.1f}\t{time.monotonic() - start:.1f}\t{item.nodeid}\n")

@@ -39,8 +39,7 @@ def test_roles_build_report_and_remove_the_lab_the_playbook_builds(tmp_path):
         assert "netns1" in namespaces(root) and "netns2" in namespaces(root)
         down = ansible_playbook(root, ROLES, "-e", "nslab_state=absent")
         assert down.returncode == 0 and changed(down.stdout)["lab1"] == 2, down.stdout[-3000:]
-        assert namespaces(root).strip() == ""
-        assert changed(ansible_playbook(root, ROLES, "-e", "nslab_state=absent").stdout)["lab1"] == 0
+        assert namespaces(root).strip() == ""      # (teardown twice: test_reliability, test_lab_playbook)
     finally:
         ansible_playbook(root, "playbooks/teardown.yml")
         for name in ("lab1", "nslab-internet"):
