@@ -76,7 +76,7 @@ def fingerprint() -> dict:
         "resolv": open("/etc/resolv.conf").read() if os.path.exists("/etc/resolv.conf") else None,
     }
     fp["etc"] = etc_tree()        # /etc/systemd/system (units and their enable links) included
-    # where a persisted lab's intent and engine would land (module_utils/persist.py): never on this machine
+    # where a persisted lab's intent and engine would land (module_utils/_persist/persist.py): never on this machine
     fp["persisted_lab"] = {top: etc_tree(top) for top in PERSIST_TOPS if os.path.exists(top)}
     for name in SYSCTLS:
         path = f"/proc/sys/{name}"

@@ -37,7 +37,7 @@ def ansible_only() -> str:
 
 ensure_collection_link()
 sys.path.insert(0, COLLECTIONS)
-from ansible_collections.nslab.net.plugins.module_utils.sandbox import Internet, Sandbox  # noqa: E402
+from ansible_collections.nslab.net.plugins.module_utils._sandbox.sandbox import Internet, Sandbox  # noqa: E402
 
 __all__ = ["COLLECTIONS", "REPO", "Internet", "ModuleRunner", "Sandbox", "lab_state", "playbook", "recap", "state_of"]
 

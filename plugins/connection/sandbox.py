@@ -61,8 +61,8 @@ from ansible.module_utils.common.text.converters import to_bytes
 from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
-from ansible_collections.nslab.net.plugins.module_utils import pycode
-from ansible_collections.nslab.net.plugins.module_utils.sandbox import Sandbox
+from ansible_collections.nslab.net.plugins.module_utils._host import pycode
+from ansible_collections.nslab.net.plugins.module_utils._sandbox.sandbox import Sandbox
 
 display = Display()
 
@@ -72,7 +72,7 @@ _INSTALL = inspect.getsource(pycode.install).replace("def install(", "def _nslab
 
 
 def with_pycode_cache(payload: bytes, directory: str) -> bytes:
-    """A pipelined AnsiballZ wrapper that loads its sources' compiled code from ``directory`` (module_utils/pycode.py);
+    """A pipelined AnsiballZ wrapper that loads its sources' compiled code from ``directory`` (module_utils/_host/pycode.py);
     anything else as it is."""
     ends = list(_MAIN.finditer(payload)) if directory and b"_ANSIBALLZ_WRAPPER = True" in payload else []
     if not ends:

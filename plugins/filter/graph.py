@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.nslab.net.plugins.module_utils.graph import to_dot, to_mermaid
+from ansible_collections.nslab.net.plugins.module_utils._report.graph import to_dot, to_mermaid
 
 DOCUMENTATION = r"""
 name: lab_dot

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.nslab.net.plugins.module_utils.results import (check_table, checked_outside, fleet_problems,
+from ansible_collections.nslab.net.plugins.module_utils._report.results import (check_table, checked_outside, fleet_problems,
                                                                         fleet_results,
                                                                         fleet_summary, grade_problems, grade_table,
                                                                         junit_xml, outside_of, outside_runs,

@@ -10,12 +10,12 @@ import hmac
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology as _lab_topology
-from ansible_collections.nslab.net.plugins.module_utils.topology import persist as _persist
-from ansible_collections.nslab.net.plugins.module_utils.topology import probes as _probes
-from ansible_collections.nslab.net.plugins.module_utils.topology import steps as _steps
-from ansible_collections.nslab.net.plugins.module_utils.topology import with_uplink
-from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import lab_topology as _lab_topology
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import persist as _persist
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import probes as _probes
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import steps as _steps
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import with_uplink
+from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
 DOCUMENTATION = r"""
 name: lab_topology
@@ -196,7 +196,7 @@ def lab_persist(lab, part="lab", state="present"):
 
 
 def lab_record(lab, variables=None, state="present", internet=None, hints=True):
-    """The batch module's ``record`` (the hand-out record, module_utils/record.py) of a lab host: from
+    """The batch module's ``record`` (the hand-out record, module_utils/_persist/record.py) of a lab host: from
     lab_topology's result and the host's lab_variables; removed when ``state`` is absent (needs only ``lab``)."""
     if state == "absent":
         return dict(lab=lab["lab"], state="absent")

@@ -216,7 +216,7 @@ failed_step:
   type: int
 """
 
-from ansible_collections.nslab.net.plugins.module_utils.batch import run_batch
+from ansible_collections.nslab.net.plugins.module_utils._entry.batch import run_batch
 
 
 def main() -> None:

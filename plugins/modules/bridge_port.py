@@ -85,8 +85,8 @@ bridges:
             "hairpin": []}]
 """
 
-from ansible_collections.nslab.net.plugins.module_utils.engine import run
-from ansible_collections.nslab.net.plugins.module_utils.links import BridgePortResource
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import run
+from ansible_collections.nslab.net.plugins.module_utils._resources.links import BridgePortResource
 
 
 def main() -> None:

@@ -160,8 +160,8 @@ picture:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.check import SPEC
-from ansible_collections.nslab.net.plugins.module_utils.check import main as check_main
+from ansible_collections.nslab.net.plugins.module_utils._report.check import SPEC
+from ansible_collections.nslab.net.plugins.module_utils._report.check import main as check_main
 
 
 def main() -> None:

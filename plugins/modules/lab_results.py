@@ -105,8 +105,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.page import class_page
-from ansible_collections.nslab.net.plugins.module_utils.results import history_line, junit_xml, progress
+from ansible_collections.nslab.net.plugins.module_utils._report.page import class_page
+from ansible_collections.nslab.net.plugins.module_utils._report.results import history_line, junit_xml, progress
 
 
 def _write(path: str, text: str) -> None:

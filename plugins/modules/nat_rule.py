@@ -172,8 +172,8 @@ rules:
             "comment": null, "key": "3f2a9c1b0d", "backend": "iptables", "rules": 3}]
 """
 
-from ansible_collections.nslab.net.plugins.module_utils.engine import run
-from ansible_collections.nslab.net.plugins.module_utils.nat import NatResource
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import run
+from ansible_collections.nslab.net.plugins.module_utils._nat.nat import NatResource
 
 
 def main() -> None:

@@ -79,8 +79,8 @@ namespaces:
   sample: [{"name": "netns1", "state": "present", "lab": "nslab", "loopback": true, "dns": ["127.0.0.1"]}]
 """
 
-from ansible_collections.nslab.net.plugins.module_utils.engine import run
-from ansible_collections.nslab.net.plugins.module_utils.namespaces import NetnsResource
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import run
+from ansible_collections.nslab.net.plugins.module_utils._resources.namespaces import NetnsResource
 
 
 def main() -> None:

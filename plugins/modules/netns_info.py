@@ -96,7 +96,7 @@ info:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.info import main as info_main
+from ansible_collections.nslab.net.plugins.module_utils._report.info import main as info_main
 
 
 def main() -> None:

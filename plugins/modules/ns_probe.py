@@ -152,8 +152,8 @@ results:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nslab.net.plugins.module_utils.probe import SPEC
-from ansible_collections.nslab.net.plugins.module_utils.probe import main as probe_main
+from ansible_collections.nslab.net.plugins.module_utils._report.probe import SPEC
+from ansible_collections.nslab.net.plugins.module_utils._report.probe import main as probe_main
 
 
 def main() -> None:

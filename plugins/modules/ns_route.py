@@ -81,8 +81,8 @@ routes:
   sample: [{"netns": "netns1", "dst": "default", "gateway": "192.168.0.1", "dev": "ceth0", "metric": 0, "table": 254}]
 """
 
-from ansible_collections.nslab.net.plugins.module_utils.engine import run
-from ansible_collections.nslab.net.plugins.module_utils.routes import RouteResource
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import run
+from ansible_collections.nslab.net.plugins.module_utils._resources.routes import RouteResource
 
 
 def main() -> None:

@@ -99,8 +99,8 @@ services:
             "directory": "/run/nslab/www/netns1", "running": true, "index": "hello from netns1\n"}]
 """
 
-from ansible_collections.nslab.net.plugins.module_utils.engine import run
-from ansible_collections.nslab.net.plugins.module_utils.services import ServiceResource
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import run
+from ansible_collections.nslab.net.plugins.module_utils._resources.services import ServiceResource
 
 
 def main() -> None:

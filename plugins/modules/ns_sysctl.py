@@ -61,8 +61,8 @@ sysctls:
   sample: [{"name": "net.ipv4.ip_forward", "netns": null, "value": "1"}]
 """
 
-from ansible_collections.nslab.net.plugins.module_utils.engine import run
-from ansible_collections.nslab.net.plugins.module_utils.sysctl import SysctlResource
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import run
+from ansible_collections.nslab.net.plugins.module_utils._resources.sysctl import SysctlResource
 
 
 def main() -> None:

@@ -77,8 +77,8 @@ sandboxes:
   sample: [{"name": "lab1", "exists": true, "pid": 4242, "uplink_address": "203.0.113.10", "root": "/run/nslab-sandbox"}]
 """
 
-from ansible_collections.nslab.net.plugins.module_utils.engine import run
-from ansible_collections.nslab.net.plugins.module_utils.sandbox_resource import SandboxResource
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import run
+from ansible_collections.nslab.net.plugins.module_utils._sandbox.sandbox_resource import SandboxResource
 
 
 def main() -> None:

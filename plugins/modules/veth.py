@@ -98,8 +98,8 @@ veths:
             "address": [], "peer_address": ["192.168.0.2/16"], "up": true}]
 """
 
-from ansible_collections.nslab.net.plugins.module_utils.engine import run
-from ansible_collections.nslab.net.plugins.module_utils.links import VethResource
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import run
+from ansible_collections.nslab.net.plugins.module_utils._resources.links import VethResource
 
 
 def main() -> None:

@@ -10,10 +10,10 @@ import os
 from nslabtest import COLLECTIONS, PYTHON, ansible_only
 
 from ansible_collections.nslab.net.plugins.filter.topology import lab_record
-from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS, lab_topology, steps
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS, lab_topology, steps
 
 INTERNET = dict(target="198.51.100.10", kind="http", port=80, expect_source=True)
-NSLAB_CHECK = ("from ansible_collections.nslab.net.plugins.module_utils.checkcli import main; import sys; "
+NSLAB_CHECK = ("from ansible_collections.nslab.net.plugins.module_utils._entry.checkcli import main; import sys; "
                "sys.exit(main(sys.argv[1:]))")
 
 

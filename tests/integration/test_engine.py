@@ -1,4 +1,4 @@
-"""The engine a persisted lab boots with (module_utils/persist.py, boot.py), made from the module payload
+"""The engine a persisted lab boots with (module_utils/_persist/persist.py, boot.py), made from the module payload
 that this controller's ansible-core sends (2.21 here; 2.18 and 2.19 in the matrix cells), run by the
 managed Python as its systemd unit runs it, against the real kernel inside a sandbox."""
 
@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from nslabtest import COLLECTIONS, PYTHON
-from ansible_collections.nslab.net.plugins.module_utils.persist import Engine, intent_text
+from ansible_collections.nslab.net.plugins.module_utils._persist.persist import Engine, intent_text
 
 
 @pytest.fixture(scope="module")

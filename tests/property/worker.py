@@ -18,8 +18,8 @@ import traceback
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.nslab.net.plugins.module_utils import engine
-from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
+from ansible_collections.nslab.net.plugins.module_utils._engine import engine
+from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
 
 APPLIED = [0]        # operations of the engine's apply phase run since the worker started
 _OP = engine.Plan.op

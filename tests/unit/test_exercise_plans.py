@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.filter import results as r
-from ansible_collections.nslab.net.plugins.module_utils import results as mr
-from ansible_collections.nslab.net.plugins.module_utils import exercises as ex
-from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS, lab_topology, probes, steps
-from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._report import results as mr
+from ansible_collections.nslab.net.plugins.module_utils._lab import exercises as ex
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS, lab_topology, probes, steps
+from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
 INTERNET = {"target": "198.51.100.10"}
 SEED000 = dict(bridge="br0", gateway="172.20.0.10/16", published_ports=[], demo_services=[], seed="seed000",
@@ -134,7 +134,7 @@ def test_results_say_what_was_expected_and_why_a_fact_is_not():
 
 def _diagnosis(saved: dict):
     """A Diagnosis of the default lab whose host reads are the given texts (no root, no pyroute2)."""
-    from ansible_collections.nslab.net.plugins.module_utils.diagnose import Diagnosis
+    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis
 
     def saved_text(tool):
         return saved.get(tool, "")
@@ -181,7 +181,7 @@ BRIDGED = "-A NSLAB-FWD -i br0 -o br0 -m comment --comment \"nslab:nslab:forward
     ("ACCEPT", "-A DOCKER-FORWARD -o br-1a2b3c -j DROP\n-A FORWARD -i br0.10 -j DROP", False, None),   # other links
 ])
 def test_the_forward_chain_is_judged_for_the_fact_s_direction(policy, rules, bridged, cause):
-    from ansible_collections.nslab.net.plugins.module_utils.diagnose import Finding
+    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Finding
 
     diagnosis = _diagnosis({"iptables-save": FILTER.format(policy=policy, rules=rules)})
     if cause is None:
@@ -301,7 +301,7 @@ def test_history_gives_each_student_s_progress():
 
 
 def test_a_fact_reachable_too_soon_names_what_does_the_later_stage_s_work():
-    from ansible_collections.nslab.net.plugins.module_utils.diagnose import Diagnosis, Finding
+    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis, Finding
 
     def at(stage, saved, forwarding):
         diagnosis = Diagnosis(None, dict(lab(stage=stage), host="student02"),
@@ -336,8 +336,8 @@ def test_progress_counts_the_current_goal_only():
 def test_a_published_port_held_by_another_program_names_it_unless_it_is_a_copy_of_the_demo_service(monkeypatch):
     import contextlib
 
-    from ansible_collections.nslab.net.plugins.module_utils import diagnose
-    from ansible_collections.nslab.net.plugins.module_utils.diagnose import Diagnosis, Finding
+    from ansible_collections.nslab.net.plugins.module_utils._report import diagnose
+    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis, Finding
 
     class Session:
         @staticmethod
@@ -365,7 +365,7 @@ def test_a_published_port_held_by_another_program_names_it_unless_it_is_a_copy_o
 
 
 def test_a_listener_address_is_read_from_proc_net_tcp_and_tcp6():
-    from ansible_collections.nslab.net.plugins.module_utils.services import local_address
+    from ansible_collections.nslab.net.plugins.module_utils._resources.services import local_address
 
     assert [local_address(h) for h in ("0200A8C0", "00000000", "00000000000000000000000000000000",
                                        "0000000000000000FFFF00000200A8C0")] == \

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.nslab.net.plugins.module_utils.firewalls import Firewalld, blockers, integrate, refusal
-from ansible_collections.nslab.net.plugins.module_utils.natstate import NftState
+from ansible_collections.nslab.net.plugins.module_utils._nat.firewalls import Firewalld, blockers, integrate, refusal
+from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import NftState
 
 
 def meta(key, name, op="=="):

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.nslab.net.plugins.module_utils.graph import model, to_dot, to_mermaid, to_svg
+from ansible_collections.nslab.net.plugins.module_utils._report.graph import model, to_dot, to_mermaid, to_svg
 
 
 def link(name, kind, **kw):

@@ -2,8 +2,8 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The engine's imports point downward: read from the sources (every import, at module level or inside a function),
-the bottom layer imports nothing of the collection, the readers import only the bottom, and no two files import each
-other through any path."""
+every file of plugins/module_utils lives in a layer's package and imports only its own package or a lower layer, and
+no two files import each other through any path."""
 
 from __future__ import annotations
 
@@ -14,28 +14,48 @@ from nslabtest import REPO
 
 UTILS = os.path.join(REPO, "plugins", "module_utils")
 PACKAGE = "ansible_collections.nslab.net.plugins.module_utils"
-#: knows no resource and imports nothing of the collection: errors, tools, validation, files, the syscall layer
-BOTTOM = {"errors", "tools", "validate", "files", "pycode", "session", "natstate", "graph"}
-#: what the host has, read: only the bottom beneath them
-READERS = {"readers": BOTTOM, "firewalls": BOTTOM}
+#: the layers, bottom first: a file imports files of its own package or of a package of a lower rank, never one
+#: beside it (the same rank) or above it (ARCHITECTURE.md, "The layers")
+RANK = {"_host": 0, "_engine": 1, "_resources": 2, "_nat": 2, "_persist": 2, "_sandbox": 2, "_lab": 3, "_report": 4,
+        "_entry": 5}
 
 
 def imports() -> dict:
-    """{file: the collection's module_utils files it imports}, every import statement counted."""
+    """{"package.file": the collection's module_utils files it imports, as "package.file"}, every import statement
+    counted (at module level or inside a function)."""
     graph = {}
-    for entry in sorted(os.listdir(UTILS)):
-        if not entry.endswith(".py") or entry == "__init__.py":
+    for package in sorted(os.listdir(UTILS)):
+        folder = os.path.join(UTILS, package)
+        if not os.path.isdir(folder) or package == "__pycache__":
             continue
-        name, found = entry[:-3], set()
-        with open(os.path.join(UTILS, entry), encoding="utf-8") as fh:
-            tree = ast.parse(fh.read())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module == PACKAGE:
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGE + "."):
-                found.add(node.module[len(PACKAGE) + 1:].split(".")[0])
-        graph[name] = found - {name}
+        for entry in sorted(os.listdir(folder)):
+            if not entry.endswith(".py") or entry == "__init__.py":
+                continue
+            name, found = f"{package}.{entry[:-3]}", set()
+            with open(os.path.join(folder, entry), encoding="utf-8") as fh:
+                tree = ast.parse(fh.read())
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith(PACKAGE + "."):
+                    continue
+                parts = node.module[len(PACKAGE) + 1:].split(".")
+                if len(parts) == 1:                    # from PACKAGE.pkg import file
+                    found.update(f"{parts[0]}.{alias.name}" for alias in node.names)
+                else:
+                    found.add(f"{parts[0]}.{parts[1]}")
+            graph[name] = found - {name}
     return graph
+
+
+def offending(graph: dict) -> dict:
+    """{file: its imports pointing up or sideways between the layers}."""
+    out = {}
+    for name, deps in graph.items():
+        here = RANK[name.split(".")[0]]
+        bad = sorted(dep for dep in deps
+                     if dep.split(".")[0] != name.split(".")[0] and RANK[dep.split(".")[0]] >= here)
+        if bad:
+            out[name] = bad
+    return out
 
 
 def cycles(graph: dict) -> list[set]:
@@ -68,12 +88,19 @@ def cycles(graph: dict) -> list[set]:
     return out
 
 
-def test_the_bottom_layer_and_the_readers_import_nothing_above_them():
+def test_every_file_is_in_a_layer_and_imports_point_down():
+    loose = [f for f in os.listdir(UTILS) if f.endswith(".py")]
+    assert loose == [], f"files outside the layers' packages: {loose}"
+    packages = {f for f in os.listdir(UTILS) if os.path.isdir(os.path.join(UTILS, f)) and f != "__pycache__"}
+    assert packages == set(RANK), packages ^ set(RANK)
     graph = imports()
-    assert BOTTOM <= set(graph), sorted(BOTTOM - set(graph))
-    upward = {name: sorted(graph[name] - BOTTOM) for name in BOTTOM if graph[name] - BOTTOM}
-    upward.update({name: sorted(graph[name] - allowed) for name, allowed in READERS.items() if graph[name] - allowed})
-    assert not upward, f"imports pointing up or sideways: {upward}"
+    assert len(graph) > 30 and all(graph[name] <= set(graph) for name in graph)
+    assert offending(graph) == {}, f"imports pointing up or sideways: {offending(graph)}"
+
+
+def test_an_upward_or_sideways_import_is_found():
+    graph = {"_host.a": {"_engine.b"}, "_nat.c": {"_resources.d", "_host.a", "_nat.e"}, "_entry.f": {"_report.g"}}
+    assert offending(graph) == {"_host.a": ["_engine.b"], "_nat.c": ["_resources.d"]}
 
 
 def test_no_import_cycle():

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils import nat_iptables, nat_nftables
-from ansible_collections.nslab.net.plugins.module_utils.nat import Rule, parse_to
-from ansible_collections.nslab.net.plugins.module_utils.nat_nftables import NftBackend
-from ansible_collections.nslab.net.plugins.module_utils.natstate import IptablesState, NftState, parse_tag
-from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._nat import nat_iptables
+from ansible_collections.nslab.net.plugins.module_utils._nat import nat_nftables
+from ansible_collections.nslab.net.plugins.module_utils._nat.nat import Rule, parse_to
+from ansible_collections.nslab.net.plugins.module_utils._nat.nat_nftables import NftBackend
+from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IptablesState, NftState, parse_tag
+from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
 
 def item(**kw):
@@ -81,7 +82,7 @@ COMMIT
 
 
 def test_iptables_state_parsing_and_batch_keeps_other_labs():
-    from ansible_collections.nslab.net.plugins.module_utils.nat_iptables import IptablesBackend
+    from ansible_collections.nslab.net.plugins.module_utils._nat.nat_iptables import IptablesBackend
 
     state = IptablesState(SAVE, "nft", 4)
     assert state.foreign and state.forward_drop
@@ -115,8 +116,8 @@ def test_nft_batch_deletes_by_handle_and_drops_empty_table():
 def test_reset_matches_a_rule_by_the_labs_subnets_and_interfaces_not_by_what_it_excludes():
     import ipaddress
 
-    from ansible_collections.nslab.net.plugins.module_utils.nat import reset_match, touches
-    from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+    from ansible_collections.nslab.net.plugins.module_utils._nat.nat import reset_match, touches
+    from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
     nets, ifaces = reset_match("reset", ["192.168.0.0/16", "br0", "fd00:1::/64"])
     assert nets == [ipaddress.ip_network("192.168.0.0/16"), ipaddress.ip_network("fd00:1::/64")] and ifaces == {"br0"}

@@ -1,4 +1,4 @@
-"""The saved lab (module_utils/persist.py) and the engine's boot runner (module_utils/boot.py), on a
+"""The saved lab (module_utils/_persist/persist.py) and the engine's boot runner (module_utils/_persist/boot.py), on a
 directory that stands for the host's root: no root, no kernel."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import zipfile
 import pytest
 import yaml
 
-from ansible_collections.nslab.net.plugins.module_utils import boot
-from ansible_collections.nslab.net.plugins.module_utils.persist import (
+from ansible_collections.nslab.net.plugins.module_utils._persist import boot
+from ansible_collections.nslab.net.plugins.module_utils._persist.persist import (
     COLLECTION_VERSION, Engine, Layout, Persist, engine_of)
-from ansible_collections.nslab.net.plugins.module_utils.topology import persist as lab_persist
-from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import persist as lab_persist
+from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS = [dict(module="netns", args=dict(lab="x", items=[dict(name="n1")]), enabled=True),
@@ -89,7 +89,7 @@ def test_an_engine_runs_as_a_zip_application_and_its_tag_ignores_the_run_s_own_f
     (tmp_path / "engine.pyz").write_bytes(one.data())
     names = zipfile.ZipFile(tmp_path / "engine.pyz").namelist()
     assert "__main__.py" in names and "sitecustomize.py" not in names
-    assert b"module_utils.zipmain import main" in zipfile.ZipFile(tmp_path / "engine.pyz").read("__main__.py")
+    assert b"module_utils._entry.zipmain import main" in zipfile.ZipFile(tmp_path / "engine.pyz").read("__main__.py")
     assert Engine(payload(str(tmp_path / "c.zip"), extra=" changed")).tag != one.tag
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
-from ansible_collections.nslab.net.plugins.module_utils.engine import Call, argument_spec
-from ansible_collections.nslab.net.plugins.module_utils.errors import Conflict
-from ansible_collections.nslab.net.plugins.module_utils.links import BridgePortResource, VethResource
-from ansible_collections.nslab.net.plugins.module_utils.readers import links_in
-from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Call, argument_spec
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict
+from ansible_collections.nslab.net.plugins.module_utils._resources.links import BridgePortResource, VethResource
+from ansible_collections.nslab.net.plugins.module_utils._host.readers import links_in
+from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
 
 class Msg(dict):
@@ -206,7 +206,7 @@ def test_a_write_drops_the_shared_reads_of_the_namespaces_it_changes_only():
 
 
 def test_plan_records_what_each_operation_changes():
-    from ansible_collections.nslab.net.plugins.module_utils.engine import Plan
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Plan
 
     plan = Plan()
     plan.do("add route", lambda: None, touches=("p1",))
@@ -247,8 +247,11 @@ def test_planning_a_nat_change_leaves_its_read_of_the_rules_as_read(monkeypatch)
     leave the read equal to a fresh read of the same host."""
     from contextlib import nullcontext
 
-    from ansible_collections.nslab.net.plugins.module_utils import nat, nat_iptables, nat_nftables, tools
-    from ansible_collections.nslab.net.plugins.module_utils.natstate import IptablesState
+    from ansible_collections.nslab.net.plugins.module_utils._nat import nat
+    from ansible_collections.nslab.net.plugins.module_utils._nat import nat_iptables
+    from ansible_collections.nslab.net.plugins.module_utils._nat import nat_nftables
+    from ansible_collections.nslab.net.plugins.module_utils._host import tools
+    from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IptablesState
 
     kept = nat.Rule(dict(netns=None, type="masquerade", family=4, source="10.9.0.0/24", destination=None,
                          in_interface=None, out_interface="lo", protocol=None, port=None, to=None, comment=None), "nslab")

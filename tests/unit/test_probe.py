@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils import probe as pm
+from ansible_collections.nslab.net.plugins.module_utils._report import probe as pm
 
 PING_OK = """PING 192.168.0.2 (192.168.0.2) 56(84) bytes of data.
 
@@ -197,7 +197,7 @@ def test_ping_summary(out, want):
 
 
 def test_importing_probe_does_not_import_pyroute2():
-    code = ("import sys; import ansible_collections.nslab.net.plugins.module_utils.probe; "
+    code = ("import sys; import ansible_collections.nslab.net.plugins.module_utils._report.probe; "
             "sys.exit(1 if any(m.split('.')[0] == 'pyroute2' for m in sys.modules) else 0)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
@@ -206,9 +206,9 @@ def test_importing_probe_does_not_import_pyroute2():
 def test_a_batch_without_probes_does_not_import_http_or_the_topology():
     """Every module run pays for its imports (from the AnsiballZ zip, compiled each time): the batch of a
     role, which has no probe step, imports neither urllib.request (http.client, email) nor the topology."""
-    code = ("import sys; import ansible_collections.nslab.net.plugins.module_utils.batch; "
+    code = ("import sys; import ansible_collections.nslab.net.plugins.module_utils._entry.batch; "
             "heavy = [m for m in ('urllib.request', 'http.client', 'concurrent.futures', "
-            "'ansible_collections.nslab.net.plugins.module_utils.topology') if m in sys.modules]; "
+            "'ansible_collections.nslab.net.plugins.module_utils._lab.topology') if m in sys.modules]; "
             "print(heavy); sys.exit(1 if heavy else 0)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.run([sys.executable, "-c", code], env=env, check=False, capture_output=True, text=True)
@@ -218,7 +218,7 @@ def test_a_batch_without_probes_does_not_import_http_or_the_topology():
 def test_uplink_placeholder_is_replaced_in_name_target_and_expect():
     probes = [dict(name="outside -> {uplink}:5000", target="{uplink}", kind="http", port=5000, expect="seen-from {uplink}"),
               dict(name="host -> netns1", target="192.168.0.2")]
-    from ansible_collections.nslab.net.plugins.module_utils.topology import with_uplink
+    from ansible_collections.nslab.net.plugins.module_utils._lab.topology import with_uplink
 
     out = with_uplink(probes, "203.0.113.10")
     assert out[0]["name"] == "outside -> 203.0.113.10:5000" and out[0]["target"] == "203.0.113.10"
@@ -248,7 +248,7 @@ def test_uplink_placeholder_without_an_address_needs_pyroute2(bare_controller):
 
 
 def test_a_command_gives_what_run_command_gives_and_127_when_it_is_missing():
-    from ansible_collections.nslab.net.plugins.module_utils.tools import command
+    from ansible_collections.nslab.net.plugins.module_utils._host.tools import command
 
     assert command(["sh", "-c", "cat; echo err >&2; exit 3"], "in\nput") == (3, "in\nput", "err\n")  # data as is
     rc, out, err = command(["nslab-no-such-program"])

@@ -1,4 +1,4 @@
-"""The sandbox connection's cache of compiled code (module_utils/pycode.py): a payload run a second time takes its
+"""The sandbox connection's cache of compiled code (module_utils/_host/pycode.py): a payload run a second time takes its
 sources' code from the cache and behaves the same (also in a traceback's file name); a cache directory that others
 could write is never used; the connection changes only AnsiballZ wrappers."""
 
@@ -106,7 +106,7 @@ def test_install_in_this_process(tmp_path):
     import sys
     import zipimport
 
-    from ansible_collections.nslab.net.plugins.module_utils.pycode import install
+    from ansible_collections.nslab.net.plugins.module_utils._host.pycode import install
 
     saved = zipimport._compile_source
     archives = []

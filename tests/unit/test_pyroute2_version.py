@@ -11,7 +11,7 @@ import types
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils import session as nsmod
+from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
 
 
 @pytest.fixture(autouse=True)

@@ -11,10 +11,10 @@ import json
 import pytest
 
 from ansible_collections.nslab.net.plugins.filter.topology import lab_record
-from ansible_collections.nslab.net.plugins.module_utils import record as rec
-from ansible_collections.nslab.net.plugins.module_utils.check import with_record
-from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS, lab_topology
-from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._persist import record as rec
+from ansible_collections.nslab.net.plugins.module_utils._report.check import with_record
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS, lab_topology
+from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
 VARIABLES = dict(lab="nslab", seed="seed002", stage="route", goal="forward", faults=["no-forwarding"], state="present",
                  gateway="192.168.0.1/16", bridge=None, namespaces=None)
@@ -69,7 +69,7 @@ def test_the_check_fills_what_is_unset_from_the_record_and_names_what_disagrees(
 
 
 def test_the_students_checks_on_the_host_are_counted_per_goal_and_go_with_the_record(tmp_path):
-    from ansible_collections.nslab.net.plugins.module_utils.results import progress
+    from ansible_collections.nslab.net.plugins.module_utils._report.results import progress
 
     root = str(tmp_path)
     rec.Record(options(), root).plan().apply()

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.filter.topology import lab_topology as lab_topology_filter
-from ansible_collections.nslab.net.plugins.module_utils.topology import lab_topology, probes
-from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import lab_topology, probes
+from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
 NETNS1 = {"name": "netns1", "address": "192.168.0.2"}
 
@@ -45,7 +45,7 @@ def test_the_filter_returns_the_error_for_the_role_to_fail_with():
 
 
 def test_the_lab_steps_are_the_roles_steps_in_order_and_reversed_to_remove():
-    from ansible_collections.nslab.net.plugins.module_utils.topology import steps
+    from ansible_collections.nslab.net.plugins.module_utils._lab.topology import steps
     plan = lab_topology(topo(published_ports=[{"namespace": "netns1", "port": 5000}],
                              demo_services=[{"namespace": "netns1", "port": 5000}]))
     egress, ingress = steps(plan, "egress"), steps(plan, "ingress")
@@ -70,7 +70,7 @@ def test_unset_variables_take_the_default_lab_and_the_roles_defaults_are_the_sam
 
     import yaml
 
-    from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS
+    from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS
     plan = lab_topology({key: None for key in DEFAULTS})
     assert plan["gateway"] == "192.168.0.1" and [n["name"] for n in plan["netns"]] == ["netns1", "netns2"]
     assert plan["dnat"][0]["port"] == 5000 and plan["services"][0]["netns"] == "netns1"
@@ -133,8 +133,8 @@ def test_sandbox_hosts_are_the_inventory_s_marked_hosts_each_with_an_uplink():
 
 
 def test_the_class_page_is_one_file_that_loads_nothing_and_escapes_what_it_shows():
-    from ansible_collections.nslab.net.plugins.module_utils.page import class_page
-    from ansible_collections.nslab.net.plugins.module_utils.results import fleet_results
+    from ansible_collections.nslab.net.plugins.module_utils._report.page import class_page
+    from ansible_collections.nslab.net.plugins.module_utils._report.results import fleet_results
 
     probe = dict(name="netns1 -> host", fact="namespace -> host", ok=False, expected=True, detail="timed out",
                  cause="no <default> route", hint="ip route add default via 192.168.0.1")
@@ -186,7 +186,7 @@ def test_the_grade_reads_fault_names_on_the_controller_and_a_record_never_carrie
     assert fault_names("no-forwarding, link-down") == ["no-forwarding", "link-down"]
     assert fault_names([{"fault": "link-down", "namespace": "netns2"}, "no-dnat"]) == ["link-down", "no-dnat"]
     assert fault_names(None) == [] and fault_names("") == []
-    from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS
+    from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS
 
     handed = lab_topology(dict(DEFAULTS, stage="route", goal="forward", faults=["no-forwarding"]))
     record = lab_record(handed, dict(lab="nslab", faults=["no-forwarding"], state="present", gateway=None), "present",
@@ -208,8 +208,8 @@ def test_nslab_reset_reaches_the_calls_that_remove_what_was_made_by_hand_and_not
     """nslab_reset: ns_route's and both nat_rule calls' reset (with their purge); never saved for boot (persist's
     intent), never in the hand-out record; a value that is no boolean is named."""
     from ansible_collections.nslab.net.plugins.filter.topology import lab_record, lab_variables
-    from ansible_collections.nslab.net.plugins.module_utils.persist import intent_text
-    from ansible_collections.nslab.net.plugins.module_utils.topology import steps
+    from ansible_collections.nslab.net.plugins.module_utils._persist.persist import intent_text
+    from ansible_collections.nslab.net.plugins.module_utils._lab.topology import steps
 
     plain = steps(lab_topology(topo()))
     assert not any("reset" in step["args"] for step in plain)
@@ -235,7 +235,7 @@ def test_lab_records_reads_what_the_build_play_left_on_each_host():
     """lab.yml's summary records (nslab.net.lab_records): measured, unreachable before or during the build, failed
     and rescued, check mode, teardown; a host that never got to its build has none (fleet_results names it)."""
     from ansible_collections.nslab.net.plugins.filter.topology import lab_records
-    from ansible_collections.nslab.net.plugins.module_utils.topology import DEFAULTS
+    from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS
 
     plan = lab_topology(topo(faults=["no-forwarding"]))
     probe = dict(fact="host -> namespace", ok=True)
@@ -286,8 +286,8 @@ def test_each_step_says_what_its_entries_come_from_in_the_users_variables():
     refusal in those words); a published port that no demo service serves says so in its probes."""
     from types import SimpleNamespace
 
-    from ansible_collections.nslab.net.plugins.module_utils.batch import in_words
-    from ansible_collections.nslab.net.plugins.module_utils.topology import steps
+    from ansible_collections.nslab.net.plugins.module_utils._entry.batch import in_words
+    from ansible_collections.nslab.net.plugins.module_utils._lab.topology import steps
     two = [NETNS1, {"name": "netns2", "address": "192.168.0.3"}]
     plan = lab_topology(topo(namespaces=two, published_ports=[{"namespace": "netns2", "port": 8080, "target_port": 80}],
                              demo_services=[]))

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils import validate as v
-from ansible_collections.nslab.net.plugins.module_utils.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
+from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
 
 @pytest.mark.parametrize("name", ["a", "veth0", "x" * 15, "br-lab.1"])

@@ -1,0 +1,500 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, nslab.net contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one engine every module runs on.
+
+read the current state once -> compute the wanted state -> plan operations ->
+apply them unless in check mode -> re-read and report.
+
+A module describes its resource with a :class:`Resource` subclass; :func:`run`
+does the rest: argument handling (module-level options are defaults for every
+entry of ``items``), validation before any change, check mode, diff mode,
+``actions`` and error mapping.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import time
+import traceback
+from contextlib import contextmanager
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, Failure
+from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
+
+
+COMMON_OPTIONS = dict(
+    netns=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    lab=dict(type="str", default="nslab"),
+    purge=dict(type="bool", default=False),
+)
+
+GONE = (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)
+
+#: one lock per managed host: every changing run holds it from its first read to its last write
+LOCK_DIR = "/run/nslab"
+LOCK_FILE = "lock"
+LOCK_TIMEOUT = 300.0
+
+
+def netlink(text: str, fn, *args, exists_ok: bool = False, gone_ok: bool = False, **kwargs):
+    """Run one pyroute2 call and map its errors once, for every module."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        return fn(*args, **kwargs)
+    except NetlinkError as exc:
+        if exists_ok and exc.code == errno.EEXIST:
+            return None
+        if gone_ok and exc.code in GONE:
+            return None
+        raise Failure(f"{text}: {os.strerror(exc.code) if exc.code else exc} (errno {exc.code})") from None
+
+
+class Plan:
+    """Actions in words, the callables that perform them, and the diff."""
+
+    def __init__(self):
+        self.actions: list[str] = []
+        self.ops: list[tuple[str, object]] = []
+        self.before: dict = {}
+        self.after: dict = {}
+        self.warnings: list[str] = []
+        self.touches: dict = {}       # operation number -> the namespaces it changes (absent: it may change any)
+
+    def do(self, text: str, fn=None, touches=None) -> None:
+        """An action, and the operation that performs it (see :meth:`op`)."""
+        self.actions.append(text)
+        if fn is not None:
+            self.op(text, fn, touches)
+
+    def op(self, text: str, fn, touches=None) -> None:
+        """An operation; ``touches``: the namespaces whose links, addresses or routes it changes (the
+        shared reads of only those are dropped after it), None when it may change any namespace's."""
+        self.ops.append((text, fn))
+        if touches is not None:
+            self.touches[len(self.ops) - 1] = set(touches)
+
+    def state(self, key: str, before, after) -> None:
+        """Record a resource's before/after for diff mode (None = absent)."""
+        self.before[key] = before
+        self.after[key] = after
+
+
+class Context:
+    """What one module run shares: the netlink session, check mode, caches."""
+
+    def __init__(self, module: AnsibleModule, lab: str, session=None, check_mode: bool | None = None,
+                 projected: dict | None = None):
+        self.module = module
+        self.check_mode = module.check_mode if check_mode is None else check_mode
+        self.lab = lab
+        self.session = session if session is not None else nsmod.Session()
+        # a batch's rehearsal: the namespaces the steps before this one would create or delete
+        self.rehearsal = projected is not None
+        projected = projected if projected is not None else dict(created=set(), deleted=set())
+        self.created_ns: set = projected["created"]   # namespaces this run creates (check mode: would)
+        self.deleted_ns: set = projected["deleted"]
+        self.projected = projected      # and what else the steps before would leave (nat.py: firewalld's)
+        self.cache: dict = {}         # the host as read ("have"), once per key until a write
+        self.planned: dict = {}       # what this call's plan leaves ("after"), for its later items (links.py)
+        self.indexes: dict = {}       # (ns, link name) -> ifindex, learnt while applying (links.index_of)
+        self.done: list[str] = []     # actions applied so far (reported on failure)
+
+    def ns_exists(self, ns: str | None) -> bool:
+        if ns in self.deleted_ns:
+            return False
+        return ns in self.created_ns or nsmod.ns_exists(ns)
+
+    def readable(self, ns: str | None) -> bool:
+        """Can we look inside? In check mode a namespace that does not exist yet
+        (an earlier task would create it) reads as empty."""
+        return ns not in self.deleted_ns and nsmod.ns_exists(ns)
+
+    def ipr(self, ns: str | None):
+        """The namespace's IPRoute: for changes (and the reads no Reader does)."""
+        return self.session.ipr(ns)
+
+    def reader(self, ns: str | None):
+        """The namespace's netlink reads (session.Reader)."""
+        return self.session.reader(ns)
+
+
+class Resource:
+    """Describe one module's resource; subclasses fill these in."""
+
+    #: per-item options (Ansible argument spec without defaults)
+    options: dict = {}
+    #: module options that are not per item
+    module_options: dict = {}
+    #: key of the returned list of resources
+    result_key = "resources"
+    #: per-item options that must name an existing namespace outside check mode
+    netns_options = ("netns",)
+    #: allowed states
+    states = ("present", "absent")
+    #: the module's short name (the test hook NSLAB_TEST_PAUSE names modules by it)
+    module_name = ""
+
+    def __init__(self, ctx: Context, params: dict):
+        self.ctx = ctx
+        self.params = params
+
+    def normalize(self, item: dict, option) -> dict:
+        """Validate and canonicalise one item. ``option(name)`` gives the
+        user-facing option path ("items[2].port") for error messages."""
+        return item
+
+    def check_items(self, items: list[dict]) -> None:
+        """Cross-item validation (conflicting duplicates...)."""
+        keys = {}
+        for index, item in enumerate(items):
+            key = self.key(item)
+            if key in keys:
+                raise Invalid(f"items[{index}]", f"describes the same resource ({key}) as items[{keys[key]}]")
+            keys[key] = index
+
+    def key(self, item: dict) -> str:
+        raise NotImplementedError
+
+    def plan(self, items: list[dict], plan: Plan) -> None:
+        raise NotImplementedError
+
+    def purge(self, items: list[dict], plan: Plan) -> None:
+        raise Invalid("purge", "is not supported by this module")
+
+    def purge_namespaces(self, items: list[dict], *options: str) -> set:
+        """The namespaces purge looks in: those the items name (in ``options``),
+        and the module-level netns (so ``items: []`` purges there)."""
+        found = {self.params.get("netns")}
+        for item in items:
+            found.update(item.get(opt) for opt in options or ("netns",))
+        return found
+
+    def finish(self, plan: Plan) -> None:
+        """Turn what plan/purge collected into batched operations (NAT)."""
+
+    def report(self, items: list[dict], plan: Plan) -> list:
+        """The resources' state after the run (re-read unless in check mode)."""
+        return [plan.after.get(self.key(item)) or self.absent(item) for item in items]
+
+    def identity(self, item: dict) -> dict:
+        """What names one resource in the result (its name, its namespace...)."""
+        return dict(name=item.get("name"), netns=item.get("netns"))
+
+    def absent(self, item: dict) -> dict:
+        """The one way a result says a resource is not there, in check mode and in a real run alike."""
+        return dict(self.identity(item), state="absent")
+
+
+def item_validator(item_options: dict) -> ArgumentSpecValidator:
+    """Ansible's own validator for one entry of ``items``: each option's type, elements and choices, as Ansible
+    checks a module option. Defaults and required options are the module-level options' (merged before)."""
+    spec = {name: {key: val for key, val in opt.items() if key not in ("default", "required")}
+            for name, opt in item_options.items()}
+    return ArgumentSpecValidator(dict(spec, netns=dict(type="str")))
+
+
+def check_entry(validator: ArgumentSpecValidator, where: str, entry) -> dict:
+    """One entry of a list option (``items[3]``, ``probes[0]``) validated: the options it gives (not None), typed;
+    raises Invalid naming the option."""
+    if not isinstance(entry, dict):
+        raise Invalid(where, "must be a dictionary of per-resource options")
+    spec = validator.argument_spec
+    for name in entry:
+        if name not in spec:
+            raise Invalid(f"{where}.{name}", f"unknown option; an item takes: {', '.join(sorted(spec))}")
+    given = {name: value for name, value in entry.items() if value is not None}
+    result = validator.validate(given)
+    if result.error_messages:
+        for name in given:        # which option: each one alone (only on this error path)
+            alone = ArgumentSpecValidator({name: spec[name]}).validate({name: given[name]})
+            if alone.error_messages:
+                raise Invalid(f"{where}.{name}", alone.error_messages[0])
+        raise Invalid(where, result.error_messages[0])
+    return {name: result.validated_parameters[name] for name in given}
+
+
+def _merge_items(params: dict, item_options: dict) -> tuple[list[dict], bool]:
+    """Module-level options are the defaults of every entry of ``items``."""
+    validator = item_validator(item_options)
+    defaults = {name: params.get(name) for name in validator.argument_spec}
+    if params.get("items") is None:
+        return [dict(defaults)], False
+    return [dict(defaults, **check_entry(validator, f"items[{index}]", entry))
+            for index, entry in enumerate(params["items"])], True
+
+
+def argument_spec(resource_cls) -> dict:
+    """The Ansible argument spec of a module built on ``resource_cls``."""
+    spec = dict(COMMON_OPTIONS)
+    if tuple(resource_cls.states) != ("present", "absent"):
+        spec["state"] = dict(type="str", default=resource_cls.states[0], choices=list(resource_cls.states))
+    spec.update(resource_cls.options)
+    spec.update(resource_cls.module_options)
+    spec["items"] = dict(type="list", elements="dict")
+    return spec
+
+
+class Item(dict):
+    """One resource of a call: its options, normalized, as keys; ``option`` names one of them in an
+    error (``item.option("dev")`` is ``items[2].dev``, or ``dev`` for a call without ``items``). What a
+    resource works out from the options is kept as an attribute (nat_rule's ``rule``), never as a key."""
+
+    def __init__(self, values: dict, option):
+        super().__init__(values)
+        self.option = option
+
+
+class Call:
+    """One module call: validate, read, plan, apply unless in check mode, report.
+
+    ``run()`` makes one per module run; the batch module makes several that share one
+    netlink session (one socket per namespace for the whole batch) and one host lock.
+    """
+
+    def __init__(self, resource_cls, module: AnsibleModule, params: dict, session=None,
+                 check_mode: bool | None = None, projected: dict | None = None):
+        self.resource_cls = resource_cls
+        self.module = module
+        self.params = params
+        self.session = session
+        self.check_mode = check_mode      # None: the module's (a batch rehearses its steps in check mode)
+        self.projected = projected
+        self.plan = Plan()
+        self.planned = False
+        self.ctx = None
+
+    def prepare(self) -> None:
+        """Validate the options, changing nothing (nat_rule's ``uplink`` reads the default
+        route it refers to); raises Invalid. The batch module prepares every step before
+        the first one runs."""
+        params, resource_cls = self.params, self.resource_cls
+        lab = v.lab("lab", params["lab"])
+        ctx = self.ctx = Context(self.module, lab, self.session, self.check_mode, self.projected)
+        self.resource = resource_cls(ctx, params)
+        raw, listed = _merge_items(params, resource_cls.options)
+        if params.get("purge") and not listed:
+            raise Invalid("purge", "needs 'items': it removes what the list no longer names")
+        if params.get("reset") and not params.get("purge"):     # ns_route's and nat_rule's reset
+            raise Invalid("reset", "needs purge: true (with the items, it also removes what was made by hand)")
+
+        def option_path(index):
+            return (lambda name: f"items[{index}].{name}") if listed else (lambda name: name)
+
+        self.option_path = option_path
+        self.items = []
+        for index, values in enumerate(raw):
+            path = option_path(index)
+            item = Item(values, path)
+            item["netns"] = v.netns_name(path("netns"), item.get("netns"))
+            self.items.append(self.resource.normalize(item, path))
+        self.resource.check_items(self.items)
+
+    def make_plan(self) -> Plan:
+        """Read and plan, once, applying nothing: every refusal (Invalid, Conflict) is raised here."""
+        if self.planned:
+            return self.plan
+        if self.ctx is None:
+            self.prepare()
+        params, plan, ctx, resource, items = self.params, self.plan, self.ctx, self.resource, self.items
+        if (not ctx.check_mode or ctx.rehearsal) and params["state"] != "absent":
+            for index, item in enumerate(items):
+                for opt in resource.netns_options:
+                    if opt in item and not ctx.ns_exists(item[opt]):
+                        raise Invalid(self.option_path(index)(opt), f"namespace {item[opt]!r} does not exist"
+                                      " (nothing is created implicitly; create it with nslab.net.netns first)")
+        resource.plan(items, plan)
+        if params.get("purge"):
+            resource.purge(items, plan)
+        resource.finish(plan)
+        self.planned = True
+        return plan
+
+    def execute(self) -> dict:
+        """The module's result; raises Invalid (nothing changed), Conflict or Failure
+        (``self.done()`` lists what was applied before it)."""
+        plan = self.make_plan()
+        ctx, resource, items = self.ctx, self.resource, self.items
+        pause = test_pause(self.resource_cls.module_name)
+        if not ctx.check_mode:
+            for count, (text, fn) in enumerate(plan.ops):
+                if pause and pause[0] == count:
+                    pause_here(pause[1], ctx.done)
+                try:
+                    fn()
+                except Invalid as exc:       # refused by the kernel, worded for the option at fault
+                    raise Failure(str(exc)) from None
+                except (Failure, Conflict) as exc:
+                    raise Failure(f"{text}: {exc}" if not str(exc).startswith(text) else str(exc)) from None
+                except OSError as exc:
+                    raise Failure(f"{text}: {exc}") from None
+                finally:
+                    ctx.session.changed(plan.touches.get(count))
+                ctx.done.append(text)
+            if pause and pause[0] >= len(plan.ops):
+                pause_here(pause[1], ctx.done)
+            if plan.ops:              # the report re-reads what a change may have moved
+                ctx.cache.clear()
+            ctx.planned.clear()
+        result = dict(changed=bool(plan.actions), actions=plan.actions)
+        result[resource.result_key] = resource.report(items, plan)
+        if self.module._diff:
+            result["diff"] = dict(before=_clean(plan.before), after=_clean(plan.after))
+        if plan.warnings:
+            result["warnings"] = plan.warnings
+        return result
+
+    def done(self) -> list[str]:
+        return self.ctx.done if self.ctx is not None else []
+
+    def failure(self, exc: Exception) -> dict:
+        """fail_json arguments for an exception out of ``execute``: never a traceback."""
+        if isinstance(exc, Invalid):
+            return dict(msg=str(exc), changed=False, actions=[])
+        if isinstance(exc, (Conflict, Failure)):
+            done = self.done()
+            return dict(msg=str(exc), changed=bool(done), actions=done if done else self.plan.actions,
+                        failed_in=type(exc).__name__)
+        return dict(msg=f"unexpected error: {type(exc).__name__}: {exc}", changed=bool(self.done()),
+                    actions=self.done() or self.plan.actions, exception=traceback.format_exc())
+
+
+def run(resource_cls) -> None:
+    """Entry point of every module."""
+    module = AnsibleModule(argument_spec=argument_spec(resource_cls), supports_check_mode=True)
+    require_pyroute2(module)
+    try:
+        v.lab("lab", module.params["lab"])
+    except Invalid as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    with host_session(module) as session:
+        call = Call(resource_cls, module, module.params, session)
+        try:
+            result = call.execute()
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, never a traceback
+            module.fail_json(**call.failure(exc))
+    exit_with_warnings(module, result, result.pop("warnings", []))
+
+
+def read_only(module: AnsibleModule, work, needs: str | None = "nslab.net modules need", session: bool = True,
+              extra: dict | None = None) -> None:
+    """The entry point of the modules that change nothing (lab_check, netns_info, ns_probe): pyroute2 and root checked
+    (``needs``: who needs them, for the message; None with ``session`` False: neither is needed), one netlink session
+    (or None), ``work(session)`` -> the result; a wrong value fails naming its option, anything else as an unexpected
+    error with its traceback in ``exception`` (never on the screen); the session closed whatever happens. ``extra``:
+    keys every failure carries (``actions`` for ns_probe)."""
+    if session:
+        require_pyroute2(module, needs)
+    opened = nsmod.Session() if session else None
+    extra = dict(changed=False, **(extra or {}))
+    try:
+        result = work(opened)
+    except Invalid as exc:
+        module.fail_json(msg=str(exc), **extra)
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, never a traceback
+        module.fail_json(msg=f"unexpected error: {type(exc).__name__}: {exc}", exception=traceback.format_exc(), **extra)
+    finally:                  # fail_json exits through here too
+        if opened is not None:
+            opened.close()
+    module.exit_json(**result)
+
+
+def exit_with_warnings(module: AnsibleModule, result: dict, warnings: list) -> None:
+    """Exit with ``result``, each warning given to ``module.warn`` (a returned "warnings" key goes in
+    ansible-core 2.23)."""
+    for text in warnings:
+        module.warn(text)
+    module.exit_json(**result)
+
+
+@contextmanager
+def host_session(module: AnsibleModule):
+    """The host lock (unless in check mode) and one netlink session for a module run,
+    both released when it ends - fail_json exits through here too."""
+    lock = None if module.check_mode else host_lock(module)
+    session = nsmod.Session()
+    try:
+        yield session
+    finally:
+        session.close()
+        if lock is not None:
+            os.close(lock)     # releases the flock
+
+
+def host_lock(module: AnsibleModule) -> int:
+    """Take the host's nslab lock (an flock on /run/nslab/lock), waiting for another
+    run that holds it; fail with the holder's pid after NSLAB_LOCK_TIMEOUT seconds."""
+    try:
+        timeout = float(os.environ.get("NSLAB_LOCK_TIMEOUT", LOCK_TIMEOUT))
+    except ValueError:
+        timeout = LOCK_TIMEOUT
+    os.makedirs(LOCK_DIR, mode=0o755, exist_ok=True)
+    path = os.path.join(LOCK_DIR, LOCK_FILE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                module.fail_json(msg=f"another nslab.net run holds {path} (holder: {holder}); waited {timeout:g} s "
+                                     "(NSLAB_LOCK_TIMEOUT)", changed=False)
+            time.sleep(0.05)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def test_pause(name: str) -> tuple[int, str] | None:
+    """Test hook, off unless NSLAB_TEST_PAUSE=MODULE:N:DIR is set: module MODULE pauses
+    after applying N operations (0 = before the first; still holding the host lock),
+    writes DIR/paused (its pid and what it did) and waits for DIR/resume. The
+    reliability tests use it to kill a run midway and to overlap two runs."""
+    spec = os.environ.get("NSLAB_TEST_PAUSE")
+    if not spec or not name:
+        return None
+    parts = spec.split(":", 2)
+    if len(parts) != 3 or parts[0] != name or not parts[1].isdigit():
+        return None
+    return int(parts[1]), parts[2]
+
+
+def pause_here(directory: str, done: list, timeout: float = 120.0) -> None:
+    tmp = os.path.join(directory, f".paused.{os.getpid()}")
+    with open(tmp, "w") as fh:
+        fh.write(f"{os.getpid()}\n" + "\n".join(done) + "\n")
+    os.rename(tmp, os.path.join(directory, "paused"))
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(os.path.join(directory, "resume")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def require_pyroute2(module: AnsibleModule, who: str = "nslab.net modules need") -> None:
+    """Fail with what to install, rather than a traceback, when pyroute2 is missing or too old,
+    or when not root. The module runs where Ansible runs it (the controller when delegated):
+    the messages name that Python."""
+    import sys
+
+    problem = nsmod.pyroute2_problem()
+    if problem:
+        module.fail_json(msg=problem, changed=False)
+    if os.geteuid() != 0:
+        module.fail_json(msg=f"{who} root (CAP_NET_ADMIN and CAP_SYS_ADMIN); the Python that runs this module "
+                             f"({sys.executable}) runs as uid {os.geteuid()}: use become: true", changed=False)
+
+
+def _clean(state: dict) -> dict:
+    """Diff dicts: drop resources that are absent on both sides; absent = {}."""
+    return {k: (val if val is not None else {"state": "absent"}) for k, val in sorted(state.items())}
