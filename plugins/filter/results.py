@@ -5,11 +5,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.nslab.net.plugins.module_utils._report.results import (check_table, checked_outside, fleet_problems,
-                                                                        fleet_results,
-                                                                        fleet_summary, grade_problems, grade_table,
-                                                                        junit_xml, outside_of, outside_runs,
-                                                                        report_line, report_table)
+from ansible_collections.nslab.net.plugins.module_utils._report.results import (check_table, checked_outside, fleet_problems, fleet_results, fleet_summary,
+                                                                            junit_xml, outside_of, outside_runs, report_line, report_table)
+from ansible_collections.nslab.net.plugins.module_utils._report.grade import grade_problems, grade_table
 
 DOCUMENTATION = r"""
 name: fleet_summary

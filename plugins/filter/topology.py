@@ -11,9 +11,9 @@ import hmac
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.topology import lab_topology as _lab_topology
-from ansible_collections.nslab.net.plugins.module_utils._lab.topology import persist as _persist
+from ansible_collections.nslab.net.plugins.module_utils._lab.steps import persist as _persist
 from ansible_collections.nslab.net.plugins.module_utils._lab.topology import probes as _probes
-from ansible_collections.nslab.net.plugins.module_utils._lab.topology import steps as _steps
+from ansible_collections.nslab.net.plugins.module_utils._lab.steps import steps as _steps
 from ansible_collections.nslab.net.plugins.module_utils._lab.topology import with_uplink
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 

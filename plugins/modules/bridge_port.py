@@ -86,7 +86,7 @@ bridges:
 """
 
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import run
-from ansible_collections.nslab.net.plugins.module_utils._resources.links import BridgePortResource
+from ansible_collections.nslab.net.plugins.module_utils._resources.bridge_port import BridgePortResource
 
 
 def main() -> None:

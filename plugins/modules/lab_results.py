@@ -106,7 +106,8 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils._report.page import class_page
-from ansible_collections.nslab.net.plugins.module_utils._report.results import history_line, junit_xml, progress
+from ansible_collections.nslab.net.plugins.module_utils._report.results import junit_xml
+from ansible_collections.nslab.net.plugins.module_utils._report.grade import history_line, progress
 
 
 def _write(path: str, text: str) -> None:

@@ -99,7 +99,7 @@ veths:
 """
 
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import run
-from ansible_collections.nslab.net.plugins.module_utils._resources.links import VethResource
+from ansible_collections.nslab.net.plugins.module_utils._resources.veth import VethResource
 
 
 def main() -> None:

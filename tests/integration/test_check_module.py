@@ -10,7 +10,8 @@ import os
 from nslabtest import COLLECTIONS, PYTHON, ansible_only
 
 from ansible_collections.nslab.net.plugins.filter.topology import lab_record
-from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS, lab_topology, steps
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS, lab_topology
+from ansible_collections.nslab.net.plugins.module_utils._lab.steps import steps
 
 INTERNET = dict(target="198.51.100.10", kind="http", port=80, expect_source=True)
 NSLAB_CHECK = ("from ansible_collections.nslab.net.plugins.module_utils._entry.checkcli import main; import sys; "

@@ -242,7 +242,8 @@ class Engine(Way):
     def batches(self, state: str) -> list[list[dict]]:
         """The module calls the egress and ingress roles make (nslab.net.lab_steps: the same
         topology code), one batch per role, in the order the roles run."""
-        from ansible_collections.nslab.net.plugins.module_utils._lab.topology import lab_topology, steps
+        from ansible_collections.nslab.net.plugins.module_utils._lab.topology import lab_topology
+        from ansible_collections.nslab.net.plugins.module_utils._lab.steps import steps
 
         if state != "present":
             return [steps({"lab": "nslab"}, part, "absent") for part in ("ingress", "egress")]

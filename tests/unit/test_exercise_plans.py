@@ -10,8 +10,10 @@ import pytest
 
 from ansible_collections.nslab.net.plugins.filter import results as r
 from ansible_collections.nslab.net.plugins.module_utils._report import results as mr
+from ansible_collections.nslab.net.plugins.module_utils._report import grade as mg
 from ansible_collections.nslab.net.plugins.module_utils._lab import exercises as ex
-from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS, lab_topology, probes, steps
+from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS, lab_topology, probes
+from ansible_collections.nslab.net.plugins.module_utils._lab.steps import steps
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
 INTERNET = {"target": "198.51.100.10"}
@@ -181,7 +183,7 @@ BRIDGED = "-A NSLAB-FWD -i br0 -o br0 -m comment --comment \"nslab:nslab:forward
     ("ACCEPT", "-A DOCKER-FORWARD -o br-1a2b3c -j DROP\n-A FORWARD -i br0.10 -j DROP", False, None),   # other links
 ])
 def test_the_forward_chain_is_judged_for_the_fact_s_direction(policy, rules, bridged, cause):
-    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Finding
+    from ansible_collections.nslab.net.plugins.module_utils._report.hostview import Finding
 
     diagnosis = _diagnosis({"iptables-save": FILTER.format(policy=policy, rules=rules)})
     if cause is None:
@@ -278,7 +280,7 @@ def test_the_grade_has_a_row_per_student_a_word_and_fits_a_terminal():
 def test_going_past_the_goal_is_never_a_failure():
     past = checked_record("s1", dict.fromkeys(FORWARDED | {"netns1 -> internet", "netns2 -> internet"}, True))
     fleet = r.fleet_results([past], ["s1"])
-    assert mr.grade_word(fleet[0]) == "DONE 4/4" and fleet[0]["reached"] == "masquerade"
+    assert mg.grade_word(fleet[0]) == "DONE 4/4" and fleet[0]["reached"] == "masquerade"
     assert r.fleet_problems(fleet) == [] and r.grade_problems(fleet) == []
     summary = r.fleet_summary(fleet)
     assert [line.split("  ")[-1] for line in summary.splitlines() if line.startswith("namespace -> internet")] == \
@@ -291,17 +293,18 @@ def test_going_past_the_goal_is_never_a_failure():
 def test_history_gives_each_student_s_progress():
     before = r.fleet_results([checked_record("s1", dict.fromkeys(BASE, True))], ["s1"])[0]
     after = r.fleet_results([checked_record("s1", dict.fromkeys(FORWARDED, True))], ["s1"])[0]
-    lines = [mr.history_line(before, "check", "T1"), mr.history_line(after, "check", "T2"),
-             mr.history_line(after, "grade", "T3")]
+    lines = [mg.history_line(before, "check", "T1"), mg.history_line(after, "check", "T2"),
+             mg.history_line(after, "grade", "T3")]
     assert lines[0]["facts"]["namespace -> uplink"] is False and lines[0]["word"] == "NOT YET 3/4"
-    got = mr.progress(lines)
+    got = mg.progress(lines)
     assert got == dict(checks=2, check_runs=2, host_checks=0, grades=1, done_at="T2", first_passed={
         "host -> namespace": "T1", "namespace -> host": "T1", "namespace -> namespace": "T1",
         "namespace -> uplink": "T2"})
 
 
 def test_a_fact_reachable_too_soon_names_what_does_the_later_stage_s_work():
-    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis, Finding
+    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis
+    from ansible_collections.nslab.net.plugins.module_utils._report.hostview import Finding
 
     def at(stage, saved, forwarding):
         diagnosis = Diagnosis(None, dict(lab(stage=stage), host="student02"),
@@ -329,7 +332,7 @@ def test_progress_counts_the_current_goal_only():
              dict(time="T2", kind="check", goal="forward", word="NOT YET 3/4", facts={"namespace -> uplink": False}),
              "not a line", dict(time="T3", kind="check", goal="forward", word="DONE 4/4",
                                 facts={"namespace -> uplink": True})]
-    assert mr.progress(lines, "forward") == dict(checks=2, check_runs=2, host_checks=0, grades=0, done_at="T3",
+    assert mg.progress(lines, "forward") == dict(checks=2, check_runs=2, host_checks=0, grades=0, done_at="T3",
                                                  first_passed={"namespace -> uplink": "T3"})
 
 
@@ -337,7 +340,8 @@ def test_a_published_port_held_by_another_program_names_it_unless_it_is_a_copy_o
     import contextlib
 
     from ansible_collections.nslab.net.plugins.module_utils._report import diagnose
-    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis, Finding
+    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis
+    from ansible_collections.nslab.net.plugins.module_utils._report.hostview import Finding
 
     class Session:
         @staticmethod
@@ -365,7 +369,7 @@ def test_a_published_port_held_by_another_program_names_it_unless_it_is_a_copy_o
 
 
 def test_a_listener_address_is_read_from_proc_net_tcp_and_tcp6():
-    from ansible_collections.nslab.net.plugins.module_utils._resources.services import local_address
+    from ansible_collections.nslab.net.plugins.module_utils._resources.ports import local_address
 
     assert [local_address(h) for h in ("0200A8C0", "00000000", "00000000000000000000000000000000",
                                        "0000000000000000FFFF00000200A8C0")] == \

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._nat import nat_iptables
 from ansible_collections.nslab.net.plugins.module_utils._nat import nat_nftables
-from ansible_collections.nslab.net.plugins.module_utils._nat.nat import Rule, parse_to
+from ansible_collections.nslab.net.plugins.module_utils._nat.rule import Rule, parse_to
 from ansible_collections.nslab.net.plugins.module_utils._nat.nat_nftables import NftBackend
 from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IptablesState, NftState, parse_tag
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
@@ -116,7 +116,7 @@ def test_nft_batch_deletes_by_handle_and_drops_empty_table():
 def test_reset_matches_a_rule_by_the_labs_subnets_and_interfaces_not_by_what_it_excludes():
     import ipaddress
 
-    from ansible_collections.nslab.net.plugins.module_utils._nat.nat import reset_match, touches
+    from ansible_collections.nslab.net.plugins.module_utils._nat.natread import reset_match, touches
     from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
     nets, ifaces = reset_match("reset", ["192.168.0.0/16", "br0", "fd00:1::/64"])

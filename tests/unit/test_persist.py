@@ -12,7 +12,7 @@ import yaml
 from ansible_collections.nslab.net.plugins.module_utils._persist import boot
 from ansible_collections.nslab.net.plugins.module_utils._persist.persist import (
     COLLECTION_VERSION, Engine, Layout, Persist, engine_of)
-from ansible_collections.nslab.net.plugins.module_utils._lab.topology import persist as lab_persist
+from ansible_collections.nslab.net.plugins.module_utils._lab.steps import persist as lab_persist
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
-from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Call, argument_spec
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Call
+from ansible_collections.nslab.net.plugins.module_utils._engine.spec import argument_spec
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict
-from ansible_collections.nslab.net.plugins.module_utils._resources.links import BridgePortResource, VethResource
+from ansible_collections.nslab.net.plugins.module_utils._resources.bridge_port import BridgePortResource
+from ansible_collections.nslab.net.plugins.module_utils._resources.veth import VethResource
 from ansible_collections.nslab.net.plugins.module_utils._host.readers import links_in
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
@@ -65,7 +67,7 @@ class FakeIPRoute:
 
 
 class FakeReader:
-    """session.Reader over a FakeIPRoute: dumps only (a get would mean the dump was not shared)."""
+    """reader.Reader over a FakeIPRoute: dumps only (a get would mean the dump was not shared)."""
 
     def __init__(self, ipr):
         self.ipr = ipr
@@ -247,14 +249,14 @@ def test_planning_a_nat_change_leaves_its_read_of_the_rules_as_read(monkeypatch)
     leave the read equal to a fresh read of the same host."""
     from contextlib import nullcontext
 
-    from ansible_collections.nslab.net.plugins.module_utils._nat import nat
+    from ansible_collections.nslab.net.plugins.module_utils._nat import nat, natread, rule
     from ansible_collections.nslab.net.plugins.module_utils._nat import nat_iptables
     from ansible_collections.nslab.net.plugins.module_utils._nat import nat_nftables
     from ansible_collections.nslab.net.plugins.module_utils._host import tools
     from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IptablesState
 
-    kept = nat.Rule(dict(netns=None, type="masquerade", family=4, source="10.9.0.0/24", destination=None,
-                         in_interface=None, out_interface="lo", protocol=None, port=None, to=None, comment=None), "nslab")
+    kept = rule.Rule(dict(netns=None, type="masquerade", family=4, source="10.9.0.0/24", destination=None,
+                          in_interface=None, out_interface="lo", protocol=None, port=None, to=None, comment=None), "nslab")
     saved = nat_iptables.IptablesBackend(None, 4, False).batch(IptablesState("", "nft", 4), set(), [kept], "nslab")
 
     def command(argv, data=None):
@@ -279,9 +281,66 @@ def test_planning_a_nat_change_leaves_its_read_of_the_rules_as_read(monkeypatch)
     result = call.execute()
     assert result["changed"] and any(a.startswith("delete masquerade rule") for a in result["actions"]), result
     read = call.ctx.cache[("nat", None)]
-    fresh = nat.read_nat(type(call.ctx)(FakeModule(), "nslab", Session(namespaces), check_mode=True), None)
+    fresh = natread.read_nat(type(call.ctx)(FakeModule(), "nslab", Session(namespaces), check_mode=True), None)
     assert set(read) == set(fresh) == {"ns", "backend", "impl", "ipt", "ipt_state", "nft", "nft_state"}
     assert {k: (e["lab"], e["lines"]) for k, e in read["ipt_state"][4].ours.items()} == \
         {k: (e["lab"], e["lines"]) for k, e in fresh["ipt_state"][4].ours.items()} == {kept.key: ("nslab", [
             line for line in saved.splitlines() if kept.key in line])}
     assert call.resource.todo(read)["remove"] == {kept.key} and writes == []
+
+
+def test_a_new_nat_backend_is_one_class_and_its_line_in_implementations(monkeypatch):
+    """A NatBackend subclass registered in ``natread.IMPLEMENTATIONS`` is what ``backend: NAME`` gets: read_nat opens
+    it from what it read, nothing else names a backend's class (the resource talks to it through NatBackend only),
+    and a subclass that leaves out a method of the interface cannot be made."""
+    import inspect
+
+    import pytest
+
+    from ansible_collections.nslab.net.plugins.module_utils._host import tools
+    from ansible_collections.nslab.net.plugins.module_utils._nat import natread
+    from ansible_collections.nslab.net.plugins.module_utils._nat.natbackend import NatBackend
+
+    class EchoNat(NatBackend):
+        name = "echo"
+
+        @classmethod
+        def open(cls, ns, read):
+            made = cls()
+            made.ns, made.read = ns, read
+            return made
+
+        def ours(self):
+            return {}
+
+        def rule_count(self, rule):
+            return 1
+
+        def render(self, remove, add, lab):
+            return [(f"echo {len(add)} rules", lambda: None)]
+
+        def forward_blockers(self, bridges):
+            return []
+
+        def cannot_open(self):
+            return None
+
+    class Incomplete(NatBackend):
+        name = "incomplete"
+
+        def ours(self):
+            return {}
+
+    monkeypatch.setitem(natread.IMPLEMENTATIONS, "echo", EchoNat)
+    monkeypatch.setattr(natread.IptablesBackend, "available", lambda self: False)
+    monkeypatch.setattr(natread.NftBackend, "available", lambda self: False)
+    monkeypatch.setattr(tools.Tools, "read_proc", lambda self, path: "")
+    ctx = type("Ctx", (), {"cache": {}, "session": None})()
+    scope = natread.read_nat(ctx, None, "echo")
+    assert scope["backend"] == "echo" and isinstance(scope["impl"], EchoNat) and scope["impl"].ns is None
+    assert set(scope["impl"].read) == {"ipt", "ipt_state", "nft", "nft_state"}
+    assert natread.BACKENDS == ("auto", "iptables", "nftables")       # the option's choices, from the same dict
+    for name in ("IptablesNat", "NftNat"):
+        assert name not in inspect.getsource(natread.read_nat), f"read_nat names {name}"
+    with pytest.raises(TypeError):
+        Incomplete()

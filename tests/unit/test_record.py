@@ -69,7 +69,7 @@ def test_the_check_fills_what_is_unset_from_the_record_and_names_what_disagrees(
 
 
 def test_the_students_checks_on_the_host_are_counted_per_goal_and_go_with_the_record(tmp_path):
-    from ansible_collections.nslab.net.plugins.module_utils._report.results import progress
+    from ansible_collections.nslab.net.plugins.module_utils._report.grade import progress
 
     root = str(tmp_path)
     rec.Record(options(), root).plan().apply()

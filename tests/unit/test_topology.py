@@ -45,7 +45,7 @@ def test_the_filter_returns_the_error_for_the_role_to_fail_with():
 
 
 def test_the_lab_steps_are_the_roles_steps_in_order_and_reversed_to_remove():
-    from ansible_collections.nslab.net.plugins.module_utils._lab.topology import steps
+    from ansible_collections.nslab.net.plugins.module_utils._lab.steps import steps
     plan = lab_topology(topo(published_ports=[{"namespace": "netns1", "port": 5000}],
                              demo_services=[{"namespace": "netns1", "port": 5000}]))
     egress, ingress = steps(plan, "egress"), steps(plan, "ingress")
@@ -209,7 +209,7 @@ def test_nslab_reset_reaches_the_calls_that_remove_what_was_made_by_hand_and_not
     intent), never in the hand-out record; a value that is no boolean is named."""
     from ansible_collections.nslab.net.plugins.filter.topology import lab_record, lab_variables
     from ansible_collections.nslab.net.plugins.module_utils._persist.persist import intent_text
-    from ansible_collections.nslab.net.plugins.module_utils._lab.topology import steps
+    from ansible_collections.nslab.net.plugins.module_utils._lab.steps import steps
 
     plain = steps(lab_topology(topo()))
     assert not any("reset" in step["args"] for step in plain)
@@ -287,7 +287,7 @@ def test_each_step_says_what_its_entries_come_from_in_the_users_variables():
     from types import SimpleNamespace
 
     from ansible_collections.nslab.net.plugins.module_utils._entry.batch import in_words
-    from ansible_collections.nslab.net.plugins.module_utils._lab.topology import steps
+    from ansible_collections.nslab.net.plugins.module_utils._lab.steps import steps
     two = [NETNS1, {"name": "netns2", "address": "192.168.0.3"}]
     plan = lab_topology(topo(namespaces=two, published_ports=[{"namespace": "netns2", "port": 8080, "target_port": 80}],
                              demo_services=[]))

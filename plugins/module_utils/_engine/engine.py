@@ -15,34 +15,20 @@ entry of ``items``), validation before any change, check mode, diff mode,
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
-import time
 import traceback
-from contextlib import contextmanager
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, Failure
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
+from ansible_collections.nslab.net.plugins.module_utils._engine.hostrun import exit_with_warnings, host_session, pause_here, require_pyroute2, test_pause
+from ansible_collections.nslab.net.plugins.module_utils._engine.spec import merge_items, argument_spec
 
-
-COMMON_OPTIONS = dict(
-    netns=dict(type="str"),
-    state=dict(type="str", default="present", choices=["present", "absent"]),
-    lab=dict(type="str", default="nslab"),
-    purge=dict(type="bool", default=False),
-)
 
 GONE = (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)
-
-#: one lock per managed host: every changing run holds it from its first read to its last write
-LOCK_DIR = "/run/nslab"
-LOCK_FILE = "lock"
-LOCK_TIMEOUT = 300.0
 
 
 def netlink(text: str, fn, *args, exists_ok: bool = False, gone_ok: bool = False, **kwargs):
@@ -124,7 +110,7 @@ class Context:
         return self.session.ipr(ns)
 
     def reader(self, ns: str | None):
-        """The namespace's netlink reads (session.Reader)."""
+        """The namespace's netlink reads (reader.Reader)."""
         return self.session.reader(ns)
 
 
@@ -195,55 +181,6 @@ class Resource:
         return dict(self.identity(item), state="absent")
 
 
-def item_validator(item_options: dict) -> ArgumentSpecValidator:
-    """Ansible's own validator for one entry of ``items``: each option's type, elements and choices, as Ansible
-    checks a module option. Defaults and required options are the module-level options' (merged before)."""
-    spec = {name: {key: val for key, val in opt.items() if key not in ("default", "required")}
-            for name, opt in item_options.items()}
-    return ArgumentSpecValidator(dict(spec, netns=dict(type="str")))
-
-
-def check_entry(validator: ArgumentSpecValidator, where: str, entry) -> dict:
-    """One entry of a list option (``items[3]``, ``probes[0]``) validated: the options it gives (not None), typed;
-    raises Invalid naming the option."""
-    if not isinstance(entry, dict):
-        raise Invalid(where, "must be a dictionary of per-resource options")
-    spec = validator.argument_spec
-    for name in entry:
-        if name not in spec:
-            raise Invalid(f"{where}.{name}", f"unknown option; an item takes: {', '.join(sorted(spec))}")
-    given = {name: value for name, value in entry.items() if value is not None}
-    result = validator.validate(given)
-    if result.error_messages:
-        for name in given:        # which option: each one alone (only on this error path)
-            alone = ArgumentSpecValidator({name: spec[name]}).validate({name: given[name]})
-            if alone.error_messages:
-                raise Invalid(f"{where}.{name}", alone.error_messages[0])
-        raise Invalid(where, result.error_messages[0])
-    return {name: result.validated_parameters[name] for name in given}
-
-
-def _merge_items(params: dict, item_options: dict) -> tuple[list[dict], bool]:
-    """Module-level options are the defaults of every entry of ``items``."""
-    validator = item_validator(item_options)
-    defaults = {name: params.get(name) for name in validator.argument_spec}
-    if params.get("items") is None:
-        return [dict(defaults)], False
-    return [dict(defaults, **check_entry(validator, f"items[{index}]", entry))
-            for index, entry in enumerate(params["items"])], True
-
-
-def argument_spec(resource_cls) -> dict:
-    """The Ansible argument spec of a module built on ``resource_cls``."""
-    spec = dict(COMMON_OPTIONS)
-    if tuple(resource_cls.states) != ("present", "absent"):
-        spec["state"] = dict(type="str", default=resource_cls.states[0], choices=list(resource_cls.states))
-    spec.update(resource_cls.options)
-    spec.update(resource_cls.module_options)
-    spec["items"] = dict(type="list", elements="dict")
-    return spec
-
-
 class Item(dict):
     """One resource of a call: its options, normalized, as keys; ``option`` names one of them in an
     error (``item.option("dev")`` is ``items[2].dev``, or ``dev`` for a call without ``items``). What a
@@ -281,7 +218,7 @@ class Call:
         lab = v.lab("lab", params["lab"])
         ctx = self.ctx = Context(self.module, lab, self.session, self.check_mode, self.projected)
         self.resource = resource_cls(ctx, params)
-        raw, listed = _merge_items(params, resource_cls.options)
+        raw, listed = merge_items(params, resource_cls.options)
         if params.get("purge") and not listed:
             raise Invalid("purge", "needs 'items': it removes what the list no longer names")
         if params.get("reset") and not params.get("purge"):     # ns_route's and nat_rule's reset
@@ -406,93 +343,6 @@ def read_only(module: AnsibleModule, work, needs: str | None = "nslab.net module
         if opened is not None:
             opened.close()
     module.exit_json(**result)
-
-
-def exit_with_warnings(module: AnsibleModule, result: dict, warnings: list) -> None:
-    """Exit with ``result``, each warning given to ``module.warn`` (a returned "warnings" key goes in
-    ansible-core 2.23)."""
-    for text in warnings:
-        module.warn(text)
-    module.exit_json(**result)
-
-
-@contextmanager
-def host_session(module: AnsibleModule):
-    """The host lock (unless in check mode) and one netlink session for a module run,
-    both released when it ends - fail_json exits through here too."""
-    lock = None if module.check_mode else host_lock(module)
-    session = nsmod.Session()
-    try:
-        yield session
-    finally:
-        session.close()
-        if lock is not None:
-            os.close(lock)     # releases the flock
-
-
-def host_lock(module: AnsibleModule) -> int:
-    """Take the host's nslab lock (an flock on /run/nslab/lock), waiting for another
-    run that holds it; fail with the holder's pid after NSLAB_LOCK_TIMEOUT seconds."""
-    try:
-        timeout = float(os.environ.get("NSLAB_LOCK_TIMEOUT", LOCK_TIMEOUT))
-    except ValueError:
-        timeout = LOCK_TIMEOUT
-    os.makedirs(LOCK_DIR, mode=0o755, exist_ok=True)
-    path = os.path.join(LOCK_DIR, LOCK_FILE)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
-                os.close(fd)
-                module.fail_json(msg=f"another nslab.net run holds {path} (holder: {holder}); waited {timeout:g} s "
-                                     "(NSLAB_LOCK_TIMEOUT)", changed=False)
-            time.sleep(0.05)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
-    return fd
-
-
-def test_pause(name: str) -> tuple[int, str] | None:
-    """Test hook, off unless NSLAB_TEST_PAUSE=MODULE:N:DIR is set: module MODULE pauses
-    after applying N operations (0 = before the first; still holding the host lock),
-    writes DIR/paused (its pid and what it did) and waits for DIR/resume. The
-    reliability tests use it to kill a run midway and to overlap two runs."""
-    spec = os.environ.get("NSLAB_TEST_PAUSE")
-    if not spec or not name:
-        return None
-    parts = spec.split(":", 2)
-    if len(parts) != 3 or parts[0] != name or not parts[1].isdigit():
-        return None
-    return int(parts[1]), parts[2]
-
-
-def pause_here(directory: str, done: list, timeout: float = 120.0) -> None:
-    tmp = os.path.join(directory, f".paused.{os.getpid()}")
-    with open(tmp, "w") as fh:
-        fh.write(f"{os.getpid()}\n" + "\n".join(done) + "\n")
-    os.rename(tmp, os.path.join(directory, "paused"))
-    deadline = time.monotonic() + timeout
-    while not os.path.exists(os.path.join(directory, "resume")) and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
-def require_pyroute2(module: AnsibleModule, who: str = "nslab.net modules need") -> None:
-    """Fail with what to install, rather than a traceback, when pyroute2 is missing or too old,
-    or when not root. The module runs where Ansible runs it (the controller when delegated):
-    the messages name that Python."""
-    import sys
-
-    problem = nsmod.pyroute2_problem()
-    if problem:
-        module.fail_json(msg=problem, changed=False)
-    if os.geteuid() != 0:
-        module.fail_json(msg=f"{who} root (CAP_NET_ADMIN and CAP_SYS_ADMIN); the Python that runs this module "
-                             f"({sys.executable}) runs as uid {os.geteuid()}: use become: true", changed=False)
 
 
 def _clean(state: dict) -> dict:

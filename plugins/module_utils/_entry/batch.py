@@ -21,9 +21,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
-from ansible_collections.nslab.net.plugins.module_utils._engine.engine import (
-    Call, argument_spec, exit_with_warnings, host_session, require_pyroute2)
-from ansible_collections.nslab.net.plugins.module_utils._resources.links import BridgePortResource, VethResource
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Call
+from ansible_collections.nslab.net.plugins.module_utils._engine.spec import argument_spec
+from ansible_collections.nslab.net.plugins.module_utils._engine.hostrun import exit_with_warnings, host_session, require_pyroute2
+from ansible_collections.nslab.net.plugins.module_utils._resources.bridge_port import BridgePortResource
+from ansible_collections.nslab.net.plugins.module_utils._resources.veth import VethResource
 from ansible_collections.nslab.net.plugins.module_utils._resources.namespaces import NetnsResource
 from ansible_collections.nslab.net.plugins.module_utils._nat.nat import NatResource
 from ansible_collections.nslab.net.plugins.module_utils._persist.persist import SPEC as PERSIST_SPEC

@@ -61,7 +61,7 @@ def run(lab: str | None, hints: bool) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    from ansible_collections.nslab.net.plugins.module_utils._report import results
+    from ansible_collections.nslab.net.plugins.module_utils._report import grade, results
     from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
     lab, hints, as_json, rest = None, True, False, list(argv)
@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
         from ansible_collections.nslab.net.plugins.module_utils._persist.record import add_check
 
         add_check(checked["lab"], dict(time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), goal=record["goal"],
-                                       word=results.grade_word(fleet[0])))
+                                       word=grade.grade_word(fleet[0])))
     except OSError as exc:
         sys.stderr.write(f"nslab-check: this run is not counted ({exc})\n")
     if as_json:

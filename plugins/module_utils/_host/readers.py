@@ -19,7 +19,7 @@ IFF_LOOPBACK = 8
 
 
 def read_link(reader, name: str) -> dict | None:
-    """One link by name (a netlink get, never a dump) through a namespace's :class:`session.Reader`;
+    """One link by name (a netlink get, never a dump) through a namespace's :class:`reader.Reader`;
     None if it is missing."""
     from pyroute2.netlink.exceptions import NetlinkError
 

@@ -8,7 +8,7 @@ the common interface (``IptablesNat``, a :class:`natbackend.NatBackend`)."""
 from __future__ import annotations
 
 from ansible_collections.nslab.net.plugins.module_utils._nat import firewalls
-from ansible_collections.nslab.net.plugins.module_utils._host.errors import where
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, where
 from ansible_collections.nslab.net.plugins.module_utils._nat.natbackend import NatBackend
 from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IPT_CHAINS, IptablesState, line_tag
 from ansible_collections.nslab.net.plugins.module_utils._host.tools import which
@@ -16,7 +16,7 @@ from ansible_collections.nslab.net.plugins.module_utils._host.validate import po
 
 
 class _Rules:
-    """One nat_rule item's rules in this backend (chain key, rule spec), from ``nat.Rule``'s item and tag."""
+    """One nat_rule item's rules in this backend (chain key, rule spec), from ``rule.Rule``'s item and tag."""
 
     def __init__(self, rule):
         self.item, self.type, self.family, self.comment = rule.item, rule.type, rule.family, rule.comment
@@ -71,7 +71,7 @@ class _Rules:
 
 
 def rules_of(rule) -> list[tuple[str, str]]:
-    """[(chain key, rule spec without '-A CHAIN')] of a ``nat.Rule``."""
+    """[(chain key, rule spec without '-A CHAIN')] of a ``rule.Rule``."""
     return _Rules(rule).ipt_rules()
 
 
@@ -140,6 +140,12 @@ class IptablesNat(NatBackend):
 
     def __init__(self, ns, backends: dict, states: dict):
         self.ns, self.backends, self.states = ns, backends, states
+
+    @classmethod
+    def open(cls, ns, read: dict) -> IptablesNat:
+        if not read["ipt_state"]:
+            raise Failure("backend iptables: iptables-save/iptables-restore are not installed on the managed host")
+        return cls(ns, read["ipt"], read["ipt_state"])
 
     def ours(self) -> dict:
         """This collection's rules: key -> entry (lab, type, key, digest, lines...)."""

@@ -17,7 +17,7 @@ from ansible_collections.nslab.net.plugins.module_utils._host.validate import po
 
 
 class _Rules:
-    """One nat_rule item's rules in this backend (chain key, rule spec), from ``nat.Rule``'s item and tag."""
+    """One nat_rule item's rules in this backend (chain key, rule spec), from ``rule.Rule``'s item and tag."""
 
     def __init__(self, rule):
         self.item, self.type, self.family, self.comment = rule.item, rule.type, rule.family, rule.comment
@@ -74,7 +74,7 @@ class _Rules:
 
 
 def rules_of(rule) -> list[tuple[str, str]]:
-    """[(chain key, rule spec)] of a ``nat.Rule`` in the table inet nslab."""
+    """[(chain key, rule spec)] of a ``rule.Rule`` in the table inet nslab."""
     return _Rules(rule).nft_rules()
 
 
@@ -129,6 +129,12 @@ class NftNat(NatBackend):
 
     def __init__(self, ns, backend: NftBackend, state: NftState, ipt_states: dict | None = None):
         self.ns, self.backend, self.state, self.ipt_states = ns, backend, state, ipt_states or {}
+
+    @classmethod
+    def open(cls, ns, read: dict) -> NftNat:
+        if not read["nft"].available():
+            raise Failure("backend nftables: nft is not installed on the managed host")
+        return cls(ns, read["nft"], read["nft_state"], read["ipt_state"])
 
     def ours(self) -> dict:
         return self.state.ours

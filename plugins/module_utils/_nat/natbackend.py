@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What nat_rule needs of a NAT backend, behind one interface (:class:`NatBackend`): ``nat.read_nat`` reads a
+"""What nat_rule needs of a NAT backend, behind one interface (:class:`NatBackend`): ``natread.read_nat`` reads a
 namespace with both tools, chooses one backend - the one place that does - and the resource talks to it only through
 these methods. A new backend is one file implementing this class (``nat_iptables.py`` and ``nat_nftables.py`` are the
-two there are) plus the line in ``read_nat`` that chooses it."""
+two there are) plus its line in ``natread.IMPLEMENTATIONS``, where ``backend: NAME`` chooses it."""
 
 from __future__ import annotations
 
@@ -17,13 +17,20 @@ class NatBackend(ABC):
     #: the backend's name, as the results and the messages say it
     name = ""
 
+    @classmethod
+    @abstractmethod
+    def open(cls, ns, read: dict) -> NatBackend:
+        """The backend for namespace ``ns`` from what ``natread.read_nat`` read there (``read``: ``ipt`` and ``ipt_state``,
+        per family, ``nft`` and ``nft_state``: both tools are read for the firewalls beside the lab anyway); raises
+        ``errors.Failure`` naming what is not installed when it cannot run there."""
+
     @abstractmethod
     def ours(self) -> dict:
         """This collection's rules: key -> entry (lab, type, key, digest, lines, the match read back...)."""
 
     @abstractmethod
     def rule_count(self, rule) -> int:
-        """How many kernel rules one nat_rule item (``nat.Rule``) is made of here (fewer found: it is incomplete)."""
+        """How many kernel rules one nat_rule item (``rule.Rule``) is made of here (fewer found: it is incomplete)."""
 
     @abstractmethod
     def render(self, remove: set, add: list, lab: str) -> list[tuple]:

@@ -13,7 +13,7 @@ from ansible_collections.nslab.net.plugins.module_utils._host import session as 
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Context, read_only
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import parse_owner
-from ansible_collections.nslab.net.plugins.module_utils._nat.nat import lab_rules, read_nat
+from ansible_collections.nslab.net.plugins.module_utils._nat.natread import lab_rules, read_nat
 from ansible_collections.nslab.net.plugins.module_utils._host.readers import (
     address_list, address_map, link_dict, marker_lab, read_uplink, route_dict, uplink_of, veth_peer)
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid

@@ -14,8 +14,8 @@ from __future__ import annotations
 import html
 
 from ansible_collections.nslab.net.plugins.module_utils._report.graph import to_svg
-from ansible_collections.nslab.net.plugins.module_utils._report.results import (SHORT, _facts, _grade_cell, fleet_facts,
-                                                                        goal_progress, grade_word)
+from ansible_collections.nslab.net.plugins.module_utils._report.results import SHORT, _facts, fleet_facts, goal_progress
+from ansible_collections.nslab.net.plugins.module_utils._report.grade import _grade_cell, grade_word
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#1b1b1b}

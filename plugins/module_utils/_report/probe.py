@@ -18,7 +18,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nslab.net.plugins.module_utils._nat import firewalls
 from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
-from ansible_collections.nslab.net.plugins.module_utils._engine.engine import check_entry, item_validator, read_only
+from ansible_collections.nslab.net.plugins.module_utils._engine.engine import read_only
+from ansible_collections.nslab.net.plugins.module_utils._engine.spec import check_entry, item_validator
 from ansible_collections.nslab.net.plugins.module_utils._host.tools import command
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 

@@ -26,7 +26,7 @@ def _rtt(ms) -> str:
     return "-" if ms is None else f"{float(ms):.1f} ms"
 
 
-def _short(text, limit: int = 160) -> str:
+def one_line(text, limit: int = 160) -> str:
     """An error message on one line, without Ansible's wrapping, cut to ``limit`` characters."""
     text = " ".join(str(text or "").split())
     while _WRAPPER.match(text):
@@ -34,7 +34,7 @@ def _short(text, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _columns(rows: list) -> list:
+def columns(rows: list) -> list:
     """Rows of cells as lines, every column but the last padded to its widest cell."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
@@ -75,14 +75,14 @@ def report_line(result: dict) -> str:
 
 def report_table(results: list) -> str:
     """One host's probe results as one multi-line string: a header and a line per probe."""
-    return "\n".join(_columns([(*_HEADER, ""), *map(_cells, results or [])]))
+    return "\n".join(columns([(*_HEADER, ""), *map(_cells, results or [])]))
 
 
 def check_table(results: list) -> str:
     """One host's checked facts (lab_check's results) as a multi-line table: FACT, PROBE, RESULT, then for each fact
     not as expected its CAUSE and a HINT (the command that fixes it), each on a line of its own below."""
     lines = []
-    for cells, result in zip(_columns([("FACT", "PROBE", "RESULT", "")] + [_cells(r)[:3] + ("",) for r in results or []]),
+    for cells, result in zip(columns([("FACT", "PROBE", "RESULT", "")] + [_cells(r)[:3] + ("",) for r in results or []]),
                              [None] + list(results or [])):
         lines.append(cells + ("" if result is None or _as_expected(result) else "   <- NOT as expected"))
         if result is not None and not _as_expected(result):
@@ -124,7 +124,7 @@ def _outside_results(runs: list) -> dict:
         item = run.get("item") or {}
         results = run.get("results")
         if not isinstance(results, list) or run.get("failed"):
-            detail = f"outside probe run on {item.get('client')} failed: {_short(run.get('msg'))}"
+            detail = f"outside probe run on {item.get('client')} failed: {one_line(run.get('msg'))}"
             results = [dict(probe, ok=False, detail=detail, ms=None) for probe in item.get("probes", [])]
         start = 0
         for host, count in item.get("hosts", []):
@@ -227,9 +227,9 @@ def _cell(rec: dict, fact: str) -> str:
 def _host_line(rec: dict) -> str:
     failure = rec.get("failure") or {}
     if rec["status"] == "unreachable":
-        return f"{rec['host']}: unreachable: {_short(failure.get('msg'))}"
+        return f"{rec['host']}: unreachable: {one_line(failure.get('msg'))}"
     if rec["status"] == "failed":
-        return f"{rec['host']}: host failed: {_short(failure.get('msg'))}"
+        return f"{rec['host']}: host failed: {one_line(failure.get('msg'))}"
     if not rec["measured"]:
         why = "check mode" if rec.get("check_mode") else f"nslab_state={rec.get('state')}"
         return f"{rec['host']}: {'removed' if rec.get('state') == 'absent' else 'built'}, not measured ({why})"
@@ -262,7 +262,7 @@ def fleet_summary(fleet: list) -> str:
     if facts:
         rows = [("FACT", *(rec["host"] for rec in fleet))]
         rows += [(fact, *(_cell(rec, fact) for rec in fleet)) for fact in facts]
-        lines += _columns(rows)
+        lines += columns(rows)
     else:
         lines.append("No connectivity report: nothing was measured.")
     return "\n".join(lines + [_host_line(rec) for rec in fleet])
@@ -271,93 +271,6 @@ def fleet_summary(fleet: list) -> str:
 #: the grade's short column heading of each fact (the legend under the table spells them out)
 SHORT = {"host -> namespace": "h>ns", "namespace -> host": "ns>h", "namespace -> namespace": "ns>ns",
          "namespace -> uplink": "ns>up", "namespace -> internet": "ns>net", "namespace -> published port": "ns>pub", "outside -> published port": "out>pub"}
-
-
-def grade_word(rec: dict) -> str:
-    """DONE / NOT YET / FAILED TO CHECK: a student's word, with x of y facts of the goal."""
-    if rec["status"] != "ok" or not rec["measured"]:
-        return "FAILED TO CHECK"
-    done, graded = goal_progress(rec)
-    return f"{'DONE' if done == graded else 'NOT YET'} {done}/{graded}"
-
-
-def _grade_cell(rec: dict, fact: str) -> str:
-    if rec["status"] != "ok" or not rec["measured"]:
-        return "?"
-    probes = graded_facts(rec).get(fact)
-    if not probes:
-        return "-"
-    return "ok" if all(p["as_expected"] for p in probes) else "no"
-
-
-def grade_table(fleet: list, progress: dict | None = None) -> str:
-    """The teacher's grade: a row per student (the word, x of y facts of the goal, the stage reached, the goal, a
-    column per graded fact - ok, no, - not graded, ? could not check -, the checks the student ran, the faults
-    handed out), then a line per student not done (what is not yet, or why it could not be checked)."""
-    if not fleet:
-        return "No lab hosts."
-    progress = progress or {}
-    facts = fleet_facts(fleet)
-    rows = [("STUDENT", "RESULT", "REACHED", "GOAL", *(SHORT.get(f, f) for f in facts), "CHECKS", "FAULTS")]
-    for rec in fleet:
-        rows.append((rec["host"], grade_word(rec), str(rec.get("reached") or "-"), str(rec.get("goal") or "-"),
-                     *(_grade_cell(rec, f) for f in facts), str((progress.get(rec["host"]) or {}).get("checks", "-")),
-                     ", ".join(rec.get("faults") or []) or "-"))
-    lines = _columns(rows)
-    done = sum(grade_word(rec).startswith("DONE") for rec in fleet)
-    lines.append(f"{done} of {len(fleet)} students done. Cells: ok, no (not yet), - (not graded), ? (not checked).")
-    legend = [f"{SHORT[f]} {f}" for f in facts if f in SHORT]
-    for start in range(0, len(legend), 4):                     # a 120-column terminal
-        lines.append("  " + ";  ".join(legend[start:start + 4]))
-    for rec in fleet:
-        word = grade_word(rec)
-        if word.startswith("FAILED"):
-            lines.append(f"{rec['host']}: could not check: {_short((rec.get('failure') or {}).get('msg'), 100)}")
-        elif word.startswith("NOT YET"):
-            todo = [SHORT.get(f, f) for f in facts if _grade_cell(rec, f) == "no"]
-            first = next(p for p in rec["results"] if not p["as_expected"])
-            why = _short(first.get("cause") or first.get("detail"), 90)
-            lines.append(f"{rec['host']}: not yet: {', '.join(todo)} ({first['probe']}{': ' + why if why else ''})")
-    return "\n".join(lines)
-
-
-def grade_problems(fleet: list, strict: bool = True) -> list:
-    """What fails a grade: each student not done (``strict``), each host that could not be checked."""
-    out = []
-    for rec in fleet:
-        word = grade_word(rec)
-        if word.startswith("FAILED") or (strict and not word.startswith("DONE")):
-            out.append(f"{rec['host']}: {word}")
-    return out
-
-
-def history_line(rec: dict, kind: str, when: str) -> dict:
-    """One line of a student's history (history/<host>.jsonl): when, which view, the goal, each graded fact's
-    outcome (true: as expected), and the word."""
-    facts = {}
-    if rec["status"] == "ok" and rec["measured"]:
-        facts = {fact: all(p["as_expected"] for p in probes) for fact, probes in graded_facts(rec).items()}
-    return dict(time=when, kind=kind, goal=rec.get("goal"), reached=rec.get("reached"), word=grade_word(rec),
-                facts=facts)
-
-
-def progress(lines: list, goal: str | None = None, host_checks: int = 0) -> dict:
-    """A student's progress from their history's lines (those of ``goal`` when given: an earlier assignment's do not
-    count): the checks run (``checks``: check.yml's, ``check_runs``, and the ``host_checks`` nslab-check runs on the
-    host that lab_check counted), the grades, when each fact first came out as expected, and the first time the
-    student was DONE."""
-    first: dict = {}
-    done_at = None
-    lines = [line for line in lines if isinstance(line, dict) and (goal is None or line.get("goal") == goal)]
-    for line in lines:
-        for fact, ok in (line.get("facts") or {}).items():
-            if ok and fact not in first:
-                first[fact] = line.get("time")
-        if done_at is None and str(line.get("word", "")).startswith("DONE"):
-            done_at = line.get("time")
-    runs = sum(1 for line in lines if line.get("kind") == "check")
-    return dict(checks=runs + host_checks, check_runs=runs, host_checks=host_checks,
-                grades=sum(1 for line in lines if line.get("kind") == "grade"), first_passed=first, done_at=done_at)
 
 
 def fleet_problems(fleet: list) -> list:
@@ -393,7 +306,7 @@ def junit_xml(fleet: list, name: str = "nslab.net lab") -> str:
             kind = "host failed" if rec["status"] == "failed" else "unreachable"
             where = f"{failure.get('stage')}: {failure.get('task')}" if failure.get("task") else ""
             text = "\n".join(x for x in (where, str(failure.get("msg") or "")) if x)
-            ET.SubElement(case, "failure", message=_xml_text(f"{kind}: {_short(failure.get('msg'))}"),
+            ET.SubElement(case, "failure", message=_xml_text(f"{kind}: {one_line(failure.get('msg'))}"),
                           type=kind).text = _xml_text(text)
         cases.append(case)
         for probe in rec["results"]:
@@ -406,7 +319,7 @@ def junit_xml(fleet: list, name: str = "nslab.net lab") -> str:
                 lines = (why, probe.get("hint") and f"hint: {probe['hint']}", *(probe.get("evidence") or []),
                          probe.get("cause") and probe["detail"])
                 text = "\n".join(str(x) for x in lines if x)
-                ET.SubElement(case, "failure", message=_xml_text(f"{word}: {_short(why, 300)}"),
+                ET.SubElement(case, "failure", message=_xml_text(f"{word}: {one_line(why, 300)}"),
                               type=word).text = _xml_text(text)
             cases.append(case)
         failures = sum(1 for c in cases if c.find("failure") is not None)
