@@ -55,6 +55,7 @@ import inspect
 import os
 import re
 import subprocess
+from typing import TYPE_CHECKING
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
 from ansible.module_utils.common.text.converters import to_bytes
@@ -63,6 +64,10 @@ from ansible.utils.display import Display
 
 from ansible_collections.nslab.net.plugins.module_utils._host import pycode
 from ansible_collections.nslab.net.plugins.module_utils._sandbox.sandbox import Sandbox
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
+
+if TYPE_CHECKING:
+    from typing import Any
 
 display = Display()
 
@@ -89,11 +94,11 @@ class Connection(ConnectionBase):
     transport = "nslab.net.sandbox"
     has_pipelining = True
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._box: Sandbox | None = None
 
-    def _connect(self):
+    def _connect(self) -> Connection:
         if not self._connected:
             name = self.get_option("remote_addr")
             box = Sandbox(name, self.get_option("sandbox_root"))
@@ -102,40 +107,43 @@ class Connection(ConnectionBase):
                     f"sandbox {name!r} is not running under {box.root}: create it with the nslab.net.sandbox "
                     "role or module (playbooks/lab.yml does this when run without an inventory)")
             self._box = box
-            self._connected = True
+            self._connected: bool = True
             display.vvv(f"SANDBOX {name} (holder pid {box.pid})", host=name)
         return self
 
-    def exec_command(self, cmd, in_data=None, sudoable=True):
+    def exec_command(self, cmd: str, in_data: bytes | None = None, sudoable: bool = True) -> tuple[int, bytes, bytes]:
         super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
         self._connect()
-        argv = self._box.argv(["/bin/sh", "-c", cmd])
-        display.vvv(f"EXEC {cmd}", host=self._box.name)
+        box = known(self._box)
+        argv = box.argv(["/bin/sh", "-c", cmd])
+        display.vvv(f"EXEC {cmd}", host=box.name)
         if in_data:
             in_data = with_pycode_cache(in_data, self.get_option("pycode_cache"))
         proc = subprocess.run(argv, input=in_data, capture_output=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr
 
-    def put_file(self, in_path, out_path):
+    def put_file(self, in_path: str, out_path: str) -> None:
         super().put_file(in_path, out_path)
         self._connect()
+        box = known(self._box)
         if not os.path.exists(to_bytes(in_path)):
             raise AnsibleFileNotFound(f"file or module does not exist: {in_path}")
         with open(to_bytes(in_path), "rb") as src:
-            proc = subprocess.run(self._box.argv(["/bin/sh", "-c", 'cat > "$0"', out_path]), stdin=src,
+            proc = subprocess.run(box.argv(["/bin/sh", "-c", 'cat > "$0"', out_path]), stdin=src,
                                   capture_output=True, check=False)
         if proc.returncode != 0:
-            raise AnsibleError(f"failed to put {in_path} to {out_path} in sandbox {self._box.name}: "
+            raise AnsibleError(f"failed to put {in_path} to {out_path} in sandbox {box.name}: "
                                f"{proc.stderr.decode(errors='replace')}")
 
-    def fetch_file(self, in_path, out_path):
+    def fetch_file(self, in_path: str, out_path: str) -> None:
         super().fetch_file(in_path, out_path)
         self._connect()
+        box = known(self._box)
         with open(to_bytes(out_path), "wb") as dst:
-            proc = subprocess.run(self._box.argv(["cat", in_path]), stdout=dst, stderr=subprocess.PIPE, check=False)
+            proc = subprocess.run(box.argv(["cat", in_path]), stdout=dst, stderr=subprocess.PIPE, check=False)
         if proc.returncode != 0:
-            raise AnsibleError(f"failed to fetch {in_path} from sandbox {self._box.name}: "
+            raise AnsibleError(f"failed to fetch {in_path} from sandbox {box.name}: "
                                f"{proc.stderr.decode(errors='replace')}")
 
-    def close(self):
+    def close(self) -> None:
         self._connected = False

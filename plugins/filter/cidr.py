@@ -6,8 +6,12 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from ansible.errors import AnsibleFilterError
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 DOCUMENTATION = r"""
 name: cidr_network
@@ -37,25 +41,25 @@ _value:
 """
 
 
-def _iface(value):
+def _iface(value: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
     try:
         return ipaddress.ip_interface(str(value))
     except ValueError as exc:
         raise AnsibleFilterError(f"{value!r} is not an address with a prefix length: {exc}") from None
 
 
-def cidr_network(value):
+def cidr_network(value: Any) -> str:
     return _iface(value).network.with_prefixlen
 
 
-def cidr_address(value):
+def cidr_address(value: Any) -> str:
     return str(_iface(value).ip)
 
 
-def cidr_prefix(value):
+def cidr_prefix(value: Any) -> int:
     return _iface(value).network.prefixlen
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return dict(cidr_network=cidr_network, cidr_address=cidr_address, cidr_prefix=cidr_prefix)

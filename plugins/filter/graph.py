@@ -5,7 +5,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.nslab.net.plugins.module_utils._report.graph import to_dot, to_mermaid
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 DOCUMENTATION = r"""
 name: lab_dot
@@ -40,14 +45,14 @@ _value:
 """
 
 
-def lab_dot(info, title="lab"):
+def lab_dot(info: dict, title: str = "lab") -> str:
     return to_dot(info, title)
 
 
-def lab_mermaid(info, title="lab"):
+def lab_mermaid(info: dict, title: str = "lab") -> str:
     return to_mermaid(info, title)
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return dict(lab_dot=lab_dot, lab_mermaid=lab_mermaid)

@@ -5,9 +5,15 @@
 
 from __future__ import annotations
 
-from ansible_collections.nslab.net.plugins.module_utils._report.results import (check_table, checked_outside, fleet_problems, fleet_results, fleet_summary,
-                                                                            junit_xml, outside_of, outside_runs, report_line, report_table)
+from typing import TYPE_CHECKING
+
+from ansible_collections.nslab.net.plugins.module_utils._report.results import (check_table, checked_outside, fleet_problems,
+                                                                                fleet_results, fleet_summary, junit_xml, outside_of,
+                                                                                outside_runs, report_line, report_table)
 from ansible_collections.nslab.net.plugins.module_utils._report.grade import grade_problems, grade_table
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 DOCUMENTATION = r"""
 name: fleet_summary
@@ -63,7 +69,7 @@ _value:
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return dict(report_line=report_line, report_table=report_table, fleet_results=fleet_results,
                     fleet_summary=fleet_summary, fleet_problems=fleet_problems, junit_xml=junit_xml,
                     outside_runs=outside_runs, check_table=check_table, grade_table=grade_table,

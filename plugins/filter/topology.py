@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 
 from ansible.errors import AnsibleFilterError
 
@@ -16,6 +17,9 @@ from ansible_collections.nslab.net.plugins.module_utils._lab.topology import pro
 from ansible_collections.nslab.net.plugins.module_utils._lab.steps import steps as _steps
 from ansible_collections.nslab.net.plugins.module_utils._lab.topology import with_uplink
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 DOCUMENTATION = r"""
 name: lab_topology
@@ -112,7 +116,7 @@ def _typos(a: str, b: str) -> int:
     return rows[-1][-1]
 
 
-def unknown_variables(hostvars) -> list:
+def unknown_variables(hostvars: Any) -> list:
     """A message for each nslab_ variable of ``hostvars`` that the collection does not know (a typo hands out
     the wrong lab without a word), naming the closest known one when it is a typo away."""
     out = []
@@ -128,7 +132,7 @@ def unknown_variables(hostvars) -> list:
     return out
 
 
-def lab_records(hosts, hostvars, check_mode=False) -> list:
+def lab_records(hosts: list | None, hostvars: Any, check_mode: bool = False) -> list:
     """lab.yml's fleet records (the input of nslab.net.fleet_results), one per lab host, from what the build play left
     on each (``nslab_reach``, ``nslab_plan``, ``nslab_built``, ``nslab_failure``): one template for the fleet, not a
     task per host. A host lost during its build (unreachable: no rescue runs) has the failure that says so; one that
@@ -137,7 +141,7 @@ def lab_records(hosts, hostvars, check_mode=False) -> list:
 
     out = []
     for host in hosts or []:
-        found = hostvars.get(host) or {}
+        found: Any = hostvars.get(host) or {}     # Ansible's hostvars
         reach, built, failure = found.get("nslab_reach"), found.get("nslab_built"), found.get("nslab_failure")
         unreachable = isinstance(reach, dict) and bool(reach.get("unreachable"))
         if not isinstance(reach, dict) or not (unreachable or failure or isinstance(built, dict)):
@@ -168,7 +172,7 @@ def lab_records(hosts, hostvars, check_mode=False) -> list:
     return out
 
 
-def lab_topology(topo, on_error="fail"):
+def lab_topology(topo: dict, on_error: str = "fail") -> dict:
     try:
         return _lab_topology(dict(topo))
     except Invalid as exc:
@@ -177,25 +181,26 @@ def lab_topology(topo, on_error="fail"):
         raise AnsibleFilterError(str(exc)) from None
 
 
-def lab_probes(lab, internet=None):
+def lab_probes(lab: dict, internet: dict | None = None) -> dict:
     return _probes(lab, internet or None)
 
 
-def lab_steps(lab, part="lab", state="present", measure=None):
+def lab_steps(lab: dict, part: str = "lab", state: str = "present", measure: dict | None = None) -> list[dict]:
     try:
         return _steps(dict(lab), part, state, measure)
     except (KeyError, Invalid) as exc:
         raise AnsibleFilterError(f"lab_steps needs lab_topology's result: {exc}") from None
 
 
-def lab_persist(lab, part="lab", state="present"):
+def lab_persist(lab: dict, part: str = "lab", state: str = "present") -> dict:
     try:
         return _persist(dict(lab), part, state)
     except KeyError as exc:
         raise AnsibleFilterError(f"lab_persist needs lab_topology's result: {exc}") from None
 
 
-def lab_record(lab, variables=None, state="present", internet=None, hints=True):
+def lab_record(lab: dict, variables: dict | None = None, state: str = "present", internet: dict | None = None,
+               hints: bool = True) -> dict:
     """The batch module's ``record`` (the hand-out record, module_utils/_persist/record.py) of a lab host: from
     lab_topology's result and the host's lab_variables; removed when ``state`` is absent (needs only ``lab``)."""
     if state == "absent":
@@ -213,7 +218,7 @@ def lab_record(lab, variables=None, state="present", internet=None, hints=True):
 _FIRST_UPLINK = 10
 
 
-def sandbox_hosts(hosts, hostvars):
+def sandbox_hosts(hosts: list | None, hostvars: Any) -> list[dict]:
     """The sandbox role's ``sandbox_hosts`` for the inventory's lab hosts marked ``nslab_sandbox: true`` (in the
     order of ``hosts``): each with its ``nslab_sandbox_uplink``, or the next free address of 203.0.113.0/24 from .10
     on (given in the inventory's order, so the same inventory gives the same addresses)."""
@@ -247,7 +252,7 @@ def variant(host: str, secret: str) -> dict:
                 demo_services=[dict(namespace="netns1", port=port, token=token)])
 
 
-def fault_names(value):
+def fault_names(value: Any) -> list[str]:
     """The names of the faults ``nslab_faults`` hands out (a list of names or of {fault, namespace}, or a
     comma-separated string), for the teacher's grade, read on the controller."""
     if value in (None, ""):
@@ -257,7 +262,7 @@ def fault_names(value):
     return [str(entry.get("fault") if isinstance(entry, dict) else entry) for entry in value]
 
 
-def lab_variables(hostvars):
+def lab_variables(hostvars: Any) -> dict:
     """The topology of a lab host from its nslab_ variables (``hostvars[inventory_hostname]``): what lab.yml builds
     and check.yml checks; an unset variable is None (the default lab's value). An nslab_ variable the collection
     does not know fails it. With ``nslab_variant: true`` the lab subnet, addresses and published port that are not
@@ -284,7 +289,7 @@ def lab_variables(hostvars):
 
 
 class FilterModule:
-    def filters(self):
+    def filters(self) -> dict[str, Callable[..., Any]]:
         return dict(lab_topology=lab_topology, lab_probes=lab_probes, lab_steps=lab_steps,
                     lab_persist=lab_persist, with_uplink=with_uplink, lab_variables=lab_variables, lab_record=lab_record,
                     sandbox_hosts=sandbox_hosts, fault_names=fault_names, lab_records=lab_records,

@@ -160,7 +160,7 @@ def main() -> None:
     keep = module.params["hosts"]
     gone = sorted(path for path in glob.glob(os.path.join(directory, "*.json"))
                   if keep is not None and os.path.basename(path)[:-len(".json")] not in keep and path not in files)
-    out = dict(changed=False, files=sorted(files), removed=gone, progress={})
+    out: dict = dict(changed=False, files=sorted(files), removed=gone, progress={})
     try:
         if kind != "lab":
             out["progress"] = _history(module.params["directory"], fleet, kind, not module.check_mode)

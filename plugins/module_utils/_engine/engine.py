@@ -17,21 +17,28 @@ from __future__ import annotations
 import errno
 import os
 import traceback
+from typing import TYPE_CHECKING
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
-from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, Failure
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, Failure, known
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._engine.hostrun import exit_with_warnings, host_session, pause_here, require_pyroute2, test_pause
 from ansible_collections.nslab.net.plugins.module_utils._engine.spec import merge_items, argument_spec
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any, Callable
+
+    from ansible_collections.nslab.net.plugins.module_utils._host.reader import Reader
+
 
 GONE = (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)
 
 
-def netlink(text: str, fn, *args, exists_ok: bool = False, gone_ok: bool = False, **kwargs):
+def netlink(text: str, fn: Callable[..., Any], *args: Any, exists_ok: bool = False, gone_ok: bool = False, **kwargs: Any) -> Any:
     """Run one pyroute2 call and map its errors once, for every module."""
     from pyroute2.netlink.exceptions import NetlinkError
 
@@ -48,28 +55,28 @@ def netlink(text: str, fn, *args, exists_ok: bool = False, gone_ok: bool = False
 class Plan:
     """Actions in words, the callables that perform them, and the diff."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.actions: list[str] = []
-        self.ops: list[tuple[str, object]] = []
+        self.ops: list[tuple[str, Callable[..., Any]]] = []
         self.before: dict = {}
         self.after: dict = {}
         self.warnings: list[str] = []
-        self.touches: dict = {}       # operation number -> the namespaces it changes (absent: it may change any)
+        self.touches: dict[int, set[str | None]] = {}       # operation number -> the namespaces it changes (absent: it may change any)
 
-    def do(self, text: str, fn=None, touches=None) -> None:
+    def do(self, text: str, fn: Callable[..., Any] | None = None, touches: Iterable[str | None] | None = None) -> None:
         """An action, and the operation that performs it (see :meth:`op`)."""
         self.actions.append(text)
         if fn is not None:
             self.op(text, fn, touches)
 
-    def op(self, text: str, fn, touches=None) -> None:
+    def op(self, text: str, fn: Callable[..., Any], touches: Iterable[str | None] | None = None) -> None:
         """An operation; ``touches``: the namespaces whose links, addresses or routes it changes (the
         shared reads of only those are dropped after it), None when it may change any namespace's."""
         self.ops.append((text, fn))
         if touches is not None:
             self.touches[len(self.ops) - 1] = set(touches)
 
-    def state(self, key: str, before, after) -> None:
+    def state(self, key: str, before: dict | None, after: dict | None) -> None:
         """Record a resource's before/after for diff mode (None = absent)."""
         self.before[key] = before
         self.after[key] = after
@@ -78,7 +85,7 @@ class Plan:
 class Context:
     """What one module run shares: the netlink session, check mode, caches."""
 
-    def __init__(self, module: AnsibleModule, lab: str, session=None, check_mode: bool | None = None,
+    def __init__(self, module: AnsibleModule, lab: str, session: nsmod.Session | None = None, check_mode: bool | None = None,
                  projected: dict | None = None):
         self.module = module
         self.check_mode = module.check_mode if check_mode is None else check_mode
@@ -105,11 +112,11 @@ class Context:
         (an earlier task would create it) reads as empty."""
         return ns not in self.deleted_ns and nsmod.ns_exists(ns)
 
-    def ipr(self, ns: str | None):
+    def ipr(self, ns: str | None) -> Any:
         """The namespace's IPRoute: for changes (and the reads no Reader does)."""
         return self.session.ipr(ns)
 
-    def reader(self, ns: str | None):
+    def reader(self, ns: str | None) -> Reader:
         """The namespace's netlink reads (reader.Reader)."""
         return self.session.reader(ns)
 
@@ -124,9 +131,9 @@ class Resource:
     #: key of the returned list of resources
     result_key = "resources"
     #: per-item options that must name an existing namespace outside check mode
-    netns_options = ("netns",)
+    netns_options: tuple[str, ...] = ("netns",)
     #: allowed states
-    states = ("present", "absent")
+    states: tuple[str, ...] = ("present", "absent")
     #: the module's short name (the test hook NSLAB_TEST_PAUSE names modules by it)
     module_name = ""
 
@@ -134,14 +141,14 @@ class Resource:
         self.ctx = ctx
         self.params = params
 
-    def normalize(self, item: dict, option) -> dict:
+    def normalize(self, item: dict, option: Callable[[str], str]) -> dict:
         """Validate and canonicalise one item. ``option(name)`` gives the
         user-facing option path ("items[2].port") for error messages."""
         return item
 
     def check_items(self, items: list[dict]) -> None:
         """Cross-item validation (conflicting duplicates...)."""
-        keys = {}
+        keys: dict[str, int] = {}
         for index, item in enumerate(items):
             key = self.key(item)
             if key in keys:
@@ -186,7 +193,7 @@ class Item(dict):
     error (``item.option("dev")`` is ``items[2].dev``, or ``dev`` for a call without ``items``). What a
     resource works out from the options is kept as an attribute (nat_rule's ``rule``), never as a key."""
 
-    def __init__(self, values: dict, option):
+    def __init__(self, values: dict, option: Callable[[str], str]):
         super().__init__(values)
         self.option = option
 
@@ -198,7 +205,7 @@ class Call:
     netlink session (one socket per namespace for the whole batch) and one host lock.
     """
 
-    def __init__(self, resource_cls, module: AnsibleModule, params: dict, session=None,
+    def __init__(self, resource_cls: type[Resource], module: AnsibleModule, params: dict, session: nsmod.Session | None = None,
                  check_mode: bool | None = None, projected: dict | None = None):
         self.resource_cls = resource_cls
         self.module = module
@@ -208,7 +215,7 @@ class Call:
         self.projected = projected
         self.plan = Plan()
         self.planned = False
-        self.ctx = None
+        self.ctx: Context | None = None
 
     def prepare(self) -> None:
         """Validate the options, changing nothing (nat_rule's ``uplink`` reads the default
@@ -224,11 +231,11 @@ class Call:
         if params.get("reset") and not params.get("purge"):     # ns_route's and nat_rule's reset
             raise Invalid("reset", "needs purge: true (with the items, it also removes what was made by hand)")
 
-        def option_path(index):
+        def option_path(index: int) -> Callable[[str], str]:
             return (lambda name: f"items[{index}].{name}") if listed else (lambda name: name)
 
         self.option_path = option_path
-        self.items = []
+        self.items: list[dict] = []
         for index, values in enumerate(raw):
             path = option_path(index)
             item = Item(values, path)
@@ -243,6 +250,7 @@ class Call:
         if self.ctx is None:
             self.prepare()
         params, plan, ctx, resource, items = self.params, self.plan, self.ctx, self.resource, self.items
+        ctx = known(ctx)
         if (not ctx.check_mode or ctx.rehearsal) and params["state"] != "absent":
             for index, item in enumerate(items):
                 for opt in resource.netns_options:
@@ -261,6 +269,7 @@ class Call:
         (``self.done()`` lists what was applied before it)."""
         plan = self.make_plan()
         ctx, resource, items = self.ctx, self.resource, self.items
+        ctx = known(ctx)
         pause = test_pause(self.resource_cls.module_name)
         if not ctx.check_mode:
             for count, (text, fn) in enumerate(plan.ops):
@@ -305,7 +314,7 @@ class Call:
                     actions=self.done() or self.plan.actions, exception=traceback.format_exc())
 
 
-def run(resource_cls) -> None:
+def run(resource_cls: type[Resource]) -> None:
     """Entry point of every module."""
     module = AnsibleModule(argument_spec=argument_spec(resource_cls), supports_check_mode=True)
     require_pyroute2(module)
@@ -322,7 +331,7 @@ def run(resource_cls) -> None:
     exit_with_warnings(module, result, result.pop("warnings", []))
 
 
-def read_only(module: AnsibleModule, work, needs: str | None = "nslab.net modules need", session: bool = True,
+def read_only(module: AnsibleModule, work: Callable[[Any], dict], needs: str | None = "nslab.net modules need", session: bool = True,
               extra: dict | None = None) -> None:
     """The entry point of the modules that change nothing (lab_check, netns_info, ns_probe): pyroute2 and root checked
     (``needs``: who needs them, for the message; None with ``session`` False: neither is needed), one netlink session
@@ -330,7 +339,7 @@ def read_only(module: AnsibleModule, work, needs: str | None = "nslab.net module
     error with its traceback in ``exception`` (never on the screen); the session closed whatever happens. ``extra``:
     keys every failure carries (``actions`` for ns_probe)."""
     if session:
-        require_pyroute2(module, needs)
+        require_pyroute2(module, needs)  # type: ignore[arg-type]  # None only without a session (see above)
     opened = nsmod.Session() if session else None
     extra = dict(changed=False, **(extra or {}))
     try:

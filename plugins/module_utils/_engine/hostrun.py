@@ -11,9 +11,13 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 #: one lock per managed host: every changing run holds it from its first read to its last write
 LOCK_DIR = "/run/nslab"
@@ -30,7 +34,7 @@ def exit_with_warnings(module: AnsibleModule, result: dict, warnings: list) -> N
 
 
 @contextmanager
-def host_session(module: AnsibleModule):
+def host_session(module: AnsibleModule) -> Iterator[nsmod.Session]:
     """The host lock (unless in check mode) and one netlink session for a module run,
     both released when it ends - fail_json exits through here too."""
     lock = None if module.check_mode else host_lock(module)

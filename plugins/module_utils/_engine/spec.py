@@ -6,8 +6,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+
+if TYPE_CHECKING:
+    from typing import Any
 
 COMMON_OPTIONS = dict(
     netns=dict(type="str"),
@@ -25,7 +30,7 @@ def item_validator(item_options: dict) -> ArgumentSpecValidator:
     return ArgumentSpecValidator(dict(spec, netns=dict(type="str")))
 
 
-def check_entry(validator: ArgumentSpecValidator, where: str, entry) -> dict:
+def check_entry(validator: ArgumentSpecValidator, where: str, entry: Any) -> dict:
     """One entry of a list option (``items[3]``, ``probes[0]``) validated: the options it gives (not None), typed;
     raises Invalid naming the option."""
     if not isinstance(entry, dict):
@@ -55,7 +60,7 @@ def merge_items(params: dict, item_options: dict) -> tuple[list[dict], bool]:
             for index, entry in enumerate(params["items"])], True
 
 
-def argument_spec(resource_cls) -> dict:
+def argument_spec(resource_cls: Any) -> dict:
     """The Ansible argument spec of a module built on ``resource_cls``."""
     spec = dict(COMMON_OPTIONS)
     if tuple(resource_cls.states) != ("present", "absent"):

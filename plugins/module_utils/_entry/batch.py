@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
@@ -39,6 +40,12 @@ from ansible_collections.nslab.net.plugins.module_utils._resources.services impo
 from ansible_collections.nslab.net.plugins.module_utils._resources.sysctl import SysctlResource
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 from ansible_collections.nslab.net.plugins.module_utils._entry import zipmain
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
+
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from ansible_collections.nslab.net.plugins.module_utils._host.session import Session
 
 #: the modules a step may name, and the resource each runs
 MODULES = {cls.module_name: cls for cls in (
@@ -84,15 +91,15 @@ def in_words(module: AnsibleModule, index: int, name: str, msg: str, tail: str =
     return f"{about[key]}: {msg[found.end():] if found else msg} ({detail}{'; ' + tail if tail else ''})"
 
 
-def step_call(name: str, module: AnsibleModule, params: dict, session, check_mode: bool | None = None,
-              projected: dict | None = None):
+def step_call(name: str, module: AnsibleModule, params: dict, session: Session, check_mode: bool | None = None,
+              projected: dict | None = None) -> Call | ProbeCall:
     """The call a step makes: a resource module's (the engine's Call) or ns_probe's."""
     if name == PROBE:
         return ProbeCall(module, params, session)
     return Call(MODULES[name], module, params, session, check_mode, projected)
 
 
-def rehearse(module: AnsibleModule, calls: list, session) -> None:
+def rehearse(module: AnsibleModule, calls: list, session: Session) -> None:
     """All or nothing: plan the steps from the first one that would change something to the last in
     check mode, before that first change, and refuse the whole batch when one of them would be refused
     (a value, a foreign object in the way, an overlapping subnet, a namespace that does not exist and
@@ -100,7 +107,7 @@ def rehearse(module: AnsibleModule, calls: list, session) -> None:
     run with nothing to change is planned once. The namespaces the steps before each one would create or
     delete are carried from step to step; a check that needs an earlier step applied to the kernel (a
     link that must exist already) still runs with its step. Reads are shared with the real run."""
-    projected = dict(created=set(), deleted=set())
+    projected: dict[str, set] = dict(created=set(), deleted=set())
     for index, name, prepared in calls:
         if name == PROBE:
             continue
@@ -113,11 +120,11 @@ def rehearse(module: AnsibleModule, calls: list, session) -> None:
                                     changed=False, actions=[], failed_step=index, results=[]))
 
 
-def prepare_calls(module: AnsibleModule, session) -> list:
+def prepare_calls(module: AnsibleModule, session: Session) -> list:
     """Every enabled step checked against its module's argument spec and prepared, before any step runs."""
     calls = []
     # check mode plans each step against what the steps before it would leave, as the rehearsal does
-    projected = dict(created=set(), deleted=set()) if module.check_mode else None
+    projected: dict[str, set] | None = dict(created=set(), deleted=set()) if module.check_mode else None
     for index, step in enumerate(module.params["steps"]):
         if not step["enabled"]:
             continue
@@ -136,7 +143,7 @@ def prepare_calls(module: AnsibleModule, session) -> list:
     return calls
 
 
-def plan_persist(module: AnsibleModule, calls: list):
+def plan_persist(module: AnsibleModule, calls: list) -> Persist | None:
     """The ``persist`` option planned before any step runs (a refusal changes nothing), or None."""
     options = module.params["persist"]
     if options is None:
@@ -151,7 +158,7 @@ def plan_persist(module: AnsibleModule, calls: list):
     return None
 
 
-def plan_record(module: AnsibleModule):
+def plan_record(module: AnsibleModule) -> Record | None:
     """The ``record`` option (the hand-out record, record.py) planned before any step runs, or None."""
     if module.params["record"] is None:
         return None
@@ -163,10 +170,13 @@ def plan_record(module: AnsibleModule):
     return None
 
 
-def run_calls(module: AnsibleModule, calls: list, session) -> tuple:
+def run_calls(module: AnsibleModule, calls: list, session: Session) -> tuple:
     """Each step in order, the rest rehearsed before the first change (:func:`rehearse`); a failing
     step stops the batch, reporting what was done."""
-    results, actions, diffs, warnings = [], [], [], []
+    results: list[dict] = []
+    actions: list[str] = []
+    diffs: list[dict] = []
+    warnings: list[str] = []
     rehearsed = module.check_mode or len(calls) < 2
     for position, (index, name, call) in enumerate(calls):
         try:
@@ -189,13 +199,15 @@ def run_calls(module: AnsibleModule, calls: list, session) -> tuple:
     return results, actions, diffs, warnings
 
 
-def finish_files(module: AnsibleModule, keeper, key: str, out: dict, diffs: list, apply, fix: str) -> None:
+def finish_files(module: AnsibleModule, keeper: Persist | Record | None, key: str, out: dict, diffs: list,
+                 apply: Callable[[], list[str]] | None, fix: str) -> None:
     """What ``persist`` or ``record`` (``keeper``, planned before the steps) saves or removes, once every step has
     run (``apply``); reported like a step, under ``key``."""
     if keeper is None:
         return
     done = keeper.actions
     if not module.check_mode:
+        apply = known(apply)        # given with the keeper
         try:
             done = apply()
         except OSError as exc:
@@ -218,9 +230,9 @@ def run_batch() -> None:
         record = plan_record(module)
         results, actions, diffs, warnings = run_calls(module, calls, session)
         out = dict(changed=any(r["changed"] for r in results), actions=actions, results=results)
-        finish_files(module, keeper, "persist", out, diffs, lambda: keeper.apply(module.run_command),
+        finish_files(module, keeper, "persist", out, diffs, lambda: keeper.apply(module.run_command),  # type: ignore[union-attr]
                      "re-run to save it")
-        finish_files(module, record, "record", out, diffs, record and record.apply, "re-run to record it")
+        finish_files(module, record, "record", out, diffs, record and record.apply, "re-run to record it")  # type: ignore[arg-type]
     if module._diff:
         out["diff"] = diffs
     exit_with_warnings(module, out, warnings)

@@ -16,11 +16,15 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ansible.module_utils.basic import AnsibleModule
 
 USAGE = "usage: nslab-check [--lab LAB] [--no-hints] [--json]"
 
 
-def _module(params: dict):
+def _module(params: dict) -> AnsibleModule:
     """An AnsibleModule of lab_check's spec with ``params``, as Ansible would make it, in this process."""
     from ansible.module_utils import basic
 

@@ -29,6 +29,7 @@ def install(directory: str) -> bool:
     import tempfile
     import zipimport
     from importlib.util import MAGIC_NUMBER
+    from types import CodeType      # not only for mypy: a payload without annotations from __future__ evaluates them
 
     compile_source = getattr(zipimport, "_compile_source", None)
     if compile_source is None or not directory:          # a zipimport written in C (before Python 3.8)
@@ -43,11 +44,11 @@ def install(directory: str) -> bool:
     version = f"{MAGIC_NUMBER.hex()}-O{sys.flags.optimize}"
     code_type = type((lambda: None).__code__)
 
-    def renamed(code, filename: str):
+    def renamed(code: CodeType, filename: str) -> CodeType:
         consts = tuple(renamed(c, filename) if isinstance(c, code_type) else c for c in code.co_consts)
         return code.replace(co_filename=filename, co_consts=consts)
 
-    def cached(pathname: str, source: bytes):
+    def cached(pathname: str, source: bytes) -> CodeType:
         path = os.path.join(directory, f"{version}-{hashlib.sha256(source).hexdigest()}")
         try:
             with open(path, "rb") as entry:
@@ -69,5 +70,5 @@ def install(directory: str) -> bool:
                     os.unlink(part)
         return code
 
-    zipimport._compile_source = cached
+    zipimport._compile_source = cached  # type: ignore[attr-defined]
     return True

@@ -6,6 +6,13 @@ links, addresses and routes, a link by name or index - without pyroute2 0.9's ev
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Iterable
+    from typing import Any
+
 RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE = 18, 22, 26
 ANSWER = -2         # a request RTM_GET* is answered by RTM_NEW*, the type before it
 SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
@@ -19,7 +26,7 @@ class Reader:
     loop pyroute2 0.9 runs for every request (about 0.3 ms each: more than a small namespace's
     whole dump). Changes still go through IPRoute."""
 
-    def __init__(self, sock):
+    def __init__(self, sock: socket.socket):
         from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
         from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
         from pyroute2.netlink.rtnl.rtmsg import rtmsg
@@ -34,7 +41,7 @@ class Reader:
                                      RTM_GETROUTE + ANSWER: rtmsg})
         self.seq = 0
 
-    def request(self, msg_type: int, dump: bool, fields: dict | None = None, attrs=()) -> list:
+    def request(self, msg_type: int, dump: bool, fields: dict | None = None, attrs: Iterable[tuple[str, Any]] = ()) -> list:
         """The answer to one request (of the message class of its answer): every message of a dump, or
         the one message of a get. A netlink error is raised as pyroute2's NetlinkError, as IPRoute raises it."""
         from pyroute2.netlink import NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE
@@ -49,7 +56,7 @@ class Reader:
         request["header"]["sequence_number"] = self.seq
         request.encode()
         self.sock.send(request.data)
-        found = []
+        found: list[Any] = []
         while True:
             for msg in self.marshal.parse(self.sock.recv(1 << 16)):
                 if msg["header"]["sequence_number"] != self.seq:
@@ -65,7 +72,7 @@ class Reader:
     def links(self) -> list:
         return self.request(RTM_GETLINK, True)
 
-    def link(self, name: str | None = None, index: int = 0):
+    def link(self, name: str | None = None, index: int = 0) -> Any:
         """One link, by name or by index (a get, never a dump)."""
         return self.request(RTM_GETLINK, False, {"index": index},
                             [("IFLA_IFNAME", name)] if name else ())[0]

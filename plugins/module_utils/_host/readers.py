@@ -10,15 +10,22 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, parse_owner
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from ansible_collections.nslab.net.plugins.module_utils._host.reader import Reader
 
 IFF_UP = 1
 IFF_LOOPBACK = 8
 
 
-def read_link(reader, name: str) -> dict | None:
+def read_link(reader: Reader, name: str) -> dict | None:
     """One link by name (a netlink get, never a dump) through a namespace's :class:`reader.Reader`;
     None if it is missing."""
     from pyroute2.netlink.exceptions import NetlinkError
@@ -32,7 +39,7 @@ def read_link(reader, name: str) -> dict | None:
     return link_dict(msg)
 
 
-def link_dict(msg) -> dict:
+def link_dict(msg: Any) -> dict:
     info = msg.get_attr("IFLA_LINKINFO")
     kind = info.get_attr("IFLA_INFO_KIND") if info else None
     hairpin = None
@@ -49,7 +56,7 @@ def link_dict(msg) -> dict:
     )
 
 
-def address_list(reader) -> list[tuple]:
+def address_list(reader: Reader) -> list[tuple]:
     """(ifindex, CIDR, scope) of every address of a namespace, from one dump."""
     out = []
     for msg in reader.addresses():
@@ -73,15 +80,15 @@ def address_map(found: list) -> dict:
 HOST_DUMP_AFTER = 8
 
 
-def links_in(session, ns) -> dict:
+def links_in(session: nsmod.Session, ns: str | None) -> dict:
     """{name: link} of a namespace from one dump, shared by every module call of the run
     until something changes. Callers must not mutate it."""
-    def read():
+    def read() -> dict[str, dict]:
         return {link["name"]: link for link in (link_dict(msg) for msg in session.reader(ns).links())}
     return session.cached(("links", ns), read)
 
 
-def find_link(session, ns, name: str) -> dict | None:
+def find_link(session: nsmod.Session, ns: str | None, name: str) -> dict | None:
     """One link by name (a copy), from the namespace's dump when there is or should be
     one, else by a netlink get."""
     dump = session.peek(("links", ns))
@@ -96,22 +103,22 @@ def find_link(session, ns, name: str) -> dict | None:
     return dict(link) if link is not None else None
 
 
-def all_addresses_in(session, ns) -> list[tuple]:
+def all_addresses_in(session: nsmod.Session, ns: str | None) -> list[tuple]:
     """(ifindex, CIDR, scope) of every address of a namespace, one dump shared like :func:`links_in`."""
     return session.cached(("all-addresses", ns), lambda: address_list(session.reader(ns)))
 
 
-def addresses_in(session, ns) -> dict:
+def addresses_in(session: nsmod.Session, ns: str | None) -> dict:
     """{ifindex: [CIDR, ...]} of a namespace's global addresses (from the same dump)."""
     return session.cached(("addresses", ns), lambda: address_map(all_addresses_in(session, ns)))
 
 
-def routes_in(session, ns) -> list:
+def routes_in(session: nsmod.Session, ns: str | None) -> list:
     """A namespace's unicast routes of every table and both families, one dump shared like :func:`links_in`."""
     return session.cached(("routes", ns), lambda: session.reader(ns).routes())
 
 
-def route_dict(msg, links: dict) -> dict:
+def route_dict(msg: Any, links: dict) -> dict:
     family = msg["family"]
     dst = msg.get_attr("RTA_DST")
     width = 32 if family == socket.AF_INET else 128
@@ -130,19 +137,19 @@ def uplink_of(host: dict) -> dict:
     if not defaults:
         return dict(interface=None, address=None, gateway=None)
     dev = defaults[0]["dev"]
-    link = next((link for link in host["links"] if link["name"] == dev), {"addresses": []})
+    link: dict = next((link for link in host["links"] if link["name"] == dev), {"addresses": []})
     v4 = [a.split("/")[0] for a in link["addresses"] if ":" not in a]
     return dict(interface=dev, address=v4[0] if v4 else None, gateway=defaults[0]["gateway"])
 
 
-def read_uplink(session, ns=None) -> dict:
+def read_uplink(session: nsmod.Session, ns: str | None = None) -> dict:
     """The uplink of a namespace - the one reader of it, for every module and the boot run: :func:`uplink_of` without
     reading every link (the IPv4 default routes, then the device they use and its addresses: the same answer whatever
     the number of links), read once per run until a write there; a copy, the caller's to change."""
     return dict(session.cached(("uplink", ns), lambda: _read_uplink(session.reader(ns))))
 
 
-def _read_uplink(reader) -> dict:
+def _read_uplink(reader: Reader) -> dict:
     routes = [msg for msg in reader.routes(socket.AF_INET) if msg["type"] == 1 and msg["dst_len"] == 0]
     names = {}
     for msg in routes:
@@ -168,13 +175,13 @@ def veth_peer(alias: str | None) -> tuple[str | None, str | None]:
     return peer or None, None if pns in ("-", "") else pns
 
 
-def marker_lab(ctx, name: str) -> str | None | bool:
+def marker_lab(ctx: Any, name: str) -> str | None:
     """The lab whose mark the namespace carries (alias of its lo), None if unmarked."""
     lo = find_link(ctx.session, name, "lo")
     return parse_owner(lo["alias"] if lo else None)[0]
 
 
-def lab_namespaces(ctx) -> list[str]:
+def lab_namespaces(ctx: Any) -> list[str]:
     """The namespaces that carry this lab's mark (the alias of their lo, see namespaces.py)."""
     found = []
     for name in nsmod.list_namespaces():
@@ -189,11 +196,11 @@ def lab_namespaces(ctx) -> list[str]:
     return found
 
 
-def default_devices(session, ns) -> set:
+def default_devices(session: nsmod.Session, ns: str | None) -> set:
     """The devices of a namespace's default routes, of every table and every next hop of a multipath one: the
     uplink side, never the lab's."""
     names = {link["index"]: link["name"] for link in links_in(session, ns).values()}
-    found = set()
+    found: set[str] = set()
     for msg in routes_in(session, ns):
         if msg["dst_len"] != 0:
             continue
@@ -202,7 +209,8 @@ def default_devices(session, ns) -> set:
     return found
 
 
-def carriers(session, ns, networks: list, planned: list = ()) -> list[dict]:
+def carriers(session: nsmod.Session, ns: str | None, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+             planned: Sequence[tuple[str, str, str]] = ()) -> list[dict]:
     """The links that carry traffic of ``networks`` (ipaddress networks) in a namespace, as its unicast routes of
     the main table say - and ``planned`` (link, CIDR, lab) addresses that earlier steps would add, as the connected
     routes they would make: each link with a route inside one of them, and for a network inside a route (a single
@@ -214,6 +222,7 @@ def carriers(session, ns, networks: list, planned: list = ()) -> list[dict]:
     by_index = {link["index"]: link for link in links_in(session, ns).values()}
     links = {link["name"]: link for link in by_index.values()}
     names = {index: link["name"] for index, link in by_index.items()}
+    routes: list[tuple[Any, str]]       # Any: a network of either version (each compared to one of its own version)
     routes = [(ipaddress.ip_network(route["prefix"]), route["dev"])
               for route in (route_dict(msg, names) for msg in routes_in(session, ns))
               if route["table"] == 254 and route["dst"] != "default" and isinstance(route["dev"], str)]

@@ -17,7 +17,13 @@ import ctypes.util
 import errno
 import os
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from ansible_collections.nslab.net.plugins.module_utils._host.reader import NETLINK_GET_STRICT_CHK, Reader, SOL_NETLINK
+
+if TYPE_CHECKING:
+    from types import ModuleType
+    from collections.abc import Collection, Iterator
+    from typing import Any, Callable
 
 NETNS_RUN_DIR = "/run/netns"
 NETNS_ETC_DIR = "/etc/netns"
@@ -29,10 +35,10 @@ MS_SHARED = 1 << 20
 MNT_DETACH = 2
 NSFS_MAGIC = 0x6E736673
 
-_libc = None
+_libc: ctypes.CDLL | None = None
 
 
-def _c():
+def _c() -> ctypes.CDLL:
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -150,7 +156,7 @@ def pyroute2_version() -> str | None:
     try:
         from importlib import metadata   # Python >= 3.8
     except ImportError:  # pragma: no cover - older Pythons
-        metadata = None
+        metadata = None  # type: ignore[assignment]
     if metadata is not None:
         try:
             return metadata.version("pyroute2")
@@ -177,7 +183,7 @@ def version_tuple(version: str | None) -> tuple[int, ...] | None:
     return tuple(int(part) for part in found.groups() if part is not None)
 
 
-def light_pyroute2():
+def light_pyroute2() -> ModuleType:
     """The pyroute2 package without running its ``__init__``, which imports every
     protocol family pyroute2 has (about 100 ms of each module run, more than the
     work itself on a small lab). The modules import the submodules they use
@@ -193,11 +199,11 @@ def light_pyroute2():
     spec = importlib.util.find_spec("pyroute2")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("No module named 'pyroute2'")
-    stub = types.ModuleType("pyroute2")
+    stub: Any = types.ModuleType("pyroute2")     # a module with attributes of its own
     stub.__path__ = list(spec.submodule_search_locations)
     stub.__spec__, stub.__file__, stub.__package__ = spec, spec.origin, "pyroute2"
 
-    def full(name):
+    def full(name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
         if importlib.util.find_spec(f"pyroute2.{name}") is not None:   # a submodule: just that
@@ -238,7 +244,7 @@ def pyroute2_problem() -> str | None:
 class Session:
     """One netlink socket per namespace touched, reused for every item."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         self._ipr: dict = {}
         self._readers: dict = {}
@@ -246,17 +252,17 @@ class Session:
         self._reads: dict = {}
 
     # -- reads shared by every module call on this session, dropped by a change in their namespace --
-    def cached(self, key, read):
+    def cached(self, key: tuple[Any, ...], read: Callable[[], Any]) -> Any:
         """``read()`` once per ``key`` - (what, namespace, ...) - until :meth:`changed`; callers must
         not mutate the value."""
         if key not in self._reads:
             self._reads[key] = read()
         return self._reads[key]
 
-    def peek(self, key):
+    def peek(self, key: tuple[Any, ...]) -> Any:
         return self._reads.get(key)
 
-    def changed(self, namespaces=None) -> None:
+    def changed(self, namespaces: Collection[str | None] | None = None) -> None:
         """Something was written in ``namespaces``: their shared reads may be stale (None: any namespace's)."""
         if namespaces is None:
             self._reads.clear()
@@ -280,10 +286,10 @@ class Session:
         self._fds.clear()
         self._reads.clear()
 
-    def __enter__(self):
+    def __enter__(self) -> Session:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def fd(self, name: str | None) -> int:
@@ -308,7 +314,7 @@ class Session:
             os.close(fd)
 
     @contextmanager
-    def entered(self, name: str | None):
+    def entered(self, name: str | None) -> Iterator[None]:
         if name is None:
             yield
             return
@@ -318,7 +324,7 @@ class Session:
         finally:
             setns(self._home)
 
-    def ipr(self, name: str | None):
+    def ipr(self, name: str | None) -> Any:
         """The netlink socket of a namespace; never creates the namespace."""
         if name not in self._ipr:
             from pyroute2.iproute.linux import IPRoute

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, where
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def command(argv: list[str], data: str | None = None) -> tuple[int, str, str]:
@@ -31,7 +35,7 @@ def command(argv: list[str], data: str | None = None) -> tuple[int, str, str]:
     return proc.returncode, proc.stdout.decode(errors="surrogateescape"), proc.stderr.decode(errors="surrogateescape")
 
 
-def which(*names) -> str | None:
+def which(*names: str) -> str | None:
     for name in names:
         path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}")
                                            if os.access(p, os.X_OK)), None)
@@ -44,7 +48,7 @@ class Tools:
     """Runs a program inside a namespace of a module run (``ctx``: its session; the thread switches, the child
     inherits): iptables, nft."""
 
-    def __init__(self, ctx, ns):
+    def __init__(self, ctx: Any, ns: str | None):
         self.ctx, self.ns = ctx, ns
 
     def run(self, argv: list[str], stdin: str | None = None, check: bool = True) -> tuple[int, str, str]:

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Collection
+    from typing import Any
 
 IFNAMSIZ = 15
 _LAB_RE = re.compile(r"^[A-Za-z0-9_.-]{1,24}$")
@@ -21,7 +26,7 @@ class Invalid(Exception):
         self.option = option
 
 
-def ifname(option: str, value) -> str:
+def ifname(option: str, value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise Invalid(option, "an interface name is required")
     if len(value) > IFNAMSIZ:
@@ -31,7 +36,7 @@ def ifname(option: str, value) -> str:
     return value
 
 
-def netns_name(option: str, value) -> str | None:
+def netns_name(option: str, value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value or value in (".", "..") or "/" in value \
@@ -40,13 +45,13 @@ def netns_name(option: str, value) -> str | None:
     return value
 
 
-def lab(option: str, value) -> str:
+def lab(option: str, value: Any) -> str:
     if not isinstance(value, str) or not _LAB_RE.match(value):
         raise Invalid(option, f"lab label {value!r} must be 1-24 characters of letters, digits, '_', '.', '-'")
     return value
 
 
-def comment(option: str, value) -> str | None:
+def comment(option: str, value: Any) -> str | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str) or not _COMMENT_RE.match(value):
@@ -54,7 +59,7 @@ def comment(option: str, value) -> str | None:
     return value
 
 
-def interface(option: str, value) -> str:
+def interface(option: str, value: Any) -> str:
     """A host address with its prefix length, e.g. 192.168.0.1/16."""
     if not isinstance(value, str) or "/" not in value:
         raise Invalid(option, f"{value!r} is not an address with a prefix length (CIDR, e.g. 192.168.0.1/16)")
@@ -69,7 +74,7 @@ def interface(option: str, value) -> str:
     return iface.with_prefixlen
 
 
-def interfaces(option: str, value) -> list[str] | None:
+def interfaces(option: str, value: Any) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -80,7 +85,7 @@ def interfaces(option: str, value) -> list[str] | None:
     return out
 
 
-def network(option: str, value) -> str | None:
+def network(option: str, value: Any) -> str | None:
     """A network or a single address; host bits must be zero."""
     if value in (None, ""):
         return None
@@ -92,7 +97,7 @@ def network(option: str, value) -> str | None:
         raise Invalid(option, f"{value!r} is not a valid address or network (host bits must be zero): {exc}") from None
 
 
-def address(option: str, value) -> str | None:
+def address(option: str, value: Any) -> str | None:
     if value in (None, ""):
         return None
     try:
@@ -101,7 +106,7 @@ def address(option: str, value) -> str | None:
         raise Invalid(option, f"{value!r} is not a valid IPv4 or IPv6 address") from None
 
 
-def port(option: str, value) -> tuple[int, int] | None:
+def port(option: str, value: Any) -> tuple[int, int] | None:
     """An int or 'first-last' → (first, last), each 1-65535 and first <= last."""
     if value in (None, ""):
         return None
@@ -125,7 +130,7 @@ def port_text(ports: tuple[int, int] | None, sep: str = "-") -> str | None:
     return str(ports[0]) if ports[0] == ports[1] else f"{ports[0]}{sep}{ports[1]}"
 
 
-def integer(option: str, value, low: int, high: int) -> int | None:
+def integer(option: str, value: Any, low: int, high: int) -> int | None:
     if value is None:
         return None
     try:
@@ -139,19 +144,19 @@ def integer(option: str, value, low: int, high: int) -> int | None:
     return number
 
 
-def choice(option: str, value, choices) -> str:
+def choice(option: str, value: Any, choices: Collection[str]) -> str:
     if value not in choices:
         raise Invalid(option, f"{value!r} is not one of: {', '.join(choices)}")
     return value
 
 
-def required(option: str, value, why: str = ""):
+def required(option: str, value: Any, why: str = "") -> Any:
     if value in (None, "", []):
         raise Invalid(option, "is required" + (f" {why}" if why else ""))
     return value
 
 
-def target_text(to) -> str | None:
+def target_text(to: tuple[str, tuple[int, int] | None] | None) -> str | None:
     """A NAT target (address, ports) as the rules and the results write it: ``192.168.0.2:5000``, ``[fd00::2]:80``."""
     if to is None:
         return None

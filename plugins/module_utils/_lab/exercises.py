@@ -10,7 +10,13 @@ What each stage makes reachable (the seed's expectations) is decided here too: :
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+
+if TYPE_CHECKING:
+    from ipaddress import IPv4Address, IPv4Interface, IPv4Network, IPv6Address, IPv6Interface, IPv6Network
+    from typing import Any
 
 #: the steps of each seed, in the seed's order (docs/EXERCISES.md tells what each builds)
 STAGES = {
@@ -31,7 +37,7 @@ def stage_list(seed: str) -> tuple:
     return STAGES[seed]
 
 
-def parse_stage(seed, stage) -> tuple[str, str]:
+def parse_stage(seed: Any, stage: Any) -> tuple[str, str]:
     """(seed, stage) checked: nslab_seed is seed002 (the default) or seed000; nslab_stage one of its steps
     (default: the last, the whole lab)."""
     seed = seed or "seed002"
@@ -45,7 +51,7 @@ def parse_stage(seed, stage) -> tuple[str, str]:
     return seed, stage
 
 
-def parse_goal(seed: str, stage: str, goal) -> str:
+def parse_goal(seed: str, stage: str, goal: Any) -> str:
     """nslab_goal: the stage the student must reach (default: the seed's last, the whole lab); never one before
     the stage handed out (nslab_stage)."""
     stages = STAGES[seed]
@@ -72,7 +78,7 @@ def built(seed: str, stage: str) -> set:
     return done
 
 
-def parse_faults(value, namespaces: list, published: list, services: list) -> list[dict]:
+def parse_faults(value: Any, namespaces: list, published: list, services: list) -> list[dict]:
     """nslab_faults: a list of fault names (or a comma-separated string of them), or of {fault, namespace};
     [{fault, namespace}] checked. A fault that
     concerns one namespace defaults to the first of nslab_namespaces (no-dnat: the first published port's,
@@ -98,7 +104,7 @@ def parse_faults(value, namespaces: list, published: list, services: list) -> li
             raise Invalid(f"{opt}.namespace", f"{fault} concerns the whole lab host, not one namespace")
         if kind is not None:
             entries = published if kind == "published" else services
-            pool = names if kind == "namespace" else [e.get("namespace") for e in entries if isinstance(e, dict)]
+            pool: list[Any] = names if kind == "namespace" else [e.get("namespace") for e in entries if isinstance(e, dict)]
             if not pool:
                 what = "nslab_namespaces" if kind == "namespace" else (
                     "nslab_published_ports" if kind == "published" else "nslab_demo_services")
@@ -119,7 +125,8 @@ def faulted(faults: list, fault: str) -> set:
     return {f["namespace"] for f in faults if f["fault"] == fault}
 
 
-def unused_address(gateway, namespaces: list, network=None):
+def unused_address(gateway: IPv4Interface | IPv6Interface, namespaces: list,
+                   network: IPv4Network | IPv6Network | None = None) -> IPv4Address | IPv6Address:
     """The highest host address of ``network`` (default: the lab subnet) used by neither the gateway nor a namespace."""
     network = network or gateway.network
     used = {str(gateway.ip)} | {ns["address"] for ns in namespaces}
@@ -129,7 +136,7 @@ def unused_address(gateway, namespaces: list, network=None):
     return addr
 
 
-def conflict_address(gateway, namespaces: list) -> str:
+def conflict_address(gateway: IPv4Interface | IPv6Interface, namespaces: list) -> str:
     """bridge-route-conflict: an address on a bridge port whose subnet route is more specific than the bridge's,
     so it wins for the namespaces in it as seed 000's veth1 route won (the kernel takes the first of two equal
     routes, and on a built lab the bridge's came first)."""
@@ -139,7 +146,7 @@ def conflict_address(gateway, namespaces: list) -> str:
     return f"{unused_address(gateway, namespaces, half)}/{half.prefixlen}"
 
 
-def seed000_host_address(gateway, index: int, namespaces: list) -> str:
+def seed000_host_address(gateway: IPv4Interface | IPv6Interface, index: int, namespaces: list) -> str:
     """Seed 000 before its bridge: the host end of the i-th veth addressed in the lab subnet (172.20.0.1, .2, ...)."""
     addr = gateway.network.network_address + index + 1
     if addr == gateway.ip or str(addr) in {ns["address"] for ns in namespaces}:
@@ -149,7 +156,7 @@ def seed000_host_address(gateway, index: int, namespaces: list) -> str:
 
 
 #: what each fact needs built, by the seed's order (a probe's fact -> the parts it needs)
-NEEDS = {
+NEEDS: dict[str | None, tuple[str, ...]] = {
     "host -> namespace": ("ports",),
     "namespace -> host": ("ports", "route"),
     "namespace -> namespace": ("ports",),
@@ -180,7 +187,7 @@ def reached(stages: list, fact_stages: dict, results: list) -> str | None:
     return done
 
 
-def expected(lab: dict, probe: dict, done=None) -> bool:
+def expected(lab: dict, probe: dict, done: set | None = None) -> bool:
     """Whether the probe gets through on a healthy lab at its stage, or with ``done`` (the parts built at the goal)
     at that one (faults do not change what is expected)."""
     done = lab["built"] if done is None else done

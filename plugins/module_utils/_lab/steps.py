@@ -6,7 +6,12 @@ with its ``about`` (the nslab_ variable each entry comes from, for errors in the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.nslab.net.plugins.module_utils._lab.topology import probes
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 def _reset(lab: dict, nat: bool = False) -> dict:
@@ -23,7 +28,7 @@ def _namespace_words(lab: dict, name: str) -> str:
     return f"nslab_namespaces[{index}] ({name})" if index is not None else f"the namespace {name}"
 
 
-def _about(items: list, words) -> dict:
+def _about(items: list, words: Callable[[Any], str | None]) -> dict:
     """A step's ``about`` (batch.py): each entry of its items in the words of the variable entry it comes from
     (``words(item)``; None: no word for it)."""
     return {f"items[{i}]": said for i, said in ((i, words(item)) for i, item in enumerate(items)) if said}

@@ -11,6 +11,7 @@ with the lists computed here. Errors name the role variable at fault.
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
@@ -18,6 +19,11 @@ from ansible_collections.nslab.net.plugins.module_utils._lab import exercises as
 from ansible_collections.nslab.net.plugins.module_utils._nat import firewalls
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 UPLINK = "{uplink}"      # in a probe: the lab host's uplink address, read at the time (or uplink_address)
 SUBSTITUTED = ("name", "target", "expect")
@@ -60,7 +66,7 @@ KEYS = {
 }
 
 
-def _entries(topo: dict, key: str, var: str):
+def _entries(topo: dict, key: str, var: str) -> Iterator[tuple[int, str, dict]]:
     """(option name, entry) of a list variable, each a dictionary with only the keys it takes."""
     for index, entry in enumerate(topo.get(key) or []):
         opt = f"{var}[{index}]"
@@ -72,11 +78,16 @@ def _entries(topo: dict, key: str, var: str):
         yield index, opt, entry
 
 
-def _namespaces(topo: dict, gateway) -> list[dict]:
-    out, names, addresses, links = [], {}, {}, {}
+def _namespaces(topo: dict, gateway: ipaddress.IPv4Interface | ipaddress.IPv6Interface) -> list[dict]:
+    out: list[dict] = []
+    names: dict[str, int] = {}
+    addresses: dict[str, int] = {}
+    links: dict[str, str] = {}
     for index, opt, ns in _entries(topo, "namespaces", "nslab_namespaces"):
         name = v.netns_name(f"{opt}.name", v.required(f"{opt}.name", ns.get("name")))
-        addr = ipaddress.ip_address(v.address(f"{opt}.address", v.required(f"{opt}.address", ns.get("address"))))
+        address = v.address(f"{opt}.address", v.required(f"{opt}.address", ns.get("address")))
+        name, address = known(name), known(address)     # both required
+        addr = ipaddress.ip_address(address)
         if addr not in gateway.network or addr in (gateway.ip, gateway.network.network_address,
                                                    gateway.network.broadcast_address):
             raise Invalid(f"{opt}.address", f"{addr} must be a host address in the lab subnet {gateway.network} "
@@ -94,7 +105,7 @@ def _namespaces(topo: dict, gateway) -> list[dict]:
     return out
 
 
-def _gateway(value):
+def _gateway(value: Any) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
     """The bridge's address with the lab subnet's prefix (nslab_gateway)."""
     gateway = ipaddress.ip_interface(v.interface("nslab_gateway", value))
     if gateway.version != 4:
@@ -107,7 +118,7 @@ def _gateway(value):
     return gateway
 
 
-def _switch(opt: str, value) -> bool:
+def _switch(opt: str, value: Any) -> bool:
     """A yes/no variable as Ansible reads one (``-e nslab_egress=false`` is the string 'false')."""
     try:
         return boolean(value, strict=True)
@@ -135,16 +146,20 @@ def _member(by_name: dict, opt: str, entry: dict, default: bool = False) -> dict
     return ns
 
 
-def _published(topo: dict, by_name: dict, defaulted: set = frozenset()) -> list[dict]:
+def _published(topo: dict, by_name: dict, defaulted: set | frozenset = frozenset()) -> list[dict]:
     """nslab_published_ports: one port per entry, each protocol/port once."""
-    published, seen = [], {}
+    published: list[dict] = []
+    seen: dict[tuple[str, int], int] = {}
     for index, opt, pub in _entries(topo, "published_ports", "nslab_published_ports"):
         ns = _member(by_name, opt, pub, "published_ports" in defaulted)
         proto = v.choice(f"{opt}.protocol", pub.get("protocol", "tcp"), ("tcp", "udp"))
         port = v.port(f"{opt}.port", v.required(f"{opt}.port", pub.get("port")))
+        port = known(port)     # required
         if port[0] != port[1]:
             raise Invalid(f"{opt}.port", "publish one port per entry")
-        target = v.port(f"{opt}.target_port", pub.get("target_port") or port[0])[0]
+        target_ports = v.port(f"{opt}.target_port", pub.get("target_port") or port[0])
+        target_ports = known(target_ports)     # never empty
+        target = target_ports[0]
         if (proto, port[0]) in seen:
             raise Invalid(f"{opt}.port", f"{proto}/{port[0]} is already published by "
                                          f"nslab_published_ports[{seen[(proto, port[0])]}]")
@@ -154,7 +169,7 @@ def _published(topo: dict, by_name: dict, defaulted: set = frozenset()) -> list[
     return published
 
 
-def _dnat(published: list, uplink_addr, subnet: str, bridge: str) -> list[dict]:
+def _dnat(published: list, uplink_addr: str | None, subnet: str, bridge: str) -> list[dict]:
     """DNAT of each published port on the uplink address, and its NAT loopback."""
     out, on_uplink = [], (dict(destination=uplink_addr) if uplink_addr else dict(uplink=True))
     for pub in published:
@@ -167,13 +182,15 @@ def _dnat(published: list, uplink_addr, subnet: str, bridge: str) -> list[dict]:
     return out
 
 
-def _demos(topo: dict, by_name: dict, defaulted: set = frozenset()) -> list[tuple[dict, int, str | None]]:
+def _demos(topo: dict, by_name: dict, defaulted: set | frozenset = frozenset()) -> list[tuple[dict, int, str | None]]:
     """nslab_demo_services, each entry checked once: (its namespace, its port, its token or None). A token (nslab_variant
     gives each student's its own) is the word the service's page shows, which the published port's probes expect."""
-    demos = []
+    demos: list[tuple[dict, int, str | None]] = []
     for _index, opt, svc in _entries(topo, "demo_services", "nslab_demo_services"):
         ns = _member(by_name, opt, svc, "demo_services" in defaulted)
-        port = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))[0]
+        ports = v.port(f"{opt}.port", v.required(f"{opt}.port", svc.get("port")))
+        ports = known(ports)    # required
+        port = ports[0]
         token = None if svc.get("token") in (None, "") else str(svc["token"])
         if token is not None and not (token.isascii() and token.replace("-", "").isalnum() and len(token) <= 32):
             raise Invalid(f"{opt}.token", f"{token!r} must be 1-32 ASCII letters, digits or '-'")
@@ -218,13 +235,14 @@ def lab_topology(topo: dict) -> dict:
     bridge = v.ifname("nslab_bridge", topo.get("bridge"))
     topo = dict(topo, bridge=bridge)
     gateway = _gateway(topo.get("gateway"))
-    subnet, prefix = gateway.network.with_prefixlen, gateway.network.prefixlen
+    subnet = gateway.network.with_prefixlen
     namespaces = _namespaces(topo, gateway)
     by_name = {ns["name"]: ns for ns in namespaces}
     uplink_if = topo.get("uplink_interface") or None
     uplink_addr = topo.get("uplink_address") or None
     if uplink_addr:
         uplink_addr = v.address("nslab_uplink_address", uplink_addr)
+        uplink_addr = known(uplink_addr)      # not empty
         if ipaddress.ip_address(uplink_addr) in gateway.network:
             raise Invalid("nslab_uplink_address", f"{uplink_addr} lies inside the lab subnet {subnet}")
     published = _published(topo, by_name, defaulted)
@@ -255,12 +273,12 @@ def seed_stage(seed: str, stage: str) -> dict:
     return dict(name=stage, index=stages.index(stage), stages=list(stages), last=stage == stages[-1])
 
 
-def _build(lab: dict, topo: dict, gateway, namespaces: list, hairpin: list, demos: list) -> dict:
+def _build(lab: dict, topo: dict, gateway: ipaddress.IPv4Interface | ipaddress.IPv6Interface, namespaces: list, hairpin: list, demos: list) -> dict:
     """The item lists of the lab at its stage, with its faults (exercises.py) as the lab's own state."""
     done, faults, prefix, bridge = lab["built"], lab["faults"], gateway.network.prefixlen, lab["bridge"]
     by_name = {ns["name"]: ns for ns in namespaces}
 
-    def hit(fault):
+    def hit(fault: str) -> set:
         return ex.faulted(faults, fault)
     services = [s for s in _services(topo, demos) if "service" in done and s["netns"] not in hit("service-stopped")]
     tokens = {(ns["name"], port): token for ns, port, token in demos if token}

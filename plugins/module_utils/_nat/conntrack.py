@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import netlink
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import where
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Context
 
 # ---------------------------------------------------------------- conntrack
 IPS_DST_NAT = 1 << 5
 
 
-def delete_conntrack(ctx, ns, matches) -> None:
+def delete_conntrack(ctx: Context, ns: str | None, matches: Callable[[Any], bool]) -> None:
     """Delete, inside ``ns``, the conntrack entries that ``matches(entry)`` selects
     (one dump, then one delete per entry; an entry that expired meanwhile is fine)."""
     from pyroute2.conntrack import Conntrack
@@ -36,12 +42,12 @@ def delete_conntrack(ctx, ns, matches) -> None:
             ct.close()
 
 
-def dnated_to(target: tuple, ports: tuple | None):
+def dnated_to(target: tuple, ports: tuple | None) -> Callable[[Any], bool]:
     """Entries of flows a DNAT rule sent to ``target`` (addr, ports), arriving on
     ``ports``: after the rule changes or goes, they would still reach the old target."""
     addr, to_ports = target
 
-    def matches(entry) -> bool:
+    def matches(entry: Any) -> bool:
         orig, reply = entry.tuple_orig, entry.tuple_reply
         return (bool((entry.status or 0) & IPS_DST_NAT) and reply.saddr == addr
                 and (not to_ports or to_ports[0] <= (reply.sport or 0) <= to_ports[1])
@@ -49,7 +55,7 @@ def dnated_to(target: tuple, ports: tuple | None):
     return matches
 
 
-def not_yet_dnated(item: dict):
+def not_yet_dnated(item: dict) -> Callable[[Any], bool]:
     """Entries that a new DNAT rule would have matched but that were made before it
     (a UDP sender that keeps its flow alive would otherwise never be translated)."""
     proto = socket.getprotobyname(item["protocol"]) if item["protocol"] else None
@@ -57,7 +63,7 @@ def not_yet_dnated(item: dict):
     source = ipaddress.ip_network(item["source"]) if item["source"] else None
     ports = item["port"]
 
-    def matches(entry) -> bool:
+    def matches(entry: Any) -> bool:
         orig = entry.tuple_orig
         if (entry.status or 0) & IPS_DST_NAT or (proto and orig.proto != proto) or not orig.daddr:
             return False
@@ -68,6 +74,6 @@ def not_yet_dnated(item: dict):
     return matches
 
 
-def any_of(matchers: list):
+def any_of(matchers: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
     """An entry any of ``matchers`` selects."""
     return lambda entry: any(match(entry) for match in matchers)

@@ -22,6 +22,10 @@ The chains are read with the rest of the ruleset (``natstate.NftState``); iptabl
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 #: the hooks the lab's traffic passes, and which of the bridge's directions each must accept
 HOOKS = {"forward": ("iifname", "oifname"), "input": ("iifname",)}
@@ -46,12 +50,12 @@ def verdict(rule: list) -> str | None:
 
 def interfaces(rule: list) -> set:
     """(iifname|oifname, name) pairs the rule matches with == or a set."""
-    found = set()
+    found: set[tuple[str, str]] = set()
     for statement in rule:
         match = statement.get("match") if isinstance(statement, dict) else None
         if not match or match.get("op") not in ("==", "in"):
             continue
-        key = (match.get("left") or {}).get("meta", {}).get("key") if isinstance(match.get("left"), dict) else None
+        key: Any = (match.get("left") or {}).get("meta", {}).get("key") if isinstance(match.get("left"), dict) else None
         key = {"iif": "iifname", "oif": "oifname"}.get(key, key)       # iif br0: by index, the same link
         if key not in ("iifname", "oifname"):
             continue
@@ -100,7 +104,7 @@ class Firewalld:
     its runtime configuration only: a reload or a restart of firewalld, or a reboot, forgets what this
     collection bound (a persisted lab binds it again at boot). ``run(args) -> (rc, out)`` runs firewall-cmd."""
 
-    def __init__(self, run, zones: dict | None = None):
+    def __init__(self, run: Callable[[list[str]], tuple[int, str]], zones: dict | None = None):
         self.run = run
         self.zones: dict = zones if zones is not None else {}     # interface -> zone (None: none), as learnt
         self.targets: dict = {}
@@ -145,7 +149,8 @@ def integrate(found: list[dict], firewalld: Firewalld, mode: str, lab: str, reco
       the lab leaves the bridges it no longer needs, and the last lab to leave unbinds it.
     Changes: dicts of action (add, remove), interface and zone."""
     record = {bridge: dict(entry, labs=list(entry["labs"])) for bridge, entry in record.items()}
-    left, changes = [], []
+    left: list[dict] = []
+    changes: list[dict] = []
     for blocker in found:
         if (blocker["family"], blocker["table"]) != FIREWALLD_TABLE:
             left.append(blocker)
@@ -215,7 +220,7 @@ def refusal(found: list[dict], where: str) -> str:
             "not override it, and nslab.net never edits a table it does not own")
 
 
-def present(run) -> list[str]:
+def present(run: Callable[[list[str]], tuple[int, str]]) -> list[str]:
     """The firewalls on this host that can drop the lab's traffic, named for the connectivity report when a fact
     fails: a running firewalld, an active ufw, Docker's rules, an iptables FORWARD policy DROP and each foreign
     nftables base chain on the forward or input hook that ends in a drop (as :func:`drops` judges it).
@@ -227,7 +232,7 @@ def present(run) -> list[str]:
 
     found = []
     nft, ipt, firewall_cmd = which("nft"), which("iptables-save"), which("firewall-cmd")
-    firewalld = bool(firewall_cmd) and run([firewall_cmd, "--state"]) == (0, "running\n")
+    firewalld = firewall_cmd is not None and run([firewall_cmd, "--state"]) == (0, "running\n")
     if firewalld:
         found.append("firewalld (running; firewall-cmd --get-active-zones shows its zones)")
     rc, out = run([ipt]) if ipt else (1, "")

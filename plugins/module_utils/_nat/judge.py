@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Resource
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, where
@@ -20,6 +21,11 @@ from ansible_collections.nslab.net.plugins.module_utils._nat import firewalls
 from ansible_collections.nslab.net.plugins.module_utils._nat.natread import lab_rules, read_nat
 from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import XTABLES_NAMES
 
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Plan
+
 
 class FirewallJudge(Resource):
     """The part of the nat_rule resource that reads a namespace's NAT, keeps the call's plan apart from it, and judges
@@ -28,21 +34,21 @@ class FirewallJudge(Resource):
     #: per namespace read (``id(scope)``), the call's items planned there (NatResource.plan fills it)
     items_of: dict
 
-    def scope(self, ns, requested: str) -> dict:
+    def scope(self, ns: str | None, requested: str) -> dict:
         """A namespace's NAT as read (``read_nat``, shared by the calls of a run: never written to)."""
         return read_nat(self.ctx, ns, requested)
 
-    def todo(self, scope) -> dict:
+    def todo(self, scope: dict) -> dict:
         """What this call plans in the namespace of ``scope``, kept apart from what it read: the rules to remove (their
         keys) and to add, the conntrack entries to flush, the new DNAT rules, the rules made by hand to delete."""
         plans = self.__dict__.setdefault("planned_nat", {})
         return plans.setdefault(scope["ns"], dict(remove=set(), add=[], flush=[], unnatted=[], by_hand=[]))
 
     @staticmethod
-    def existing(scope) -> dict:
+    def existing(scope: dict) -> dict:
         return lab_rules(scope)
 
-    def lab_bridges(self, scope, routed: bool = True) -> tuple[set, bool]:
+    def lab_bridges(self, scope: dict, routed: bool = True) -> tuple[set, bool]:
         """The lab's links this call's rules in ``scope`` pass traffic through (which the firewalls beside the lab
         must accept), and whether the lab lets go of the links it no longer needs (a purge, or a removal that leaves
         the lab no rule there). A rule names them (a forward rule's interfaces, a published port's hairpin) or
@@ -56,7 +62,8 @@ class FirewallJudge(Resource):
         if self.params["state"] == "absent":
             kept = {key for key, entry in self.existing(scope).items() if entry["lab"] == self.ctx.lab}
             return set(), not (kept - self.todo(scope)["remove"])
-        named, nets = set(), []
+        named: set[str] = set()
+        nets: list[str] = []
         for item in self.items_of.get(id(scope), []):
             if item["type"] == "forward":
                 named.update(name for name in (item.get("in_interface"), item.get("out_interface")) if name)
@@ -80,7 +87,7 @@ class FirewallJudge(Resource):
         ours = [link["name"] for link in found if link["owner"] in labs]
         return named | set(ours or [link["name"] for link in found if link["owner"]]), purge
 
-    def check_foreign_firewalls(self, scope, plan) -> set:
+    def check_foreign_firewalls(self, scope: dict, plan: Plan) -> set:
         """Refuse, before any change, a lab whose traffic another nftables table would drop, unless firewalld
         (through its own firewall-cmd, in the host namespace) can let it pass, and with ``firewall: fail`` an
         iptables FORWARD policy DROP or ufw, which the lab's own NSLAB-FWD chain would otherwise open
@@ -111,7 +118,7 @@ class FirewallJudge(Resource):
             self.plan_firewalld(plan, record, after, changes, lambda args: tools.run([firewall_cmd] + args))
         return bridges
 
-    def firewalld_record(self, plan) -> dict:
+    def firewalld_record(self, plan: Plan) -> dict:
         """The lab bridges this collection bound to a firewalld zone (firewalls.RECORD; gone at reboot, like the
         runtime bindings), or what an earlier step of a batch in check mode would have made of it."""
         if "firewalld" in self.ctx.projected:
@@ -126,7 +133,8 @@ class FirewallJudge(Resource):
                                  "firewalld bindings it named are left to you")
             return {}
 
-    def plan_firewalld(self, plan, record: dict, after: dict, changes: list, firewall_cmd) -> None:
+    def plan_firewalld(self, plan: Plan, record: dict, after: dict, changes: list,
+                       firewall_cmd: Callable[[list[str]], tuple[int, str, str]]) -> None:
         """firewall-cmd's changes (runtime only), then the record, in the diff under firewalld/BRIDGE."""
         for name in sorted(set(record) | set(after)):
             if record.get(name) != after.get(name):
@@ -145,7 +153,7 @@ class FirewallJudge(Resource):
         plan.ops.append((f"write {firewalls.RECORD}", lambda: replace_file(firewalls.RECORD, data)
                          if after else remove_file(firewalls.RECORD)))
 
-    def check_forward_policy(self, scope, plan, bridges: set):
+    def check_forward_policy(self, scope: dict, plan: Plan, bridges: set) -> None:
         """A backend that cannot open forwarding there is refused when it would add rules; a drop policy of another
         tool that no lab link was found for (so not judged by check_foreign_firewalls) is warned about."""
         if not self.todo(scope)["add"]:

@@ -16,6 +16,7 @@ written in one batch (iptables-restore --noflush / one nft -f).
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._nat import firewalls
 from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import entry_match
@@ -27,6 +28,11 @@ from ansible_collections.nslab.net.plugins.module_utils._host.validate import In
 from ansible_collections.nslab.net.plugins.module_utils._nat.conntrack import any_of, delete_conntrack, dnated_to, not_yet_dnated
 from ansible_collections.nslab.net.plugins.module_utils._nat.natread import BACKENDS, reset_match, touches
 from ansible_collections.nslab.net.plugins.module_utils._nat.rule import PROTOCOLS, Rule, TYPES, parse_to
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Plan
 
 
 # ----------------------------------------------------------------- resource
@@ -51,7 +57,7 @@ class NatResource(FirewallJudge):
     #: what ``uplink`` fills in, per rule type
     UPLINK_FILLS = dict(masquerade="out_interface", snat="out_interface", dnat="destination")
 
-    def fill_uplink(self, item, option) -> None:
+    def fill_uplink(self, item: dict, option: Callable[[str], str]) -> None:
         """``uplink: true``: the interface (masquerade, snat) or the IPv4 address (dnat) of the
         default route of the rule's namespace, read at each run (one read per namespace)."""
         rtype, ns = item["type"], item.get("netns")
@@ -70,7 +76,7 @@ class NatResource(FirewallJudge):
                           "instead (the roles: nslab_uplink_interface / nslab_uplink_address)")
         item[fills] = value
 
-    def normalize(self, item, option):
+    def normalize(self, item: Any, option: Callable[[str], str]) -> dict:
         rtype = v.choice(option("type"), v.required(option("type"), item.get("type"),
                                                     f"(one of {', '.join(TYPES)})"), TYPES)
         item["type"] = rtype
@@ -118,15 +124,15 @@ class NatResource(FirewallJudge):
         item.rule = Rule(item, self.ctx.lab)
         return item
 
-    def key(self, item):
+    def key(self, item: Any) -> str:
         rule = item.rule
         match = dict(rule.item, port=v.port_text(rule.item["port"]) if rule.item["port"] else None)
         return f"{item['netns'] or '-'}/{self.match_text(rule.type, match, rule.family)}"
 
-    def check_items(self, items):
+    def check_items(self, items: list[dict]) -> None:
         super().check_items(items)
         reset_match("reset", self.params.get("reset"))
-        wanted = {}
+        wanted: dict[str | None, tuple[int, str]] = {}
         for index, item in enumerate(items):
             if item["backend"] != "auto":
                 prev = wanted.setdefault(item["netns"], (index, item["backend"]))
@@ -134,7 +140,7 @@ class NatResource(FirewallJudge):
                     raise Invalid(f"items[{index}].backend", f"{item['backend']} differs from items[{prev[0]}] in the "
                                   f"same namespace: a namespace's rules live in one backend")
 
-    def old_view(self, scope, entry, rule: Rule | None) -> dict:
+    def old_view(self, scope: dict, entry: dict, rule: Rule | None) -> dict:
         if rule:
             base = rule.view(scope["backend"])
         else:                            # a rule no item names (purge): the same view, read from the kernel's rule
@@ -143,9 +149,10 @@ class NatResource(FirewallJudge):
         base.update(to=entry.get("to"), comment=entry.get("comment"), rules=len(entry["lines"]))
         return base
 
-    def plan(self, items, plan):
+    def plan(self, items: list[Any], plan: Plan) -> None:
         absent = self.params["state"] == "absent"
-        scopes, items_of = [], {}
+        scopes: list[dict] = []
+        items_of: dict[int, list[Any]] = {}
         for item in items:
             scope = self.scope(item["netns"], item["backend"])
             if scope not in scopes:
@@ -180,7 +187,7 @@ class NatResource(FirewallJudge):
             plan.do(f"{verb} {self.describe(rule)} in {where(item['netns'])} ({scope['backend']})")
         self.scopes, self.items_of = scopes, items_of
 
-    def purge(self, items, plan):
+    def purge(self, items: list[Any], plan: Plan) -> None:
         if self.params["state"] == "absent":
             return
         listed = {(item["netns"], item.rule.key) for item in items}
@@ -203,7 +210,7 @@ class NatResource(FirewallJudge):
         if self.params.get("reset"):
             self.reset(plan)
 
-    def reset(self, plan):
+    def reset(self, plan: Plan) -> None:
         """``reset``: the iptables rules made by hand (by no nslab lab) in the nat table's PREROUTING, POSTROUTING
         and OUTPUT and the filter table's FORWARD that match one of the subnets or interfaces it names
         (:func:`touches`), removed; each one in the actions and the diff. Read in every namespace purge looks in."""
@@ -221,7 +228,7 @@ class NatResource(FirewallJudge):
                     plan.do(f"delete iptables rule -t {table} {rule} in {where(scope['ns'])} (reset: made by hand, "
                             f"it matches the lab's {why})")
 
-    def finish(self, plan):
+    def finish(self, plan: Plan) -> None:
         """The firewalls beside the lab judged (every refusal before any change), then one batch per namespace
         (and per family for iptables)."""
         for scope in getattr(self, "scopes", []):
@@ -232,7 +239,7 @@ class NatResource(FirewallJudge):
             todo = self.todo(scope)
             for family in sorted({family for family, _table, _line in todo["by_hand"]}):
                 backend = scope["ipt"][family]
-                deletes = {}                    # table -> its -D lines, one iptables-restore for the family
+                deletes: dict[str, list[str]] = {}      # table -> its -D lines, one iptables-restore for the family
                 for fam, table, line in todo["by_hand"]:
                     if fam == family:
                         deletes.setdefault(table, []).append(f"-D {line[len('-A '):]}\n")
@@ -286,10 +293,10 @@ class NatResource(FirewallJudge):
         text = self.match_text(rule.type, dict(it, port=v.port_text(it["port"]) if it["port"] else None), rule.family)
         return text + (f" -> {v.target_text(it['to'])}" if it["to"] else "")
 
-    def identity(self, item) -> dict:
+    def identity(self, item: Any) -> dict:
         return item.rule.view()
 
-    def report(self, items, plan):
+    def report(self, items: list[Any], plan: Plan) -> list:
         if self.ctx.check_mode:
             return super().report(items, plan)
         out = []

@@ -7,27 +7,33 @@ the common interface (``IptablesNat``, a :class:`natbackend.NatBackend`)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.nslab.net.plugins.module_utils._nat import firewalls
-from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, where
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, known, where
 from ansible_collections.nslab.net.plugins.module_utils._nat.natbackend import NatBackend
 from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IPT_CHAINS, IptablesState, line_tag
 from ansible_collections.nslab.net.plugins.module_utils._host.tools import which
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import port_text, target_text
 
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._host.tools import Tools
+    from ansible_collections.nslab.net.plugins.module_utils._nat.rule import Rule
+
 
 class _Rules:
     """One nat_rule item's rules in this backend (chain key, rule spec), from ``rule.Rule``'s item and tag."""
 
-    def __init__(self, rule):
+    def __init__(self, rule: Rule):
         self.item, self.type, self.family, self.comment = rule.item, rule.type, rule.family, rule.comment
 
     @staticmethod
-    def _ipt_iface(flag, name):
+    def _ipt_iface(flag: str, name: str | None) -> list[str]:
         if not name:
             return []
         return ["!", flag, name[1:]] if name.startswith("!") else [flag, name]
 
-    def _ipt_l4(self, port=None, direction="--dport", ports=None):
+    def _ipt_l4(self, port: object = None, direction: str = "--dport", ports: tuple[int, int] | None = None) -> list[str]:
         proto = self.item["protocol"]
         if not proto:
             return []
@@ -70,7 +76,7 @@ class _Rules:
         return [(chain, " ".join(parts)) for chain, parts in rules]
 
 
-def rules_of(rule) -> list[tuple[str, str]]:
+def rules_of(rule: Rule) -> list[tuple[str, str]]:
     """[(chain key, rule spec without '-A CHAIN')] of a ``rule.Rule``."""
     return _Rules(rule).ipt_rules()
 
@@ -78,7 +84,7 @@ def rules_of(rule) -> list[tuple[str, str]]:
 class IptablesBackend:
     """iptables-save and iptables-restore (one family, one variant) in one namespace."""
 
-    def __init__(self, tools, family: int, legacy: bool):
+    def __init__(self, tools: Tools, family: int, legacy: bool):
         self.tools, self.family = tools, family
         base = "iptables" if family == 4 else "ip6tables"
         if legacy:
@@ -95,12 +101,13 @@ class IptablesBackend:
     def read(self) -> IptablesState:
         if not self.tools.ctx.readable(self.tools.ns) or not self.available():
             return IptablesState("", self.variant, self.family)
+        self.save = known(self.save)        # available()
         return IptablesState(self.tools.run([self.save])[1], self.variant, self.family)
 
     def batch(self, state: IptablesState, remove_keys: set, add: list, lab: str) -> str:
         """The restore text that leaves our chains holding exactly what they hold (every other lab's rules
         too) but the rules of ``lab`` with the keys in ``remove_keys``, plus the rules in ``add``."""
-        lines = {c: [] for c in IPT_CHAINS}
+        lines: dict[str, list[str]] = {c: [] for c in IPT_CHAINS}
         for chain, existing in state.chain_lines.items():
             for line in existing:
                 tag = line_tag(line)
@@ -130,6 +137,7 @@ class IptablesBackend:
         return "\n".join(out) + "\n" if out else ""
 
     def write(self, text: str) -> None:
+        self.restore = known(self.restore)     # a backend written with is available()
         self.tools.run([self.restore, "--noflush", "-w"], stdin=text)
 
 
@@ -138,11 +146,11 @@ class IptablesNat(NatBackend):
 
     name = "iptables"
 
-    def __init__(self, ns, backends: dict, states: dict):
+    def __init__(self, ns: str | None, backends: dict, states: dict):
         self.ns, self.backends, self.states = ns, backends, states
 
     @classmethod
-    def open(cls, ns, read: dict) -> IptablesNat:
+    def open(cls, ns: str | None, read: dict) -> IptablesNat:
         if not read["ipt_state"]:
             raise Failure("backend iptables: iptables-save/iptables-restore are not installed on the managed host")
         return cls(ns, read["ipt"], read["ipt_state"])
@@ -154,7 +162,7 @@ class IptablesNat(NatBackend):
             merged.update(state.ours)
         return merged
 
-    def rule_count(self, rule) -> int:
+    def rule_count(self, rule: Rule) -> int:
         """How many kernel rules ``rule`` is made of here (fewer found: it is incomplete)."""
         return len(rules_of(rule))
 

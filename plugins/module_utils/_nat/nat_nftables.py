@@ -8,30 +8,35 @@ interface (``NftNat``, a :class:`natbackend.NatBackend`)."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, where
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, known, where
 from ansible_collections.nslab.net.plugins.module_utils._nat.natbackend import NatBackend
 from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import NFT_CHAINS, NFT_TABLE, NftState
 from ansible_collections.nslab.net.plugins.module_utils._host.tools import which
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import port_text, target_text
 
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._host.tools import Tools
+    from ansible_collections.nslab.net.plugins.module_utils._nat.rule import Rule
+
 
 class _Rules:
     """One nat_rule item's rules in this backend (chain key, rule spec), from ``rule.Rule``'s item and tag."""
 
-    def __init__(self, rule):
+    def __init__(self, rule: Rule):
         self.item, self.type, self.family, self.comment = rule.item, rule.type, rule.family, rule.comment
 
-    def _nft_addr(self, field, value):
+    def _nft_addr(self, field: str, value: str | None) -> list[str]:
         return [f"{'ip' if self.family == 4 else 'ip6'} {field} {value}"] if value else []
 
     @staticmethod
-    def _nft_iface(field, name):
+    def _nft_iface(field: str, name: str | None) -> list[str]:
         if not name:
             return []
         return [f'{field} != "{name[1:]}"'] if name.startswith("!") else [f'{field} "{name}"']
 
-    def _nft_l4(self, direction="dport", ports=None):
+    def _nft_l4(self, direction: str = "dport", ports: tuple[int, int] | None = None) -> list[str]:
         proto = self.item["protocol"]
         if not proto:
             return []
@@ -73,7 +78,7 @@ class _Rules:
         return [(chain, " ".join(parts)) for chain, parts in rules]
 
 
-def rules_of(rule) -> list[tuple[str, str]]:
+def rules_of(rule: Rule) -> list[tuple[str, str]]:
     """[(chain key, rule spec)] of a ``rule.Rule`` in the table inet nslab."""
     return _Rules(rule).nft_rules()
 
@@ -81,7 +86,7 @@ def rules_of(rule) -> list[tuple[str, str]]:
 class NftBackend:
     """nft in one namespace: the ruleset read as JSON, a batch applied with nft -f."""
 
-    def __init__(self, tools):
+    def __init__(self, tools: Tools):
         self.tools = tools
         self.nft = which("nft")
 
@@ -91,6 +96,7 @@ class NftBackend:
     def read(self) -> NftState:
         if not self.tools.ctx.readable(self.tools.ns) or not self.available():
             return NftState(None)
+        self.nft = known(self.nft)         # available()
         out = self.tools.run([self.nft, "-j", "list", "ruleset"])[1]
         try:
             return NftState(json.loads(out or "{}"))
@@ -119,6 +125,7 @@ class NftBackend:
         return "\n".join(out) + "\n"
 
     def write(self, text: str) -> None:
+        self.nft = known(self.nft)         # a backend written with is available()
         self.tools.run([self.nft, "-f", "-"], stdin=text)
 
 
@@ -127,11 +134,11 @@ class NftNat(NatBackend):
 
     name = "nftables"
 
-    def __init__(self, ns, backend: NftBackend, state: NftState, ipt_states: dict | None = None):
+    def __init__(self, ns: str | None, backend: NftBackend, state: NftState, ipt_states: dict | None = None):
         self.ns, self.backend, self.state, self.ipt_states = ns, backend, state, ipt_states or {}
 
     @classmethod
-    def open(cls, ns, read: dict) -> NftNat:
+    def open(cls, ns: str | None, read: dict) -> NftNat:
         if not read["nft"].available():
             raise Failure("backend nftables: nft is not installed on the managed host")
         return cls(ns, read["nft"], read["nft_state"], read["ipt_state"])
@@ -139,7 +146,7 @@ class NftNat(NatBackend):
     def ours(self) -> dict:
         return self.state.ours
 
-    def rule_count(self, rule) -> int:
+    def rule_count(self, rule: Rule) -> int:
         return len(rules_of(rule))
 
     def render(self, remove: set, add: list, lab: str) -> list[tuple]:

@@ -9,6 +9,10 @@ two there are) plus its line in ``natread.IMPLEMENTATIONS``, where ``backend: NA
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._nat.rule import Rule
 
 
 class NatBackend(ABC):
@@ -19,7 +23,7 @@ class NatBackend(ABC):
 
     @classmethod
     @abstractmethod
-    def open(cls, ns, read: dict) -> NatBackend:
+    def open(cls, ns: str | None, read: dict) -> NatBackend:
         """The backend for namespace ``ns`` from what ``natread.read_nat`` read there (``read``: ``ipt`` and ``ipt_state``,
         per family, ``nft`` and ``nft_state``: both tools are read for the firewalls beside the lab anyway); raises
         ``errors.Failure`` naming what is not installed when it cannot run there."""
@@ -29,7 +33,7 @@ class NatBackend(ABC):
         """This collection's rules: key -> entry (lab, type, key, digest, lines, the match read back...)."""
 
     @abstractmethod
-    def rule_count(self, rule) -> int:
+    def rule_count(self, rule: Rule) -> int:
         """How many kernel rules one nat_rule item (``rule.Rule``) is made of here (fewer found: it is incomplete)."""
 
     @abstractmethod

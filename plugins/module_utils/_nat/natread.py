@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, where
@@ -17,6 +18,10 @@ from ansible_collections.nslab.net.plugins.module_utils._nat.nat_nftables import
 from ansible_collections.nslab.net.plugins.module_utils._nat.natbackend import NatBackend
 from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import NFT_TABLE, NftState
 
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Context
+    from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IptablesState
+
 
 #: the backends nat_rule writes with, by the name its ``backend`` option takes (``auto`` follows the host's tools):
 #: a new backend is one file with a ``natbackend.NatBackend`` and its line here
@@ -25,7 +30,7 @@ BACKENDS = ("auto", *IMPLEMENTATIONS)
 
 
 # ----------------------------------------------------------------- reading
-def read_nat(ctx, ns, requested: str = "auto") -> dict:
+def read_nat(ctx: Context, ns: str | None, requested: str = "auto") -> dict:
     """A namespace's NAT as nat_rule plans on it: both backends read once (iptables-save per family and
     variant, nft -j list ruleset), the backend chosen, conflicts refused; cached for the module run."""
     key = ("nat", ns)
@@ -67,7 +72,7 @@ def read_nat(ctx, ns, requested: str = "auto") -> dict:
     return scope
 
 
-def pick_variant(ns, family, tools, legacy_tables: bool):
+def pick_variant(ns: str | None, family: int, tools: Tools, legacy_tables: bool) -> tuple[IptablesBackend, IptablesState] | None:
     """iptables-nft or iptables-legacy: the one holding our chains, else the
     one the host uses. Legacy is read only when its tables already exist
     (reading it would create them)."""
@@ -84,9 +89,9 @@ def pick_variant(ns, family, tools, legacy_tables: bool):
                        "rules must live in one backend; remove one set by hand")
     if ours:
         return ours[0]
-    legacy = [c for c in candidates if c[0].variant == "legacy" and c[1].foreign]
+    legacy_foreign = [c for c in candidates if c[0].variant == "legacy" and c[1].foreign]
     nft_foreign = [c for c in candidates if c[0].variant == "nft" and c[1].foreign]
-    return legacy[0] if legacy and not nft_foreign else candidates[0]
+    return legacy_foreign[0] if legacy_foreign and not nft_foreign else candidates[0]
 
 
 def touches(line: str, nets: list, ifaces: set) -> str | None:
@@ -117,7 +122,7 @@ def touches(line: str, nets: list, ifaces: set) -> str | None:
     return None
 
 
-def reset_match(option: str, values) -> tuple[list, set]:
+def reset_match(option: str, values: list[str] | None) -> tuple[list, set]:
     """nat_rule's ``reset``: (networks, interface names), each entry a CIDR or an address, or an interface name."""
     nets, ifaces = [], set()
     for index, value in enumerate(values or []):
@@ -129,6 +134,6 @@ def reset_match(option: str, values) -> tuple[list, set]:
     return nets, ifaces
 
 
-def lab_rules(scope) -> dict:
+def lab_rules(scope: dict) -> dict:
     """This collection's rules in a namespace read by :func:`read_nat`: key -> entry (lab, type, lines...)."""
     return scope["impl"].ours()

@@ -102,7 +102,7 @@ class IptablesState:
                     self.jumps[by_name[target]] = line[len("-A "):]
                 else:
                     self.foreign = True
-                    if chain in RESET_CHAINS.get(table, ()):
+                    if chain in RESET_CHAINS.get(table or "", ()):
                         self.by_hand.append((table, line))
                     accept = _ACCEPT_IF.match(line) if table == "filter" else None
                     if accept:
@@ -110,7 +110,7 @@ class IptablesState:
 
 
 class NftState:
-    def __init__(self, data: dict | None, family_filter=None):
+    def __init__(self, data: dict | None, family_filter: object = None):
         self.ours: dict = {}            # key -> entry with handles
         self.table = False
         self.chains: set = set()
@@ -150,7 +150,7 @@ class NftState:
                 entry = self.ours.setdefault(tag["key"], dict(tag, lines=[], handles=[]))
                 entry["handles"].append((r["chain"], r["handle"]))
                 entry["lines"].append(f"{r['chain']}: {r.get('comment')}")
-                if r["chain"] == NFT_CHAINS.get(MAIN_CHAIN.get(tag["type"]), ("",))[0]:
+                if r["chain"] == NFT_CHAINS.get(MAIN_CHAIN.get(tag["type"], ""), ("", ""))[0]:
                     entry.setdefault("main", ("nftables", r.get("expr", [])))
                 for expr in r.get("expr", []):
                     for kind in ("dnat", "snat"):

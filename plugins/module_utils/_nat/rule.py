@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+
+if TYPE_CHECKING:
+    from typing import Any
 
 TYPES = ("masquerade", "snat", "dnat", "forward", "drop")
 PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")
@@ -18,12 +22,12 @@ RENDER_VERSION = "1"
 
 
 # ----------------------------------------------------------------- the rule
-def _digest(*parts) -> str:
+def _digest(*parts: object) -> str:
     return hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()
 
 
-def parse_to(option: str, value, rtype: str) -> tuple[str, tuple | None] | None:
-    """'addr', 'addr:port', 'addr:first-last', '[v6]:port' -> (addr, ports)."""
+def parse_to(option: str, value: Any, rtype: str) -> tuple[str, tuple[int, int] | None] | None:
+    """'addr', 'addr:port', 'addr:first-last', '[v6]:port' -> (addr, ports); a port without an address is refused."""
     if value in (None, ""):
         return None
     text = str(value).strip()
@@ -34,10 +38,12 @@ def parse_to(option: str, value, rtype: str) -> tuple[str, tuple | None] | None:
         addr, port = text.split(":")
     else:
         addr, port = text, None
-    addr = v.address(option, addr)
+    address = v.address(option, addr)
+    if address is None:
+        raise Invalid(option, f"{value!r} has no address: give ADDRESS, ADDRESS:PORT or [IPv6]:PORT")
     if port is not None and rtype != "dnat":
         raise Invalid(option, f"{rtype} takes an address only, not a port ({value!r})")
-    return addr, v.port(option, port) if port is not None else None
+    return address, v.port(option, port) if port is not None else None
 
 
 class Rule:

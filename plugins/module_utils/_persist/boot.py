@@ -24,6 +24,11 @@ import os
 import runpy
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Callable, TextIO
 
 WAIT_ENV = "NSLAB_BOOT_WAIT"
 FORMAT = 1              # the intent's format (persist.INTENT_FORMAT)
@@ -35,7 +40,7 @@ class BootError(Exception):
     pass
 
 
-def log(text: str, stream=None) -> None:
+def log(text: str, stream: TextIO | None = None) -> None:
     """A line for the journal (systemd reads the unit's standard output and error)."""
     stream = stream or sys.stdout
     stream.write(text + "\n")
@@ -89,7 +94,8 @@ def read_uplink() -> dict:
         return read(session)
 
 
-def wait_for_uplink(bound: float, unit: str, read=read_uplink, sleep=time.sleep, clock=time.monotonic) -> float:
+def wait_for_uplink(bound: float, unit: str, read: Callable[[], dict] = read_uplink, sleep: Callable[[float], None] = time.sleep,
+                    clock: Callable[[], float] = time.monotonic) -> float:
     """Seconds waited until the host has an IPv4 default route whose device has an address."""
     start = clock()
     said = False
@@ -112,7 +118,7 @@ def wait_for_uplink(bound: float, unit: str, read=read_uplink, sleep=time.sleep,
 
 
 @contextlib.contextmanager
-def module_args(args: dict):
+def module_args(args: dict) -> Iterator[None]:
     """A module's arguments for an AnsibleModule made in this process (as AnsiballZ hands them to it), while the
     block runs."""
     from ansible.module_utils import basic
@@ -142,7 +148,7 @@ def call_batch(steps: list[dict], check: bool) -> dict:
         return dict(failed=True, msg=f"the batch module printed no result: {text.strip()[-2000:]}")
 
 
-def rebuild(directory: str, check: bool = False, environ=None) -> bool:
+def rebuild(directory: str, check: bool = False, environ: Mapping[str, str] | None = None) -> bool:
     """Rebuild the lab saved in ``directory``; True when something changed. Raises BootError."""
     environ = os.environ if environ is None else environ
     lab = os.path.basename(os.path.normpath(directory))

@@ -28,11 +28,16 @@ import os
 import shutil
 import sys
 import zipfile
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._persist import boot
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._host.files import read_text, replace_file
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 #: the collection's version (galaxy.yml; a unit test holds them equal): part of the engine's location
 COLLECTION_VERSION = "1.0.0"
@@ -186,7 +191,7 @@ def masked(path: str) -> bool:
     return os.path.islink(path) and os.readlink(path) == "/dev/null"
 
 
-def checked_name(option: str, value) -> str:
+def checked_name(option: str, value: Any) -> str:
     """A lab or part name that is safe as a file and unit name."""
     value = v.lab(option, value)
     if value.startswith("."):
@@ -248,7 +253,7 @@ class Persist:
     def on_sandbox(self) -> bool:
         return os.path.exists(self.layout.path(SANDBOX_MARK))
 
-    def plan(self) -> "Persist":
+    def plan(self) -> Persist:
         if self.state == "absent" and self.on_sandbox():
             return self     # nothing is ever saved there; its /var/lib and /usr/local are the machine's own
         have = self.read()
@@ -257,6 +262,7 @@ class Persist:
         self._show(self.before, have["intent"], unit, have["enabled"], engine_of(unit))
         if self.state == "present":
             self.refuse_present()
+            self.payload = known(self.payload)         # refuse_present()
             self.engine = Engine(self.payload)
             engine = lay.engine(self.engine.tag)
             want_intent = intent_text(self.lab, self.part, self.steps)
@@ -322,7 +328,7 @@ class Persist:
             path = os.path.join(lay.engines(), tag)
             self._op(f"remove engine {lay.shown(path)}", lambda path=path: shutil.rmtree(path))
 
-    def _show(self, side: dict, intent, unit, enabled: bool, engine) -> None:
+    def _show(self, side: dict, intent: str | None, unit: str | None, enabled: bool, engine: str | None) -> None:
         """One diff shape: each of the lab's files by its path (text, or what it is)."""
         lay = self.layout
         side.clear()
@@ -334,11 +340,12 @@ class Persist:
         if engine:
             side[lay.shown(lay.engine(engine))] = f"nslab.net engine {engine}"
 
-    def _op(self, words: str, apply) -> None:
+    def _op(self, words: str, apply: Callable[..., object]) -> None:
         self.operations.append((words, apply))
 
     # -- apply ----------------------------------------------------------------------------------
     def _install_engine(self) -> None:
+        self.engine = known(self.engine)          # planned with the state present
         replace_file(self.layout.engine(self.engine.tag), self.engine.data())
 
     def _enable(self) -> None:
@@ -346,7 +353,7 @@ class Persist:
         os.makedirs(os.path.dirname(link), exist_ok=True)
         os.symlink(self.layout.shown(self.layout.unit(self.lab)), link)
 
-    def apply(self, run_command=None) -> list[str]:
+    def apply(self, run_command: Callable[[list[str]], tuple[int, str, str]] | None = None) -> list[str]:
         done = []
         for words, operation in self.operations:
             operation()
@@ -369,4 +376,4 @@ class Persist:
         return dict(lab=self.lab, part=self.part, state=self.state, changed=bool(self.operations),
                     unit=lay.shown(lay.unit(self.lab)) if present else None,
                     intent=lay.shown(lay.intent(self.lab, self.part)) if present else None,
-                    engine=lay.shown(lay.engine(self.engine.tag)) if present else None)
+                    engine=lay.shown(lay.engine(self.engine.tag)) if present else None)  # type: ignore[union-attr]

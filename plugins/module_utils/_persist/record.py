@@ -18,6 +18,7 @@ import os
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._host.files import read_text, remove_file, replace_file
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
 
 DIRECTORY = "/etc/nslab/labs"
 #: the student's check command and its engine: under /usr/local on a lab VM (not in /usr/local/lib/nslab, whose
@@ -132,7 +133,7 @@ class Command:
         self.remove = not want
         self.changed = False
 
-    def plan(self) -> "Command":
+    def plan(self) -> Command:
         have_script = read_text(self.script)
         if self.remove:
             self.changed = have_script is not None or os.path.exists(self.engine)
@@ -156,6 +157,7 @@ class Command:
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.dirname(self.engine))
         else:
+            self.want_engine, self.want_script = known(self.want_engine), known(self.want_script)     # changed: planned with them
             replace_file(self.engine, self.want_engine.data())
             replace_file(self.script, self.want_script.encode(), mode=0o755)
 
@@ -177,7 +179,7 @@ class Record:
         self.before = self.after = ""
         self.changed = False
 
-    def plan(self) -> "Record":
+    def plan(self) -> Record:
         self.before = read_text(self.where) or ""
         self.after = self.want or ""
         self.changed = self.before != self.after

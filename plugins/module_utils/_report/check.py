@@ -49,7 +49,7 @@ def record_path(record: dict) -> str:
     return path(record.get("lab") or "nslab")
 
 
-def check(module: AnsibleModule, session) -> dict:
+def check(module: AnsibleModule, session: nsmod.Session) -> dict:
     """The facts of the lab host (or the ``results`` given) with the causes of those not as expected."""
     from ansible_collections.nslab.net.plugins.module_utils._host.readers import read_uplink
 
@@ -96,7 +96,7 @@ def check(module: AnsibleModule, session) -> dict:
     return out
 
 
-def picture(module: AnsibleModule, session, lab: dict) -> dict:
+def picture(module: AnsibleModule, session: nsmod.Session, lab: dict) -> dict:
     """The lab as it is on the host, as graph.py models it (the class page draws it): the host (its lab links,
     bridges, uplink, this collection's rules) and the lab's namespaces that exist; ``error`` when it cannot be read."""
     from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Context
@@ -113,7 +113,7 @@ def picture(module: AnsibleModule, session, lab: dict) -> dict:
         return dict(error=f"{type(exc).__name__}: {exc}")
 
 
-def measure(session, probes: list, address: str | None) -> list:
+def measure(session: nsmod.Session, probes: list, address: str | None) -> list:
     """The probes' results, in their order; a probe from a namespace that does not exist (deleted by hand) is NOT
     reachable, for the diagnosis to say so, rather than an error of the whole check."""
     gone = [p.get("netns") is not None and not nsmod.ns_exists(p["netns"]) for p in probes]

@@ -16,6 +16,7 @@ import ipaddress
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host.tools import command, which
 from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
@@ -23,6 +24,10 @@ from ansible_collections.nslab.net.plugins.module_utils._resources.ports import 
 from ansible_collections.nslab.net.plugins.module_utils._lab.topology import demo_command, demo_directory, demo_service
 from ansible_collections.nslab.net.plugins.module_utils._report.hostview import CAPTURE_SECONDS, FORWARDED, Finding, PUBLISHED, TCP_LISTEN, _END
 from ansible_collections.nslab.net.plugins.module_utils._report.hostview import HostView
+
+if TYPE_CHECKING:
+    from ipaddress import IPv4Network, IPv6Network
+    from typing import Callable
 
 
 class Diagnosis(HostView):
@@ -177,7 +182,7 @@ class Diagnosis(HostView):
                 continue
         return False
 
-    def translates(self, line: str, subnet) -> bool:
+    def translates(self, line: str, subnet: IPv4Network | IPv6Network) -> bool:
         """Whether a MASQUERADE or SNAT rule (iptables-save or nft text) translates the lab's traffic to the internet:
         from the lab subnet (or any source), out of the uplink (or any interface but the bridge), to any destination."""
         if not re.search(r"-j (MASQUERADE|SNAT)\b|\b(masquerade|snat (ip )?to)\b", line) \
@@ -193,7 +198,7 @@ class Diagnosis(HostView):
             network = ipaddress.ip_network(source.group(1), strict=False)
         except ValueError:                   # a set, a negation...
             return False
-        return network.version == 4 and subnet.subnet_of(network)
+        return network.version == 4 and subnet.subnet_of(network)  # type: ignore[arg-type]  # the lab subnet is IPv4
 
     def dnat(self, pub: dict, from_namespace: bool) -> None:
         to = f"{pub['address']}:{pub['target_port']}"
@@ -244,7 +249,7 @@ class Diagnosis(HostView):
                           f"{' '.join(demo)} >/dev/null 2>&1 < /dev/null &")
 
     # ------------------------------------------------------------ a fact
-    def explain(self, result: dict, rerun) -> dict:
+    def explain(self, result: dict, rerun: Callable[[dict], dict] | None) -> dict:
         """``result`` with ``cause``, ``hint`` and ``evidence`` (``rerun(probe)`` sends the probe again, for the capture)."""
         self.evidence = []
         try:
@@ -307,7 +312,7 @@ class Diagnosis(HostView):
                 self.default_route(pub["namespace"], self.uplink.get("gateway") or "198.51.100.1",
                                    "the outside client, for its answers")
 
-    def capture(self, result: dict, rerun) -> None:
+    def capture(self, result: dict, rerun: Callable[[dict], dict]) -> None:
         """Send the probe again while tcpdump watches the bridge and the uplink: where do its packets stop?"""
         tcpdump = which("tcpdump")
         hops = [h for h in (self.lab["bridge"], self.uplink.get("interface")) if h]
@@ -334,7 +339,7 @@ def _rule_text(line: str) -> str:
     return re.sub(r' -m comment --comment "[^"]*"', "", line).strip()
 
 
-def explain_all(session, lab: dict, uplink: dict, results: list, rerun) -> list:
+def explain_all(session: nsmod.Session, lab: dict, uplink: dict | None, results: list, rerun: Callable[[dict], dict] | None) -> list:
     """Every result with ``as_expected``; those that are not explained."""
     diagnosis = Diagnosis(session, lab, uplink)
     return [r if r.get("as_expected", True) else diagnosis.explain(r, rerun) for r in results]

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
-def _id(*parts) -> str:
+def _id(*parts: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(str(p) for p in parts if p is not None))
 
 
-def _addresses(link) -> str:
+def _addresses(link: dict) -> str:
     return "\\n".join(link.get("addresses") or [])
 
 
@@ -58,7 +62,8 @@ def model(info: dict, title: str = "lab") -> dict:
     spaces = info["info"]
     host = next(ns for ns in spaces if ns["name"] is None)
     uplink = info.get("uplink") or {}
-    nodes, edges = [], []
+    nodes: list[dict] = []
+    edges: list[dict] = []
     boxes = [_box(ns, uplink, nodes, edges) for ns in sorted(spaces, key=lambda ns: ns["name"] is None)]
     boxes = [b for b in boxes if b["members"] or b["id"] == "ns_host"]
     rules = host.get("nat_rules", [])
@@ -154,7 +159,7 @@ def to_svg(m: dict) -> str:
                    'fill="#f3f9ee" stroke="#8a8"/>')
         out.append(_svg_text(_COLUMNS["ns"] + 8, top + 16, [box["label"], *box["routes"]], weight="bold"))
         y += 20
-    host = next((b for b in m["boxes"] if b["id"] == "ns_host"), dict(members=[], routes=[]))
+    host: dict = next((b for b in m["boxes"] if b["id"] == "ns_host"), dict(members=[], routes=[]))
     rows = dict(ends=70, bridge=70, path=70, uplink=70)
     for node in host["members"]:
         n = by_id[node]

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host import readers
 from ansible_collections.nslab.net.plugins.module_utils._host.tools import command, which
+
+if TYPE_CHECKING:
+    from ansible_collections.nslab.net.plugins.module_utils._host.session import Session
 
 FORWARDED = ("namespace -> uplink", "namespace -> internet", "namespace -> published port", "outside -> published port")
 PUBLISHED = ("namespace -> published port", "outside -> published port")
@@ -34,11 +38,11 @@ class HostView:
     """One lab host as the diagnosis reads it (lab: lab_topology's result; uplink: read by the probes): its links,
     addresses and routes through the session, files, the rules as saved, neighbours; the evidence noted."""
 
-    def __init__(self, session, lab: dict, uplink: dict):
+    def __init__(self, session: Session, lab: dict, uplink: dict | None):
         self.session, self.lab, self.uplink = session, lab, uplink or {}
         self.evidence: list = []
-        self.by_address = {ns["address"]: ns for ns in lab["namespaces"]}
-        self.by_name = {ns["name"]: ns for ns in lab["namespaces"]}
+        self.by_address: dict[str, dict] = {ns["address"]: ns for ns in lab["namespaces"]}
+        self.by_name: dict[str, dict] = {ns["name"]: ns for ns in lab["namespaces"]}
         self.prefix = ipaddress.ip_network(lab["subnet"]).prefixlen
         self._saved: dict = {}
 
@@ -54,13 +58,13 @@ class HostView:
         except OSError:
             return None
 
-    def links(self, ns) -> dict:
+    def links(self, ns: str | None) -> dict:
         return readers.links_in(self.session, ns)
 
-    def addresses(self, ns, link: dict) -> list:
+    def addresses(self, ns: str | None, link: dict) -> list:
         return readers.addresses_in(self.session, ns).get(link["index"], [])
 
-    def route_get(self, ns, target: str) -> dict | None:
+    def route_get(self, ns: str | None, target: str) -> dict | None:
         """``ip route get TARGET`` in ``ns``: {dev, gateway}, or None when there is no route."""
         from pyroute2.netlink.exceptions import NetlinkError
 
@@ -80,7 +84,7 @@ class HostView:
             self._saved[tool] = self.run([path] + (["list", "ruleset"] if tool == "nft" else [])) if path else ""
         return self._saved[tool]
 
-    def neighbour(self, ns, address: str) -> str:
+    def neighbour(self, ns: str | None, address: str) -> str:
         states = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY", 0x10: "PROBE", 0x20: "FAILED",
                   0x40: "NOARP", 0x80: "PERMANENT"}
         for msg in self.session.ipr(ns).get_neighbours():

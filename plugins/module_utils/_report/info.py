@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -18,10 +19,13 @@ from ansible_collections.nslab.net.plugins.module_utils._host.readers import (
     address_list, address_map, link_dict, marker_lab, read_uplink, route_dict, uplink_of, veth_peer)
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def namespace_info(ctx: Context, ns: str | None, with_nat: bool, with_links: bool = True) -> dict:
     if not with_links:
-        out = dict(name=ns, lab=marker_lab(ctx, ns) if ns else None)
+        out: dict[str, Any] = dict(name=ns, lab=marker_lab(ctx, ns) if ns else None)
         return add_nat(ctx, ns, out) if with_nat else out
     reader = ctx.reader(ns)
     links, names = [], {}

@@ -12,10 +12,14 @@ found it (an inline SVG, graph.py)."""
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._report.graph import to_svg
 from ansible_collections.nslab.net.plugins.module_utils._report.results import SHORT, _facts, fleet_facts, goal_progress
 from ansible_collections.nslab.net.plugins.module_utils._report.grade import _grade_cell, grade_word
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#1b1b1b}
@@ -57,7 +61,7 @@ if (wanted) {
 """
 
 
-def _e(value) -> str:
+def _e(value: Any) -> str:
     return html.escape(str(value if value is not None else ""))
 
 
@@ -65,7 +69,7 @@ _CLASS = {"ok": "ok", "no": "no", "-": "na", "?": "unknown"}
 _WORD = {"ok": "done", "no": "not yet", "-": "not graded", "?": "not checked"}
 
 
-def _details(rec: dict, prog: dict) -> str:
+def _details(rec: dict, prog: dict | None) -> str:
     out = [f'<details id="{_e(rec["host"])}"><summary><b>{_e(rec["host"])}</b>: {_e(grade_word(rec))}'
            f'{" - goal " + _e(rec.get("goal")) if rec.get("goal") else ""}</summary>']
     if rec["status"] != "ok" or not rec["measured"]:

@@ -12,6 +12,7 @@ import time
 import traceback
 import urllib.error
 from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -22,6 +23,11 @@ from ansible_collections.nslab.net.plugins.module_utils._engine.engine import re
 from ansible_collections.nslab.net.plugins.module_utils._engine.spec import check_entry, item_validator
 from ansible_collections.nslab.net.plugins.module_utils._host.tools import command
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
+
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import IO, Any, Callable
 
 KINDS = ("ping", "tcp", "http", "forwarded")
 
@@ -72,7 +78,7 @@ def _ping(target: str, timeout: float) -> tuple[bool, str, float | None, int]:
 FORWARD_WATCH = 0.5
 
 
-def _forwarded_count(snmp) -> int:
+def _forwarded_count(snmp: IO[str]) -> int:
     """Ip ForwDatagrams of the lab host: the packets its IP stack forwarded (``snmp``: /proc/net/snmp, opened in the
     host's namespace; re-read from the start each time, it stays that namespace's)."""
     snmp.seek(0)
@@ -80,7 +86,7 @@ def _forwarded_count(snmp) -> int:
     return int(values[header.index("ForwDatagrams")])
 
 
-def _forwarded(snmp, target: str, timeout: float) -> tuple[bool, str, float | None, int]:
+def _forwarded(snmp: IO[str], target: str, timeout: float) -> tuple[bool, str, float | None, int]:
     """A ping from the probe's namespace whose packets the lab host forwards towards the uplink (the seed's
     ``tcpdump -i eth0`` after ``ip_forward=1``): ok when the host's count of forwarded packets grows while it runs;
     no answer is needed (without masquerade none comes back)."""
@@ -111,7 +117,7 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and not isinstance(exc, socket.timeout) and exc.errno in RETRY_ERRNOS
 
 
-def _attempts(deadline: float, attempt) -> tuple[bool, str, float | None, int]:
+def _attempts(deadline: float, attempt: Callable[[float], str]) -> tuple[bool, str, float | None, int]:
     """Call ``attempt(seconds left)`` -> detail until it succeeds, fails for good or the
     deadline passes; (ok, detail, ms of the successful attempt, attempts)."""
     count = 0
@@ -164,13 +170,14 @@ def _http(target: str, port: int, path: str, timeout: float) -> tuple[bool, str,
     return _attempts(time.monotonic() + timeout, get)
 
 
-def run_probe(session, probe: dict) -> dict:
+def run_probe(session: nsmod.Session | None, probe: dict) -> dict:
     """One probe, from inside its namespace when it has one (``session`` is then a
     :class:`netns.Session`; None will do for probes without ``netns``)."""
-    entered = session.entered(probe["netns"]) if probe["netns"] is not None else nullcontext()
+    entered = session.entered(probe["netns"]) if probe["netns"] is not None else nullcontext()  # type: ignore[union-attr]
     snmp = open("/proc/self/net/snmp", encoding="ascii") if probe["kind"] == "forwarded" else None  # the host's
     with entered, (snmp or nullcontext()):
         if probe["kind"] == "forwarded":
+            snmp = known(snmp)         # opened above
             ok, detail, ms, attempts = _forwarded(snmp, probe["target"], probe["timeout"])
         elif probe["kind"] == "ping":
             ok, detail, ms, attempts = _ping(probe["target"], probe["timeout"])
@@ -191,7 +198,7 @@ def run_probe(session, probe: dict) -> dict:
 PARALLEL = 16
 
 
-def run_all(session, probes: list) -> list:
+def run_all(session: nsmod.Session | None, probes: list) -> list:
     """Every probe at the same time, so a report with facts that fail takes the longest probe's time, not their sum;
     the results in the probes' order. Forwarded probes run after the others, one at a time: each counts the
     host's forwarded packets, which another probe's traffic would add to."""
@@ -204,6 +211,7 @@ def run_all(session, probes: list) -> list:
     if len(probes) < 2:
         return [run_probe(session, p) for p in probes]
     for name in {p["netns"] for p in probes if p["netns"] is not None}:
+        session = known(session)          # probes in namespaces need one
         session.fd(name)                    # opened here, once, not by the threads
     from concurrent.futures import ThreadPoolExecutor
 
@@ -211,7 +219,7 @@ def run_all(session, probes: list) -> list:
         return list(pool.map(lambda p: run_probe(session, p), probes))
 
 
-def _timeout(option: str, value) -> float:
+def _timeout(option: str, value: Any) -> float:
     try:
         seconds = float(value)
     except (TypeError, ValueError):
@@ -234,6 +242,7 @@ def normalize(index: int, probe: dict, present: bool = True) -> dict:
     """A probe's options checked (``present``: its namespace must exist now)."""
     opt = f"probes[{index}]"
     probe = check_entry(PROBE_VALIDATOR, opt, probe)
+    out: dict[str, Any]
     out = dict(name=probe.get("name") or f"probe {index}", fact=probe.get("fact") or probe.get("name") or "",
                netns=v.netns_name(f"{opt}.netns", probe.get("netns")),
                kind=v.choice(f"{opt}.kind", probe.get("kind", "ping"), KINDS),
@@ -244,7 +253,9 @@ def normalize(index: int, probe: dict, present: bool = True) -> dict:
     if probe.get("when_refused"):
         out["when_refused"] = str(probe["when_refused"])
     if out["kind"] in ("tcp", "http"):
-        out["port"] = v.port(f"{opt}.port", v.required(f"{opt}.port", probe.get("port")))[0]
+        ports = v.port(f"{opt}.port", v.required(f"{opt}.port", probe.get("port")))
+        ports = known(ports)    # required
+        out["port"] = ports[0]
     if present and out["netns"] is not None and not nsmod.ns_exists(out["netns"]):
         raise Invalid(f"{opt}.netns", f"namespace {out['netns']!r} does not exist")
     return out
@@ -254,7 +265,7 @@ def normalize(index: int, probe: dict, present: bool = True) -> dict:
 SPEC = dict(probes=dict(type="list", elements="dict", required=True), uplink_address=dict(type="str"))
 
 
-def _read_uplink(session) -> dict:
+def _read_uplink(session: nsmod.Session) -> dict:
     from ansible_collections.nslab.net.plugins.module_utils._host.readers import read_uplink
 
     uplink = read_uplink(session)
@@ -264,7 +275,7 @@ def _read_uplink(session) -> dict:
     return uplink
 
 
-def _topology():
+def _topology() -> ModuleType:
     """module_utils.topology (``{uplink}`` in probes), imported when probes are run: a batch without a
     probe step never compiles it."""
     from ansible_collections.nslab.net.plugins.module_utils._lab import topology
@@ -278,10 +289,11 @@ def needs_session(raw: list, address: str | None) -> bool:
         isinstance(p, dict) and p.get("netns") is not None for p in raw)
 
 
-def measure(session, raw: list, address: str | None) -> dict:
+def measure(session: nsmod.Session | None, raw: list, address: str | None) -> dict:
     """Run the probes (``session``: a netlink session, needed when ``needs_session``); raises Invalid."""
     uplink = None
     if address is None and _topology().uses_uplink(raw):
+        session = known(session)      # needs_session
         uplink = _read_uplink(session)
         address = uplink["address"]
     probes = [normalize(i, p) for i, p in enumerate(_topology().with_uplink(raw, address))]
@@ -305,7 +317,7 @@ def name_firewalls(results: list) -> None:
 class ProbeCall:
     """ns_probe as a step of the batch module: after the steps before it, on the batch's session."""
 
-    def __init__(self, module: AnsibleModule, params: dict, session):
+    def __init__(self, module: AnsibleModule, params: dict, session: nsmod.Session | None):
         self.module, self.params, self.session = module, params, session
 
     def prepare(self) -> None:
@@ -332,7 +344,7 @@ def main(module: AnsibleModule) -> None:
     controller, given ``uplink_address``) need neither."""
     raw, address = module.params["probes"], module.params.get("uplink_address")
 
-    def work(session) -> dict:
+    def work(session: nsmod.Session | None) -> dict:
         result = measure(session, raw, address)
         result.pop("actions")
         return result

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._lab.exercises import reached
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _HEADER = ("FACT", "PROBE", "RESULT", "RTT")
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -22,15 +26,15 @@ _WRAPPER = re.compile(r"(?:Task failed|Action failed|Finalization of task args f
                       r"original message: ")
 
 
-def _rtt(ms) -> str:
+def _rtt(ms: float | str | None) -> str:
     return "-" if ms is None else f"{float(ms):.1f} ms"
 
 
-def one_line(text, limit: int = 160) -> str:
+def one_line(text: Any, limit: int = 160) -> str:
     """An error message on one line, without Ansible's wrapping, cut to ``limit`` characters."""
     text = " ".join(str(text or "").split())
     while _WRAPPER.match(text):
-        text = text[_WRAPPER.match(text).end():]
+        text = text[_WRAPPER.match(text).end():]  # type: ignore[union-attr]  # it matches: the loop's test
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -116,7 +120,7 @@ def outside_runs(records: list) -> list:
     return [dict(client=client, **run) for client, run in runs.items()]
 
 
-def _outside_results(runs: list) -> dict:
+def _outside_results(runs: list | None) -> dict:
     """{host: [results]} from the registered loop results of the outside runs (a failed run
     makes each of its probes NOT reachable, with the run's error as the detail)."""
     out: dict = {}
@@ -133,7 +137,7 @@ def _outside_results(runs: list) -> dict:
     return out
 
 
-def checked_outside(hosts: list, hostvars) -> list:
+def checked_outside(hosts: list, hostvars: Any) -> list:
     """The records :func:`outside_runs` takes, from each checked lab host's ``nslab_checked`` (lab_check's result)
     and ``nslab_outside_client`` (default the controller)."""
     out = []
@@ -288,7 +292,7 @@ def fleet_problems(fleet: list) -> list:
     return out
 
 
-def _xml_text(value) -> str:
+def _xml_text(value: Any) -> str:
     return _NOT_XML.sub("?", str(value if value is not None else ""))
 
 

@@ -5,12 +5,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import netlink
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import owner_tag, where
 from ansible_collections.nslab.net.plugins.module_utils._host.readers import links_in
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 from ansible_collections.nslab.net.plugins.module_utils._resources.links import LinkBase, index_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Item, Plan
 
 
 class BridgePortResource(LinkBase):
@@ -24,10 +32,10 @@ class BridgePortResource(LinkBase):
     module_options = dict(allow_overlap=dict(type="bool", default=False))
     result_key = "bridges"
 
-    def identity(self, item) -> dict:
+    def identity(self, item: dict) -> dict:
         return dict(bridge=item["bridge"], netns=item["netns"])
 
-    def normalize(self, item, option):
+    def normalize(self, item: dict, option: Callable[[str], str]) -> dict:
         item["bridge"] = v.ifname(option("bridge"), item.get("bridge"))
         item["port"] = v.ifname(option("port"), item["port"]) if item.get("port") is not None else None
         if item["port"] == item["bridge"]:
@@ -37,13 +45,13 @@ class BridgePortResource(LinkBase):
             raise Invalid(option("hairpin"), "is a port flag: give 'port' too")
         return item
 
-    def key(self, item):
+    def key(self, item: dict) -> str:
         base = f"{item['netns'] or '-'}/{item['bridge']}"
         return f"{base}/{item['port']}" if item["port"] else base
 
-    def check_items(self, items):
+    def check_items(self, items: list[dict]) -> None:
         super().check_items(items)
-        addresses = {}
+        addresses: dict[tuple[str | None, str], tuple[int, list[str]]] = {}
         for index, item in enumerate(items):
             br = (item["netns"], item["bridge"])
             if item["address"] is not None:
@@ -52,25 +60,25 @@ class BridgePortResource(LinkBase):
                                   f"in items[{addresses[br][0]}]")
                 addresses.setdefault(br, (index, item["address"]))
 
-    def bridge_view(self, ns, br, ports: dict):
+    def bridge_view(self, ns: str | None, br: dict | None, ports: dict[str, bool]) -> dict | None:
         if br is None:
             return None
         return dict(bridge=br["name"], netns=ns, address=br.get("addresses", []), up=br.get("up", True),
                     ports=sorted(ports), hairpin=sorted(p for p, on in ports.items() if on))
 
-    def ports_of(self, ns, br) -> dict:
+    def ports_of(self, ns: str | None, br: dict | None) -> dict[str, bool]:
         """{port name: hairpin flag} of a bridge, as the kernel has it."""
         if br is None or br.get("index") is None or not self.ctx.readable(ns):
             return {}
-        ports = {}
+        ports: dict[str, bool] = {}
         for link in links_in(self.ctx.session, ns).values():
             if link["master"] == br["index"] and link["name"] != br["name"]:
                 ports[link["name"]] = bool(link["hairpin"])
         return ports
 
-    def plan(self, items, plan):
+    def plan(self, items: list[Any], plan: Plan) -> None:
         absent = self.params["state"] == "absent"
-        bridges = {}
+        bridges: dict[tuple[str | None, str], dict] = {}
         for item in items:
             ns, name = item["netns"], item["bridge"]
             if (ns, name) not in bridges:
@@ -89,14 +97,14 @@ class BridgePortResource(LinkBase):
             plan.state(f"{ns or '-'}/{name}", entry["before"],
                        self.bridge_view(ns, br, entry["ports"]) if br else None)
 
-    def plan_present(self, item, entry, plan):
+    def plan_present(self, item: Item, entry: dict, plan: Plan) -> None:
         ns, name = item["netns"], item["bridge"]
         ctx = self.ctx
         br = self.link(ns, name)
         if br is None:
             text = f"add bridge {name} in {where(ns)}"
 
-            def create(text=text):
+            def create(text: str = text) -> None:
                 ipr = ctx.ipr(ns)
                 netlink(text, ipr.link, "add", ifname=name, kind="bridge")
                 netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), ifalias=owner_tag(ctx.lab),
@@ -135,21 +143,21 @@ class BridgePortResource(LinkBase):
             flag = item["hairpin"]
             text = f"set hairpin {'on' if flag else 'off'} on port {port} of {name} in {where(ns)}"
 
-            def hairpin(text=text, flag=int(flag)):
+            def hairpin(text: str = text, flag: int = int(flag)) -> None:
                 ipr = ctx.ipr(ns)
                 netlink(text, ipr.brport, "set", index=index_of(ctx, ns, port), mode=flag)
             plan.do(text, hairpin, touches=(ns,))
             entry["ports"][port] = flag
 
-    def op_set_master(self, ns, port, bridge, text, plan):
+    def op_set_master(self, ns: str | None, port: str, bridge: str, text: str, plan: Plan) -> None:
         ctx = self.ctx
 
-        def fn():
+        def fn() -> None:
             ipr = ctx.ipr(ns)
             netlink(text, ipr.link, "set", index=index_of(ctx, ns, port), master=index_of(ctx, ns, bridge))
         plan.do(text, fn, touches=(ns,))
 
-    def plan_absent(self, item, entry, plan):
+    def plan_absent(self, item: dict, entry: dict, plan: Plan) -> None:
         ns, name, port = item["netns"], item["bridge"], item["port"]
         br = self.link(ns, name)
         if br is None:
@@ -164,7 +172,7 @@ class BridgePortResource(LinkBase):
         self.op_delete(ns, name, f"delete bridge {name} in {where(ns)}", plan)
         self.project(ns, name, None)
 
-    def purge(self, items, plan):
+    def purge(self, items: list[dict], plan: Plan) -> None:
         if self.params["state"] == "absent":
             return
         namespaces = self.purge_namespaces(items)
@@ -186,18 +194,18 @@ class BridgePortResource(LinkBase):
                         after["ports"] = [p for p in after["ports"] if p != port]
                         after["hairpin"] = [p for p in after["hairpin"] if p != port]
 
-    def report(self, items, plan):
+    def report(self, items: list[dict], plan: Plan) -> list:
         if self.ctx.check_mode:
-            seen: dict = {}
+            seen: dict[str, dict] = {}
             for item in items:
                 seen.setdefault(f"{item['netns'] or '-'}/{item['bridge']}", item)
             return [plan.after.get(key) or self.absent(item) for key, item in seen.items()]
-        out, seen = [], set()
+        out, done = [], set()
         for item in items:
             key = (item["netns"], item["bridge"])
-            if key in seen:
+            if key in done:
                 continue
-            seen.add(key)
+            done.add(key)
             br = self.link(*key)
             out.append(self.bridge_view(key[0], br, self.ports_of(key[0], br)) if br else self.absent(item))
         return out

@@ -7,6 +7,7 @@ overlapping another link's refused, the neighbours renewed."""
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Resource, netlink
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, Failure, parse_owner, where
@@ -14,8 +15,14 @@ from ansible_collections.nslab.net.plugins.module_utils._host.readers import (
     addresses_in, find_link, lab_namespaces, links_in, read_link, veth_peer)
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
-def index_of(ctx, ns, name: str) -> int:
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Context, Plan
+
+
+def index_of(ctx: Context, ns: str | None, name: str) -> int:
     """The ifindex of a link by name at apply time, remembered for the rest of the module
     call (``ctx.indexes``: a link keeps its index while it exists; deletes clear it)."""
     if (ns, name) not in ctx.indexes:
@@ -40,7 +47,7 @@ NUD_PERMANENT = 0x80
 IPV6_MIN_MTU = 1280
 
 
-def forget_neighbours(ctx, namespaces, addresses: set, text: str) -> int:
+def forget_neighbours(ctx: Context, namespaces: Iterable[str | None], addresses: set[str], text: str) -> int:
     """Delete the neighbour entries (ARP, NDP) of ``addresses`` in each namespace, on any
     device: one dump per namespace, then one delete per entry found. Entries set by hand
     (permanent, noarp) stay. An entry gone meanwhile is fine. Returns how many went."""
@@ -50,7 +57,7 @@ def forget_neighbours(ctx, namespaces, addresses: set, text: str) -> int:
     deleted = 0
     for ns in namespaces:
         ipr = ctx.ipr(ns)
-        for msg in netlink(text, lambda: list(ipr.neigh("dump", family=socket.AF_UNSPEC))):
+        for msg in netlink(text, lambda: list(ipr.neigh("dump", family=socket.AF_UNSPEC))):  # noqa: B023 - called at once
             dst = msg.get_attr("NDA_DST")
             if msg["family"] not in (socket.AF_INET, socket.AF_INET6) or not dst:
                 continue
@@ -66,12 +73,12 @@ class LinkBase(Resource):
     """Shared link plumbing: the host's links read once per (namespace, name) ("have", in ``ctx.cache``), the
     links as this call's plan leaves them ("after", in ``ctx.planned``), planned ops."""
 
-    def known(self, ns, name) -> dict | None:
+    def known(self, ns: str | None, name: str) -> dict | None:
         """What this call knows of a link without reading: as its plan leaves it, else as it was read."""
         key = ("link", ns, name)
         return self.ctx.planned[key] if key in self.ctx.planned else self.ctx.cache.get(key)
 
-    def link(self, ns, name) -> dict | None:
+    def link(self, ns: str | None, name: str) -> dict | None:
         """The link as the items planned so far leave it (as the host has it, when none touched it)."""
         key = ("link", ns, name)
         if key in self.ctx.planned:
@@ -83,18 +90,18 @@ class LinkBase(Resource):
                 cache[key]["addresses"] = list(self.addresses(ns).get(cache[key]["index"], []))
         return cache[key]
 
-    def addresses(self, ns) -> dict:
+    def addresses(self, ns: str | None) -> dict:
         """{ifindex: [CIDR, ...]} of a namespace, from one dump (not one per link)."""
         return addresses_in(self.ctx.session, ns)
 
-    def project(self, ns, name, state) -> None:
+    def project(self, ns: str | None, name: str, state: dict | None) -> None:
         """What the plan leaves of a link (None: deleted), for the items planned after it."""
         self.ctx.planned[("link", ns, name)] = state
 
     def owned(self, link: dict | None) -> bool:
         return link is not None and parse_owner(link["alias"])[0] == self.ctx.lab
 
-    def refuse(self, ns, link: dict, wanted: str) -> Conflict:
+    def refuse(self, ns: str | None, link: dict, wanted: str) -> Conflict:
         lab = parse_owner(link["alias"])[0]
         who = f"made by nslab lab {lab!r}, not {self.ctx.lab!r}" if lab else "not made by nslab.net"
         return Conflict(f"{wanted}: link {link['name']} already exists in {where(ns)} "
@@ -102,26 +109,26 @@ class LinkBase(Resource):
                         "remove or rename it, or choose another name")
 
     # -- operations (resolved by name at apply time, so planned links work) --
-    def op_set(self, ns, name, text, plan, **attrs):
+    def op_set(self, ns: str | None, name: str, text: str, plan: Plan, **attrs: Any) -> None:
         ctx = self.ctx
 
-        def fn():
+        def fn() -> None:
             ipr = ctx.ipr(ns)
             netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), **attrs)
         plan.do(text, fn, touches=(ns,))
 
-    def op_delete(self, ns, name, text, plan):
+    def op_delete(self, ns: str | None, name: str, text: str, plan: Plan) -> None:
         ctx = self.ctx
         ctx.projected.setdefault("links_gone", set()).add((ns, name))      # for the steps after this one
 
-        def fn():
+        def fn() -> None:
             ctx.indexes.clear()        # a veth takes its peer with it; names may come back with new indexes
             link = read_link(ctx.reader(ns), name)
             if link is not None:
                 netlink(text, ctx.ipr(ns).link, "del", index=link["index"], gone_ok=True)
         plan.do(text, fn)
 
-    def check_overlap(self, ns, name, wanted: list[str], option: str) -> None:
+    def check_overlap(self, ns: str | None, name: str, wanted: list[str], option: str) -> None:
         """A new address must not share a subnet with an address on a link this lab does not own (another lab's
         bridge, the uplink...): refused before any change. Links of this same lab are judged once the whole call
         is planned (:meth:`check_lab_overlaps`)."""
@@ -144,13 +151,13 @@ class LinkBase(Resource):
                                   f"({whose}): a lab subnet must not overlap another subnet of the namespace, "
                                   "such as the uplink's or another lab's")
 
-    def lab_addresses(self, ns) -> list[tuple[str, str]]:
+    def lab_addresses(self, ns: str | None) -> list[tuple[str, str]]:
         """(link, CIDR) of this lab's links in a namespace as the plans so far leave them: the steps before this one
         in a batch (``ctx.projected``: the links they delete, the addresses they remove or add) and this call's
         items (``ctx.planned``: a link's new addresses, or None for a link it deletes)."""
         projected, lab = self.ctx.projected, self.ctx.lab
         gone_links, gone = projected.get("links_gone", set()), projected.get("addresses_gone", set())
-        out = set()
+        out: set[tuple[str, str]] = set()
         if self.ctx.readable(ns):
             by_index = addresses_in(self.ctx.session, ns)
             for link in links_in(self.ctx.session, ns).values():
@@ -168,7 +175,7 @@ class LinkBase(Resource):
                     out.update((name, cidr) for cidr in state.get("addresses") or [])
         return sorted(out)
 
-    def check_lab_overlaps(self, plan) -> None:
+    def check_lab_overlaps(self, plan: Plan) -> None:
         """Each address this call adds must not share a subnet with another link of this same lab (two routes to one
         subnet: the kernel sends the traffic of both over one of them, seed 000's lesson) as the whole call leaves
         them, purge and deletions included; refused before any change, unless ``allow_overlap`` (then said)."""
@@ -190,43 +197,43 @@ class LinkBase(Resource):
                               f"{ipaddress.ip_interface(other).network}, or set allow_overlap: true to make that "
                               "conflict on purpose, as seed 000 does")
 
-    def plan_addresses(self, ns, name, current: list[str], wanted: list[str] | None, plan,
+    def plan_addresses(self, ns: str | None, name: str, current: list[str], wanted: list[str] | None, plan: Plan,
                        option: str = "address") -> list[str]:
         if wanted is None:
             return current
         self.check_overlap(ns, name, wanted, option)
         ctx = self.ctx
         if not hasattr(self, "new_addresses"):
-            self.new_addresses: list = []
+            self.new_addresses: list[tuple[str | None, str, str, str]] = []
         self.new_addresses += [(ns, name, cidr, f"{option}[{wanted.index(cidr)}]") for cidr in wanted if cidr not in current]
         ctx.projected.setdefault("addresses_gone", set()).update((ns, name, cidr) for cidr in set(current) - set(wanted))
         ctx.projected.setdefault("addresses_added", set()).update(
             (ns, name, cidr, ctx.lab) for cidr in set(wanted) - set(current))
         ctx.projected.setdefault("links_gone", set()).discard((ns, name))      # made again (a veth rebuilt)
         for cidr in sorted(set(current) - set(wanted)):
-            def fn(cidr=cidr, text=f"delete address {cidr} from {name} in {where(ns)}"):
+            def fn(cidr: str = cidr, text: str = f"delete address {cidr} from {name} in {where(ns)}") -> None:
                 ipr = ctx.ipr(ns)
                 netlink(text, ipr.addr, "del", index=index_of(ctx, ns, name), gone_ok=True, **addr_kwargs(cidr))
             plan.do(f"delete address {cidr} from {name} in {where(ns)}", fn, touches=(ns,))
         for cidr in sorted(set(wanted) - set(current)):
-            def fn(cidr=cidr, text=f"add address {cidr} to {name} in {where(ns)}"):
+            def fn(cidr: str = cidr, text: str = f"add address {cidr} to {name} in {where(ns)}") -> None:
                 ipr = ctx.ipr(ns)
                 netlink(text, ipr.addr, "add", index=index_of(ctx, ns, name), exists_ok=True, **addr_kwargs(cidr))
             plan.do(f"add address {cidr} to {name} in {where(ns)}", fn, touches=(ns,))
         return list(wanted)
 
-    def renew_neighbours(self, addresses: list[str], *namespaces) -> None:
+    def renew_neighbours(self, addresses: list[str], *namespaces: str | None) -> None:
         """The MAC address behind ``addresses`` (CIDRs) is new or may have changed (a veth pair
         created or replaced; a port joining a bridge, whose MAC follows its ports), but the
         neighbour entries elsewhere (the host's, other namespaces') would keep the old one for up
         to a minute: :meth:`finish` forgets them, after every other operation of the call."""
         if not hasattr(self, "renewed"):
-            self.renewed: set = set()
-            self.renewed_ns: set = {None}       # the host namespace, where a bridge usually is
+            self.renewed: set[str] = set()
+            self.renewed_ns: set[str | None] = {None}       # the host namespace, where a bridge usually is
         self.renewed.update(str(ipaddress.ip_interface(cidr).ip) for cidr in addresses)
         self.renewed_ns.update(namespaces)
 
-    def finish(self, plan) -> None:
+    def finish(self, plan: Plan) -> None:
         """This lab's overlapping subnets judged (:meth:`check_lab_overlaps`); then one operation for the whole call,
         one neighbour dump per namespace: the host's, the namespaces involved and those of the lab. It belongs to the
         operations that changed the MAC addresses: no action of its own (a run that changes nothing does not plan it)."""
@@ -237,12 +244,12 @@ class LinkBase(Resource):
         text = f"forget the neighbour entries of {', '.join(addresses)} (new or changed MAC addresses)"
         ctx, fixed = self.ctx, set(self.renewed_ns)
 
-        def fn():
+        def fn() -> None:
             others = sorted(set(lab_namespaces(ctx)) - fixed)
-            forget_neighbours(ctx, sorted(fixed, key=lambda n: n or "") + others, set(addresses), text)
+            forget_neighbours(ctx, [*sorted(fixed, key=lambda n: n or ""), *others], set(addresses), text)
         plan.op(text, fn, touches=())          # neighbour entries: nothing the shared reads hold
 
-    def scan_owned(self, namespaces, kind: str) -> list[tuple]:
+    def scan_owned(self, namespaces: Iterable[str | None], kind: str) -> list[tuple[str | None, dict]]:
         """(ns, link) for every link of ``kind`` this lab owns in ``namespaces``."""
         found = []
         for ns in sorted(namespaces, key=lambda n: n or ""):

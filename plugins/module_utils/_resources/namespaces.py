@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils._resources import services
@@ -13,6 +14,12 @@ from ansible_collections.nslab.net.plugins.module_utils._host import validate as
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Resource, netlink
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, owner_tag, parse_owner
 from ansible_collections.nslab.net.plugins.module_utils._host.readers import find_link, marker_lab
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Plan
 
 RESOLV_HEADER = "# written by nslab.net (lab {lab}): lookups answer or fail at once\n"
 
@@ -46,7 +53,7 @@ class NetnsResource(Resource):
     result_key = "namespaces"
     netns_options = ()
 
-    def normalize(self, item, option):
+    def normalize(self, item: dict, option: Callable[[str], str]) -> dict:
         item["name"] = v.netns_name(option("name"), v.required(option("name"), item.get("name")))
         if item.get("netns") is not None:
             raise v.Invalid(option("netns"), "does not apply to nslab.net.netns: use 'name'")
@@ -56,21 +63,21 @@ class NetnsResource(Resource):
                                                 for i, s in enumerate(dns)]
         return item
 
-    def key(self, item):
+    def key(self, item: dict) -> str:
         return item["name"]
 
-    def view(self, name, exists, lo_up=None, dns=None):
+    def view(self, name: str, exists: bool, lo_up: Any = None, dns: Any = None) -> dict | None:
         if not exists:
             return None
         return dict(name=name, loopback=lo_up, dns=dns)
 
-    def current(self, name):
+    def current(self, name: str) -> dict | None:
         key = ("netns", name)
         if key not in self.ctx.cache:
             self.ctx.cache[key] = self.read(name)
         return self.ctx.cache[key]
 
-    def read(self, name):
+    def read(self, name: str) -> dict | None:
         if not self.ctx.readable(name):
             return None
         lo = find_link(self.ctx.session, name, "lo")
@@ -81,27 +88,27 @@ class NetnsResource(Resource):
         return dict(lab=parse_owner(lo["alias"] if lo else None)[0], lo_up=bool(lo and lo["up"]),
                     dns=dns, resolv=text)
 
-    def refuse(self, name, lab_found, doing):
+    def refuse(self, name: str, lab_found: str | None, doing: str) -> Conflict:
         who = f"made by nslab lab {lab_found!r}, not {self.ctx.lab!r}" if lab_found else \
             "not made by nslab.net (no mark on its lo)"
         return Conflict(f"{doing}: namespace {name} already exists ({who}); it is left untouched: "
                         "delete it or choose another name")
 
-    def plan(self, items, plan):
+    def plan(self, items: list[dict], plan: Plan) -> None:
         for item in items:
             if self.params["state"] == "absent":
                 self.plan_delete(item["name"], plan)
             else:
                 self.plan_present(item, plan)
 
-    def plan_present(self, item, plan):
+    def plan_present(self, item: dict, plan: Plan) -> None:
         ctx, name = self.ctx, item["name"]
         cur = self.current(name)
         if cur is not None and cur["lab"] != ctx.lab:
             raise self.refuse(name, cur["lab"], f"netns {name}")
         before = self.view(name, cur is not None, cur and cur["lo_up"], cur and cur["dns"])
         if cur is None:
-            def create(name=name):
+            def create(name: str = name) -> None:
                 nsmod.create_namespace(name)
                 ipr = ctx.ipr(name)
                 netlink(f"mark netns {name}", ipr.link, "set", index=1, ifalias=owner_tag(ctx.lab))
@@ -123,7 +130,7 @@ class NetnsResource(Resource):
             dns = item["dns"]
         plan.state(name, before, self.view(name, True, item["loopback"], dns))
 
-    def plan_delete(self, name, plan, why=""):
+    def plan_delete(self, name: str, plan: Plan, why: str = "") -> None:
         ctx = self.ctx
         cur = self.current(name)
         if cur is None:
@@ -137,7 +144,7 @@ class NetnsResource(Resource):
                 plan.do(f"stop service {record['name']} in netns {name} (before deleting the namespace)",
                         lambda record=record: services.stop(record))
 
-        def delete(name=name, ours_resolv=bool(cur["resolv"] and cur["resolv"].startswith("# written by nslab.net"))):
+        def delete(name: str = name, ours_resolv: bool = bool(cur["resolv"] and cur["resolv"].startswith("# written by nslab.net"))) -> None:
             ctx.session.forget(name)
             nsmod.delete_namespace(name)
             if ours_resolv:
@@ -146,7 +153,7 @@ class NetnsResource(Resource):
         ctx.deleted_ns.add(name)
         plan.state(name, self.view(name, True, cur["lo_up"], cur["dns"]), None)
 
-    def purge(self, items, plan):
+    def purge(self, items: list[dict], plan: Plan) -> None:
         if self.params["state"] == "absent":
             return
         listed = {item["name"] for item in items}
@@ -156,10 +163,10 @@ class NetnsResource(Resource):
             if marker_lab(self.ctx, name) == self.ctx.lab:
                 self.plan_delete(name, plan, " (purge: no longer listed)")
 
-    def identity(self, item) -> dict:
+    def identity(self, item: dict) -> dict:
         return dict(name=item["name"])
 
-    def report(self, items, plan):
+    def report(self, items: list[dict], plan: Plan) -> list:
         out = []
         for item in items:
             if self.ctx.check_mode:

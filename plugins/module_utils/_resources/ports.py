@@ -40,7 +40,7 @@ def listeners(port: int, address: str) -> set[int]:
     return found
 
 
-def _cmdline(pid) -> str:
+def _cmdline(pid: int | str) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
@@ -48,7 +48,7 @@ def _cmdline(pid) -> str:
         return ""
 
 
-def proc_stat(pid) -> tuple[str, str] | None:
+def proc_stat(pid: int | str) -> tuple[str, str] | None:
     """(state, parent pid) of a process, None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as fh:

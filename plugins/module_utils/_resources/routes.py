@@ -12,13 +12,20 @@ from __future__ import annotations
 import ipaddress
 import socket
 import zlib
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Resource, netlink
-from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, where
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, known, where
 from ansible_collections.nslab.net.plugins.module_utils._host.readers import (
     all_addresses_in, find_link, lab_namespaces, links_in, marker_lab, read_link, route_dict, routes_in)
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Item, Plan
 
 RT_TABLE_MAIN = 254
 IP6_DEFAULT_METRIC = 1024
@@ -34,7 +41,7 @@ def lab_proto(lab: str) -> int:
     return PROTO_BASE + zlib.crc32(lab.encode()) % PROTO_SPAN
 
 
-def _found(ns, route: dict, family: int, rtype: int = 1) -> dict:
+def _found(ns: str | None, route: dict, family: int, rtype: int = 1) -> dict:
     """An item for a route read from the kernel that no item names (purge, reset): what deleting it needs."""
     return dict(netns=ns, dst=route["dst"], prefix=route["prefix"], family=family, metric=route["metric"],
                 table=route["table"], gateway=None, dev=None, type=rtype)
@@ -52,15 +59,17 @@ class RouteResource(Resource):
     module_options = dict(reset=dict(type="bool", default=False))
     result_key = "routes"
 
-    def normalize(self, item, option):
+    def normalize(self, item: dict, option: Callable[[str], str]) -> dict:
         dst = v.required(option("dst"), item.get("dst"), "('default' or a CIDR)")
         gateway = v.address(option("gateway"), item.get("gateway"))
         gw_family = ipaddress.ip_address(gateway).version if gateway else None
+        prefix: str | None
         if str(dst).strip() == "default":
             family = gw_family or 4
             prefix = "0.0.0.0/0" if family == 4 else "::/0"
         else:
             prefix = v.network(option("dst"), dst)
+            prefix = known(prefix)       # dst is required
             family = ipaddress.ip_network(prefix).version
             if gw_family and gw_family != family:
                 raise Invalid(option("gateway"), f"{gateway} is IPv{gw_family} but dst {prefix} is IPv{family}")
@@ -85,10 +94,10 @@ class RouteResource(Resource):
             raise Invalid(option("table"), "the local table belongs to the kernel")
         return item
 
-    def key(self, item):
+    def key(self, item: dict) -> str:
         return f"{item['netns'] or '-'} table {item['table']} {item['prefix']} metric {item['metric']}"
 
-    def routes(self, ns, family) -> list[dict]:
+    def routes(self, ns: str | None, family: int) -> list[dict]:
         key = ("routes", ns, family)
         if key not in self.ctx.cache:
             found = []
@@ -103,31 +112,31 @@ class RouteResource(Resource):
             self.ctx.cache[key] = found
         return self.ctx.cache[key]
 
-    def find(self, item) -> dict | None:
+    def find(self, item: dict) -> dict | None:
         for route in self.routes(item["netns"], item["family"]):
             if route["prefix"] == item["prefix"] and route["metric"] == item["metric"] \
                     and route["table"] == item["table"]:
                 return route
         return None
 
-    def view(self, item, route):
+    def view(self, item: dict, route: dict | None) -> dict | None:
         if route is None:
             return None
         return dict(netns=item["netns"], dst=item["dst"], gateway=route.get("gateway"), dev=route.get("dev"),
                     metric=item["metric"], table=item["table"])
 
-    def may_replace(self, ns, route) -> bool:
+    def may_replace(self, ns: str | None, route: dict) -> bool:
         if route["proto"] == lab_proto(self.ctx.lab):
             return True
         # a namespace this lab made is the lab's: its routes are repaired
         return ns is not None and marker_lab(self.ctx, ns) == self.ctx.lab
 
-    def refuse(self, item, route, doing):
+    def refuse(self, item: dict, route: dict, doing: str) -> Conflict:
         return Conflict(f"{doing}: route {item['dst']} (table {item['table']}, metric {item['metric']}) already exists "
                         f"in {where(item['netns'])} via {route.get('gateway') or '-'} dev {route.get('dev') or '-'} "
                         f"(proto {route['proto']}, not made by nslab lab {self.ctx.lab!r}); it is left untouched")
 
-    def check_gateway(self, item):
+    def check_gateway(self, item: Item) -> None:
         gateway, ns = item["gateway"], item["netns"]
         if not gateway or self.ctx.check_mode or not self.ctx.readable(ns):
             return
@@ -143,7 +152,7 @@ class RouteResource(Resource):
         raise Invalid(item.option("gateway"), f"{gateway} is not inside any subnet connected in {where(ns)}: "
                       "no address of the namespace reaches it (add the address first, e.g. with nslab.net.veth)")
 
-    def plan(self, items, plan):
+    def plan(self, items: list[Any], plan: Plan) -> None:
         for item in items:
             current = self.find(item)
             if self.params["state"] == "absent":
@@ -175,10 +184,10 @@ class RouteResource(Resource):
                     f"(table {item['table']}, metric {item['metric']}) in {where(item['netns'])}", plan)
             plan.state(self.key(item), self.view(item, current), self.view(item, want))
 
-    def op(self, item, command, text, plan):
+    def op(self, item: dict, command: str, text: str, plan: Plan) -> None:
         ctx = self.ctx
 
-        def fn():
+        def fn() -> None:
             ipr = ctx.ipr(item["netns"])
             net = ipaddress.ip_network(item["prefix"])
             kwargs = dict(family=socket.AF_INET if item["family"] == 4 else socket.AF_INET6,
@@ -199,7 +208,7 @@ class RouteResource(Resource):
             netlink(text, ipr.route, command, gone_ok=(command == "del"), **kwargs)
         plan.do(text, fn, touches=(item["netns"],))
 
-    def purge(self, items, plan):
+    def purge(self, items: list[dict], plan: Plan) -> None:
         if self.params["state"] == "absent":
             return
         listed = {self.key(item) for item in items}
@@ -218,13 +227,13 @@ class RouteResource(Resource):
         if self.params.get("reset"):
             self.reset(listed, plan)
 
-    def reset(self, listed: set, plan):
+    def reset(self, listed: set[str], plan: Plan) -> None:
         """``reset``: the routes made by hand (not by nslab, not the kernel's own) in every namespace this lab made,
         removed unless an item names them (an item's route is replaced by plan anyway); unicast routes and the
         blackhole, unreachable and prohibit ones a student may add."""
         proto = lab_proto(self.ctx.lab)
         session = self.ctx.session
-        seen: set = set()
+        seen: set[str] = set()
         for ns in sorted(lab_namespaces(self.ctx)):
             links = {link["index"]: name for name, link in links_in(session, ns).items()}
             dumps = [routes_in(session, ns)] + [
@@ -247,13 +256,14 @@ class RouteResource(Resource):
                         f"{route['metric']}) in {where(ns)} (reset: made by hand, proto {route['proto']})", plan)
                 shown = self.view(item, route)
                 if msg["type"] != 1:
+                    shown = known(shown)        # route is not None
                     shown["type"] = ROUTE_TYPES[msg["type"]]
                 plan.state(self.key(item), shown, None)
 
-    def identity(self, item) -> dict:
+    def identity(self, item: dict) -> dict:
         return dict(netns=item["netns"], dst=item["dst"])
 
-    def report(self, items, plan):
+    def report(self, items: list[dict], plan: Plan) -> list:
         if self.ctx.check_mode:
             return super().report(items, plan)
         return [self.view(item, self.find(item)) or self.absent(item) for item in items]

@@ -23,12 +23,19 @@ import signal
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Resource
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, where
 from ansible_collections.nslab.net.plugins.module_utils._host.files import replace_file
 from ansible_collections.nslab.net.plugins.module_utils._resources.ports import copy_of, held_by, proc_stat
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Item, Plan
 
 STATE_DIR = "/run/nslab/services"
 #: the account a service's command runs as unless its item says otherwise (root only when asked)
@@ -209,7 +216,7 @@ class ServiceResource(Resource):
     )
     result_key = "services"
 
-    def normalize(self, item, option):
+    def normalize(self, item: dict, option: Callable[[str], str]) -> dict:
         name = v.required(option("name"), item.get("name"))
         if not all(c.isascii() and (c.isalnum() or c in "-_.") for c in name) or len(name) > 64 or name in (".", ".."):
             raise v.Invalid(option("name"), f"service name {name!r} must be 1-64 ASCII letters, digits, '-', '_' or '.'")
@@ -250,16 +257,16 @@ class ServiceResource(Resource):
                                     "or set user: root")
         return name
 
-    def key(self, item):
+    def key(self, item: dict) -> str:
         return item["name"]
 
-    def view(self, record):
+    def view(self, record: dict | None) -> dict | None:
         if not record:
             return None
         return dict(name=record["name"], netns=record.get("netns"), command=record["command"],
                     directory=record.get("directory", "/"), user=record.get("user", "root"), running=alive(record))
 
-    def page(self, item) -> bytes | None:
+    def page(self, item: Item) -> bytes | None:
         """The bytes of the item's page now (None: there is none)."""
         try:
             return read_page(page_path(item["directory"]))
@@ -267,7 +274,7 @@ class ServiceResource(Resource):
             raise v.Invalid(item.option("index"), f"cannot read {page_path(item['directory'])}: "
                                                   f"{exc.strerror}") from None
 
-    def with_page(self, view, item):
+    def with_page(self, view: dict | None, item: Item) -> dict | None:
         """A service's view with its page (``index``: the text of DIRECTORY/index.html, when
         there is one), for an item that manages it."""
         if view is None or item.get("index") is None:
@@ -275,7 +282,7 @@ class ServiceResource(Resource):
         data = self.page(item)
         return view if data is None else dict(view, index=data.decode(errors="replace"))
 
-    def plan(self, items, plan):
+    def plan(self, items: list[Any], plan: Plan) -> None:
         for item in items:
             record = read_record(self.ctx.lab, item["name"])
             if self.params["state"] == "absent":
@@ -286,7 +293,7 @@ class ServiceResource(Resource):
             else:
                 self.plan_present(item, record, plan)
 
-    def plan_present(self, item, record, plan):
+    def plan_present(self, item: Item, record: dict | None, plan: Plan) -> None:
         have = self.view(record)
         want = dict(name=item["name"], netns=item["netns"], command=item["command"],
                     directory=item["directory"], user=item["user"], running=True)
@@ -317,7 +324,7 @@ class ServiceResource(Resource):
         plan.do(f"start service {item['name']} in {where(item['netns'])} as {item['user']}: {' '.join(item['command'])}",
                 lambda item=item: self.start(item))
 
-    def plan_page(self, item, plan):
+    def plan_page(self, item: Item, plan: Plan) -> None:
         """Write the page when it is missing or its text differs (before the service starts)."""
         path = page_path(item["directory"])
         blocked = in_the_way(item["directory"])
@@ -340,14 +347,14 @@ class ServiceResource(Resource):
         if now and now["pid"] == copy["pid"] and now["command"] == copy["command"]:
             end(copy["pid"])
 
-    def start(self, item):
+    def start(self, item: dict) -> None:
         record = start(self.ctx.lab, item["name"], item["netns"], item["command"], item["directory"], item["user"])
         time.sleep(0.2)
         if not alive(record):
             stop(record, keep_log=True)     # no record of a service that is not running; its log tells why
             raise Failure(f"service {item['name']} exited at once; see {record['log']}")
 
-    def purge(self, items, plan):
+    def purge(self, items: list[dict], plan: Plan) -> None:
         listed = {item["name"] for item in items}
         for record in records(self.ctx.lab):
             if record["name"] not in listed:
@@ -355,10 +362,10 @@ class ServiceResource(Resource):
                 plan.do(f"stop service {record['name']} in {where(record.get('netns'))} (purge: no longer listed)",
                         lambda record=record: stop(record))
 
-    def identity(self, item) -> dict:
+    def identity(self, item: dict) -> dict:
         return dict(name=item["name"])
 
-    def report(self, items, plan):
+    def report(self, items: list[Any], plan: Plan) -> list:
         if self.ctx.check_mode:
             return [plan.after.get(item["name"]) or self.absent(item) for item in items]
         return [self.with_page(self.view(read_record(self.ctx.lab, item["name"])), item) or self.absent(item)

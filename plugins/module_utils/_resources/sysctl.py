@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Resource
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import where
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Item, Plan
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-/]+$")
 _INTS = re.compile(r"^-?\d+( -?\d+)*$")
@@ -23,7 +30,7 @@ def sysctl_path(name: str) -> str:
     return os.path.join("/proc/sys", rel)
 
 
-def normalize_value(value) -> str:
+def normalize_value(value: Any) -> str:
     return " ".join(str(value).split())
 
 
@@ -33,7 +40,7 @@ class SysctlResource(Resource):
     result_key = "sysctls"
     states = ("present",)
 
-    def normalize(self, item, option):
+    def normalize(self, item: dict, option: Callable[[str], str]) -> dict:
         name = v.required(option("name"), item.get("name"))
         if not _NAME_RE.match(name) or ".." in name.split("/") or name.startswith(("/", ".")):
             raise Invalid(option("name"), f"{name!r} is not a sysctl name (e.g. net.ipv4.ip_forward)")
@@ -49,10 +56,10 @@ class SysctlResource(Resource):
             raise Invalid(option("value"), "is empty: give the value to write")
         return item
 
-    def key(self, item):
+    def key(self, item: dict) -> str:
         return f"{item['netns'] or '-'}/{item['name']}"
 
-    def read(self, item) -> str | None:
+    def read(self, item: Item) -> str | None:
         if not self.ctx.readable(item["netns"]):
             return None
         with self.ctx.session.entered(item["netns"]):
@@ -69,8 +76,8 @@ class SysctlResource(Resource):
             except OSError as exc:
                 raise Invalid(item.option("name"), f"cannot read {item['name']}: {exc.strerror}") from None
 
-    def plan(self, items, plan):
-        writes = []
+    def plan(self, items: list[Any], plan: Plan) -> None:
+        writes: list[tuple[Item, str | None]] = []
         for item in items:
             current = self.read(item)
             plan.state(self.key(item), dict(name=item["name"], netns=item["netns"], value=current),
@@ -87,27 +94,27 @@ class SysctlResource(Resource):
         if writes:   # one operation: all values, or none (the ones written are put back)
             plan.ops.append(("set sysctls", lambda: self.write_all(writes)))
 
-    def write_all(self, writes):
-        done = []
+    def write_all(self, writes: list[tuple[Item, str | None]]) -> None:
+        done: list[tuple[Item, str | None]] = []
         for item, old in writes:
             try:
                 self.write(item, item["value"])
             except OSError as exc:
                 for back, value in reversed(done):
                     try:
-                        self.write(back, value)
+                        self.write(back, value)     # type: ignore[arg-type]  # None only when unreadable: check mode
                     except OSError:
                         pass
                 raise Invalid(item.option("value"), f"the kernel refused {item['value']!r} for {item['name']} in "
                               f"{where(item['netns'])} ({exc.strerror}); nothing was changed") from None
             done.append((item, old))
 
-    def write(self, item, value):
+    def write(self, item: dict, value: str) -> None:
         with self.ctx.session.entered(item["netns"]):
             with open(sysctl_path(item["name"]), "w") as fh:
                 fh.write(value)
 
-    def report(self, items, plan):
+    def report(self, items: list[Any], plan: Plan) -> list:
         if self.ctx.check_mode:
             return super().report(items, plan)
         return [dict(name=item["name"], netns=item["netns"], value=self.read(item)) for item in items]

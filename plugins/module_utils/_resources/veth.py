@@ -6,13 +6,20 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import netlink
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
-from ansible_collections.nslab.net.plugins.module_utils._host.errors import owner_tag, where
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import known, owner_tag, where
 from ansible_collections.nslab.net.plugins.module_utils._host.readers import veth_peer
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 from ansible_collections.nslab.net.plugins.module_utils._resources.links import IPV6_MIN_MTU, LinkBase, index_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Item, Plan
 
 
 class VethResource(LinkBase):
@@ -30,7 +37,7 @@ class VethResource(LinkBase):
     result_key = "veths"
     netns_options = ("netns", "peer_netns")
 
-    def normalize(self, item, option):
+    def normalize(self, item: dict, option: Callable[[str], str]) -> dict:
         item["name"] = v.ifname(option("name"), item.get("name"))
         state = self.params["state"]
         if state == "present" or item.get("peer") is not None:
@@ -52,9 +59,9 @@ class VethResource(LinkBase):
             item["peer_netns"] = item["peer_netns"] if item.get("peer") else None
         return item
 
-    def check_items(self, items):
+    def check_items(self, items: list[dict]) -> None:
         super().check_items(items)
-        seen = {}
+        seen: dict[tuple[str | None, str | None], int] = {}
         for index, item in enumerate(items):
             for end in ((item["netns"], item["name"]), (item["peer_netns"], item.get("peer"))):
                 if end[1] is None:
@@ -63,41 +70,41 @@ class VethResource(LinkBase):
                     raise Invalid(f"items[{index}]", f"link {end[1]} in {where(end[0])} is also used by items[{seen[end]}]")
                 seen[end] = index
 
-    def key(self, item):
+    def key(self, item: dict) -> str:
         return f"{item['netns'] or '-'}/{item['name']}"
 
-    def _tag(self, ns, peer_ns, peer):
+    def _tag(self, ns: str | None, peer_ns: str | None, peer: str | None) -> str:
         return f"{owner_tag(self.ctx.lab)} peer={peer}@{peer_ns or '-'}"
 
-    def view(self, item, end, peer_end, up=True):
+    def view(self, item: dict, end: dict | None, peer_end: dict | None, up: bool = True) -> dict | None:
         if end is None:
             return None
         return dict(name=item["name"], netns=item["netns"], peer=item["peer"], peer_netns=item["peer_netns"],
                     mtu=end.get("mtu"), address=end.get("addresses", []),
                     peer_address=(peer_end or {}).get("addresses", []), up=end.get("up", up))
 
-    def link_view(self, ns, link):
+    def link_view(self, ns: str | None, link: dict) -> dict | None:
         """:meth:`view` of a veth this lab made, from the link alone (its peer named in its alias): the diff of a
         veth that is removed has the same shape as the one of a veth that is kept."""
         peer, pns = veth_peer(link["alias"])
         peer_end = self.link(pns, peer) if peer and self.ctx.readable(pns) else None
         return self.view(dict(name=link["name"], netns=ns, peer=peer, peer_netns=pns), link, peer_end)
 
-    def paired(self, item, end, peer_end) -> bool:
+    def paired(self, item: dict, end: dict | None, peer_end: dict | None) -> bool:
         if end is None or peer_end is None:
             return False
         return (end["alias"] == self._tag(item["netns"], item["peer_netns"], item["peer"])
                 and peer_end["alias"] == self._tag(item["peer_netns"], item["netns"], item["name"])
                 and end["peer_index"] == peer_end["index"] and peer_end["peer_index"] == end["index"])
 
-    def plan(self, items, plan):
+    def plan(self, items: list[Any], plan: Plan) -> None:
         for item in items:
             if self.params["state"] == "absent":
                 self.plan_absent(item, plan)
             else:
                 self.plan_present(item, plan)
 
-    def plan_absent(self, item, plan):
+    def plan_absent(self, item: dict, plan: Plan) -> None:
         ns, name = item["netns"], item["name"]
         end = self.link(ns, name)
         if end is None:
@@ -110,7 +117,7 @@ class VethResource(LinkBase):
         self.project(ns, name, None)
         plan.state(self.key(item), before, None)
 
-    def plan_present(self, item, plan):
+    def plan_present(self, item: Item, plan: Plan) -> None:
         ns, name, pns, peer = item["netns"], item["name"], item["peer_netns"], item["peer"]
         end, peer_end = self.link(ns, name), self.link(pns, peer)
         what = f"veth {name} <-> {peer}@{pns or 'host'}"
@@ -128,6 +135,7 @@ class VethResource(LinkBase):
             end = dict(name=name, mtu=item["mtu"] or 1500, addresses=[], up=item["up"], alias=None)
             peer_end = dict(name=peer, mtu=item["mtu"] or 1500, addresses=[], up=True, alias=None)
         else:
+            end, peer_end = known(end), known(peer_end)     # paired
             for n, link, up in ((ns, end, item["up"]), (pns, peer_end, True)):
                 if item["mtu"] and link["mtu"] != item["mtu"]:
                     self.op_set(n, link["name"], f"set mtu {item['mtu']} on {link['name']} in {where(n)}", plan,
@@ -145,11 +153,11 @@ class VethResource(LinkBase):
         self.project(pns, peer, after_peer)
         plan.state(self.key(item), before, self.view(item, after_end, after_peer))
 
-    def op_create(self, item, plan, text):
+    def op_create(self, item: dict, plan: Plan, text: str) -> None:
         ctx = self.ctx
         ns, name, pns, peer, mtu = item["netns"], item["name"], item["peer_netns"], item["peer"], item["mtu"]
 
-        def fn():
+        def fn() -> None:
             ipr = ctx.ipr(ns)
             peer_spec = dict(ifname=peer)
             if pns != ns:
@@ -167,7 +175,7 @@ class VethResource(LinkBase):
                     state="up" if item["up"] else "down")
         plan.do(text, fn, touches=(ns, pns))     # a new pair changes the namespaces of its two ends
 
-    def purge(self, items, plan):
+    def purge(self, items: list[dict], plan: Plan) -> None:
         listed = set()
         for item in items:
             listed.update({(item["netns"], item["name"]), (item["peer_netns"], item.get("peer"))})
@@ -181,7 +189,7 @@ class VethResource(LinkBase):
             plan.state(f"{ns or '-'}/{link['name']}", self.link_view(ns, self.link(ns, link["name"]) or link), None)
             self.op_delete(ns, link["name"], f"delete veth {link['name']} in {where(ns)} (purge: no longer listed)", plan)
 
-    def report(self, items, plan):
+    def report(self, items: list[dict], plan: Plan) -> list:
         if self.ctx.check_mode:
             return super().report(items, plan)
         out = []

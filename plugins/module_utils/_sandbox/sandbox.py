@@ -21,6 +21,7 @@ import subprocess
 import time
 
 from ansible_collections.nslab.net.plugins.module_utils._host.session import Session
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
 
 DEFAULT_ROOT = "/run/nslab-sandbox"
 MARKER = "nslab-sandbox"
@@ -88,14 +89,15 @@ class Sandbox:
         # the holder outlives this process (sandboxes persist between runs): run_command cannot start it
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,  # pylint: disable=ansible-bad-function
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        line = proc.stdout.readline().decode().strip()
+        stdout, stderr = known(proc.stdout), known(proc.stderr)
+        line = stdout.readline().decode().strip()
         if line != "ready":
-            err = proc.stderr.read().decode() if proc.poll() is not None else ""
+            err = stderr.read().decode() if proc.poll() is not None else ""
             proc.kill()
             shutil.rmtree(self.dir, ignore_errors=True)
             raise SandboxError(f"sandbox {self.name} did not start: {line} {err}".strip())
-        proc.stdout.close()
-        proc.stderr.close()
+        stdout.close()
+        stderr.close()
         deadline = time.monotonic() + timeout
         holder = None
         while time.monotonic() < deadline:
@@ -164,7 +166,7 @@ class Sandbox:
             raise SandboxError(f"sandbox {self.name} is not running (create it first)")
         return ["nsenter", "-t", str(pid), "-n", "-m", "-u", "-p", "--"] + list(cmd)
 
-    def run(self, cmd, input: str | None = None, check: bool = True, timeout: float = 120,
+    def run(self, cmd: str | list[str], input: str | None = None, check: bool = True, timeout: float = 120,
             env: dict | None = None) -> subprocess.CompletedProcess:
         if isinstance(cmd, str):
             cmd = ["/bin/bash", "-c", cmd]

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host import validate as v
+from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Resource
 from ansible_collections.nslab.net.plugins.module_utils._sandbox.sandbox import (
     DEFAULT_ROOT, INTERNET, WAN_GATEWAY, WAN_PREFIX, Internet, Sandbox, uplink_of, list_sandboxes)
+
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Plan
 
 WAN = ipaddress.ip_network(f"{WAN_GATEWAY}/{WAN_PREFIX}", strict=False)
 
@@ -26,7 +33,7 @@ class SandboxResource(Resource):
     result_key = "sandboxes"
     netns_options = ()
 
-    def normalize(self, item, option):
+    def normalize(self, item: dict, option: Callable[[str], str]) -> dict:
         if not os.path.isabs(self.params["root"] or ""):
             raise v.Invalid("root", f"{self.params['root']!r} must be an absolute path")
         name = v.required(option("name"), item.get("name"))
@@ -42,6 +49,7 @@ class SandboxResource(Resource):
             if given in (None, "") and Sandbox(name, self.params["root"]).exists():
                 given = uplink_of(Sandbox(name, self.params["root"]))      # an existing sandbox keeps its address
             addr = v.address(option("uplink_address"), v.required(option("uplink_address"), given))
+            addr = known(addr)            # required: never None nor empty
             ip = ipaddress.ip_address(addr)
             if ip not in WAN or ip in (WAN.network_address, WAN.broadcast_address, ipaddress.ip_address(WAN_GATEWAY)):
                 raise v.Invalid(option("uplink_address"), f"{addr} must be a host address in {WAN} other than "
@@ -49,19 +57,19 @@ class SandboxResource(Resource):
             item["uplink_address"] = addr
         return item
 
-    def check_items(self, items):
+    def check_items(self, items: list[dict]) -> None:
         super().check_items(items)
-        seen = {}
+        seen: dict[str | None, int] = {}
         for index, item in enumerate(items):
             addr = item.get("uplink_address")
             if addr and addr in seen:
                 raise v.Invalid(f"items[{index}].uplink_address", f"{addr} is also given to items[{seen[addr]}]")
             seen[addr] = index
 
-    def key(self, item):
+    def key(self, item: dict) -> str:
         return item["name"]
 
-    def plan(self, items, plan):
+    def plan(self, items: list[dict], plan: Plan) -> None:
         root = self.params["root"]
         internet = Internet(root)
         for item in items:
@@ -82,19 +90,19 @@ class SandboxResource(Resource):
                 plan.do(f"destroy sandbox {box.name} (uplink address changes)",
                         lambda box=box: self.destroy(internet, box))
             plan.do(f"create sandbox {box.name} with uplink eth0 {item['uplink_address']}/{WAN_PREFIX}",
-                    lambda box=box, addr=item["uplink_address"]: (box.create(), internet.attach(box, addr)))
+                    lambda box=box, addr=item["uplink_address"]: (box.create(), internet.attach(box, addr)))  # type: ignore[func-returns-value]
         if self.params["state"] == "absent":
             names = {item["name"] for item in items}
             if internet.exists() and not [n for n in list_sandboxes(root) if n != INTERNET and n not in names]:
                 plan.do("destroy the simulated internet", internet.destroy)
 
     @staticmethod
-    def destroy(internet, box):
+    def destroy(internet: Internet, box: Sandbox) -> None:
         if internet.exists():
             internet.detach(box)
         box.destroy()
 
-    def purge(self, items, plan):
+    def purge(self, items: list[dict], plan: Plan) -> None:
         root = self.params["root"]
         listed = {item["name"] for item in items}
         internet = Internet(root)
@@ -107,7 +115,7 @@ class SandboxResource(Resource):
         if not listed and internet.exists():
             plan.do("destroy the simulated internet", internet.destroy)
 
-    def report(self, items, plan):
+    def report(self, items: list[dict], plan: Plan) -> list[dict]:
         root = self.params["root"]
         out = []
         for item in items:
