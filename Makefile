@@ -37,19 +37,20 @@ SANDBOX_ROOT ?= /run/nslab-sandbox
 
 .PHONY: help setup dev system-packages apt-lab apt-test readme venv collection lab teardown graph docs-graph shell test test-quick \
         unit integration property molecule sanity lint changelog installed matrix \
-        matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 matrix-managed matrix-controller pytest coverage \
+        matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 matrix-managed matrix-controller pytest coverage typecheck \
         bench bench-smoke fleet-ssh bench-fleet class bench-class
 
 help:
 	@echo "make lab      - set up everything and build the default lab in a sandbox (the main job)"
 	@echo "make test     - set up everything and run all tests (tests/README.md: the plan, each stage's time)"
-	@echo "make test-quick - unit and planner tests, ansible-lint, sanity (the edit-run loop, under 3 minutes)"
+	@echo "make test-quick - unit and planner tests, ansible-lint, mypy and ruff, sanity (the edit-run loop, under 3 minutes)"
 	@echo "make coverage - coverage of plugins/ by the unit, module and property tests"
 	@echo "make teardown - remove the lab and every sandbox host on this machine"
 	@echo "make class STUDENTS=30 - write class.yml (a sandbox lab host per student) and hand it out"
 	@echo "make shell    - a shell inside the sandbox host (HOST=lab1)"
 	@echo "make graph    - draw the live lab into nslab-graph/ (make docs-graph: into docs/, committed)"
 	@echo "make bench    - the benchmark behind BENCHMARKS.md"
+	@echo "make typecheck - mypy over plugins/, ruff over plugins/ and tests/"
 	@echo "make fleet-ssh   - the lab VMs over real SSH scenario (molecule/fleet-ssh)"
 	@echo "make bench-fleet - lab.yml against 1, 4 and 8 lab VMs over SSH (BENCHMARKS.md)"
 
@@ -122,7 +123,7 @@ export NSLAB_RUN_ID
 # much of the time: tests wait on probes' timeouts, captures and sshd); tests/stages.py prints their
 # wall and CPU times at the end and every failed stage's log. TEST_FILL: the next group also starts early,
 # one at a time, whenever this many of the cores have been idle for 10 s (stages waiting on probes and sshd).
-TEST_STAGES ?= pytest+sanity+lint+changelog+installed fleet-ssh matrix-controller matrix-managed readme molecule bench-smoke
+TEST_STAGES ?= pytest+fleet-ssh+typecheck+changelog+installed sanity lint matrix-controller matrix-managed readme molecule bench-smoke
 TEST_FILL ?= 0.5
 test: dev
 	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json
@@ -131,7 +132,7 @@ test: dev
 
 # The edit-run loop (under 3 minutes): unit and planner tests beside ansible-lint, then sanity.
 test-quick: dev
-	@$(PYTHON) tests/stages.py unit+lint+changelog sanity
+	@$(PYTHON) tests/stages.py unit+lint+typecheck+changelog sanity
 
 # Coverage of plugins/ (line and branch) by the pytest stage, modules run inside the sandboxes included
 # (tests/coverage.ini); tests/README.md records the numbers.
@@ -185,6 +186,12 @@ readme: dev
 
 lint: dev
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --profile production
+
+# mypy over plugins/ (tests/mypy.ini; from .cache/collections, where the collection imports as ansible_collections.nslab.net)
+# and ruff over plugins/ and tests/ (tests/ruff.toml); the share of typed signatures is a unit test (test_layers.py)
+typecheck: dev
+	cd .cache/collections && ../../$(VENV)/bin/mypy --config-file ../../tests/mypy.ini ansible_collections/nslab/net/plugins
+	$(VENV)/bin/ruff check --config tests/ruff.toml plugins tests
 
 changelog: dev
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/antsibull-changelog lint

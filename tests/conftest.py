@@ -55,7 +55,7 @@ def pytest_collection_modifyitems(session, config, items):
 
 # NSLAB_TEST_CPU=<file>: each test's CPU seconds (its own and its waited-for children's: the playbooks it runs)
 # appended to the file as "seconds<TAB>wall<TAB>nodeid" lines; on two cores CPU, not wall, is what a suite's length
-# is made of (tests/README.md, "Where the time goes").
+# is made of (tests/README.md, "What make test runs, and how long").
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     out = os.environ.get("NSLAB_TEST_CPU")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -91,7 +92,7 @@ class ModuleRunner:
         return self.sandbox.run(cmd, check=check)
 
 
-def playbook(box, path: str, *extra: str, env: dict | None = None) -> "subprocess.CompletedProcess":
+def playbook(box, path: str, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """ansible-playbook inside the sandbox, connection local; returns the process."""
     bindir = os.path.dirname(sys.executable)
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": COLLECTIONS, "ANSIBLE_NOCOLOR": "1",

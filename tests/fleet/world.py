@@ -37,7 +37,7 @@ import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-import nslabtest  # noqa: E402  # pylint: disable=unused-import  # (puts the collection on sys.path)
+import nslabtest  # noqa: E402,F401  # pylint: disable=unused-import  # (puts the collection on sys.path)
 from ansible_collections.nslab.net.plugins.module_utils._host.session import Session
 from ansible_collections.nslab.net.plugins.module_utils._sandbox.sandbox import Internet, Sandbox, SandboxError  # noqa: E402
 

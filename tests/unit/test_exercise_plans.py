@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.nslab.net.plugins.filter import results as r
-from ansible_collections.nslab.net.plugins.module_utils._report import results as mr
 from ansible_collections.nslab.net.plugins.module_utils._report import grade as mg
 from ansible_collections.nslab.net.plugins.module_utils._lab import exercises as ex
 from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS, lab_topology, probes

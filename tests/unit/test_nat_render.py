@@ -56,6 +56,8 @@ def test_parse_to_forms():
         parse_to("to", "10.0.0.1:80", "snat")
     with pytest.raises(Invalid, match="^to"):
         parse_to("to", "10.0.0.300", "dnat")
+    with pytest.raises(Invalid, match=r"^items\[0\]\.to: ':5000' has no address: give ADDRESS, ADDRESS:PORT or \[IPv6\]:PORT"):
+        parse_to("items[0].to", ":5000", "dnat")     # a port alone: was a ValueError, an "unexpected error"
 
 
 def test_tag_round_trip():

@@ -343,4 +343,96 @@ def test_a_new_nat_backend_is_one_class_and_its_line_in_implementations(monkeypa
     for name in ("IptablesNat", "NftNat"):
         assert name not in inspect.getsource(natread.read_nat), f"read_nat names {name}"
     with pytest.raises(TypeError):
-        Incomplete()
+        Incomplete()  # pylint: disable=abstract-class-instantiated
+
+
+# ------------------------------------------------------------ every resource, and the batch's rehearsal
+def test_a_namespace_is_planned_and_one_made_by_hand_is_refused_naming_it(host):
+    from ansible_collections.nslab.net.plugins.module_utils._resources.namespaces import NetnsResource
+
+    session, _writes = host
+    result = plan(NetnsResource, session, name="p2")
+    assert result["changed"] and result["actions"][0] == "add netns p2", result["actions"]
+    assert result["diff"]["before"] == {"p2": {"state": "absent"}}
+    with pytest.raises(Conflict, match=r"p1 .*not made by nslab\.net"):
+        plan(NetnsResource, session, name="p1")
+
+
+def test_a_route_is_planned_in_a_namespace_and_one_to_an_unreachable_gateway_is_refused(host):
+    from ansible_collections.nslab.net.plugins.module_utils._resources.routes import RouteResource
+
+    session, _writes = host
+    session.namespaces["p1"] = FakeIPRoute(link(1, "lo"), link(2, "c0", alias="nslab:nslab", addresses=["10.9.0.2/24"]),
+                                           writes=_writes)
+    result = plan(RouteResource, session, netns="p1", dst="default", gateway="10.9.0.1")
+    assert result["changed"] and any("default" in a and "10.9.0.1" in a and "p1" in a for a in result["actions"]), result
+    key = "p1 table 254 0.0.0.0/0 metric 0"
+    assert list(result["diff"]["after"]) == [key] and result["diff"]["before"] == {key: {"state": "absent"}}
+    from ansible_collections.nslab.net.plugins.module_utils._resources.routes import lab_proto
+
+    default = Msg({"RTA_GATEWAY": "10.9.0.1", "RTA_OIF": 2, "RTA_TABLE": 254}, family=2, dst_len=0, table=254,
+                  proto=lab_proto("nslab"), type=1)
+    session.namespaces["p1"].get_routes = lambda family=None: [default]      # the lab's route there already
+    assert not plan(RouteResource, FakeSession(session.namespaces), netns="p1", dst="default", gateway="10.9.0.1")["changed"]
+    default["proto"] = 4                                                        # the same route, made by hand
+    with pytest.raises(Conflict, match=r"route default .* already exists in netns p1 via 10\.9\.0\.1 .*not made by nslab"):
+        plan(RouteResource, FakeSession(session.namespaces), netns="p1", dst="default", gateway="10.9.0.2")
+
+
+def test_a_sysctl_is_planned_from_its_value_and_a_value_of_the_wrong_shape_is_refused(host, tmp_path, monkeypatch):
+    from contextlib import nullcontext
+
+    from ansible_collections.nslab.net.plugins.module_utils._resources import sysctl
+
+    session, _writes = host
+    (tmp_path / "ip_forward").write_text("0\n")
+    monkeypatch.setattr(sysctl, "sysctl_path", lambda name: str(tmp_path / name.split(".")[-1]))
+    monkeypatch.setattr(session, "entered", lambda name: nullcontext(), raising=False)
+    result = plan(sysctl.SysctlResource, session, netns="p1", name="net.ipv4.ip_forward", value="1")
+    assert result["actions"] == ["set net.ipv4.ip_forward=1 in netns p1"]
+    assert result["diff"]["before"]["p1/net.ipv4.ip_forward"]["value"] == "0"
+    assert not plan(sysctl.SysctlResource, session, netns="p1", name="net.ipv4.ip_forward", value="0")["changed"]
+    with pytest.raises(Invalid, match=r"^value: net\.ipv4\.ip_forward takes 1 integer \(it is '0' now\), not '1 2'"):
+        plan(sysctl.SysctlResource, session, netns="p1", name="net.ipv4.ip_forward", value="1 2")
+    assert (tmp_path / "ip_forward").read_text() == "0\n"
+
+
+class Refused(Exception):
+    pass
+
+
+class BatchModule(FakeModule):
+    """The batch module's AnsibleModule as the batch code uses it: its params, fail_json raising."""
+
+    check_mode = False
+
+    def __init__(self, steps):
+        self.params = dict(steps=[dict(module=name, args=args, enabled=True, about={}) for name, args in steps])
+
+    def fail_json(self, **result):
+        raise Refused(result)
+
+    def warn(self, text):
+        pass
+
+
+def test_the_batch_rehearses_every_step_before_the_first_change_and_refuses_all_of_it(host):
+    """A batch whose third step would be refused is refused whole, before its first step changes anything: the
+    rehearsal plans the steps from the first one that changes something, each against what the steps before it
+    would leave (the veth's peer goes into the namespace the first step only plans to make)."""
+    from ansible_collections.nslab.net.plugins.module_utils._entry import batch
+
+    session, writes = host
+    good = [("netns", dict(name="p2")), ("veth", dict(name="v0", peer="c0", peer_netns="p2", peer_address=["10.9.0.2/24"]))]
+    module = BatchModule(good)
+    calls = batch.prepare_calls(module, session)
+    batch.rehearse(module, calls, session)          # nothing refused, nothing written
+    module = BatchModule(good + [("bridge_port", dict(bridge="br0", address=["203.0.113.50/24"]))])
+    with pytest.raises(Refused) as refused:
+        batch.rehearse(module, batch.prepare_calls(module, session), session)
+    result = refused.value.args[0]
+    assert result["failed_step"] == 2 and result["changed"] is False and result["actions"] == []
+    assert result["msg"].startswith("steps[2] (bridge_port): address[0]: 203.0.113.50/24 overlaps 203.0.113.10/24 on eth0"), \
+        result["msg"]
+    assert result["msg"].endswith("(nothing was changed)"), result["msg"]
+    assert writes == []
