@@ -143,3 +143,15 @@ def test_nine_in_ten_function_signatures_of_plugins_are_fully_typed():
     typed, total, untyped = signatures()
     share = f"{typed} of {total} signatures fully typed ({typed / total:.0%}); untyped: {untyped[:30]}"
     assert total > 600 and typed / total >= 0.9, share
+
+
+def test_no_file_of_module_utils_is_over_400_lines():
+    """A file that grows past 400 lines mixes two things: split it where it does (ARCHITECTURE.md, "The layers")."""
+    long = {}
+    for name in imports():
+        package, module = name.split(".")
+        with open(os.path.join(UTILS, package, module + ".py"), encoding="utf-8") as fh:
+            count = sum(1 for _line in fh)
+        if count > 400:
+            long[name] = count
+    assert long == {}, long

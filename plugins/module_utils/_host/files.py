@@ -45,12 +45,13 @@ def replace_file(path: str, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
-def read_text(path: str) -> str | None:
-    """The file's text, or None when there is none."""
+def read_text(path: str, missing: tuple[type[OSError], ...] = (FileNotFoundError, NotADirectoryError)) -> str | None:
+    """The file's text, or None when there is none (``missing``: the errors that mean so; a reader that takes any
+    unreadable file for none, like the diagnosis, gives ``(OSError,)``)."""
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read()
-    except FileNotFoundError:
+    except missing:
         return None
 
 

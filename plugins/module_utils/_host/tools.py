@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The bottom layer's tools: finding a program and running one, in a namespace if need be. Of the collection it
-imports only the errors (errors.py)."""
+imports only the errors (errors.py) and files.py."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, where
+from ansible_collections.nslab.net.plugins.module_utils._host.files import read_text
 
 if TYPE_CHECKING:
     from typing import Any
@@ -60,8 +61,4 @@ class Tools:
 
     def read_proc(self, path: str) -> str:
         with self.ctx.session.entered(self.ns):
-            try:
-                with open(path) as fh:
-                    return fh.read()
-            except OSError:
-                return ""
+            return read_text(path, missing=(OSError,)) or ""

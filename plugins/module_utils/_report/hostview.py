@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host import readers
 from ansible_collections.nslab.net.plugins.module_utils._host.tools import command, which
+from ansible_collections.nslab.net.plugins.module_utils._host.files import read_text
 
 if TYPE_CHECKING:
     from ansible_collections.nslab.net.plugins.module_utils._host.session import Session
@@ -52,11 +53,8 @@ class HostView:
         return out if rc == 0 else ""
 
     def read(self, path: str) -> str | None:
-        try:
-            with open(path, encoding="ascii") as handle:
-                return handle.read().strip()
-        except OSError:
-            return None
+        text = read_text(path, missing=(OSError,))
+        return text.strip() if text is not None else None
 
     def links(self, ns: str | None) -> dict:
         return readers.links_in(self.session, ns)

@@ -14,6 +14,7 @@ from ansible_collections.nslab.net.plugins.module_utils._host import validate as
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Resource, netlink
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Conflict, owner_tag, parse_owner
 from ansible_collections.nslab.net.plugins.module_utils._host.readers import find_link, marker_lab
+from ansible_collections.nslab.net.plugins.module_utils._host.files import read_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,14 +34,6 @@ def resolv_text(lab: str, servers: list[str]) -> str:
     lines += [f"nameserver {s}\n" for s in servers]
     lines.append("options timeout:1 attempts:1\n")
     return "".join(lines)
-
-
-def read_file(path: str) -> str | None:
-    try:
-        with open(path) as fh:
-            return fh.read()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
 
 
 class NetnsResource(Resource):
@@ -81,7 +74,7 @@ class NetnsResource(Resource):
         if not self.ctx.readable(name):
             return None
         lo = find_link(self.ctx.session, name, "lo")
-        text = read_file(resolv_path(name))
+        text = read_text(resolv_path(name))
         dns = None
         if text is not None:
             dns = [line.split()[1] for line in text.splitlines() if line.startswith("nameserver ") and len(line.split()) > 1]
