@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.nslab.net.plugins.module_utils._nat import nat_iptables
 from ansible_collections.nslab.net.plugins.module_utils._nat import nat_nftables
-from ansible_collections.nslab.net.plugins.module_utils._nat.rule import Rule, parse_to
+from ansible_collections.nslab.net.plugins.module_utils._nat.rule import Rule, parse_to, read_target
 from ansible_collections.nslab.net.plugins.module_utils._nat.nat_nftables import NftBackend
 from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IptablesState, NftState, parse_tag
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
@@ -58,6 +58,9 @@ def test_parse_to_forms():
         parse_to("to", "10.0.0.300", "dnat")
     with pytest.raises(Invalid, match=r"^items\[0\]\.to: ':5000' has no address: give ADDRESS, ADDRESS:PORT or \[IPv6\]:PORT"):
         parse_to("items[0].to", ":5000", "dnat")     # a port alone: was a ValueError, an "unexpected error"
+    # a target read back from a rule edited by hand: nothing to flush, never a refusal naming an option not given
+    assert read_target(":5000") is None and read_target(None) is None
+    assert read_target("192.168.0.2:5000") == ("192.168.0.2", (5000, 5000))
 
 
 def test_tag_round_trip():

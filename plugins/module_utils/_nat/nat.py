@@ -27,7 +27,7 @@ from ansible_collections.nslab.net.plugins.module_utils._host.readers import rea
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import Invalid
 from ansible_collections.nslab.net.plugins.module_utils._nat.conntrack import any_of, delete_conntrack, dnated_to, not_yet_dnated
 from ansible_collections.nslab.net.plugins.module_utils._nat.natread import BACKENDS, reset_match, touches
-from ansible_collections.nslab.net.plugins.module_utils._nat.rule import PROTOCOLS, Rule, TYPES, parse_to
+from ansible_collections.nslab.net.plugins.module_utils._nat.rule import PROTOCOLS, Rule, TYPES, parse_to, read_target
 
 if TYPE_CHECKING:
     from typing import Any, Callable
@@ -258,7 +258,7 @@ class NatResource(FirewallJudge):
                                  delete_conntrack(self.ctx, ns, m)))
             flushed, texts = [], []
             for to, ports in todo["flush"]:
-                target = parse_to("to", to, "dnat") if to else None
+                target = read_target(to)
                 if target:
                     texts.append(f"delete conntrack entries DNATed to {to} in {where(scope['ns'])}")
                     flushed.append(dnated_to(target, ports))

@@ -71,3 +71,12 @@ class Rule:
         if backend:
             out["backend"] = backend
         return out
+
+
+def read_target(text: str | None) -> tuple[str, tuple[int, int] | None] | None:
+    """A DNAT target read back from a rule of ours (its ``--to-destination``), or None when it names no address (a
+    rule edited by hand): what its old flows were sent to, for the conntrack flush."""
+    try:
+        return parse_to("to", text, "dnat") if text else None
+    except Invalid:
+        return None
