@@ -123,7 +123,7 @@ export NSLAB_RUN_ID
 # much of the time: tests wait on probes' timeouts, captures and sshd); tests/stages.py prints their
 # wall and CPU times at the end and every failed stage's log. TEST_FILL: the next group also starts early,
 # one at a time, whenever this many of the cores have been idle for 10 s (stages waiting on probes and sshd).
-TEST_STAGES ?= pytest+fleet-ssh+typecheck+changelog+installed sanity lint matrix-controller matrix-managed readme molecule bench-smoke
+TEST_STAGES ?= pytest+sanity+lint+typecheck+changelog+installed fleet-ssh matrix-controller matrix-managed readme molecule bench-smoke
 TEST_FILL ?= 0.5
 test: dev
 	@mkdir -p .cache && $(PYTHON) tests/hostnet.py save .cache/hostnet-before.json
