@@ -18,6 +18,7 @@ import errno
 import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
+
 from ansible_collections.nslab.net.plugins.module_utils._host.reader import NETLINK_GET_STRICT_CHK, Reader, SOL_NETLINK
 
 if TYPE_CHECKING:

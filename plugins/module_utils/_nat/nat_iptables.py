@@ -101,8 +101,7 @@ class IptablesBackend:
     def read(self) -> IptablesState:
         if not self.tools.ctx.readable(self.tools.ns) or not self.available():
             return IptablesState("", self.variant, self.family)
-        self.save = known(self.save)        # available()
-        return IptablesState(self.tools.run([self.save])[1], self.variant, self.family)
+        return IptablesState(self.tools.run([known(self.save)])[1], self.variant, self.family)      # available()
 
     def batch(self, state: IptablesState, remove_keys: set, add: list, lab: str) -> str:
         """The restore text that leaves our chains holding exactly what they hold (every other lab's rules
@@ -137,8 +136,7 @@ class IptablesBackend:
         return "\n".join(out) + "\n" if out else ""
 
     def write(self, text: str) -> None:
-        self.restore = known(self.restore)     # a backend written with is available()
-        self.tools.run([self.restore, "--noflush", "-w"], stdin=text)
+        self.tools.run([known(self.restore), "--noflush", "-w"], stdin=text)      # a backend written with is available()
 
 
 class IptablesNat(NatBackend):

@@ -96,8 +96,7 @@ class NftBackend:
     def read(self) -> NftState:
         if not self.tools.ctx.readable(self.tools.ns) or not self.available():
             return NftState(None)
-        self.nft = known(self.nft)         # available()
-        out = self.tools.run([self.nft, "-j", "list", "ruleset"])[1]
+        out = self.tools.run([known(self.nft), "-j", "list", "ruleset"])[1]      # available()
         try:
             return NftState(json.loads(out or "{}"))
         except ValueError as exc:
@@ -125,8 +124,7 @@ class NftBackend:
         return "\n".join(out) + "\n"
 
     def write(self, text: str) -> None:
-        self.nft = known(self.nft)         # a backend written with is available()
-        self.tools.run([self.nft, "-f", "-"], stdin=text)
+        self.tools.run([known(self.nft), "-f", "-"], stdin=text)      # a backend written with is available()
 
 
 class NftNat(NatBackend):

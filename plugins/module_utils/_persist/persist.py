@@ -262,8 +262,7 @@ class Persist:
         self._show(self.before, have["intent"], unit, have["enabled"], engine_of(unit))
         if self.state == "present":
             self.refuse_present()
-            self.payload = known(self.payload)         # refuse_present()
-            self.engine = Engine(self.payload)
+            self.engine = Engine(known(self.payload))       # refuse_present(): there is one
             engine = lay.engine(self.engine.tag)
             want_intent = intent_text(self.lab, self.part, self.steps)
             want_unit = unit_text(self.lab, self.python, lay.shown(engine), lay.shown(lay.intent_dir(self.lab)))
@@ -345,8 +344,8 @@ class Persist:
 
     # -- apply ----------------------------------------------------------------------------------
     def _install_engine(self) -> None:
-        self.engine = known(self.engine)          # planned with the state present
-        replace_file(self.layout.engine(self.engine.tag), self.engine.data())
+        engine = known(self.engine)          # planned with the state present
+        replace_file(self.layout.engine(engine.tag), engine.data())
 
     def _enable(self) -> None:
         link = self.layout.wants(self.lab)

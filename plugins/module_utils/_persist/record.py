@@ -157,9 +157,8 @@ class Command:
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.dirname(self.engine))
         else:
-            self.want_engine, self.want_script = known(self.want_engine), known(self.want_script)     # changed: planned with them
-            replace_file(self.engine, self.want_engine.data())
-            replace_file(self.script, self.want_script.encode(), mode=0o755)
+            replace_file(self.engine, known(self.want_engine).data())        # changed: planned with them
+            replace_file(self.script, known(self.want_script).encode(), mode=0o755)
 
 
 class Record:
