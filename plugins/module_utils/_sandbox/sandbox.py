@@ -131,8 +131,11 @@ class Sandbox:
 
     @property
     def netns(self) -> str:
-        """The holder's network namespace as a path a Session can enter."""
-        return f"/proc/{self.pid}/ns/net"
+        """The holder's network namespace as a path a Session can enter; SandboxError when no holder runs."""
+        pid = self.pid
+        if pid is None:
+            raise SandboxError(f"sandbox {self.name} is not running (no holder process under {self.dir})")
+        return f"/proc/{pid}/ns/net"
 
     def destroy(self, timeout: float = 10.0) -> bool:
         """Kill the holder (and with it every process inside); False if none ran."""
