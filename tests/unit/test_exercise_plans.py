@@ -182,7 +182,7 @@ BRIDGED = "-A NSLAB-FWD -i br0 -o br0 -m comment --comment \"nslab:nslab:forward
     ("ACCEPT", "-A DOCKER-FORWARD -o br-1a2b3c -j DROP\n-A FORWARD -i br0.10 -j DROP", False, None),   # other links
 ])
 def test_the_forward_chain_is_judged_for_the_fact_s_direction(policy, rules, bridged, cause):
-    from ansible_collections.nslab.net.plugins.module_utils._report.hostview import Finding
+    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Finding
 
     diagnosis = _diagnosis({"iptables-save": FILTER.format(policy=policy, rules=rules)})
     if cause is None:
@@ -302,8 +302,7 @@ def test_history_gives_each_student_s_progress():
 
 
 def test_a_fact_reachable_too_soon_names_what_does_the_later_stage_s_work():
-    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis
-    from ansible_collections.nslab.net.plugins.module_utils._report.hostview import Finding
+    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis, Finding
 
     def at(stage, saved, forwarding):
         diagnosis = Diagnosis(None, dict(lab(stage=stage), host="student02"),
@@ -339,8 +338,7 @@ def test_a_published_port_held_by_another_program_names_it_unless_it_is_a_copy_o
     import contextlib
 
     from ansible_collections.nslab.net.plugins.module_utils._report import diagnose
-    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis
-    from ansible_collections.nslab.net.plugins.module_utils._report.hostview import Finding
+    from ansible_collections.nslab.net.plugins.module_utils._report.diagnose import Diagnosis, Finding
 
     class Session:
         @staticmethod

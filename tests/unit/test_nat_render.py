@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.nslab.net.plugins.module_utils._nat import nat_iptables
-from ansible_collections.nslab.net.plugins.module_utils._nat import nat_nftables
+from ansible_collections.nslab.net.plugins.module_utils._nat import nat_iptables, nat_nftables
 from ansible_collections.nslab.net.plugins.module_utils._nat.rule import Rule, parse_to, read_target
 from ansible_collections.nslab.net.plugins.module_utils._nat.nat_nftables import NftBackend
 from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IptablesState, NftState, parse_tag

@@ -22,12 +22,29 @@ from ansible_collections.nslab.net.plugins.module_utils._host.tools import comma
 from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils._resources.ports import copy_of, held_by, local_address
 from ansible_collections.nslab.net.plugins.module_utils._lab.topology import demo_command, demo_directory, demo_service
-from ansible_collections.nslab.net.plugins.module_utils._report.hostview import CAPTURE_SECONDS, FORWARDED, Finding, PUBLISHED, TCP_LISTEN, _END
 from ansible_collections.nslab.net.plugins.module_utils._report.hostview import HostView
 
 if TYPE_CHECKING:
     from ipaddress import IPv4Network, IPv6Network
     from typing import Callable
+
+
+FORWARDED = ("namespace -> uplink", "namespace -> internet", "namespace -> published port", "outside -> published port")
+PUBLISHED = ("namespace -> published port", "outside -> published port")
+#: /proc/net/tcp: the state of a listening socket
+TCP_LISTEN = "0A"
+#: seconds tcpdump watches the hops while the probe is sent again
+CAPTURE_SECONDS = 2
+#: the end of an interface name in iptables-save / nft text (br0, not br0.10 or br-1a2b)
+_END = r'(?=[\s"]|$)'
+
+
+class Finding(Exception):
+    """The cause of a fact not as expected, with the hint (a command that fixes it) and what was read."""
+
+    def __init__(self, cause: str, hint: str):
+        super().__init__(cause)
+        self.cause, self.hint = cause, hint
 
 
 class Diagnosis(HostView):

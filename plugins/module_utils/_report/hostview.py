@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the diagnosis reads of a lab host, changing nothing: links, addresses, routes (``ip route get``), the rules
-saved by iptables-save and nft, neighbours; the words it reports in (``Finding``: a cause and its hint)."""
+saved by iptables-save and nft, neighbours."""
 
 from __future__ import annotations
 
@@ -17,26 +17,9 @@ from ansible_collections.nslab.net.plugins.module_utils._host.files import read_
 if TYPE_CHECKING:
     from ansible_collections.nslab.net.plugins.module_utils._host.session import Session
 
-FORWARDED = ("namespace -> uplink", "namespace -> internet", "namespace -> published port", "outside -> published port")
-PUBLISHED = ("namespace -> published port", "outside -> published port")
-#: /proc/net/tcp: the state of a listening socket
-TCP_LISTEN = "0A"
-#: seconds tcpdump watches the hops while the probe is sent again
-CAPTURE_SECONDS = 2
-#: the end of an interface name in iptables-save / nft text (br0, not br0.10 or br-1a2b)
-_END = r'(?=[\s"]|$)'
-
-
-class Finding(Exception):
-    """The cause of a fact not as expected, with the hint (a command that fixes it) and what was read."""
-
-    def __init__(self, cause: str, hint: str):
-        super().__init__(cause)
-        self.cause, self.hint = cause, hint
-
 
 class HostView:
-    """One lab host as the diagnosis reads it (lab: lab_topology's result; uplink: read by the probes): its links,
+    """One lab host as the diagnosis reads it (``lab``: lab_topology's result; ``uplink``: read by the probes): its links,
     addresses and routes through the session, files, the rules as saved, neighbours; the evidence noted."""
 
     def __init__(self, session: Session, lab: dict, uplink: dict | None):
