@@ -28,6 +28,13 @@ def a_pyroute2_package(tmp_path, monkeypatch):
             monkeypatch.delitem(sys.modules, name)
 
 
+@pytest.fixture(autouse=True)
+def no_listed_version(request, monkeypatch):
+    """The tests of the fallbacks see no metadata directory beside the package (test_listed_* see their own)."""
+    if "listed" not in request.node.name:
+        monkeypatch.setattr(nsmod, "listed_version", lambda package_dir: None)
+
+
 def fake_metadata(monkeypatch, version: str | None):
     """importlib.metadata.version("pyroute2") answers ``version`` (None: not found)."""
     real = importlib.metadata.version
@@ -105,3 +112,35 @@ def test_missing_pyroute2_says_what_to_install(monkeypatch):
                                         ("0.7.12rc1", (0, 7, 12)), ("unknown", None), (None, None)])
 def test_version_tuple(text, want):
     assert nsmod.version_tuple(text) == want
+
+
+@pytest.mark.parametrize(("entries", "want"), [
+    (["pyroute2", "pyroute2-0.9.7.dist-info", "pyroute2_plus-1.0.dist-info"], "0.9.7"),     # pip
+    (["pyroute2", "pyroute2-0.7.2.dist-info"], "0.7.2"),                                  # Debian 12's python3-pyroute2
+    (["pyroute2", "pyroute2-0.7.2.egg-info"], "0.7.2"),                                   # an older distribution package
+    (["pyroute2", "pyroute2-0.7.3-py3.9.egg-info"], "0.7.3"),                             # setup.py install
+    (["pyroute2", "pyroute2-0.7.2.dist-info", "pyroute2-0.9.1.dist-info"], None),         # leftovers: metadata decides
+    (["pyroute2"], None),
+])
+def test_listed_version_from_the_metadata_directory_name(tmp_path, entries, want):
+    for entry in entries:
+        (tmp_path / entry).mkdir()
+    assert nsmod.listed_version(str(tmp_path / "pyroute2")) == want
+    assert nsmod.listed_version(str(tmp_path / "pyroute2") + "/") == want
+
+
+def test_listed_version_comes_first(monkeypatch, tmp_path):
+    fake_metadata(monkeypatch, "0.6.0")
+    monkeypatch.setattr(nsmod, "listed_version", lambda package_dir: "0.9.2")
+    assert nsmod.pyroute2_version() == "0.9.2"
+    assert nsmod.pyroute2_problem() is None
+
+
+def test_listed_version_agrees_with_the_installed_metadata():
+    if importlib.util.find_spec("pyroute2") is None or not importlib.util.find_spec("pyroute2").origin:
+        pytest.skip("no pyroute2 installed here")
+    try:
+        want = importlib.metadata.version("pyroute2")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("this pyroute2 has no metadata")
+    assert nsmod.pyroute2_version() == want
