@@ -216,11 +216,11 @@ failed_step:
   type: int
 """
 
-from ansible_collections.nslab.net.plugins.module_utils._entry.batch import run_batch
+from ansible_collections.nslab.net.plugins.module_utils._entry import dispatch
 
 
 def main() -> None:
-    run_batch()
+    dispatch.main()
 
 
 if __name__ == "__main__":

@@ -96,14 +96,12 @@ info:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.nslab.net.plugins.module_utils._report.info import SPEC
 from ansible_collections.nslab.net.plugins.module_utils._report.info import main as info_main
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=dict(netns=dict(type="str"), nat=dict(type="bool", default=True),
-                                              namespaces=dict(type="bool", default=True),
-                                              links=dict(type="bool", default=True)),
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=SPEC, supports_check_mode=True)
     info_main(module)
 
 

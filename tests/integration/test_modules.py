@@ -4,6 +4,7 @@ four times (check, apply, check, apply), and the diff shows what changed."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -283,3 +284,37 @@ def test_every_module_returns_the_same_keys_in_check_mode_and_in_a_real_run(mod)
             gone = keys(module, result_key, state="absent", **args)
             assert all(entry["state"] == "absent" for entry in gone), (module, gone)
     mod("ns_sysctl", name="net.ipv4.conf.all.log_martians", value=0)
+
+
+def test_a_task_runs_the_batch_payload_and_returns_what_the_module_itself_returns(mod, tmp_path):
+    """Every module task sends the batch module's payload (plugins/action/batch.py: one payload build per
+    ansible-playbook run), and the module the task named runs: the same result, check mode, diff and refusals
+    in its own words as the module's own entry point gives for the same call."""
+    from nslabtest import playbook
+
+    calls = [*((module, args) for module, _key, args in SHAPES), ("netns_info", dict(netns=None, nat=False))]
+    refused = dict(name="shv1", peer="shc1", peer_address=["10.78.0.300/24"])      # our validation's words
+    tasks = [dict(name=f"call {i}", register=f"r{i}", check_mode=True, diff=True, **{f"nslab.net.{module}": args})
+             for i, (module, args) in enumerate(calls)]
+    registered = ", ".join(f"r{i}" for i in range(len(calls)))
+    tasks += [dict(name="refused", register="refused", ignore_errors=True, **{"nslab.net.veth": refused}),
+              dict(name="unknown option", register="unknown", ignore_errors=True, **{"nslab.net.ns_sysctl": dict(bogus=1)}),
+              dict(name="results", **{"ansible.builtin.copy": dict(
+                  dest=str(tmp_path / "results.json"),
+                  content="{{ [" + registered + ", refused, unknown] | to_json }}")})]
+    book = tmp_path / "calls.yml"
+    book.write_text(json.dumps([dict(hosts="all", gather_facts=False, tasks=tasks)]))
+    proc = playbook(mod.sandbox, str(book), "-vvv")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    used = [line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("Using module file")]
+    ours = [path for path in used if "/nslab/net/" in path]
+    assert len(ours) == len(calls) + 2 and {os.path.basename(path) for path in ours} == {"batch.py"}, used
+    *through_ansible, refused_result, unknown = json.loads((tmp_path / "results.json").read_text())
+    for (module, args), result in zip(calls, through_ansible):
+        own = mod(module, check=True, **args)
+        for key, value in own.items():
+            if key not in ("invocation", "warnings"):
+                assert result[key] == value, (module, key, result[key], value)
+        assert set(result) - set(own) <= {"failed"}, (module, set(result) - set(own))
+    assert refused_result["failed"] and refused_result["msg"] == mod("veth", expect_fail=True, **refused)["msg"]
+    assert unknown["failed"] and unknown["msg"].startswith("Unsupported parameters for (nslab.net.ns_sysctl) module: bogus")

@@ -13,9 +13,17 @@ optimization level; the code gets the file name of the payload that runs it). No
 whose sources are new compiles as before, and a directory that is not the running user's alone (another owner,
 a symbolic link, open to group or others) is not used at all.
 
+The batch module's payload, which every module task of the collection runs (plugins/action/batch.py), installs
+it too, in :data:`DIRECTORY` of the managed host, before it imports the module's own code: on a lab VM over SSH
+the collection's files are compiled once per version, not at every module run (Ansible's own, imported before,
+still are).
+
 This file is plain Python with no imports of the collection: the connection sends :func:`install`'s source."""
 
 from __future__ import annotations
+
+#: where the modules keep compiled code on a managed host (root's alone; the sandbox connection's default too)
+DIRECTORY = "/var/cache/nslab.net/pycode"
 
 
 def install(directory: str) -> bool:
@@ -34,6 +42,8 @@ def install(directory: str) -> bool:
     compile_source = getattr(zipimport, "_compile_source", None)
     if compile_source is None or not directory:          # a zipimport written in C (before Python 3.8)
         return False
+    if getattr(compile_source, "nslab_pycode", False):  # already installed (the sandbox connection's payload)
+        return True
     try:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         info = os.lstat(directory)
@@ -70,5 +80,6 @@ def install(directory: str) -> bool:
                     os.unlink(part)
         return code
 
+    cached.nslab_pycode = True  # type: ignore[attr-defined]
     zipimport._compile_source = cached  # type: ignore[attr-defined]
     return True

@@ -22,6 +22,10 @@ from ansible_collections.nslab.net.plugins.module_utils._host.validate import In
 if TYPE_CHECKING:
     from typing import Any
 
+#: the netns_info module's options
+SPEC = dict(netns=dict(type="str"), nat=dict(type="bool", default=True), namespaces=dict(type="bool", default=True),
+            links=dict(type="bool", default=True))
+
 
 def namespace_info(ctx: Context, ns: str | None, with_nat: bool, with_links: bool = True) -> dict:
     if not with_links:
