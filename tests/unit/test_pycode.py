@@ -1,6 +1,7 @@
 """The sandbox connection's cache of compiled code (module_utils/_host/pycode.py): a payload run a second time takes its
 sources' code from the cache and behaves the same (also in a traceback's file name); a cache directory that others
-could write is never used; the connection changes only AnsiballZ wrappers."""
+could write is never used; the connection changes only AnsiballZ wrappers. The payload read from a file rather than
+from standard input (``payload_from_file``) runs as it would from there."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import zipfile
 
-from ansible_collections.nslab.net.plugins.connection.sandbox import with_pycode_cache
+from ansible_collections.nslab.net.plugins.connection.sandbox import payload_from_file, with_pycode_cache
 
 #: a stand-in for an AnsiballZ wrapper: it imports a module from a zip of sources written to a new place each run
 WRAPPER = b'''\
@@ -134,3 +135,44 @@ def test_install_in_this_process(tmp_path):
     open_dir.mkdir()
     os.chmod(open_dir, 0o777)
     assert install(str(open_dir)) is False and zipimport._compile_source is saved
+
+
+def test_installed_once_whoever_installs_it_first(tmp_path, monkeypatch):
+    """The sandbox connection's payload installs the cache, then the batch module's entry point (dispatch.main) asks
+    again: the second install keeps the first, so no source is hashed twice."""
+    import zipimport
+
+    from ansible_collections.nslab.net.plugins.module_utils._host import pycode
+
+    monkeypatch.setattr(zipimport, "_compile_source", zipimport._compile_source)
+    assert pycode.install(str(tmp_path / "cache"))
+    first = zipimport._compile_source
+    assert first.nslab_pycode
+    assert pycode.install(str(tmp_path / "other"))
+    assert zipimport._compile_source is first
+    assert not (tmp_path / "other").exists()
+
+
+def test_a_payload_sent_as_a_file_runs_as_it_would_on_standard_input(tmp_path):
+    """The connection writes the wrapper to a file of the cache directory and sends the lines that run it: the same
+    output, ``__name__`` still ``"__main__"``, arguments as given; the file is the connection's to remove."""
+    archive = tmp_path / "payload.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("lesson.py", LESSON % 7)
+    cache = tmp_path / "pycode"
+    sent, path = payload_from_file(WRAPPER, str(cache))
+    assert path is not None and os.path.dirname(path) == str(cache) and len(sent) < 300
+    assert open(path, "rb").read() == WRAPPER and oct(os.stat(path).st_mode & 0o777) == "0o600"
+    direct = subprocess.run([sys.executable, "-", str(archive)], input=WRAPPER, capture_output=True, check=True)
+    through = subprocess.run([sys.executable, "-", str(archive)], input=sent, capture_output=True, check=True)
+    assert through.stdout == direct.stdout and direct.stdout.startswith(b"from source 7")
+
+
+def test_only_a_wrapper_is_sent_as_a_file_and_only_from_a_private_directory(tmp_path):
+    assert payload_from_file(b"echo hi", str(tmp_path / "a")) == (b"echo hi", None)
+    assert payload_from_file(WRAPPER, "") == (WRAPPER, None)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    assert payload_from_file(WRAPPER, str(shared)) == (WRAPPER, None)
+    assert os.listdir(shared) == []
