@@ -173,12 +173,20 @@ class Ours(AnsibleWay):
 
 class Modules(AnsibleWay):
     """The modules as a user's own playbook calls them: one task per resource type, each
-    with `items` (tests/perf/modules.yml)."""
+    with `items` (tests/perf/modules.yml: seven tasks, as the floor has seven pings; the teardown is a playbook of
+    its own, modules-teardown.yml)."""
     name = "modules"
     playbook = "modules.yml"
 
     def state_var(self, state):
-        return {"bench_state": state}
+        return {}
+
+    def teardown(self):
+        self.playbook = "modules-teardown.yml"
+        try:
+            self.play("absent")
+        finally:
+            self.playbook = "modules.yml"
 
     def extra_vars(self):
         spaces = topology(self.n)
