@@ -38,7 +38,7 @@ SANDBOX_ROOT ?= /run/nslab-sandbox
 .PHONY: help setup dev system-packages apt-lab apt-test readme venv collection lab teardown graph docs-graph shell test test-quick \
         unit integration property molecule sanity lint changelog installed matrix \
         matrix-debian12 matrix-managed-py39 matrix-core218 matrix-core219 matrix-managed matrix-controller pytest coverage typecheck \
-        bench bench-smoke fleet-ssh bench-fleet class bench-class
+        bench bench-smoke bench-tasks fleet-ssh bench-fleet class bench-class
 
 help:
 	@echo "make lab      - set up everything and build the default lab in a sandbox (the main job)"
@@ -52,6 +52,7 @@ help:
 	@echo "make bench    - the benchmark behind BENCHMARKS.md"
 	@echo "make typecheck - mypy over plugins/, ruff over plugins/ and tests/"
 	@echo "make fleet-ssh   - the lab VMs over real SSH scenario (molecule/fleet-ssh)"
+	@echo "make bench-tasks - each module task of the module list form against a ping (BENCHMARKS.md)"
 	@echo "make bench-fleet - lab.yml against 1, 4 and 8 lab VMs over SSH (BENCHMARKS.md)"
 
 # ------------------------------------------------------------------- setup
@@ -207,7 +208,13 @@ bench: dev
 	$(PYTHON) $(PIP) matplotlib 'mitogen>=0.3.50'
 	$(PYTHON) tests/perf/bench.py --sizes 1 10 100 500 --runs 3 --plain-max 10
 
+# each module task against a ping (tests/perf/tasks.md), then BENCHMARKS.md again from the last make bench's results
+bench-tasks: dev
+	$(PYTHON) tests/perf/tasks.py --sizes 1 --runs 3
+	$(PYTHON) -c 'import sys; sys.path.insert(0, "tests/perf"); from report import write_report; write_report("tests/perf/results/latest.json")'
+
 # the fleet rows of BENCHMARKS.md: lab.yml against 1, 4 and 8 VMs over SSH, inside the controller sandbox
+
 bench-fleet: dev $(FLEET_VENV)/.done
 	$(PYTHON) tests/fleet/world.py roots molecule/fleet-ssh/world.yml
 	$(PYTHON) tests/fleet/world.py run -- $(PYTHON) tests/perf/fleet_bench.py --sizes 1 4 8 --runs 3
@@ -255,7 +262,8 @@ matrix-managed-py39: dev .venv-managed-py39/.done
 	  "ansible-core>=2.$(patsubst 2%,%,$*).0,<2.$(shell echo $$(( $(patsubst 2%,%,$*) + 1 ))).0" \
 	  'pyroute2>=0.7.2,<0.10' pytest pytest-xdist && touch $@
 
-CONTROLLER_TESTS := tests/integration/test_lab_playbook.py "tests/integration/test_seeds.py::test_seed_002_egress_and_ingress[iptables]"
+CONTROLLER_TESTS := tests/integration/test_lab_playbook.py "tests/integration/test_seeds.py::test_seed_002_egress_and_ingress[iptables]" \
+  tests/integration/test_modules.py::test_a_task_runs_the_batch_payload_and_returns_what_the_module_itself_returns
 matrix-core218 matrix-core219: matrix-core%: dev .venv-core%/.done
 	.venv-core$*/bin/python -c 'from ansible.release import __version__ as v; print("ansible-core", v)'
 	.venv-core$*/bin/python -m pytest -q -n 2 -p no:cacheprovider $(CONTROLLER_TESTS)

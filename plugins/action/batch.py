@@ -41,5 +41,8 @@ class ActionModule(ActionBase):
     def _update_module_args(self, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any],
                             ignore_unknown_opts: bool = False) -> None:
         super()._update_module_args(module_name, module_args, task_vars, ignore_unknown_opts=ignore_unknown_opts)
-        # the module the task named (its full name, whichever way the task wrote it); the host runs that one
-        module_args["_ansible_module_name"] = self._task.resolved_action or self._task.action
+        # the module the task named, by its full name whichever way the task wrote it (ansible-core 2.18 resolves the
+        # task's action to this action plugin, not to the module); the host runs that one
+        found = self._shared_loader_obj.module_loader.find_plugin_with_context(self._task.action,
+                                                                              collection_list=self._task.collections)
+        module_args["_ansible_module_name"] = found.resolved_fqcn if found.resolved else self._task.action

@@ -294,8 +294,9 @@ def test_a_task_runs_the_batch_payload_and_returns_what_the_module_itself_return
 
     calls = [*((module, args) for module, _key, args in SHAPES), ("netns_info", dict(netns=None, nat=False))]
     refused = dict(name="shv1", peer="shc1", peer_address=["10.78.0.300/24"])      # our validation's words
-    tasks = [dict(name=f"call {i}", register=f"r{i}", check_mode=True, diff=True, **{f"nslab.net.{module}": args})
-             for i, (module, args) in enumerate(calls)]
+    # the last one by its short name, as a play with the collections keyword writes it
+    tasks = [dict(name=f"call {i}", register=f"r{i}", check_mode=True, diff=True,
+                  **{module if i == len(calls) - 1 else f"nslab.net.{module}": args}) for i, (module, args) in enumerate(calls)]
     registered = ", ".join(f"r{i}" for i in range(len(calls)))
     tasks += [dict(name="refused", register="refused", ignore_errors=True, **{"nslab.net.veth": refused}),
               dict(name="unknown option", register="unknown", ignore_errors=True, **{"nslab.net.ns_sysctl": dict(bogus=1)}),
@@ -303,7 +304,7 @@ def test_a_task_runs_the_batch_payload_and_returns_what_the_module_itself_return
                   dest=str(tmp_path / "results.json"),
                   content="{{ [" + registered + ", refused, unknown] | to_json }}")})]
     book = tmp_path / "calls.yml"
-    book.write_text(json.dumps([dict(hosts="all", gather_facts=False, tasks=tasks)]))
+    book.write_text(json.dumps([dict(hosts="all", gather_facts=False, collections=["nslab.net"], tasks=tasks)]))
     proc = playbook(mod.sandbox, str(book), "-vvv")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     used = [line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("Using module file")]
