@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,17 +35,22 @@ def inventory(size: int, path: str) -> None:
                  "    nslab_report_internet: {target: 198.51.100.10, kind: http, port: 80, expect_source: true}\n")
 
 
-def timed(ansible_bin: str, inv: str, playbook: str, size: int) -> tuple[float, int]:
+def timed(ansible_bin: str, inv: str, playbook: str, size: int) -> tuple[float, float, int]:
+    """Wall seconds, the controller's CPU seconds (rusage of the ansible-playbook process tree: its workers and ssh
+    clients; not the ssh ControlPersist masters, which outlive it) and the lab hosts' changed count of one run."""
     env = dict(os.environ, ANSIBLE_PIPELINING="True", ANSIBLE_HOST_KEY_CHECKING="True", NO_COLOR="1")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.run([os.path.join(ansible_bin, "ansible-playbook"), "-i", inv, playbook], cwd=REPO, env=env,
                           capture_output=True, text=True, check=False)
     seconds = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     lab = [c for host, c in recaps(proc.stdout).items() if host.startswith("deb12-")]
     if proc.returncode != 0 or len(lab) != size or any(c["unreachable"] or c["failed"] for c in lab):
         sys.stdout.write(proc.stdout[-4000:] + proc.stderr[-2000:])
         raise SystemExit(f"fleet bench: {playbook} on {size} VMs failed (exit {proc.returncode})")
-    return seconds, sum(c["changed"] for c in lab)
+    return seconds, cpu, sum(c["changed"] for c in lab)
 
 
 def measure(size: int, runs: int, ansible_bin: str, state: str) -> dict:
@@ -52,18 +58,22 @@ def measure(size: int, runs: int, ansible_bin: str, state: str) -> dict:
     inv = os.path.join(state, f"fleet-{size}.yml")
     inventory(size, inv)
     cells: dict[str, list[float]] = {"converge": [], "rerun": [], "teardown": []}
+    cpus: dict[str, list[float]] = {way: [] for way in cells}
     try:
         for run in range(runs):
             for way, playbook in (("converge", "playbooks/lab.yml"), ("rerun", "playbooks/lab.yml"),
                                   ("teardown", "playbooks/teardown.yml")):
-                seconds, changed = timed(ansible_bin, inv, playbook, size)
+                seconds, cpu, changed = timed(ansible_bin, inv, playbook, size)
                 if way == "rerun" and changed:
                     raise SystemExit(f"fleet bench: the re-run on {size} VMs changed {changed} things")
                 cells[way].append(seconds)
-                print(f"N={size} run {run + 1} {way}: {seconds:.2f} s (changed {changed})", flush=True)
+                cpus[way].append(cpu)
+                print(f"N={size} run {run + 1} {way}: {seconds:.2f} s, controller {cpu:.2f} CPU-s (changed {changed})",
+                      flush=True)
     finally:
         subprocess.run([sys.executable, WORLD, "down"], check=False, stdout=subprocess.DEVNULL)
-    return {way: round(statistics.median(values), 2) for way, values in cells.items()} | {"runs": runs}
+    return ({way: round(statistics.median(values), 2) for way, values in cells.items()}
+            | {f"{way}_cpu": round(statistics.median(values), 2) for way, values in cpus.items()} | {"runs": runs})
 
 
 def main() -> int:
@@ -80,12 +90,18 @@ def main() -> int:
     with open(args.out, "w") as fh:
         json.dump({"sizes": results, "forks": 5, "pipelining": True, "cores": os.cpu_count()}, fh, indent=1)
     base = results[str(min(args.sizes))]
-    print("\n| VMs | converge (s) | no-change re-run (s) | teardown (s) | converge vs 1 VM |")
-    print("|---|---|---|---|---|")
+    print("\n| VMs | converge (s) | no-change re-run (s) | teardown (s) | converge vs 1 VM | controller CPU-s: converge, re-run, teardown |")
+    print("|---|---|---|---|---|---|")
     for size in args.sizes:
         cell = results[str(size)]
         print(f"| {size} | {cell['converge']:.2f} | {cell['rerun']:.2f} | {cell['teardown']:.2f} | "
-              f"{cell['converge'] / base['converge']:.2f}x |")
+              f"{cell['converge'] / base['converge']:.2f}x | {cell['converge_cpu']:.2f}, {cell['rerun_cpu']:.2f}, "
+              f"{cell['teardown_cpu']:.2f} |")
+    low, high = results[str(min(args.sizes))], results[str(max(args.sizes))]
+    if max(args.sizes) > min(args.sizes):
+        per_vm = {way: (high[f"{way}_cpu"] - low[f"{way}_cpu"]) / (max(args.sizes) - min(args.sizes))
+                  for way in ("converge", "rerun", "teardown")}
+        print("\nthe controller's CPU per lab VM: " + ", ".join(f"{way} {value:.2f} CPU-s" for way, value in per_vm.items()))
     ratio = results[str(max(args.sizes))]["converge"] / base["converge"]
     if args.max_ratio and ratio > args.max_ratio:
         print(f"fleet bench: {max(args.sizes)} VMs converge in {ratio:.2f}x the time of {min(args.sizes)} "

@@ -72,9 +72,17 @@ def write_report(path: str) -> None:
                 cells.append(f"{med:.2f} [{lo:.2f}-{hi:.2f}]{ratio}")
             lines.append(f"| {LABELS[way]} | " + " | ".join(cells) + " |")
         lines.append("")
+    tasks = os.path.join(HERE, "tasks.md")       # each module task against a ping (make bench-tasks writes it)
+    if os.path.exists(tasks):
+        with open(tasks) as fh:
+            lines += [fh.read().rstrip(), ""]
     fleet = os.path.join(HERE, "fleet.md")       # the fleet rows (make bench-fleet), written by hand from fleet.json
     if os.path.exists(fleet):
         with open(fleet) as fh:
+            lines += [fh.read().rstrip(), ""]
+    klass = os.path.join(HERE, "class.md")       # a class on one machine (make bench-class), written by hand
+    if os.path.exists(klass):
+        with open(klass) as fh:
             lines += [fh.read().rstrip(), ""]
     lines += ["## Targets", ""] + targets(s) + ["", "![time against N](docs/bench.png)", ""]
     analysis = os.path.join(HERE, "analysis.md")
