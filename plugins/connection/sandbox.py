@@ -39,8 +39,11 @@ options:
         closed to others; it is made with mode 0700 when missing and can be deleted at any time.
       - Each pipelined module payload is also written there for the length of its run, and Python reads it from
         that file rather than from its standard input (Python reads a script from a pipe at about half a
-        millisecond a kilobyte, 80 ms of a C(ansible.builtin.ping) run).
-      - An empty string compiles every payload and sends it on standard input as Ansible does elsewhere.
+        millisecond a kilobyte, 80 ms of a C(ansible.builtin.ping) run); not for a task that becomes a user other
+        than root, nor in a directory under C(/run) or C(/etc), which a sandbox host has its own of.
+      - An empty string compiles every payload and sends it on standard input as Ansible does elsewhere. The
+        collection's modules still keep their own code compiled in C(/var/cache/nslab.net/pycode), as on any
+        managed host.
     type: str
     default: /var/cache/nslab.net/pycode
     env:
@@ -54,12 +57,14 @@ notes:
   - Open a shell in a sandbox with C(nsenter -t $(cat /run/nslab-sandbox/NAME/pid) -n -m -u -p bash).
 """
 
+import contextlib
 import inspect
 import os
 import re
 import stat
 import subprocess
 import tempfile
+import time
 from typing import TYPE_CHECKING
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
@@ -113,16 +118,45 @@ def private_directory(path: str) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
 
 
+#: the directories a sandbox host has of its own (module_utils/_sandbox/sandbox.py): a payload written there on this
+#: machine is not what the sandbox sees
+_PRIVATE_INSIDE = ("/run", "/etc")
+#: a payload file older than this is one a killed run left behind (a run removes its own)
+_STALE_SECONDS = 3600
+
+
 def payload_from_file(payload: bytes, directory: str) -> tuple[bytes, str | None]:
     """A pipelined AnsiballZ wrapper written to a file of ``directory`` (on this machine's disk, which a sandbox host
     sees at the same path) and the few lines that run it from there, to send on standard input instead; the file's
-    path, to remove after the run. Anything else, or with no private ``directory``, as it is (and None)."""
-    if not directory or b"_ANSIBALLZ_WRAPPER = True" not in payload or not private_directory(directory):
+    path, to remove after the run. Anything else, a ``directory`` that is not private or that a sandbox has its own
+    of, or a file that cannot be written: as it is (and None)."""
+    if not directory or b"_ANSIBALLZ_WRAPPER = True" not in payload:
         return payload, None
-    fd, path = tempfile.mkstemp(dir=directory, prefix=".payload-")
-    with open(fd, "wb") as out:
-        out.write(payload)
+    real = os.path.realpath(directory)
+    if any(real == top or real.startswith(top + "/") for top in _PRIVATE_INSIDE) or not private_directory(directory):
+        return payload, None
+    sweep(directory)
+    path = None
+    try:
+        fd, path = tempfile.mkstemp(dir=directory, prefix=".payload-")
+        with open(fd, "wb") as out:
+            out.write(payload)
+    except OSError:                       # a full disk, say: the payload goes on standard input as Ansible sends it
+        if path:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        return payload, None
     return _BOOTSTRAP.format(path=path).encode(), path
+
+
+def sweep(directory: str) -> None:
+    """Remove the payload files of runs that were killed before they could (older than an hour)."""
+    limit = time.time() - _STALE_SECONDS
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.startswith(".payload-") and entry.stat(follow_symlinks=False).st_mtime < limit:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 class Connection(ConnectionBase):
@@ -157,13 +191,26 @@ class Connection(ConnectionBase):
         written = None
         if in_data:
             directory = self.get_option("pycode_cache")
-            in_data, written = payload_from_file(with_pycode_cache(in_data, directory), directory)
+            in_data = with_pycode_cache(in_data, directory)
+            if not self.becomes_another_user(sudoable):     # who could not read root's file
+                in_data, written = payload_from_file(in_data, directory)
         try:
             proc = subprocess.run(argv, input=in_data, capture_output=True, check=False)
         finally:
             if written:
-                os.unlink(written)
+                with contextlib.suppress(OSError):       # the cache directory removed meanwhile
+                    os.unlink(written)
         return proc.returncode, proc.stdout, proc.stderr
+
+    def becomes_another_user(self, sudoable: bool) -> bool:
+        """A command that runs with become as a user other than root (a payload file is root's alone)."""
+        if not sudoable or self.become is None:
+            return False
+        try:
+            user = self.become.get_option("become_user")
+        except KeyError:
+            user = None
+        return user not in (None, "", "root")
 
     def put_file(self, in_path: str, out_path: str) -> None:
         super().put_file(in_path, out_path)

@@ -176,3 +176,21 @@ def test_only_a_wrapper_is_sent_as_a_file_and_only_from_a_private_directory(tmp_
     os.chmod(shared, 0o777)
     assert payload_from_file(WRAPPER, str(shared)) == (WRAPPER, None)
     assert os.listdir(shared) == []
+
+
+def test_no_payload_file_where_a_sandbox_has_its_own_directory(tmp_path):
+    """/run and /etc are a sandbox host's own: a file written there on this machine is not the one it would read."""
+    for directory in ("/run/nslab-test-never-made", "/etc/nslab-test-never-made", "/run"):
+        assert payload_from_file(WRAPPER, directory) == (WRAPPER, None)
+        assert directory == "/run" or not os.path.exists(directory)
+
+
+def test_a_payload_file_a_killed_run_left_is_swept(tmp_path):
+    cache = tmp_path / "pycode"
+    cache.mkdir(mode=0o700)
+    old, recent, entry = cache / ".payload-old", cache / ".payload-recent", cache / "compiled-entry"
+    for path in (old, recent, entry):
+        path.write_bytes(b"x")
+        os.utime(path, (1, 1) if path != recent else None)
+    sent, path = payload_from_file(WRAPPER, str(cache))
+    assert path and not old.exists() and recent.exists() and entry.exists()
