@@ -32,7 +32,7 @@ class ActionModule(ActionBase):
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         del tmp
-        wrap_async = self._task.async_val
+        wrap_async = self._task.async_val and not getattr(self._connection, "has_native_async", False)
         result = merge_hash(result, self._execute_module(module_name=PAYLOAD, task_vars=task_vars, wrap_async=wrap_async))
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
@@ -41,8 +41,8 @@ class ActionModule(ActionBase):
     def _update_module_args(self, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any],
                             ignore_unknown_opts: bool = False) -> None:
         super()._update_module_args(module_name, module_args, task_vars, ignore_unknown_opts=ignore_unknown_opts)
-        # the module the task named, by its full name whichever way the task wrote it (ansible-core 2.18 resolves the
-        # task's action to this action plugin, not to the module); the host runs that one
-        found = self._shared_loader_obj.module_loader.find_plugin_with_context(self._task.action,
-                                                                              collection_list=self._task.collections)
-        module_args["_ansible_module_name"] = found.resolved_fqcn if found.resolved else self._task.action
+        # the module the task named, as the task wrote it (as Ansible passes it to a module's own payload, for its
+        # messages): nslab.net.veth, or veth under the collections keyword - always one of this collection's, since
+        # only they have this action. The host runs that one (ansible-core 2.18 resolves the task's action to this
+        # action plugin, so _task.resolved_action names the batch there)
+        module_args["_ansible_module_name"] = self._task.action

@@ -300,17 +300,19 @@ def test_a_task_runs_the_batch_payload_and_returns_what_the_module_itself_return
     registered = ", ".join(f"r{i}" for i in range(len(calls)))
     tasks += [dict(name="refused", register="refused", ignore_errors=True, **{"nslab.net.veth": refused}),
               dict(name="unknown option", register="unknown", ignore_errors=True, **{"nslab.net.ns_sysctl": dict(bogus=1)}),
+              dict(name="unknown option, short name", register="unknown_short", ignore_errors=True,
+                   **{"ns_sysctl": dict(bogus=1)}),
               dict(name="results", **{"ansible.builtin.copy": dict(
                   dest=str(tmp_path / "results.json"),
-                  content="{{ [" + registered + ", refused, unknown] | to_json }}")})]
+                  content="{{ [" + registered + ", refused, unknown, unknown_short] | to_json }}")})]
     book = tmp_path / "calls.yml"
     book.write_text(json.dumps([dict(hosts="all", gather_facts=False, collections=["nslab.net"], tasks=tasks)]))
     proc = playbook(mod.sandbox, str(book), "-vvv")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     used = [line.split()[-1] for line in proc.stdout.splitlines() if line.startswith("Using module file")]
     ours = [path for path in used if "/nslab/net/" in path]
-    assert len(ours) == len(calls) + 2 and {os.path.basename(path) for path in ours} == {"batch.py"}, used
-    *through_ansible, refused_result, unknown = json.loads((tmp_path / "results.json").read_text())
+    assert len(ours) == len(calls) + 3 and {os.path.basename(path) for path in ours} == {"batch.py"}, used
+    *through_ansible, refused_result, unknown, unknown_short = json.loads((tmp_path / "results.json").read_text())
     for (module, args), result in zip(calls, through_ansible):
         own = mod(module, check=True, **args)
         for key, value in own.items():
@@ -318,4 +320,6 @@ def test_a_task_runs_the_batch_payload_and_returns_what_the_module_itself_return
                 assert result[key] == value, (module, key, result[key], value)
         assert set(result) - set(own) <= {"failed"}, (module, set(result) - set(own))
     assert refused_result["failed"] and refused_result["msg"] == mod("veth", expect_fail=True, **refused)["msg"]
+    # the module's name as the task wrote it, as Ansible gives a module's own payload
     assert unknown["failed"] and unknown["msg"].startswith("Unsupported parameters for (nslab.net.ns_sysctl) module: bogus")
+    assert unknown_short["failed"] and unknown_short["msg"].startswith("Unsupported parameters for (ns_sysctl) module: bogus")

@@ -56,8 +56,9 @@ def test_an_entry_point_runs_what_the_module_itself_runs(name):
 @pytest.mark.parametrize(("named", "runs"), [
     ("nslab.net.veth", "veth"), ("nslab.net.lab_check", "lab_check"), ("nslab.net.batch", "batch"),
     (None, "batch"),                    # no controller: the tests' args files, the persisted engine's boot run
-    ("veth", "batch"),                  # only the action plugin names a module, always in full
-    ("nslab.net.lab_results", "batch"), ("other.net.veth", "batch"), ("nslab.net.nonesuch", "batch"),
+    ("veth", "veth"),                   # a short name under the collections keyword: only our modules have this action
+    ("nslab.net.lab_results", "batch"), ("lab_results", "batch"), ("other.net.veth", "batch"),
+    ("ansible.legacy.veth", "batch"), ("nslab.net.nonesuch", "batch"),
 ])
 def test_the_module_run_is_the_one_the_task_named(tmp_path, named, runs):
     args = {"steps": []} if named is None else {"steps": [], "_ansible_module_name": named}

@@ -100,16 +100,16 @@ ENTRY_POINTS = {f.__name__: f for f in (netns, veth, bridge_port, ns_route, ns_s
 
 
 def requested() -> str:
-    """The module this run is for: the one the task named (``_ansible_module_name``, set by the action plugin), else
-    ``batch`` (a task of the batch module itself, or a run with no Ansible controller, as the tests and the persisted
-    engine make)."""
+    """The module this run is for: the one the task named (``_ansible_module_name``, as the task wrote it: the action
+    plugin sends this payload only for the collection's modules, so a short name is one of them), else ``batch`` (a
+    task of the batch module itself, or a run with no Ansible controller, as the tests and the persisted engine make)."""
     from ansible.module_utils.basic import _load_params
 
     try:
         name = str(_load_params().get("_ansible_module_name") or "")
     except Exception:  # noqa: BLE001 - no arguments to read: the batch module's AnsibleModule says so in its words
         name = ""
-    short = name[len(COLLECTION):] if name.startswith(COLLECTION) else ""
+    short = name[len(COLLECTION):] if name.startswith(COLLECTION) else name if "." not in name else ""
     return short if short in ENTRY_POINTS else "batch"
 
 
