@@ -76,7 +76,7 @@ def measure_payloads(runs: int = 5) -> dict:
     from ansible.plugins.loader import init_plugin_loader
 
     init_plugin_loader([COLLECTIONS])
-    import ansible.modules.ping as ping
+    from ansible.modules import ping
 
     modules = {"ansible.builtin.ping": (ping.__file__, "ansible.modules.ping")}
     for path in sorted(glob.glob(os.path.join(REPO, "plugins", "modules", "*.py"))):
@@ -87,7 +87,7 @@ def measure_payloads(runs: int = 5) -> dict:
         with open(path, "rb") as fh:
             data = fh.read()
         best, files = 9.9, 0
-        for _ in range(runs):
+        for _run in range(runs):
             archive = zipfile.ZipFile(io.BytesIO(), "w", compression=zipfile.ZIP_DEFLATED)
             started = time.perf_counter()
             recursive_finder(name, fqn, data, archive, datetime.datetime.now(), _builder.ExtensionManager.create(task_vars={}))

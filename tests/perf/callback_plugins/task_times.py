@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Each task's wall time, from its start to its last host's result, as JSON lines appended to $NSLAB_TASK_TIMES
-(tests/perf/tasks.py; a playbook beside this directory loads it when ANSIBLE_CALLBACKS_ENABLED names it)."""
+"""Each task's wall time, from its start to a host's result (one line per host's result: the benchmark runs one host),
+as JSON lines appended to $NSLAB_TASK_TIMES (tests/perf/tasks.py; a playbook beside this directory loads it when
+ANSIBLE_CALLBACKS_ENABLED names it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ DOCUMENTATION = r"""
 name: task_times
 type: aggregate
 short_description: Each task's wall time, for the benchmark (tests/perf/tasks.py)
-description: Appends one JSON line per task (name, action, status, seconds) to the file named by NSLAB_TASK_TIMES.
+description: Appends one JSON line per host's result of a task (name, action, status, seconds since the task started) to the file named by NSLAB_TASK_TIMES.
 requirements: [NSLAB_TASK_TIMES set in the environment]
 """
 
