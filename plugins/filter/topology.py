@@ -134,26 +134,24 @@ def unknown_variables(hostvars: Any) -> list:
 
 def lab_records(hosts: list | None, hostvars: Any, check_mode: bool = False) -> list:
     """lab.yml's fleet records (the input of nslab.net.fleet_results), one per lab host, from what the build play left
-    on each (``nslab_reach``, ``nslab_plan``, ``nslab_built``, ``nslab_failure``): one template for the fleet, not a
-    task per host. A host lost during its build (unreachable: no rescue runs) has the failure that says so; one that
+    on each (``nslab_plan``, ``nslab_built``, ``nslab_failure``): one template for the fleet, not a task per host. A
+    host the build could not reach (the batch task ignores it: no rescue runs) has the failure that says so; one that
     never got to its build (it failed before) has none, and fleet_results names it."""
     from ansible.module_utils.parsing.convert_bool import boolean
 
     out = []
     for host in hosts or []:
         found: Any = hostvars.get(host) or {}     # Ansible's hostvars
-        reach, built, failure = found.get("nslab_reach"), found.get("nslab_built"), found.get("nslab_failure")
-        unreachable = isinstance(reach, dict) and bool(reach.get("unreachable"))
-        if not isinstance(reach, dict) or not (unreachable or failure or isinstance(built, dict)):
+        built, failure = found.get("nslab_built"), found.get("nslab_failure")
+        if not (failure or isinstance(built, dict)):
             continue
         plan = found.get("nslab_plan") or {}
         state = found.get("nslab_state") or "present"
-        if not failure and unreachable:
-            failure = dict(stage="connect", task="", msg=reach.get("msg") or "unreachable", unreachable=True)
-        elif not failure and isinstance(built, dict) and (built.get("unreachable") or built.get("failed")):
-            # lost during the build (no rescue runs for an unreachable host)
-            failure = dict(stage="teardown" if state == "absent" else "build", task="", msg=built.get("msg") or (
-                "unreachable" if built.get("unreachable") else "failed"), unreachable=bool(built.get("unreachable")))
+        if not failure and isinstance(built, dict) and built.get("unreachable"):
+            failure = dict(stage="connect", task="", msg=built.get("msg") or "unreachable", unreachable=True)
+        elif not failure and isinstance(built, dict) and built.get("failed"):
+            failure = dict(stage="teardown" if state == "absent" else "build", task="", msg=built.get("msg") or "failed",
+                           unreachable=False)
         steps = built.get("results") if isinstance(built, dict) else None
         measured = (state != "absent" and not check_mode and not failure and not built.get("skipped")
                     and isinstance(steps, list) and bool(steps) and isinstance(steps[-1], dict)

@@ -232,7 +232,7 @@ def test_nslab_reset_reaches_the_calls_that_remove_what_was_made_by_hand_and_not
 
 
 def test_lab_records_reads_what_the_build_play_left_on_each_host():
-    """lab.yml's summary records (nslab.net.lab_records): measured, unreachable before or during the build, failed
+    """lab.yml's summary records (nslab.net.lab_records): measured, unreachable (the batch task ignores it), failed
     and rescued, check mode, teardown; a host that never got to its build has none (fleet_results names it)."""
     from ansible_collections.nslab.net.plugins.filter.topology import lab_records
     from ansible_collections.nslab.net.plugins.module_utils._lab.topology import DEFAULTS
@@ -241,23 +241,24 @@ def test_lab_records_reads_what_the_build_play_left_on_each_host():
     probe = dict(fact="host -> namespace", ok=True)
     measured = dict(results=[dict(changed=True), dict(results=[probe], uplink=dict(address="203.0.113.10"))])
     hostvars = {
-        "ok": dict(nslab_reach={}, nslab_plan=lab_topology(dict(DEFAULTS)), nslab_built=measured, nslab_report_strict="false"),
-        "faulted": dict(nslab_reach={}, nslab_plan=plan, nslab_built=measured),
-        "gone": dict(nslab_reach=dict(unreachable=True, msg="ssh: no route")),
-        "lost": dict(nslab_reach={}, nslab_plan=plan, nslab_built=dict(unreachable=True, msg="sandbox gone")),
-        "rescued": dict(nslab_reach={}, nslab_plan={}, nslab_built=dict(failed=True, msg="x"),
+        "ok": dict(nslab_plan=lab_topology(dict(DEFAULTS)), nslab_built=measured, nslab_report_strict="false"),
+        "faulted": dict(nslab_plan=plan, nslab_built=measured),
+        "gone": dict(nslab_plan=plan, nslab_built=dict(unreachable=True, msg="ssh: no route")),
+        "failed": dict(nslab_plan=plan, nslab_built=dict(failed=True, msg="the kernel said no")),
+        "rescued": dict(nslab_plan={}, nslab_built=dict(failed=True, msg="x"),
                         nslab_failure=dict(stage="build", task="t", msg="nslab_gateway: wrong")),
         "never": {},
     }
     records = {r["host"]: r for r in lab_records(list(hostvars), hostvars)}
-    assert sorted(records) == ["faulted", "gone", "lost", "ok", "rescued"]
+    assert sorted(records) == ["failed", "faulted", "gone", "ok", "rescued"]
     assert records["ok"]["results"] == [probe] and records["ok"]["failure"] is None
     assert records["ok"]["strict"] is False and records["faulted"]["strict"] is False      # faults: never strict
     assert records["faulted"]["faults"] == ["no-forwarding"] and records["faulted"]["lab_stage"] == "publish"
     assert records["ok"]["outside"][0]["target"] == "203.0.113.10"
     assert records["gone"]["failure"] == dict(stage="connect", task="", msg="ssh: no route", unreachable=True)
-    assert records["lost"]["failure"] == dict(stage="build", task="", msg="sandbox gone", unreachable=True)
-    assert records["lost"]["results"] is None and records["rescued"]["failure"]["msg"] == "nslab_gateway: wrong"
+    assert records["gone"]["results"] is None and records["gone"]["outside"] == []
+    assert records["failed"]["failure"] == dict(stage="build", task="", msg="the kernel said no", unreachable=False)
+    assert records["rescued"]["failure"]["msg"] == "nslab_gateway: wrong"
     checked = {r["host"]: r for r in lab_records(["ok"], hostvars, check_mode=True)}
     assert checked["ok"]["results"] is None and checked["ok"]["check_mode"] is True
     absent = dict(hostvars["ok"], nslab_state="absent")
