@@ -151,6 +151,11 @@ attributes:
     platforms: [linux]
     support: full
     description: Linux only; needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) on the managed host.
+notes:
+  - Every other module of the collection that runs on a managed host sends this module's payload (the collection's
+    action plugin C(nslab.net.batch)) and runs there as itself, with its own options, results and messages, so that
+    Ansible builds one module payload per run; C(ansible-playbook -vvv) says C(Using module file .../batch.py) for
+    their tasks.
 seealso:
   - module: nslab.net.netns
   - module: nslab.net.veth
