@@ -17,32 +17,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible.plugins.action import ActionBase
-from ansible.utils.vars import merge_hash
+from ansible.plugins.action.normal import ActionModule as NormalAction
 
 #: the module whose payload every task of this action sends
 PAYLOAD = "nslab.net.batch"
 
 
-class ActionModule(ActionBase):
+class ActionModule(NormalAction):
+    """Ansible's normal action (each version's own ``run``: check mode, async, the temporary directory), with the
+    task's module run from the batch module's payload."""
 
-    _supports_check_mode = True
-    _supports_async = True
-
-    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        result = super().run(tmp, task_vars)
-        del tmp
-        wrap_async = self._task.async_val and not getattr(self._connection, "has_native_async", False)
-        result = merge_hash(result, self._execute_module(module_name=PAYLOAD, task_vars=task_vars, wrap_async=wrap_async))
-        if not wrap_async:
-            self._remove_tmp_path(self._connection._shell.tmpdir)
-        return result
+    def _execute_module(self, module_name: str | None = None, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        # None: the task's own module (the normal action names no other); any module another caller names as it is
+        return super()._execute_module(PAYLOAD if module_name is None else module_name, *args, **kwargs)
 
     def _update_module_args(self, module_name: str, module_args: dict[str, Any], task_vars: dict[str, Any],
                             ignore_unknown_opts: bool = False) -> None:
         super()._update_module_args(module_name, module_args, task_vars, ignore_unknown_opts=ignore_unknown_opts)
-        # the module the task named, as the task wrote it (as Ansible passes it to a module's own payload, for its
-        # messages): nslab.net.veth, or veth under the collections keyword - always one of this collection's, since
-        # only they have this action. The host runs that one (ansible-core 2.18 resolves the task's action to this
-        # action plugin, so _task.resolved_action names the batch there)
-        module_args["_ansible_module_name"] = self._task.action
+        if module_name == PAYLOAD:
+            # the module the task named, as the task wrote it (as Ansible passes it to a module's own payload, for its
+            # messages): nslab.net.veth, or veth under the collections keyword - always one of this collection's, since
+            # only they have this action. The host runs that one (ansible-core 2.18 resolves the task's action to this
+            # action plugin, so _task.resolved_action names the batch there)
+            module_args["_ansible_module_name"] = self._task.action
