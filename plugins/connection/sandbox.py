@@ -73,7 +73,7 @@ from ansible.plugins.connection import ConnectionBase
 from ansible.utils.display import Display
 
 from ansible_collections.nslab.net.plugins.module_utils._host import pycode
-from ansible_collections.nslab.net.plugins.module_utils._sandbox.sandbox import Sandbox
+from ansible_collections.nslab.net.plugins.module_utils._sandbox.sandbox import PRIVATE_DIRS, Sandbox
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
 
 if TYPE_CHECKING:
@@ -118,9 +118,6 @@ def private_directory(path: str) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
 
 
-#: the directories a sandbox host has of its own (module_utils/_sandbox/sandbox.py): a payload written there on this
-#: machine is not what the sandbox sees
-_PRIVATE_INSIDE = ("/run", "/etc")
 #: a payload file older than this is one a killed run left behind (a run removes its own)
 _STALE_SECONDS = 3600
 
@@ -133,7 +130,7 @@ def payload_from_file(payload: bytes, directory: str) -> tuple[bytes, str | None
     if not directory or b"_ANSIBALLZ_WRAPPER = True" not in payload:
         return payload, None
     real = os.path.realpath(directory)
-    if any(real == top or real.startswith(top + "/") for top in _PRIVATE_INSIDE) or not private_directory(directory):
+    if any(real == top or real.startswith(top + "/") for top in PRIVATE_DIRS) or not private_directory(directory):
         return payload, None
     sweep(directory)
     path = None

@@ -24,6 +24,8 @@ from ansible_collections.nslab.net.plugins.module_utils._host.session import Ses
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
 
 DEFAULT_ROOT = "/run/nslab-sandbox"
+#: the directories the setup script (below) gives a sandbox of its own: the machine's are not what it sees there
+PRIVATE_DIRS = ("/run", "/etc")
 MARKER = "nslab-sandbox"
 RESOLV = "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n"
 
