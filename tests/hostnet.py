@@ -23,7 +23,8 @@ def _run(argv):
     return proc.stdout + (f"\n<exit {proc.returncode}: {proc.stderr.strip()}>" if proc.returncode else "")
 
 
-def _no_counters(text: str) -> str:
+def no_counters(text: str) -> str:
+    """iptables-save or nft output without its counters (which traffic moves) and comment lines."""
     text = re.sub(r"\[\d+:\d+\]", "[-]", text)                  # iptables-save chain counters
     text = re.sub(r"counter packets \d+ bytes \d+", "counter", text)  # nft counters
     return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
@@ -68,9 +69,9 @@ def fingerprint() -> dict:
         "etc_netns": sorted(os.listdir("/etc/netns")) if os.path.isdir("/etc/netns") else None,
         "mounts": [line.split()[4] for line in open("/proc/self/mountinfo")
                    if "/netns" in line.split()[4] or line.split()[4].startswith("/run/nslab")],
-        "iptables": _no_counters(_run(["iptables-save"])),
-        "ip6tables": _no_counters(_run(["ip6tables-save"])),
-        "nft": _no_counters(_run(["nft", "list", "ruleset"])),
+        "iptables": no_counters(_run(["iptables-save"])),
+        "ip6tables": no_counters(_run(["ip6tables-save"])),
+        "nft": no_counters(_run(["nft", "list", "ruleset"])),
         "legacy_tables": [open(p).read() for p in ("/proc/net/ip_tables_names", "/proc/net/ip6_tables_names")
                           if os.path.exists(p)],
         "resolv": open("/etc/resolv.conf").read() if os.path.exists("/etc/resolv.conf") else None,
