@@ -236,7 +236,8 @@ matrix: matrix-managed matrix-controller
 matrix-managed: matrix-debian12 matrix-managed-py39
 matrix-controller: matrix-core218 matrix-core219
 
-MANAGED_TESTS := tests/integration/test_modules.py tests/integration/test_batch.py tests/integration/test_engine.py
+MANAGED_TESTS := tests/integration/test_modules.py tests/integration/test_batch.py tests/integration/test_engine.py \
+                 tests/integration/test_netlink.py
 
 # managed side, Debian 12 as shipped: the system /usr/bin/python3 with Debian's python3-pyroute2 package
 matrix-debian12: dev

@@ -93,7 +93,7 @@ class FakeSession(nsmod.Session):
     def __init__(self, namespaces: dict):     # pylint: disable=super-init-not-called
         self.namespaces, self._reads = namespaces, {}
 
-    def ipr(self, name):
+    def writer(self, name):
         return self.namespaces[name]
 
     def reader(self, name):

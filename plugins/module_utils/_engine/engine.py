@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
     from ansible_collections.nslab.net.plugins.module_utils._host.reader import Reader
+    from ansible_collections.nslab.net.plugins.module_utils._host.writer import Writer
 
 
 GONE = (errno.ENODEV, errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL)
@@ -112,9 +113,9 @@ class Context:
         (an earlier task would create it) reads as empty."""
         return ns not in self.deleted_ns and nsmod.ns_exists(ns)
 
-    def ipr(self, ns: str | None) -> Any:
-        """The namespace's IPRoute: for changes (and the reads no Reader does)."""
-        return self.session.ipr(ns)
+    def writer(self, ns: str | None) -> Writer:
+        """The namespace's netlink changes (writer.Writer)."""
+        return self.session.writer(ns)
 
     def reader(self, ns: str | None) -> Reader:
         """The namespace's netlink reads (reader.Reader)."""

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, nslab.net contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Named network namespaces and one netlink socket per namespace.
+"""Named network namespaces and one netlink socket per namespace, for reads and changes.
 
 Namespaces are handled in-process with setns(2)/unshare(2)/mount(2) rather than
 with pyroute2's ``IPRoute(netns=...)``: that call creates a missing namespace
@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host.reader import NETLINK_GET_STRICT_CHK, Reader, SOL_NETLINK
+from ansible_collections.nslab.net.plugins.module_utils._host.writer import Writer
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -345,7 +346,8 @@ class Session:
             setns(self._home)
 
     def ipr(self, name: str | None) -> Any:
-        """The netlink socket of a namespace; never creates the namespace."""
+        """pyroute2's IPRoute in a namespace, for what :class:`Reader` and :class:`Writer` do not do (the sandboxes,
+        the check's ``ip route get``); never creates the namespace."""
         if name not in self._ipr:
             from pyroute2.iproute.linux import IPRoute
 
@@ -367,3 +369,7 @@ class Session:
             sock.bind((0, 0))
             self._readers[name] = Reader(sock)
         return self._readers[name]
+
+    def writer(self, name: str | None) -> Writer:
+        """The changes of a namespace (see :class:`Writer`), on its reader's socket."""
+        return Writer(self.reader(name))

@@ -105,9 +105,9 @@ class BridgePortResource(LinkBase):
             text = f"add bridge {name} in {where(ns)}"
 
             def create(text: str = text) -> None:
-                ipr = ctx.ipr(ns)
-                netlink(text, ipr.link, "add", ifname=name, kind="bridge")
-                netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), ifalias=owner_tag(ctx.lab),
+                nl = ctx.writer(ns)
+                netlink(text, nl.link, "add", ifname=name, kind="bridge")
+                netlink(text, nl.link, "set", index=index_of(ctx, ns, name), ifalias=owner_tag(ctx.lab),
                         state="up")
             plan.do(text, create, touches=(ns,))
             br = dict(name=name, index=None, kind="bridge", alias=owner_tag(ctx.lab), up=True, mtu=1500,
@@ -144,8 +144,8 @@ class BridgePortResource(LinkBase):
             text = f"set hairpin {'on' if flag else 'off'} on port {port} of {name} in {where(ns)}"
 
             def hairpin(text: str = text, flag: int = int(flag)) -> None:
-                ipr = ctx.ipr(ns)
-                netlink(text, ipr.brport, "set", index=index_of(ctx, ns, port), mode=flag)
+                nl = ctx.writer(ns)
+                netlink(text, nl.brport, "set", index=index_of(ctx, ns, port), mode=flag)
             plan.do(text, hairpin, touches=(ns,))
             entry["ports"][port] = flag
 
@@ -153,8 +153,8 @@ class BridgePortResource(LinkBase):
         ctx = self.ctx
 
         def fn() -> None:
-            ipr = ctx.ipr(ns)
-            netlink(text, ipr.link, "set", index=index_of(ctx, ns, port), master=index_of(ctx, ns, bridge))
+            nl = ctx.writer(ns)
+            netlink(text, nl.link, "set", index=index_of(ctx, ns, port), master=index_of(ctx, ns, bridge))
         plan.do(text, fn, touches=(ns,))
 
     def plan_absent(self, item: dict, entry: dict, plan: Plan) -> None:

@@ -56,14 +56,14 @@ def forget_neighbours(ctx: Context, namespaces: Iterable[str | None], addresses:
     wanted = {ipaddress.ip_address(a).compressed for a in addresses}
     deleted = 0
     for ns in namespaces:
-        ipr = ctx.ipr(ns)
-        for msg in netlink(text, lambda: list(ipr.neigh("dump", family=socket.AF_UNSPEC))):  # noqa: B023 - called at once
+        nl = ctx.writer(ns)
+        for msg in netlink(text, lambda: list(nl.neigh("dump", family=socket.AF_UNSPEC))):  # noqa: B023 - called at once
             dst = msg.get_attr("NDA_DST")
             if msg["family"] not in (socket.AF_INET, socket.AF_INET6) or not dst:
                 continue
             if msg["state"] & (NUD_NOARP | NUD_PERMANENT) or ipaddress.ip_address(dst).compressed not in wanted:
                 continue
-            netlink(f"{text} in {where(ns)}", ipr.neigh, "del", dst=dst, ifindex=msg["ifindex"],
+            netlink(f"{text} in {where(ns)}", nl.neigh, "del", dst=dst, ifindex=msg["ifindex"],
                     family=msg["family"], gone_ok=True)
             deleted += 1
     return deleted
@@ -113,8 +113,8 @@ class LinkBase(Resource):
         ctx = self.ctx
 
         def fn() -> None:
-            ipr = ctx.ipr(ns)
-            netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), **attrs)
+            nl = ctx.writer(ns)
+            netlink(text, nl.link, "set", index=index_of(ctx, ns, name), **attrs)
         plan.do(text, fn, touches=(ns,))
 
     def op_delete(self, ns: str | None, name: str, text: str, plan: Plan) -> None:
@@ -125,7 +125,7 @@ class LinkBase(Resource):
             ctx.indexes.clear()        # a veth takes its peer with it; names may come back with new indexes
             link = read_link(ctx.reader(ns), name)
             if link is not None:
-                netlink(text, ctx.ipr(ns).link, "del", index=link["index"], gone_ok=True)
+                netlink(text, ctx.writer(ns).link, "del", index=link["index"], gone_ok=True)
         plan.do(text, fn)
 
     def check_overlap(self, ns: str | None, name: str, wanted: list[str], option: str) -> None:
@@ -212,13 +212,13 @@ class LinkBase(Resource):
         ctx.projected.setdefault("links_gone", set()).discard((ns, name))      # made again (a veth rebuilt)
         for cidr in sorted(set(current) - set(wanted)):
             def fn(cidr: str = cidr, text: str = f"delete address {cidr} from {name} in {where(ns)}") -> None:
-                ipr = ctx.ipr(ns)
-                netlink(text, ipr.addr, "del", index=index_of(ctx, ns, name), gone_ok=True, **addr_kwargs(cidr))
+                nl = ctx.writer(ns)
+                netlink(text, nl.addr, "del", index=index_of(ctx, ns, name), gone_ok=True, **addr_kwargs(cidr))
             plan.do(f"delete address {cidr} from {name} in {where(ns)}", fn, touches=(ns,))
         for cidr in sorted(set(wanted) - set(current)):
             def fn(cidr: str = cidr, text: str = f"add address {cidr} to {name} in {where(ns)}") -> None:
-                ipr = ctx.ipr(ns)
-                netlink(text, ipr.addr, "add", index=index_of(ctx, ns, name), exists_ok=True, **addr_kwargs(cidr))
+                nl = ctx.writer(ns)
+                netlink(text, nl.addr, "add", index=index_of(ctx, ns, name), exists_ok=True, **addr_kwargs(cidr))
             plan.do(f"add address {cidr} to {name} in {where(ns)}", fn, touches=(ns,))
         return list(wanted)
 

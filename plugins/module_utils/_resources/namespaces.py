@@ -103,8 +103,8 @@ class NetnsResource(Resource):
         if cur is None:
             def create(name: str = name) -> None:
                 nsmod.create_namespace(name)
-                ipr = ctx.ipr(name)
-                netlink(f"mark netns {name}", ipr.link, "set", index=1, ifalias=owner_tag(ctx.lab))
+                nl = ctx.writer(name)
+                netlink(f"mark netns {name}", nl.link, "set", index=1, ifalias=owner_tag(ctx.lab))
             plan.do(f"add netns {name}", create, touches=(name,))
             ctx.created_ns.add(name)
             cur = dict(lab=ctx.lab, lo_up=False, dns=None, resolv=None)
@@ -112,7 +112,7 @@ class NetnsResource(Resource):
             state = "up" if item["loopback"] else "down"
             plan.do(f"set lo {state} in netns {name}",
                     lambda name=name, state=state: netlink(f"set lo {state} in netns {name}",
-                                                           ctx.ipr(name).link, "set", index=1, state=state),
+                                                           ctx.writer(name).link, "set", index=1, state=state),
                     touches=(name,))
         dns = cur["dns"]
         if item["dns"] is not None:

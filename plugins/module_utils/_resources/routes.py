@@ -188,7 +188,7 @@ class RouteResource(Resource):
         ctx = self.ctx
 
         def fn() -> None:
-            ipr = ctx.ipr(item["netns"])
+            nl = ctx.writer(item["netns"])
             net = ipaddress.ip_network(item["prefix"])
             kwargs = dict(family=socket.AF_INET if item["family"] == 4 else socket.AF_INET6,
                           dst_len=net.prefixlen, table=item["table"], priority=item["metric"])
@@ -205,7 +205,7 @@ class RouteResource(Resource):
                     if link is None:
                         raise Invalid("dev", f"link {item['dev']} does not exist in {where(item['netns'])}")
                     kwargs["oif"] = link["index"]
-            netlink(text, ipr.route, command, gone_ok=(command == "del"), **kwargs)
+            netlink(text, nl.route, command, gone_ok=(command == "del"), **kwargs)
         plan.do(text, fn, touches=(item["netns"],))
 
     def purge(self, items: list[dict], plan: Plan) -> None:

@@ -158,20 +158,20 @@ class VethResource(LinkBase):
         ns, name, pns, peer, mtu = item["netns"], item["name"], item["peer_netns"], item["peer"], item["mtu"]
 
         def fn() -> None:
-            ipr = ctx.ipr(ns)
+            nl = ctx.writer(ns)
             peer_spec = dict(ifname=peer)
             if pns != ns:
                 peer_spec["net_ns_fd"] = ctx.session.fd(pns)
             kwargs = dict(ifname=name, kind="veth", peer=peer_spec)
             if mtu:
                 kwargs["mtu"] = mtu
-            netlink(text, ipr.link, "add", **kwargs)
-            pipr = ctx.ipr(pns)
+            netlink(text, nl.link, "add", **kwargs)
+            peer_nl = ctx.writer(pns)
             pidx = index_of(ctx, pns, peer)
             if mtu:
-                netlink(text, pipr.link, "set", index=pidx, mtu=mtu)
-            netlink(text, pipr.link, "set", index=pidx, ifalias=self._tag(pns, ns, name), state="up")
-            netlink(text, ipr.link, "set", index=index_of(ctx, ns, name), ifalias=self._tag(ns, pns, peer),
+                netlink(text, peer_nl.link, "set", index=pidx, mtu=mtu)
+            netlink(text, peer_nl.link, "set", index=pidx, ifalias=self._tag(pns, ns, name), state="up")
+            netlink(text, nl.link, "set", index=index_of(ctx, ns, name), ifalias=self._tag(ns, pns, peer),
                     state="up" if item["up"] else "down")
         plan.do(text, fn, touches=(ns, pns))     # a new pair changes the namespaces of its two ends
 

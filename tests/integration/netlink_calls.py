@@ -1,0 +1,112 @@
+"""Run inside a sandbox by test_netlink.py: every kind of netlink request the resources make, once through
+pyroute2's IPRoute in one new namespace and once through the collection's Writer in another, then what the
+kernel answered to each (done, or the errno) and what each namespace holds; prints both as JSON."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+
+from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
+from ansible_collections.nslab.net.plugins.module_utils._host.readers import address_list, link_dict, route_dict
+
+
+def calls(nl, index, fd: int, snapshot) -> list:
+    """The requests, in an order that exercises each answer the resources rely on (EEXIST, ENODEV, ESRCH...);
+    ``snapshot()`` is called once, when the namespace holds the most."""
+    answers = []
+
+    def do(what, fn, *args, **kwargs):
+        try:
+            fn(*args, **kwargs)
+            answers.append([what, 0])
+        except Exception as exc:            # the errno is what the engine maps (engine.netlink)
+            answers.append([what, getattr(exc, "code", None) or type(exc).__name__])
+
+    do("add bridge", nl.link, "add", ifname="br0", kind="bridge")
+    br = index("br0")
+    do("mark and set up the bridge", nl.link, "set", index=br, ifalias="nslab:lab ünïcode", state="up")
+    do("add veth with its peer in another namespace", nl.link, "add", ifname="v0", kind="veth",
+       peer={"ifname": "p0", "net_ns_fd": fd})
+    do("add veth with an mtu", nl.link, "add", ifname="v1", kind="veth", peer={"ifname": "p1"}, mtu=1400)
+    do("add a link that exists", nl.link, "add", ifname="v1", kind="veth", peer={"ifname": "p9"})
+    v0, v1, p1 = index("v0"), index("v1"), index("p1")
+    do("set mtu", nl.link, "set", index=p1, mtu=1300)
+    do("set alias and up", nl.link, "set", index=v0, ifalias="nslab:lab peer=p0@-", state="up")
+    do("set down", nl.link, "set", index=v1, state="down")
+    do("attach to the bridge", nl.link, "set", index=v0, master=br)
+    do("attach another", nl.link, "set", index=v1, master=br)
+    do("hairpin on", nl.brport, "set", index=v0, mode=1)
+    do("detach", nl.link, "set", index=v1, master=0)
+    do("add address", nl.addr, "add", index=p1, address="10.9.0.2", prefixlen=24, broadcast="10.9.0.255")
+    do("add the address again", nl.addr, "add", index=p1, address="10.9.0.2", prefixlen=24, broadcast="10.9.0.255")
+    do("add a /32", nl.addr, "add", index=p1, address="10.8.0.1", prefixlen=32)
+    do("add an IPv6 address", nl.addr, "add", index=p1, address="fd00::2", prefixlen=64)
+    do("set up", nl.link, "set", index=p1, state="up")
+    do("set up the other end", nl.link, "set", index=v1, state="up")
+    do("default route", nl.route, "replace", family=socket.AF_INET, dst_len=0, table=254, priority=0, proto=200,
+       gateway="10.9.0.1")
+    do("route over a device", nl.route, "replace", family=socket.AF_INET, dst_len=16, dst="10.7.0.0", table=100,
+       priority=5, proto=200, oif=p1)
+    do("route in a table past 255", nl.route, "replace", family=socket.AF_INET, dst_len=16, dst="10.6.0.0",
+       table=1000, priority=5, proto=200, oif=p1)
+    do("blackhole", nl.route, "replace", family=socket.AF_INET, dst_len=24, dst="10.5.0.0", table=254, priority=0,
+       type=6, proto=200)
+    do("IPv6 route", nl.route, "replace", family=socket.AF_INET6, dst_len=48, dst="fd01::", table=254, priority=0,
+       proto=200, gateway="fd00::1")
+    do("route via a missing gateway", nl.route, "replace", family=socket.AF_INET, dst_len=24, dst="10.4.0.0",
+       table=254, priority=0, proto=200, gateway="10.3.0.1")
+    do("replace the route over a device", nl.route, "replace", family=socket.AF_INET, dst_len=16, dst="10.7.0.0",
+       table=100, priority=5, proto=200, gateway="10.9.0.1", oif=p1)
+    snapshot()
+    do("delete the blackhole", nl.route, "del", family=socket.AF_INET, dst_len=24, dst="10.5.0.0", table=254,
+       priority=0, type=6)
+    do("delete the route past 255", nl.route, "del", family=socket.AF_INET, dst_len=16, dst="10.6.0.0", table=1000,
+       priority=5)
+    do("delete a missing route", nl.route, "del", family=socket.AF_INET, dst_len=24, dst="10.4.0.0", table=254,
+       priority=0)
+    do("forget a missing neighbour", nl.neigh, "del", dst="10.9.0.7", ifindex=p1, family=socket.AF_INET)
+    do("delete the /32", nl.addr, "del", index=p1, address="10.8.0.1", prefixlen=32)
+    do("delete a missing address", nl.addr, "del", index=p1, address="10.8.0.1", prefixlen=32)
+    do("mark lo", nl.link, "set", index=1, ifalias="nslab:lab")
+    do("set lo up", nl.link, "set", index=1, state="up")
+    do("delete a veth", nl.link, "del", index=v0)
+    do("delete it again", nl.link, "del", index=v0)
+    do("set a missing link", nl.link, "set", index=v0, state="up")
+    return answers
+
+
+def state(session: nsmod.Session, ns: str) -> dict:
+    """What a namespace holds, as the readers read it (links through both decoders; global addresses: a link-local
+    one follows a random MAC address)."""
+    reader = session.reader(ns)
+    links = [link_dict(msg) for msg in reader.links()]
+    decoded = [link_dict(msg) for msg in reader.request(18, True)]       # pyroute2's own ifinfmsg
+    names = {link["index"]: link["name"] for link in links}
+    routes = [route_dict(msg, names) for family in (socket.AF_INET, socket.AF_INET6) for msg in reader.routes(family)]
+    return dict(links=links, decoded=decoded, addresses=sorted([index, cidr] for index, cidr, scope in address_list(reader) if scope == 0),
+                routes=sorted(json.dumps(route, sort_keys=True) for route in routes))
+
+
+def main() -> None:
+    from pyroute2.iproute.linux import IPRoute
+
+    out = {}
+    with nsmod.Session() as session:
+        for ns, way in (("by-iproute", "iproute"), ("by-writer", "writer")):
+            nsmod.create_namespace(ns)
+            with session.entered(ns):
+                nl = IPRoute() if way == "iproute" else session.writer(ns)
+            reader = session.reader(ns)
+            out[way] = {}
+            answers = calls(nl, lambda name, reader=reader: reader.link(name)["index"], session.fd(ns),
+                            lambda ns=ns, way=way: out[way].update(middle=state(session, ns)))
+            out[way].update(state(session, ns), answers=answers)
+            if way == "iproute":
+                nl.close()
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
