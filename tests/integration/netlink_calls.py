@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 
 from ansible_collections.nslab.net.plugins.module_utils._host import session as nsmod
 from ansible_collections.nslab.net.plugins.module_utils._host.readers import address_list, link_dict, route_dict
 
 
-def calls(nl, index, fd: int, snapshot) -> list:
-    """The requests, in an order that exercises each answer the resources rely on (EEXIST, ENODEV, ESRCH...);
-    ``snapshot()`` is called once, when the namespace holds the most."""
+def calls(nl, index, fd: int, snapshot, ns: str) -> list:
+    """The requests, in an order that exercises each answer the resources rely on (EEXIST, ENODEV, ESRCH...), in
+    the namespace ``ns``; ``snapshot()`` is called once, when it holds the most."""
     answers = []
 
     def do(what, fn, *args, **kwargs):
@@ -59,6 +60,8 @@ def calls(nl, index, fd: int, snapshot) -> list:
        table=254, priority=0, proto=200, gateway="10.3.0.1")
     do("replace the route over a device", nl.route, "replace", family=socket.AF_INET, dst_len=16, dst="10.7.0.0",
        table=100, priority=5, proto=200, gateway="10.9.0.1", oif=p1)
+    subprocess.run(["ip", "-n", ns, "route", "add", "10.2.0.0/24", "proto", "200", "nexthop", "via", "10.9.0.1", "dev", "p1",
+                    "nexthop", "via", "10.9.0.3", "dev", "p1", "weight", "2"], check=True)   # no IPRoute call makes one
     snapshot()
     do("delete the blackhole", nl.route, "del", family=socket.AF_INET, dst_len=24, dst="10.5.0.0", table=254,
        priority=0, type=6)
@@ -77,16 +80,37 @@ def calls(nl, index, fd: int, snapshot) -> list:
     return answers
 
 
-def state(session: nsmod.Session, ns: str) -> dict:
-    """What a namespace holds, as the readers read it (links through both decoders; global addresses: a link-local
-    one follows a random MAC address)."""
-    reader = session.reader(ns)
+class Pyroute2Reader:
+    """The same reads, each answer decoded by pyroute2's own message classes (ifinfmsg, ifaddrmsg, rtmsg)."""
+
+    def __init__(self, reader):
+        self.reader = reader
+
+    def links(self):
+        return self.reader.request(18, True)
+
+    def addresses(self, family=0):
+        return self.reader.request(22, True, {"family": family})
+
+    def routes(self, family=0, kind=1):
+        return self.reader.request(26, True, {"family": family, "type": kind})
+
+
+def read(reader) -> dict:
+    """What a namespace holds, as the readers read it through ``reader`` (global addresses only: a link-local one
+    follows a random MAC address)."""
     links = [link_dict(msg) for msg in reader.links()]
-    decoded = [link_dict(msg) for msg in reader.request(18, True)]       # pyroute2's own ifinfmsg
     names = {link["index"]: link["name"] for link in links}
-    routes = [route_dict(msg, names) for family in (socket.AF_INET, socket.AF_INET6) for msg in reader.routes(family)]
-    return dict(links=links, decoded=decoded, addresses=sorted([index, cidr] for index, cidr, scope in address_list(reader) if scope == 0),
+    routes = [dict(route_dict(msg, names), type=msg["type"], hops=[hop["oif"] for hop in msg.get_attr("RTA_MULTIPATH") or []])
+              for family in (socket.AF_INET, socket.AF_INET6) for kind in (1, 6) for msg in reader.routes(family, kind)]
+    return dict(links=links, addresses=sorted([index, cidr] for index, cidr, scope in address_list(reader) if scope == 0),
                 routes=sorted(json.dumps(route, sort_keys=True) for route in routes))
+
+
+def state(session: nsmod.Session, ns: str) -> dict:
+    """What a namespace holds, read through the collection's decoders, and through pyroute2's (``decoded``)."""
+    reader = session.reader(ns)
+    return dict(read(reader), decoded=read(Pyroute2Reader(reader)))
 
 
 def main() -> None:
@@ -101,7 +125,7 @@ def main() -> None:
             reader = session.reader(ns)
             out[way] = {}
             answers = calls(nl, lambda name, reader=reader: reader.link(name)["index"], session.fd(ns),
-                            lambda ns=ns, way=way: out[way].update(middle=state(session, ns)))
+                            lambda ns=ns, way=way: out[way].update(middle=state(session, ns)), ns)
             out[way].update(state(session, ns), answers=answers)
             if way == "iproute":
                 nl.close()

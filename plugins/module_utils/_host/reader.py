@@ -3,14 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reads at the kernel's pace: a plain netlink socket in one namespace - dumps of links, addresses and routes, a link
 by name or index - without pyroute2 0.9's event loop per request. Requests are encoded by pyroute2's own message
-classes; answers are decoded by them too, except links: a link message carries about 40 attributes (statistics,
-per-family configuration...) and pyroute2 decodes all of them (about 0.2 ms a link), where the collection reads
-seven (:class:`LinkMsg`: a few microseconds). The changes (``writer.Writer``) go through the same socket."""
+classes; the answers to the reads are decoded by ``decode.py``, which reads only the attributes the collection uses
+(a link message carries about 40 - statistics, per-family configuration... - and pyroute2 decodes all of them, about
+0.2 ms a link), the others by pyroute2's classes. The changes (``writer.Writer``) go through the same socket."""
 
 from __future__ import annotations
 
 import struct
 from typing import TYPE_CHECKING
+
+from ansible_collections.nslab.net.plugins.module_utils._host.decode import AddrMsg, LinkMsg, RouteMsg
 
 if TYPE_CHECKING:
     import socket
@@ -25,63 +27,12 @@ NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 ENOBUFS = 105
 HEADER = struct.Struct("=IHHII")        # nlmsghdr: length, type, flags, sequence number, port
-IFINFOMSG = struct.Struct("=BxHiII")    # family, device type, index, flags, change
-NLA = struct.Struct("=HH")              # an attribute's length and type
-NLA_TYPE = 0x3FFF                       # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
-
-#: the attributes of a link the collection reads, by pyroute2's names: (type, how to decode); a dict is a nested set
-BRPORT_ATTRS = {"IFLA_BRPORT_MODE": (4, "B")}
-LINKINFO_ATTRS = {"IFLA_INFO_KIND": (1, "s"), "IFLA_INFO_SLAVE_KIND": (4, "s"), "IFLA_INFO_SLAVE_DATA": (5, BRPORT_ATTRS)}
-LINK_ATTRS = {"IFLA_IFNAME": (3, "s"), "IFLA_MTU": (4, "I"), "IFLA_LINK": (5, "I"), "IFLA_MASTER": (10, "I"),
-              "IFLA_LINKINFO": (18, LINKINFO_ATTRS), "IFLA_IFALIAS": (20, "s")}
-
-
-class Attrs:
-    """The attributes of ``data[start:end]``, located at once and decoded when asked (``get_attr``, by pyroute2's
-    name, one of ``names``); an attribute the message does not carry is None, as pyroute2 answers."""
-
-    def __init__(self, data: bytes, start: int, end: int, names: dict):
-        self.data, self.names = data, names
-        self.found: dict[int, tuple[int, int]] = {}
-        offset = start
-        while offset + 4 <= end:
-            length, kind = NLA.unpack_from(data, offset)
-            if length < 4:
-                break
-            self.found.setdefault(kind & NLA_TYPE, (offset + 4, offset + length))
-            offset += (length + 3) & ~3
-
-    def get_attr(self, name: str) -> Any:
-        kind, how = self.names[name]
-        where = self.found.get(kind)
-        if where is None:
-            return None
-        start, end = where
-        if isinstance(how, dict):
-            return Attrs(self.data, start, end, how)
-        if how == "s":
-            return self.data[start:end].split(b"\0", 1)[0].decode("utf-8", "replace")
-        return struct.unpack_from("=" + how, self.data, start)[0]
-
-
-class LinkMsg(Attrs):
-    """One link message (RTM_NEWLINK) as the collection reads it: ``msg["index"]``, ``msg["flags"]`` and the
-    attributes of :data:`LINK_ATTRS` by ``get_attr``, like pyroute2's ``ifinfmsg`` for those."""
-
-    def __init__(self, data: bytes, start: int, end: int):
-        family, device, index, flags, change = IFINFOMSG.unpack_from(data, start)
-        self.fields = dict(family=family, ifi_type=device, index=index, flags=flags, change=change)
-        super().__init__(data, start + IFINFOMSG.size, end, LINK_ATTRS)
-
-    def __getitem__(self, key: str) -> int:
-        return self.fields[key]
-
 
 class Reader:
-    """The reads of one namespace (links, addresses, routes) on a plain NETLINK_ROUTE socket: the same messages
-    IPRoute's ``get_links``, ``get_addr``, ``get_routes`` and ``link("get")`` return (links as :class:`LinkMsg`),
-    without the event loop pyroute2 0.9 runs for every request (about 0.3 ms each: more than a small namespace's
-    whole dump). :class:`writer.Writer` sends its changes through :meth:`request` too."""
+    """The reads of one namespace (links, addresses, routes) on a plain NETLINK_ROUTE socket: the messages IPRoute's
+    ``get_links``, ``get_addr``, ``get_routes`` and ``link("get")`` return, as the collection reads them
+    (``decode.LinkMsg``, ``AddrMsg``, ``RouteMsg``), without the event loop pyroute2 0.9 runs for every request
+    (about 0.3 ms each: more than a small namespace's whole dump). :class:`writer.Writer` sends its changes through :meth:`request` too."""
 
     def __init__(self, sock: socket.socket):
         from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
@@ -158,10 +109,12 @@ class Reader:
         data, start, end = self.exchange(RTM_GETLINK, False, {"index": index}, [("IFLA_IFNAME", name)] if name else (), 0)[0]
         return LinkMsg(data, start + HEADER.size, end)
 
-    def addresses(self, family: int = 0) -> list:
-        return self.request(RTM_GETADDR, True, {"family": family})
+    def addresses(self, family: int = 0) -> list[AddrMsg]:
+        return [AddrMsg(data, start + HEADER.size, end)
+                for data, start, end in self.exchange(RTM_GETADDR, True, {"family": family}, (), 0)]
 
-    def routes(self, family: int = 0, kind: int = RTN_UNICAST) -> list:
+    def routes(self, family: int = 0, kind: int = RTN_UNICAST) -> list[RouteMsg]:
         """The unicast routes (or those of another rtnetlink type, ``kind``) of every table: the kernel filters them
         (strict checking, Linux 4.20 and later: without it, the other types come too, and callers skip them)."""
-        return self.request(RTM_GETROUTE, True, {"family": family, "type": kind})
+        return [RouteMsg(data, start + HEADER.size, end)
+                for data, start, end in self.exchange(RTM_GETROUTE, True, {"family": family, "type": kind}, (), 0)]

@@ -54,10 +54,10 @@ def namespace_info(ctx: Context, ns: str | None, with_nat: bool, with_links: boo
         links.append(entry)
     routes = []
     for family in (socket.AF_INET, socket.AF_INET6):
-        for msg in reader.routes(family):
-            if msg["type"] != 1:
+        for route_msg in reader.routes(family):
+            if route_msg["type"] != 1:
                 continue
-            route = route_dict(msg, names)
+            route = route_dict(route_msg, names)
             if family == socket.AF_INET6 and (route["prefix"].startswith("fe80:") or route["table"] == 255):
                 continue
             routes.append(dict(dst=route["dst"], gateway=route["gateway"], dev=route["dev"], metric=route["metric"],
