@@ -23,26 +23,52 @@ def _reset(lab: dict, nat: bool = False) -> dict:
     return dict(reset=[lab["subnet"], lab["bridge"]]) if nat else dict(reset=True)
 
 
-def _namespace_words(lab: dict, name: str) -> str:
-    index = next((i for i, ns in enumerate(lab["namespaces"]) if ns["name"] == name), None)
-    return f"nslab_namespaces[{index}] ({name})" if index is not None else f"the namespace {name}"
-
-
 def _about(items: list, words: Callable[[Any], str | None]) -> dict:
     """A step's ``about`` (batch.py): each entry of its items in the words of the variable entry it comes from
     (``words(item)``; None: no word for it)."""
     return {f"items[{i}]": said for i, said in ((i, words(item)) for i, item in enumerate(items)) if said}
 
 
-def _published_words(lab: dict, item: dict) -> str | None:
-    """The nslab_published_ports entry a DNAT rule or its NAT loopback comes from."""
-    for index, pub in enumerate(lab["published"]):
-        if item.get("protocol") == pub["protocol"] and (
-                (item["type"] == "dnat" and item.get("port") == pub["port"])
-                or (item["type"] == "masquerade" and item.get("destination") == f"{pub['address']}/32"
-                    and item.get("port") == pub["target_port"])):
-            return f"nslab_published_ports[{index}] ({pub['protocol']}/{pub['port']} to {pub['namespace']})"
-    return None
+class Words:
+    """The words of the nslab_ variable entries a step's items come from, each looked up once per lab: a scan of the
+    lab's lists for every item made the steps of N namespaces cost N² lookups (each, under ansible-core 2.19 and
+    later, a lazy template's access: seconds at N=200)."""
+
+    def __init__(self, lab: dict):
+        self.namespaces: dict[str, int] = {}
+        self.veths: dict[str | None, str] = {}
+        for index, ns in enumerate(lab["namespaces"]):
+            self.namespaces.setdefault(ns["name"], index)
+            self.veths.setdefault(ns["veth"], ns["name"])
+        self.published: dict[tuple, str] = {}      # the first entry that matches, as a scan finds it
+        for index, pub in enumerate(lab.get("published") or []):
+            said = f"nslab_published_ports[{index}] ({pub['protocol']}/{pub['port']} to {pub['namespace']})"
+            self.published.setdefault(("dnat", pub["protocol"], pub["port"]), said)
+            self.published.setdefault(("masquerade", pub["protocol"], f"{pub['address']}/32", pub["target_port"]), said)
+        self.demos: dict[str, int] = {}
+        for index, name in enumerate(lab.get("demo_names") or []):
+            self.demos.setdefault(name, index)
+
+    def namespace(self, name: str) -> str:
+        index = self.namespaces.get(name)
+        return f"nslab_namespaces[{index}] ({name})" if index is not None else f"the namespace {name}"
+
+    def port(self, item: dict) -> str:
+        """A bridge port: the veth of the namespace it belongs to, else the bridge itself (its address)."""
+        name = self.veths.get(item.get("port"))
+        return self.namespace(name) + "'s veth on nslab_bridge" if name is not None else "nslab_bridge"
+
+    def published_port(self, item: dict) -> str | None:
+        """The nslab_published_ports entry a DNAT rule or its NAT loopback comes from."""
+        if item["type"] == "dnat":
+            return self.published.get(("dnat", item.get("protocol"), item.get("port")))
+        if item["type"] == "masquerade":
+            return self.published.get(("masquerade", item.get("protocol"), item.get("destination"), item.get("port")))
+        return None
+
+    def service(self, item: dict) -> str | None:
+        index = self.demos.get(item["name"])
+        return f"nslab_demo_services[{index}] ({item['netns']}, port {item['command'][-1]})" if index is not None else None
 
 
 def _overlap(lab: dict) -> dict:
@@ -52,25 +78,23 @@ def _overlap(lab: dict) -> dict:
 
 def _egress_steps(lab: dict) -> list[dict]:
     """The egress role's module calls (seed 002's commands in the comments)."""
-    label = lab["lab"]
+    label, words = lab["lab"], Words(lab)
     return [
         # ip netns add NAME; ip -n NAME link set lo up; a resolver that fails fast
         dict(module="netns", args=dict(lab=label, items=lab["netns"], dns=lab["dns"], purge=True),
-             about=dict(_about(lab["netns"], lambda item: _namespace_words(lab, item["name"])), dns="nslab_dns")),
+             about=dict(_about(lab["netns"], lambda item: words.namespace(item["name"])), dns="nslab_dns")),
         # ip link add vethX type veth peer name cethX netns NAME; ip -n NAME addr add ADDR dev cethX
         dict(module="veth", args=dict(lab=label, items=lab["veth"], purge=True, **_overlap(lab)),
-             about=_about(lab["veth"], lambda item: _namespace_words(lab, item["peer_netns"]) + "'s veth pair")),
+             about=_about(lab["veth"], lambda item: words.namespace(item["peer_netns"]) + "'s veth pair")),
         # ip link add br0 type bridge; ip addr add GATEWAY dev br0; ip link set vethX master br0
         dict(module="bridge_port", args=dict(lab=label, bridge=lab["bridge"], purge=True, **_overlap(lab),
                                              items=([dict(address=[lab["gateway_interface"]])] + lab["ports"])
                                              if lab["bridged"] else []),
-             about=dict(_about([{}] + lab["ports"], lambda item: next(
-                 (_namespace_words(lab, ns["name"]) + "'s veth on nslab_bridge" for ns in lab["namespaces"]
-                  if ns["veth"] == item.get("port")), "nslab_bridge")),
-                 bridge="nslab_bridge", **{"items[0].address": "nslab_gateway"})),
+             about=dict(_about([{}] + lab["ports"], words.port), bridge="nslab_bridge",
+                        **{"items[0].address": "nslab_gateway"})),
         # ip netns exec NAME ip route add default via GATEWAY (nslab_reset: and ip route del what was made by hand)
         dict(module="ns_route", args=dict(lab=label, items=lab["routes"], purge=True, **_reset(lab)),
-             about=_about(lab["routes"], lambda item: f"{_namespace_words(lab, item['netns'])}'s default route via "
+             about=_about(lab["routes"], lambda item: f"{words.namespace(item['netns'])}'s default route via "
                                                       f"nslab_gateway {lab['gateway']}")),
         # sysctl -w net.ipv4.ip_forward=1
         dict(module="ns_sysctl", enabled=lab["forwarding"] is not None, args=dict(name="net.ipv4.ip_forward",
@@ -89,13 +113,11 @@ def _egress_steps(lab: dict) -> list[dict]:
 
 def _ingress_steps(lab: dict) -> list[dict]:
     """The ingress role's module calls: demo services, hairpin, DNAT on the uplink address."""
-    label = lab["lab"]
+    label, words = lab["lab"], Words(lab)
     return [
         # ip netns exec NAME python3 -m http.server --bind ADDR PORT, supervised (its page written first)
         dict(module="ns_service", args=dict(lab=label, items=lab["services"], purge=True),
-             about=_about(lab["services"], lambda item: next(
-                 (f"nslab_demo_services[{index}] ({item['netns']}, port {item['command'][-1]})"
-                  for index, name in enumerate(lab["demo_names"]) if name == item["name"]), None))),
+             about=_about(lab["services"], words.service)),
         # bridge link set dev vethX hairpin on
         dict(module="bridge_port", enabled=bool(lab["hairpin"]),
              args=dict(lab=label, bridge=lab["bridge"], items=lab["hairpin"]),
@@ -103,7 +125,7 @@ def _ingress_steps(lab: dict) -> list[dict]:
         # iptables -t nat -A PREROUTING -d UPLINK -p tcp --dport PORT -j DNAT --to-destination ADDR:PORT
         dict(module="nat_rule", args=dict(lab=f"{label}-in", backend=lab["nat_backend"], firewall=lab["firewall"],
                                           purge=True, items=lab["dnat"]),
-             about=_about(lab["dnat"], lambda item: _published_words(lab, item))),
+             about=_about(lab["dnat"], words.published_port)),
     ]
 
 

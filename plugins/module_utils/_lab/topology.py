@@ -294,6 +294,7 @@ def _build(lab: dict, topo: dict, gateway: ipaddress.IPv4Interface | ipaddress.I
     wrong = str(ex.unused_address(gateway, namespaces))
     routes = [dict(netns=ns["name"], dst="default", gateway=wrong if ns["name"] in hit("wrong-gateway") else str(gateway.ip))
               for ns in namespaces if ns["name"] not in hit("no-default-route")] if "route" in done else []
+    routed = {route["netns"] for route in routes}
     detached = hit("port-detached")
     egress = lab["egress"] and not hit("no-masquerade")
     published = [p for p in lab["published"] if "publish" in done and p["namespace"] not in hit("no-dnat")]
@@ -307,8 +308,7 @@ def _build(lab: dict, topo: dict, gateway: ipaddress.IPv4Interface | ipaddress.I
         ports=[dict(port=ns["veth"]) for ns in namespaces if "ports" in done and ns["name"] not in detached],
         routes=routes,
         # the default routes the stage or a fault leaves out (purge looks only in the namespaces the items name)
-        unrouted=[dict(netns=ns["name"], dst="default") for ns in namespaces
-                  if ns["name"] not in {r["netns"] for r in routes}],
+        unrouted=[dict(netns=ns["name"], dst="default") for ns in namespaces if ns["name"] not in routed],
         # net.ipv4.ip_forward: 1 from the forward stage on (0 with the no-forwarding fault), 0 before it, as a fresh
         # VM has it; None: the step is left out (nslab_egress false)
         forwarding=(0 if hit("no-forwarding") or "forward" not in done else 1) if lab["egress"] else None,
