@@ -33,6 +33,11 @@ RTN_UNICAST = 1
 IP6_RT_PRIO_USER = 1024     # the kernel's metric for an IPv6 route given none (pyroute2 sends it)
 NUD_PERMANENT = 0x80        # what IPRoute puts in a neighbour delete (the kernel does not match on it)
 
+#: each call's commands: the request type and its flags besides NLM_F_REQUEST and NLM_F_ACK, as IPRoute sends them
+LINK_COMMANDS = {"add": (RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL), "set": (RTM_NEWLINK, 0), "del": (RTM_DELLINK, 0)}
+ADDR_COMMANDS = {"add": (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL), "del": (RTM_DELADDR, 0)}
+ROUTE_COMMANDS = {"replace": (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE), "del": (RTM_DELROUTE, 0)}
+
 LINK_ATTRS = {"ifname": "IFLA_IFNAME", "mtu": "IFLA_MTU", "ifalias": "IFLA_IFALIAS", "master": "IFLA_MASTER",
               "net_ns_fd": "IFLA_NET_NS_FD"}
 
@@ -60,36 +65,30 @@ class Writer:
     def __init__(self, reader: Reader):
         self.reader = reader
 
-    def send(self, msg_type: int, fields: dict, attrs: list[tuple[str, Any]], flags: int = 0) -> None:
+    def send(self, what: str, command: str, commands: dict[str, tuple[int, int]], fields: dict,
+             attrs: list[tuple[str, Any]]) -> None:
+        """One request of ``commands`` (a call's table above), acknowledged by the kernel."""
+        if command not in commands:
+            raise TypeError(f"{what} command {command!r}: {' or '.join(commands)}")
+        msg_type, flags = commands[command]
         self.reader.request(msg_type, False, fields, attrs, NLM_F_ACK | flags)
 
     def link(self, command: str, index: int = 0, state: str | None = None, kind: str | None = None,
              peer: dict | None = None, **given: Any) -> None:
         """``add`` (a bridge or a veth pair: ``kind``, ``peer`` with its own ``ifname`` and ``net_ns_fd``),
         ``set`` and ``del`` of the link ``index``."""
-        fields = dict(index=index, **flagged(state))
-        if command == "del":
-            self.send(RTM_DELLINK, fields, [])
-            return
-        attrs = link_attrs(given)
+        attrs = link_attrs(given) if command != "del" else []
         if kind is not None:
             info: list[tuple[str, Any]] = [("IFLA_INFO_KIND", kind)]
             if peer is not None:
                 info.append(("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", {"attrs": link_attrs(peer)})]}))
             attrs.append(("IFLA_LINKINFO", {"attrs": info}))
-        if command == "add":
-            self.send(RTM_NEWLINK, fields, attrs, NLM_F_CREATE | NLM_F_EXCL)
-        elif command == "set":
-            self.send(RTM_NEWLINK, fields, attrs)
-        else:
-            raise TypeError(f"link command {command!r}: add, set or del")
+        self.send("link", command, LINK_COMMANDS, dict(index=index, **flagged(state)), attrs)
 
     def brport(self, command: str, index: int, mode: int) -> None:
         """``set`` a bridge port's hairpin mode (IFLA_BRPORT_MODE)."""
-        if command != "set":
-            raise TypeError(f"brport command {command!r}: set")
         info = [("IFLA_INFO_KIND", "bridge_slave"), ("IFLA_INFO_SLAVE_DATA", {"attrs": [("IFLA_BRPORT_MODE", mode)]})]
-        self.send(RTM_NEWLINK, {"index": index}, [("IFLA_LINKINFO", {"attrs": info})])
+        self.send("brport", command, {"set": LINK_COMMANDS["set"]}, {"index": index}, [("IFLA_LINKINFO", {"attrs": info})])
 
     def addr(self, command: str, index: int, address: str, prefixlen: int, broadcast: str | None = None) -> None:
         """``add`` or ``del`` an address of the link ``index`` (IPv4: also its local address and broadcast)."""
@@ -100,12 +99,7 @@ class Writer:
             attrs.append(("IFA_BROADCAST", broadcast))
         if version == 4:
             attrs.append(("IFA_LOCAL", address))
-        if command == "add":
-            self.send(RTM_NEWADDR, fields, attrs, NLM_F_CREATE | NLM_F_EXCL)
-        elif command == "del":
-            self.send(RTM_DELADDR, fields, attrs)
-        else:
-            raise TypeError(f"addr command {command!r}: add or del")
+        self.send("addr", command, ADDR_COMMANDS, fields, attrs)
 
     def route(self, command: str, family: int, dst_len: int, table: int, priority: int, dst: str | None = None,
               type: int | None = None, proto: int = 0, gateway: str | None = None,   # noqa: A002 - IPRoute's name
@@ -121,12 +115,7 @@ class Writer:
             attrs.append(("RTA_GATEWAY", gateway))
         if oif is not None:
             attrs.append(("RTA_OIF", oif))
-        if command == "replace":
-            self.send(RTM_NEWROUTE, fields, attrs, NLM_F_CREATE | NLM_F_REPLACE)
-        elif command == "del":
-            self.send(RTM_DELROUTE, fields, attrs)
-        else:
-            raise TypeError(f"route command {command!r}: replace or del")
+        self.send("route", command, ROUTE_COMMANDS, fields, attrs)
 
     def neigh(self, command: str, family: int = 0, dst: str | None = None, ifindex: int = 0) -> list:
         """``dump`` every neighbour entry (of ``family``: 0 for all), or ``del`` the entry of ``dst`` on ``ifindex``."""
@@ -137,5 +126,6 @@ class Writer:
             return self.reader.request(RTM_GETNEIGH, True, {"family": family})
         if command != "del" or dst is None:
             raise TypeError(f"neigh command {command!r}: dump, or del with dst")
-        self.send(RTM_DELNEIGH, dict(family=family, ifindex=ifindex, state=NUD_PERMANENT), [("NDA_DST", dst)])
+        self.send("neigh", command, {"del": (RTM_DELNEIGH, 0)}, dict(family=family, ifindex=ifindex, state=NUD_PERMANENT),
+                  [("NDA_DST", dst)])
         return []
