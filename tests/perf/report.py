@@ -93,7 +93,11 @@ def write_report(path: str) -> None:
               "make bench            # python tests/perf/bench.py --sizes 1 10 100 500 --runs 3 --plain-max 10",
               "```", "", "It needs root (sandboxes are network namespaces) and writes",
               "`tests/perf/results/latest.json`, this file and `docs/bench.png`. CI runs a smoke of it",
-              "(`--sizes 10 --runs 1`) that checks the ways agree.", ""]
+              "(`--sizes 10 --runs 1`) that checks the ways agree.", "",
+              "A change's effect, when absolute seconds drift from hour to hour: the version before it and this one",
+              "side by side, taking turns (`tests/perf/sidebyside.py`):", "", "```",
+              "python tests/perf/sidebyside.py --base REV --sizes 1 500 --runs 2 --ways bash modules ours",
+              "```", ""]
     with open(os.path.join(REPO, "BENCHMARKS.md"), "w") as fh:
         fh.write("\n".join(lines))
     plot(s, sizes, ways)
