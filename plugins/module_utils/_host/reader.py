@@ -9,6 +9,8 @@ classes; the answers to the reads are decoded by ``decode.py``, which reads only
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
 from typing import TYPE_CHECKING
 
@@ -25,8 +27,8 @@ SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
 RTN_UNICAST = 1
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-ENOBUFS = 105
 HEADER = struct.Struct("=IHHII")        # nlmsghdr: length, type, flags, sequence number, port
+
 
 class Reader:
     """The reads of one namespace (links, addresses, routes) on a plain NETLINK_ROUTE socket: the messages IPRoute's
@@ -82,7 +84,7 @@ class Reader:
                 if kind == NLMSG_ERROR:
                     code = -struct.unpack_from("=i", data, start + HEADER.size)[0]
                     if code:
-                        raise OSError(code, "No buffer space available") if code == ENOBUFS else NetlinkError(code)
+                        raise OSError(code, os.strerror(code)) if code == errno.ENOBUFS else NetlinkError(code)
                     return found                # the acknowledgement
                 if kind == NLMSG_DONE:
                     return found
