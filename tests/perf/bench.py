@@ -24,6 +24,7 @@ and a plot.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -320,27 +322,32 @@ def empty(box: Sandbox) -> bool:
 
 
 # ------------------------------------------------------------------ run
-def run_one(way_name: str, n: int, internet: Internet, root: str) -> dict:
-    box = Sandbox(f"b{os.getpid() % 10000}{way_name[0]}", root)
+@contextlib.contextmanager
+def fresh_host(way_name: str, n: int, internet: Internet, root: str, prefix: str = "b") -> Iterator[Way]:
+    """A way at N namespaces on a fresh sandbox host with its uplink to ``internet``, removed afterwards."""
+    box = Sandbox(f"{prefix}{os.getpid() % 10000}{way_name[0]}", root)
     box.create()
     try:
         internet.attach(box, UPLINK)
         with tempfile.TemporaryDirectory() as work:
-            way = WAYS[way_name](box, n, work)
-            if way_name == "floor":          # builds nothing: no end state to compare
-                return dict(times={phase: way.timed(way.build) for phase in PHASES}, state=None, repaired=True, clean=True)
-            times = {"build": way.timed(way.build)}
-            state = end_state(box)
-            times["rerun"] = way.timed(way.rerun)
-            box.run(f"ip link del {topology(n)[n // 2]['veth']}")            # one object drifts
-            times["drift"] = way.timed(way.drift)
-            repaired = end_state(box)
-            times["teardown"] = way.timed(way.teardown)
-            clean = empty(box)
-        return dict(times=times, state=state, repaired=repaired == state, clean=clean)
+            yield WAYS[way_name](box, n, work)
     finally:
         internet.detach(box)
         box.destroy()
+
+
+def run_one(way_name: str, n: int, internet: Internet, root: str) -> dict:
+    with fresh_host(way_name, n, internet, root) as way:
+        if way_name == "floor":          # builds nothing: no end state to compare
+            return dict(times={phase: way.timed(way.build) for phase in PHASES}, state=None, repaired=True, clean=True)
+        times = {"build": way.timed(way.build)}
+        state = end_state(way.box)
+        times["rerun"] = way.timed(way.rerun)
+        way.box.run(f"ip link del {topology(n)[n // 2]['veth']}")            # one object drifts
+        times["drift"] = way.timed(way.drift)
+        repaired = end_state(way.box)
+        times["teardown"] = way.timed(way.teardown)
+        return dict(times=times, state=state, repaired=repaired == state, clean=empty(way.box))
 
 
 def save(args, results) -> None:

@@ -23,7 +23,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench  # noqa: E402
-from bench import REPO, Internet, Sandbox  # noqa: E402
+from bench import REPO, Internet  # noqa: E402
 
 WORK = os.path.join(REPO, ".cache", "sidebyside")
 
@@ -46,18 +46,10 @@ def checkout(rev: str) -> str:
 def trial(way: str, n: int, collections: str, internet: Internet, root: str) -> dict:
     """One way's cold build and no-change re-run in a fresh sandbox host, with ``collections``."""
     bench.COLLECTIONS = collections
-    box = Sandbox(f"s{os.getpid() % 10000}", root)
-    box.create()
-    try:
-        internet.attach(box, bench.UPLINK)
-        with tempfile.TemporaryDirectory() as work:
-            runner = bench.WAYS[way](box, n, work)
-            times = {"build": runner.timed(runner.build), "rerun": runner.timed(runner.rerun)}
-            runner.teardown()
-            return times
-    finally:
-        internet.detach(box)
-        box.destroy()
+    with bench.fresh_host(way, n, internet, root, prefix="s") as runner:
+        times = {"build": runner.timed(runner.build), "rerun": runner.timed(runner.rerun)}
+        runner.teardown()
+        return times
 
 
 def report(trials: dict, sizes: list[int]) -> list[str]:

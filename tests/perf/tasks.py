@@ -43,21 +43,12 @@ def task_times(way, path: str) -> tuple[float, list[dict]]:
 
 def trial(n: int, internet, root: str, times: str) -> dict:
     import bench
-    from bench import Sandbox
 
     out = {}
     for name in ("modules", "floor"):
-        box = Sandbox(f"tk{os.getpid() % 10000}{name[0]}", root)
-        box.create()
-        try:
-            internet.attach(box, bench.UPLINK)
-            with tempfile.TemporaryDirectory() as work:
-                way = bench.WAYS[name](box, n, work)
-                out[name] = {phase: task_times(way, times) for phase in ("build", "rerun")}
-                way.teardown()
-        finally:
-            internet.detach(box)
-            box.destroy()
+        with bench.fresh_host(name, n, internet, root, prefix="tk") as way:
+            out[name] = {phase: task_times(way, times) for phase in ("build", "rerun")}
+            way.teardown()
     return out
 
 
