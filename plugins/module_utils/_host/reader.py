@@ -34,7 +34,8 @@ class Reader:
     """The reads of one namespace (links, addresses, routes) on a plain NETLINK_ROUTE socket: the messages IPRoute's
     ``get_links``, ``get_addr``, ``get_routes`` and ``link("get")`` return, as the collection reads them
     (``decode.LinkMsg``, ``AddrMsg``, ``RouteMsg``), without the event loop pyroute2 0.9 runs for every request
-    (about 0.3 ms each: more than a small namespace's whole dump). :class:`writer.Writer` sends its changes through :meth:`request` too."""
+    (about 0.3 ms each: more than a small namespace's whole dump). :class:`writer.Writer` sends its changes
+    through :meth:`request` too."""
 
     def __init__(self, sock: socket.socket):
         from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
