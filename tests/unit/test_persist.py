@@ -3,6 +3,7 @@ directory that stands for the host's root: no root, no kernel."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import zipfile
 
@@ -246,7 +247,7 @@ def test_boot_reads_the_saved_parts_in_order_and_says_what_is_missing(tmp_path):
 
 
 def test_boot_without_pyroute2_fails_naming_the_package_and_builds_nothing(monkeypatch):
-    monkeypatch.setattr(boot.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, package=None: None)
     with pytest.raises(boot.BootError) as exc:
         boot.require_pyroute2("nslab-x.service")
     assert "pyroute2 is not importable" in str(exc.value) and "apt install python3-pyroute2" in str(exc.value)

@@ -4,8 +4,10 @@ pyroute2.config.version; an unknown version is usable. No root needed."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import importlib.util
+import os
 import sys
 import types
 
@@ -144,3 +146,24 @@ def test_listed_version_agrees_with_the_installed_metadata():
     except importlib.metadata.PackageNotFoundError:
         pytest.skip("this pyroute2 has no metadata")
     assert nsmod.pyroute2_version() == want
+
+
+def test_an_empty_pyroute2_directory_is_not_installed(tmp_path, monkeypatch):
+    """Removing Debian 13's python3-pyroute2 can leave ``pyroute2/`` with empty ``__pycache__`` directories no package
+    owns: Python imports it as an empty namespace package. The modules and the boot run take it as not installed,
+    naming the fix, instead of failing later on a missing ``pyroute2.netlink``."""
+    from ansible_collections.nslab.net.plugins.module_utils._persist import boot
+
+    leftover = tmp_path / "left" / "pyroute2" / "netlink" / "__pycache__"
+    leftover.mkdir(parents=True)
+    (tmp_path / "left" / "pyroute2" / "__pycache__").mkdir()
+    others = [path for path in sys.path if not os.path.isdir(os.path.join(path, "pyroute2"))]     # no real one
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "left"), *others])
+    for name in [n for n in sys.modules if n == "pyroute2" or n.startswith("pyroute2.")]:
+        monkeypatch.delitem(sys.modules, name)
+    importlib.invalidate_caches()
+    assert importlib.util.find_spec("pyroute2") is not None          # importable, as the shell sees it
+    assert nsmod.pyroute2_spec() is None
+    assert "pyroute2 is not installed" in nsmod.pyroute2_problem()
+    with pytest.raises(boot.BootError, match="pyroute2 is not importable"):
+        boot.require_pyroute2("nslab-lab.service")

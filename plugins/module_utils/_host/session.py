@@ -207,6 +207,18 @@ def version_tuple(version: str | None) -> tuple[int, ...] | None:
     return tuple(int(part) for part in found.groups() if part is not None)
 
 
+def pyroute2_spec() -> Any:
+    """The import spec of the installed pyroute2 package, or None. An empty ``pyroute2`` directory - what removing
+    Debian's python3-pyroute2 can leave (``__pycache__`` directories that no package owns) - imports as a namespace
+    package with nothing in it: that is not installed either."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyroute2")
+    if spec is None or not spec.submodule_search_locations or spec.origin in (None, "namespace"):
+        return None
+    return spec
+
+
 def light_pyroute2() -> ModuleType:
     """The pyroute2 package without running its ``__init__``, which imports every
     protocol family pyroute2 has (about 100 ms of each module run, more than the
@@ -219,8 +231,8 @@ def light_pyroute2() -> ModuleType:
 
     if "pyroute2" in sys.modules:
         return sys.modules["pyroute2"]
-    spec = importlib.util.find_spec("pyroute2")
-    if spec is None or not spec.submodule_search_locations:
+    spec = pyroute2_spec()
+    if spec is None:
         raise ImportError("No module named 'pyroute2'")
     stub: Any = types.ModuleType("pyroute2")     # a module with attributes of its own
     stub.__path__ = list(spec.submodule_search_locations)

@@ -6,7 +6,8 @@ neighbour entries - sent on a namespace's plain netlink socket (the :class:`read
 pyroute2's own message classes, each answered by the kernel's acknowledgement.
 
 The calls and keywords are the subset of pyroute2's ``IPRoute`` the resources use, and each request is the
-one ``IPRoute`` sends for them (pyroute2 0.7 and 0.9 alike), with its errors (``NetlinkError``); what
+one ``IPRoute`` sends for them (pyroute2 0.7 and 0.9 alike, compared with strace; a route's table byte in the
+header aside, which the kernel takes from RTA_TABLE), with its errors (``NetlinkError``); what
 ``IPRoute`` costs on top - its import (about 0.13 s of each module run that changes something) and, in
 pyroute2 0.9, an event loop run for every request - is left out. A keyword outside the subset is a
 ``TypeError``, never silently dropped."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import importlib.util
 import io
 import json
 import os
@@ -80,7 +79,9 @@ def needs_uplink(parts: list[dict]) -> bool:
 
 
 def require_pyroute2(unit: str) -> None:
-    if importlib.util.find_spec("pyroute2") is None:
+    from ansible_collections.nslab.net.plugins.module_utils._host.session import pyroute2_spec
+
+    if pyroute2_spec() is None:
         raise BootError(f"pyroute2 is not importable by {sys.executable} (was python3-pyroute2 removed?); nothing "
                         "was built. Install it for that Python (Debian/Ubuntu: apt install python3-pyroute2; or: "
                         f"{sys.executable} -m pip install 'pyroute2>=0.7.2'), then: systemctl restart {unit}")
