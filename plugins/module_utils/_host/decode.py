@@ -34,6 +34,10 @@ ROUTE_ATTRS = {"RTA_DST": (1, "a"), "RTA_OIF": (4, "I"), "RTA_GATEWAY": (5, "a")
                "RTA_MULTIPATH": (9, "m"), "RTA_TABLE": (15, "I")}
 
 
+#: the attribute types of each set above, by the set's id (they live as long as the module)
+TYPES: dict[int, set[int]] = {}
+
+
 class Attrs:
     """The attributes of ``data[start:end]``, located at once and decoded when asked (``get_attr``, by pyroute2's
     name, one of ``names``); an attribute the message does not carry is None, as pyroute2 answers. ``family``: the
@@ -42,12 +46,17 @@ class Attrs:
     def __init__(self, data: bytes, start: int, end: int, names: dict, family: int = 0):
         self.data, self.names, self.family = data, names, family
         self.found: dict[int, tuple[int, int]] = {}
+        found = self.found
+        wanted = TYPES[id(names)] if id(names) in TYPES else TYPES.setdefault(id(names), {t for t, _ in names.values()})
+        unpack = NLA.unpack_from
         offset = start
-        while offset + 4 <= end:
-            length, kind = NLA.unpack_from(data, offset)
+        while offset + 4 <= end:    # a link carries about 50 attributes: this loop is most of reading one
+            length, kind = unpack(data, offset)
             if length < 4:
                 break
-            self.found.setdefault(kind & NLA_TYPE, (offset + 4, offset + length))
+            kind &= NLA_TYPE
+            if kind in wanted and kind not in found:
+                found[kind] = (offset + 4, offset + length)
             offset += (length + 3) & ~3
 
     def get_attr(self, name: str) -> Any:

@@ -26,8 +26,12 @@ FAMILY = ~3         # rtnetlink's types come in fours (NEW, DEL, GET, SET) of on
 SOL_NETLINK, NETLINK_GET_STRICT_CHK = 270, 12
 RTN_UNICAST = 1
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 HEADER = struct.Struct("=IHHII")        # nlmsghdr: length, type, flags, sequence number, port
+SEQ, SEQ_OFFSET = struct.Struct("=I"), 8  # the header's sequence number
+
+#: requests as encoded (``Reader.encode``), by type, flags, fields and attributes: the same in every namespace
+ENCODED: dict[tuple, bytes] = {}
 
 
 class Reader:
@@ -61,16 +65,10 @@ class Reader:
         NetlinkError (ENOBUFS as OSError), as IPRoute raises it."""
         from pyroute2.netlink.exceptions import NetlinkError
 
-        request = self.classes[msg_type & FAMILY]()
-        for key, value in (fields or {}).items():
-            request[key] = value
-        request["attrs"] = [list(attr) for attr in attrs]
         self.seq += 1
-        request["header"]["type"] = msg_type
-        request["header"]["flags"] = NLM_F_REQUEST | (NLM_F_DUMP if dump else 0) | flags
-        request["header"]["sequence_number"] = self.seq
-        request.encode()
-        self.sock.send(request.data)
+        request = bytearray(self.encode(msg_type, NLM_F_REQUEST | (NLM_F_DUMP if dump else 0) | flags, fields, attrs))
+        SEQ.pack_into(request, SEQ_OFFSET, self.seq)
+        self.sock.send(request)
         found: list[tuple[bytes, int, int]] = []
         while True:
             data = self.sock.recv(1 << 16)
@@ -92,6 +90,35 @@ class Reader:
                 found.append((data, start, start + length))
                 if not dump:
                     return found
+
+    def encode(self, msg_type: int, flags: int, fields: dict | None, attrs: Iterable[tuple[str, Any]]) -> bytes:
+        """A request as its type's message class encodes it, sequence number 0. The reads ask every namespace the
+        same few questions (a dump of its links, a link by index...), and encoding one costs pyroute2 about as
+        much as the kernel's answer: each distinct request whose fields and attributes are plain values is encoded
+        once per module run (a change, acknowledged, is encoded each time)."""
+        msg_class = self.classes[msg_type & FAMILY]
+        attrs = tuple(attrs)
+        key: tuple | None = None
+        if not flags & NLM_F_ACK:
+            key = (msg_class, msg_type, flags, tuple((fields or {}).items()), attrs)
+            try:
+                hash(key)
+            except TypeError:       # a nested attribute
+                key = None
+        if key is not None and key in ENCODED:
+            return ENCODED[key]
+        request = msg_class()
+        for name, value in (fields or {}).items():
+            request[name] = value
+        request["attrs"] = [list(attr) for attr in attrs]
+        request["header"]["type"] = msg_type
+        request["header"]["flags"] = flags
+        request["header"]["sequence_number"] = 0
+        request.encode()
+        data = bytes(request.data)
+        if key is not None:
+            ENCODED[key] = data
+        return data
 
     def request(self, msg_type: int, dump: bool, fields: dict | None = None, attrs: Iterable[tuple[str, Any]] = (),
                 flags: int = 0) -> list:

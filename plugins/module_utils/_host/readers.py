@@ -62,8 +62,18 @@ def address_list(reader: Reader) -> list[tuple]:
     for msg in reader.addresses():
         addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
         if addr:
-            out.append((msg["index"], ipaddress.ip_interface(f"{addr}/{msg['prefixlen']}").with_prefixlen, msg["scope"]))
+            out.append((msg["index"], f"{canonical(addr)}/{msg['prefixlen']}", msg["scope"]))
     return out
+
+
+def canonical(addr: str) -> str:
+    """An address as the kernel's answer has it, in Python's ``ipaddress`` notation (the one the options are
+    normalized to): the kernel's dotted quad already is; an IPv6 address is read from its 16 bytes (``inet_ntop``
+    may write an IPv4-mapped address another way). Without parsing the text: a namespace's dumps hold a few
+    addresses each, and parsing them was a third of reading them."""
+    if ":" not in addr:
+        return addr
+    return str(ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, addr)))
 
 
 def address_map(found: list) -> dict:
@@ -122,7 +132,7 @@ def route_dict(msg: Any, links: dict) -> dict:
     family = msg["family"]
     dst = msg.get_attr("RTA_DST")
     width = 32 if family == socket.AF_INET else 128
-    dst = ipaddress.ip_network(f"{dst or ('0.0.0.0' if family == socket.AF_INET else '::')}/{msg['dst_len']}").compressed
+    dst = f"{canonical(dst or ('0.0.0.0' if family == socket.AF_INET else '::'))}/{msg['dst_len']}"
     oif = msg.get_attr("RTA_OIF")
     return dict(dst="default" if msg["dst_len"] == 0 else dst, prefix=dst, family=family,
                 gateway=msg.get_attr("RTA_GATEWAY"), dev=links.get(oif, oif), metric=msg.get_attr("RTA_PRIORITY") or 0,

@@ -1,0 +1,77 @@
+"""reader.py's requests and readers.py's notation, without a kernel: the socket is one end of a datagram pair and
+the test plays the kernel, so each request is seen as sent and each answer is one the test wrote."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+
+import pytest
+
+from ansible_collections.nslab.net.plugins.module_utils._host import reader as reader_mod
+from ansible_collections.nslab.net.plugins.module_utils._host.readers import canonical
+
+HEADER = struct.Struct("=IHHII")
+
+
+@pytest.fixture
+def pair():
+    ours, kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    reader_mod.ENCODED.clear()
+    yield reader_mod.Reader(ours), kernel
+    ours.close()
+    kernel.close()
+
+
+def exchange(reader: reader_mod.Reader, kernel: socket.socket, *args) -> tuple[bytes, int]:
+    """One exchange, answered ahead (the test is single-threaded) with the end of a dump (NLMSG_DONE) of the next
+    sequence number, behind an answer to an earlier request, which the reader must skip; returns the request the
+    reader sent and its sequence number."""
+    seq = reader.seq + 1
+    done = [HEADER.pack(20, reader_mod.NLMSG_DONE, 2, number, 0) + b"\0" * 4 for number in (seq - 1, seq)]
+    kernel.send(b"".join(done))
+    assert reader.exchange(*args) == []
+    request = kernel.recv(1 << 16)
+    return request, HEADER.unpack_from(request)[3]
+
+
+def pyroute2_encoded(msg_class, msg_type: int, flags: int, seq: int, fields: dict, attrs: list) -> bytes:
+    msg = msg_class()
+    for key, value in fields.items():
+        msg[key] = value
+    msg["attrs"] = attrs
+    msg["header"].update(type=msg_type, flags=flags, sequence_number=seq)
+    msg.encode()
+    return bytes(msg.data)
+
+
+def test_a_repeated_read_is_encoded_once_and_sent_with_its_own_sequence_number(pair):
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+    reader, kernel = pair
+    sent = []
+    for _ in range(3):
+        sent.append(exchange(reader, kernel, reader_mod.RTM_GETLINK, False, {"index": 0}, [("IFLA_IFNAME", "veth1")], 0))
+    for request, seq in sent:
+        assert request == pyroute2_encoded(ifinfmsg, reader_mod.RTM_GETLINK, reader_mod.NLM_F_REQUEST, seq,
+                                           {"index": 0}, [["IFLA_IFNAME", "veth1"]])
+    assert [seq for _, seq in sent] == [1, 2, 3]
+    assert len(reader_mod.ENCODED) == 1
+
+
+def test_a_change_is_encoded_each_time(pair):
+    reader, kernel = pair
+    for _ in range(2):
+        exchange(reader, kernel, reader_mod.RTM_GETLINK & ~3, False, {"index": 7}, [("IFLA_IFNAME", "a")],
+                 reader_mod.NLM_F_ACK)
+    assert reader_mod.ENCODED == {}
+
+
+@pytest.mark.parametrize("text", ["192.0.2.1", "2001:db8::1", "fe80::1", "::1", "::1.2.3.4", "::ffff:1.2.3.4",
+                                  "2001:db8:0:0:1:0:0:1", "2001:DB8::A"])
+def test_an_address_is_written_as_pythons_ipaddress_writes_it(text):
+    # the kernel's text comes from inet_ntop, which writes IPv4-compatible addresses (::1.2.3.4) its own way
+    assert canonical(socket.inet_ntop(socket.AF_INET6 if ":" in text else socket.AF_INET,
+                                      socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text))) \
+        == str(ipaddress.ip_address(text))
