@@ -20,8 +20,9 @@ description:
     working when the FORWARD policy is DROP, as Docker sets it.
   - V(drop) drops what it matches in the FORWARD hook, ahead of every accept of the collection. To the lab's
     traffic it is what a FORWARD policy DROP without accepts is (the lab exercises' fault C(forward-drop)).
-  - Rules are read once per namespace (C(iptables-save) / C(nft -j list ruleset)) and written in one
-    batch (C(iptables-restore --noflush) / one C(nft -f)).
+  - Rules are read once per namespace (C(iptables-save); C(nft -j list chains), then the tables whose rules
+    matter: the collection's and other tools' with base chains) and written in one batch
+    (C(iptables-restore --noflush) / one C(nft -f)).
   - Identity is O(netns) + O(type) + the match fields; O(to) and O(comment) are attributes,
     changing them replaces the rule.
   - NAT is decided on a flow's first packet. When a V(dnat) rule is added, its flows that started

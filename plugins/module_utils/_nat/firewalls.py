@@ -225,9 +225,8 @@ def present(run: Callable[[list[str]], tuple[int, str]]) -> list[str]:
     fails: a running firewalld, an active ufw, Docker's rules, an iptables FORWARD policy DROP and each foreign
     nftables base chain on the forward or input hook that ends in a drop (as :func:`drops` judges it).
     ``run(argv) -> (rc, out)`` runs a tool in the host namespace; a tool that is missing finds nothing."""
-    import json
-
-    from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IptablesState, NftState
+    from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import IptablesState, NftState, list_ruleset
+    from ansible_collections.nslab.net.plugins.module_utils._host.errors import known
     from ansible_collections.nslab.net.plugins.module_utils._host.tools import which
 
     found = []
@@ -244,9 +243,14 @@ def present(run: Callable[[list[str]], tuple[int, str]]) -> list[str]:
             found.append("Docker's iptables rules")
         if state.forward_drop:
             found.append("the iptables FORWARD policy DROP")
-    rc, out = run([nft, "-j", "list", "ruleset"]) if nft else (1, "")
+    def listed(args: list[str]) -> str:
+        rc, out = run([known(nft), "-j", *args])
+        if rc:
+            raise ValueError(f"nft -j {' '.join(args)}: exit {rc}")
+        return out
+
     try:
-        chains = NftState(json.loads(out)).base_chains if rc == 0 else {}
+        chains = NftState(list_ruleset(listed)).base_chains if nft else {}
     except ValueError:
         chains = {}
     for (family, table, chain), spec in sorted(chains.items()):

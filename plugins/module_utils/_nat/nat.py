@@ -9,8 +9,8 @@ table it owns (nftables), joined to the built-in chains by one jump each, and
 carries a comment ``nslab:LAB:TYPE:KEY:DIGEST [user comment]``: KEY is a hash of
 the rule's identity (type + match fields), DIGEST a hash of everything that
 makes up the rule, so comparing needs no canonical form of the rule text.
-Rules are read once per namespace (iptables-save / nft -j list ruleset) and
-written in one batch (iptables-restore --noflush / one nft -f).
+Rules are read once per namespace (iptables-save; nft -j list chains, then the
+tables whose rules matter) and written in one batch (iptables-restore --noflush / one nft -f).
 """
 
 from __future__ import annotations

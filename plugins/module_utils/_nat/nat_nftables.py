@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, known, where
 from ansible_collections.nslab.net.plugins.module_utils._nat.natbackend import NatBackend
-from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import NFT_CHAINS, NFT_TABLE, NftState
+from ansible_collections.nslab.net.plugins.module_utils._nat.natstate import NFT_CHAINS, NFT_TABLE, NftState, list_ruleset
 from ansible_collections.nslab.net.plugins.module_utils._host.tools import which
 from ansible_collections.nslab.net.plugins.module_utils._host.validate import port_text, target_text
 
@@ -94,13 +94,27 @@ class NftBackend:
         return bool(self.nft)
 
     def read(self) -> NftState:
+        """The namespace's ruleset as nat_rule reads it (``natstate.list_ruleset``: the chains, then the tables
+        whose rules it reads)."""
         if not self.tools.ctx.readable(self.tools.ns) or not self.available():
             return NftState(None)
-        out = self.tools.run([known(self.nft), "-j", "list", "ruleset"])[1]      # available()
         try:
-            return NftState(json.loads(out or "{}"))
+            return NftState(list_ruleset(self.json))
         except ValueError as exc:
-            raise Failure(f"cannot parse 'nft -j list ruleset' output in {where(self.tools.ns)}: {exc}") from None
+            raise Failure(f"cannot parse 'nft -j list' output in {where(self.tools.ns)}: {exc}") from None
+
+    def json(self, args: list[str]) -> str:
+        return self.tools.run([known(self.nft), "-j", *args])[1]      # available()
+
+    def native_table(self) -> bool:
+        """Whether the namespace has an nftables table of another tool than iptables-nft, without a chain too
+        (which :meth:`read` does not see)."""
+        if not self.tools.ctx.readable(self.tools.ns) or not self.available():
+            return False
+        try:
+            return NftState(json.loads(self.json(["list", "tables"]) or "{}")).native
+        except ValueError as exc:
+            raise Failure(f"cannot parse 'nft -j list tables' output in {where(self.tools.ns)}: {exc}") from None
 
     def batch(self, state: NftState, remove_keys: set, add: list, lab: str) -> str:
         remaining = {k for k, e in state.ours.items() if not (e["lab"] == lab and k in remove_keys)}

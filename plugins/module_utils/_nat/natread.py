@@ -32,7 +32,8 @@ BACKENDS = ("auto", *IMPLEMENTATIONS)
 # ----------------------------------------------------------------- reading
 def read_nat(ctx: Context, ns: str | None, requested: str = "auto") -> dict:
     """A namespace's NAT as nat_rule plans on it: both backends read once (iptables-save per family and
-    variant, nft -j list ruleset), the backend chosen, conflicts refused; cached for the module run."""
+    variant; nftables' chains, then the tables whose rules it reads), the backend chosen, conflicts refused;
+    cached for the module run."""
     key = ("nat", ns)
     if key in ctx.cache:
         return ctx.cache[key]
@@ -62,7 +63,7 @@ def read_nat(ctx: Context, ns: str | None, requested: str = "auto") -> dict:
         chosen = "iptables"
     elif nft_state.table:
         chosen = "nftables"
-    elif foreign_ipt or not nft_state.native or not nft.available():
+    elif foreign_ipt or not nft.available() or not (nft_state.native or nft.native_table()):
         chosen = "iptables" if ipt_state else "nftables"
     else:
         chosen = "nftables"
