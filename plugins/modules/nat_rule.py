@@ -21,7 +21,7 @@ description:
   - V(drop) drops what it matches in the FORWARD hook, ahead of every accept of the collection. To the lab's
     traffic it is what a FORWARD policy DROP without accepts is (the lab exercises' fault C(forward-drop)).
   - Rules are read once per namespace (C(iptables-save); C(nft -j list chains), then the tables whose rules
-    matter: the collection's and other tools' with base chains) and written in one batch
+    matter, the collection's and other tools' with base chains) and written in one batch
     (C(iptables-restore --noflush) / one C(nft -f)).
   - Identity is O(netns) + O(type) + the match fields; O(to) and O(comment) are attributes,
     changing them replaces the rule.

@@ -53,18 +53,18 @@ def test_a_repeated_read_is_encoded_once_and_sent_with_its_own_sequence_number(p
 
     reader, kernel = pair
     sent = []
-    for _ in range(3):
+    for _attempt in range(3):
         sent.append(exchange(reader, kernel, reader_mod.RTM_GETLINK, False, {"index": 0}, [("IFLA_IFNAME", "veth1")], 0))
     for request, seq in sent:
         assert request == pyroute2_encoded(ifinfmsg, reader_mod.RTM_GETLINK, reader_mod.NLM_F_REQUEST, seq,
                                            {"index": 0}, [["IFLA_IFNAME", "veth1"]])
-    assert [seq for _, seq in sent] == [1, 2, 3]
+    assert [seq for _request, seq in sent] == [1, 2, 3]
     assert len(reader_mod.ENCODED) == 1
 
 
 def test_a_change_is_encoded_each_time(pair):
     reader, kernel = pair
-    for _ in range(2):
+    for _attempt in range(2):
         exchange(reader, kernel, reader_mod.RTM_GETLINK & ~3, False, {"index": 7}, [("IFLA_IFNAME", "a")],
                  reader_mod.NLM_F_ACK)
     assert reader_mod.ENCODED == {}

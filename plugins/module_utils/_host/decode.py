@@ -47,7 +47,7 @@ class Attrs:
         self.data, self.names, self.family = data, names, family
         self.found: dict[int, tuple[int, int]] = {}
         found = self.found
-        wanted = TYPES[id(names)] if id(names) in TYPES else TYPES.setdefault(id(names), {t for t, _ in names.values()})
+        wanted = TYPES[id(names)] if id(names) in TYPES else TYPES.setdefault(id(names), {spec[0] for spec in names.values()})
         unpack = NLA.unpack_from
         offset = start
         while offset + 4 <= end:    # a link carries about 50 attributes: this loop is most of reading one

@@ -243,6 +243,7 @@ def present(run: Callable[[list[str]], tuple[int, str]]) -> list[str]:
             found.append("Docker's iptables rules")
         if state.forward_drop:
             found.append("the iptables FORWARD policy DROP")
+
     def listed(args: list[str]) -> str:
         rc, out = run([known(nft), "-j", *args])
         if rc:
