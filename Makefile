@@ -206,7 +206,7 @@ installed: dev
 # Performance: bash vs plain Ansible vs nslab.net (BENCHMARKS.md); CI runs the small smoke.
 bench: dev
 	$(PYTHON) $(PIP) matplotlib 'mitogen>=0.3.50'
-	$(PYTHON) tests/perf/bench.py --sizes 1 10 100 500 --runs 3 --plain-max 10
+	$(PYTHON) tests/perf/bench.py --sizes 1 10 100 1000 --runs 3 --plain-max 10
 
 # each module task against a ping (tests/perf/tasks.md), then BENCHMARKS.md again from the last make bench's results
 bench-tasks: dev

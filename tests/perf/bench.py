@@ -17,7 +17,7 @@ weighs on all of them.
 Every method must reach the same end state (checked). Writes results JSON, BENCHMARKS.md
 and a plot.
 
-  python tests/perf/bench.py --sizes 1 10 100 500 --runs 3          (make bench)
+  python tests/perf/bench.py --sizes 1 10 100 1000 --runs 3 --plain-max 10   (make bench)
   python tests/perf/bench.py --sizes 10 --runs 1 --no-report        (the CI smoke)
 """
 

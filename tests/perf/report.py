@@ -72,6 +72,7 @@ def write_report(path: str) -> None:
                 cells.append(f"{med:.2f} [{lo:.2f}-{hi:.2f}]{ratio}")
             lines.append(f"| {LABELS[way]} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += split(s, sizes)
     tasks = os.path.join(HERE, "tasks.md")       # each module task against a ping (make bench-tasks writes it)
     if os.path.exists(tasks):
         with open(tasks) as fh:
@@ -90,7 +91,7 @@ def write_report(path: str) -> None:
         with open(analysis) as fh:
             lines += [fh.read().rstrip(), ""]
     lines += ["## Reproduce", "", "```",
-              "make bench            # python tests/perf/bench.py --sizes 1 10 100 500 --runs 3 --plain-max 10",
+              "make bench            # python tests/perf/bench.py --sizes 1 10 100 1000 --runs 3 --plain-max 10",
               "```", "", "It needs root (sandboxes are network namespaces) and writes",
               "`tests/perf/results/latest.json`, this file and `docs/bench.png`. CI runs a smoke of it",
               "(`--sizes 10 --runs 1`) that checks the ways agree.", "",
@@ -101,6 +102,41 @@ def write_report(path: str) -> None:
     with open(os.path.join(REPO, "BENCHMARKS.md"), "w") as fh:
         fh.write("\n".join(lines))
     plot(s, sizes, ways)
+
+
+def split(s: dict, sizes: list[int]) -> list[str]:
+    """The module list form's and the roles' time split three ways: Ansible's floor (the seven pings), our fixed part
+    above it (the way at N=1 minus the floor at N=1), and the cost per namespace, (T(N) - T(1)) / (N - 1), against
+    the bash script's cold build per namespace at the same N."""
+    def med(n, way, phase):
+        return s.get((n, way, phase), (None,))[0]
+    if med(1, "floor", "build") is None or med(1, "bash", "build") is None:
+        return []
+    larger = [n for n in sizes if n > 1 and med(n, "bash", "build") is not None]
+    out = ["## The split: Ansible's floor, our fixed part, the cost per namespace", "",
+           f"Ansible's floor (the seven pings) at N = 1: {med(1, 'floor', 'build'):.2f} s (first run), "
+           f"{med(1, 'floor', 'rerun'):.2f} s (again). Our fixed part is a way's time at N = 1 minus the floor's; "
+           "the cost per namespace is (T(N) - T(1)) / (N - 1), with its ratio to the bash script's cold build per "
+           "namespace at the same N (" + ", ".join(
+               f"{(med(n, 'bash', 'build') - med(1, 'bash', 'build')) / (n - 1) * 1000:.1f} ms at N = {n}" for n in larger)
+           + "). Medians of this run, cold build / no-change re-run. The floor is the module list form's (seven "
+           "tasks); the roles run fewer tasks, so their part above it can come out below zero. At small N the jitter "
+           "of the fixed part is larger than the work, and the cost per namespace is noise there.", "",
+           "| way | fixed part above the floor | " + " | ".join(f"per namespace, N = {n}" for n in larger) + " |",
+           "|---|---|" + "---|" * len(larger)]
+    for way in ("modules", "ours"):
+        if med(1, way, "build") is None:
+            continue
+        cells = [f"{med(1, way, 'build') - med(1, 'floor', 'build'):.2f} s / {med(1, way, 'rerun') - med(1, 'floor', 'rerun'):.2f} s"]
+        for n in larger:
+            if med(n, way, "build") is None:
+                cells.append("")
+                continue
+            bash = (med(n, "bash", "build") - med(1, "bash", "build")) / (n - 1)
+            cold, again = ((med(n, way, phase) - med(1, way, phase)) / (n - 1) for phase in ("build", "rerun"))
+            cells.append(f"{cold * 1000:.1f} ms ({cold / bash:.2f}x) / {again * 1000:.1f} ms ({again / bash:.2f}x)")
+        out.append(f"| {LABELS[way]} | " + " | ".join(cells) + " |")
+    return out + [""]
 
 
 def targets(s: dict) -> list[str]:
