@@ -46,12 +46,21 @@ RULESETS = {
 
 
 class FakeNft:
-    def __init__(self, objects):
+    """nft -j over one ruleset; ``failing``: the listings that fail (a table gone meanwhile...)."""
+
+    def __init__(self, objects, failing=()):
         self.objects = [{"metainfo": {"json_schema_version": 1}}] + objects
+        self.failing = list(failing)
         self.asked: list[list[str]] = []
+
+    def whole(self):
+        self.asked.append(["list", "ruleset"])
+        return json.dumps({"nftables": self.objects})
 
     def __call__(self, args):
         self.asked.append(args)
+        if args in self.failing:
+            return None
         if args == ["list", "chains"]:
             found = [o for o in self.objects if "chain" in o]
         elif args[:2] == ["list", "table"]:
@@ -71,11 +80,18 @@ def summary(state: NftState) -> dict:
 @pytest.mark.parametrize("name", RULESETS)
 def test_it_reads_what_the_whole_ruleset_reads(name):
     nft = FakeNft(RULESETS[name])
-    assert summary(NftState(list_ruleset(nft))) == summary(NftState({"nftables": nft.objects}))
+    assert summary(NftState(list_ruleset(nft, nft.whole))) == summary(NftState({"nftables": nft.objects}))
 
 
 def test_it_lists_only_the_tables_whose_rules_it_reads():
     nft = FakeNft(RULESETS["iptables-nft rules, a firewall, ours"])
-    list_ruleset(nft)
+    list_ruleset(nft, nft.whole)
     assert nft.asked == [["list", "chains"], ["list", "table", "inet", "firewalld"], ["list", "table", "inet", "nslab"],
                          ["list", "table", "bridge", "filter"]]
+
+
+@pytest.mark.parametrize("failing", [["list", "chains"], ["list", "table", "inet", "nslab"]])
+def test_a_listing_that_fails_reads_the_whole_ruleset(failing):
+    nft = FakeNft(RULESETS["iptables-nft rules, a firewall, ours"], failing=[failing])
+    assert summary(NftState(list_ruleset(nft, nft.whole))) == summary(NftState({"nftables": nft.objects}))
+    assert nft.asked[-1] == ["list", "ruleset"]

@@ -34,8 +34,10 @@ ROUTE_ATTRS = {"RTA_DST": (1, "a"), "RTA_OIF": (4, "I"), "RTA_GATEWAY": (5, "a")
                "RTA_MULTIPATH": (9, "m"), "RTA_TABLE": (15, "I")}
 
 
-#: the attribute types of each set above, by the set's id (they live as long as the module)
-TYPES: dict[int, set[int]] = {}
+#: the attribute types of each set above, by the set's id (module constants: their ids stay theirs); any other set
+#: of names is read for its types each time
+TYPES: dict[int, frozenset[int]] = {id(names): frozenset(spec[0] for spec in names.values())
+                                    for names in (BRPORT_ATTRS, LINKINFO_ATTRS, LINK_ATTRS, ADDR_ATTRS, ROUTE_ATTRS)}
 
 
 class Attrs:
@@ -47,7 +49,7 @@ class Attrs:
         self.data, self.names, self.family = data, names, family
         self.found: dict[int, tuple[int, int]] = {}
         found = self.found
-        wanted = TYPES[id(names)] if id(names) in TYPES else TYPES.setdefault(id(names), {spec[0] for spec in names.values()})
+        wanted = TYPES.get(id(names)) or {spec[0] for spec in names.values()}
         unpack = NLA.unpack_from
         offset = start
         while offset + 4 <= end:    # a link carries about 50 attributes: this loop is most of reading one

@@ -62,18 +62,27 @@ def address_list(reader: Reader) -> list[tuple]:
     for msg in reader.addresses():
         addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
         if addr:
-            out.append((msg["index"], f"{canonical(addr)}/{msg['prefixlen']}", msg["scope"]))
+            out.append((msg["index"], interface_text(addr, msg["prefixlen"]), msg["scope"]))
     return out
 
 
-def canonical(addr: str) -> str:
-    """An address as the kernel's answer has it, in Python's ``ipaddress`` notation (the one the options are
-    normalized to): the kernel's dotted quad already is; an IPv6 address is read from its 16 bytes (``inet_ntop``
-    may write an IPv4-mapped address another way). Without parsing the text: a namespace's dumps hold a few
-    addresses each, and parsing them was a third of reading them."""
+def interface_text(addr: str, prefixlen: int) -> str:
+    """An address of the kernel's answer with its prefix length, as the options are normalized
+    (``ipaddress.ip_interface(...).with_prefixlen``). The kernel's IPv4 text already is that, and is taken as it is:
+    parsing every address of a namespace's dump was two thirds of reading it. IPv6 text is parsed (``inet_ntop``
+    writes some addresses another way, and Python 3.13 writes an IPv4-mapped one differently in ``str`` and in
+    ``with_prefixlen``)."""
     if ":" not in addr:
-        return addr
-    return str(ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, addr)))
+        return f"{addr}/{prefixlen}"
+    return ipaddress.ip_interface(f"{addr}/{prefixlen}").with_prefixlen
+
+
+def network_text(family: int, dst: str | None, dst_len: int) -> str:
+    """A route's destination as ``ipaddress.ip_network(...).compressed`` writes it; the kernel's IPv4 text (always
+    masked: the kernel refuses host bits) already is, and is taken as it is."""
+    if family == socket.AF_INET:
+        return f"{dst or '0.0.0.0'}/{dst_len}"
+    return ipaddress.ip_network(f"{dst or '::'}/{dst_len}").compressed
 
 
 def address_map(found: list) -> dict:
@@ -132,7 +141,7 @@ def route_dict(msg: Any, links: dict) -> dict:
     family = msg["family"]
     dst = msg.get_attr("RTA_DST")
     width = 32 if family == socket.AF_INET else 128
-    dst = f"{canonical(dst or ('0.0.0.0' if family == socket.AF_INET else '::'))}/{msg['dst_len']}"
+    dst = network_text(family, dst, msg["dst_len"])
     oif = msg.get_attr("RTA_OIF")
     return dict(dst="default" if msg["dst_len"] == 0 else dst, prefix=dst, family=family,
                 gateway=msg.get_attr("RTA_GATEWAY"), dev=links.get(oif, oif), metric=msg.get_attr("RTA_PRIORITY") or 0,

@@ -244,14 +244,18 @@ def present(run: Callable[[list[str]], tuple[int, str]]) -> list[str]:
         if state.forward_drop:
             found.append("the iptables FORWARD policy DROP")
 
-    def listed(args: list[str]) -> str:
+    def attempt(args: list[str]) -> str | None:
         rc, out = run([known(nft), "-j", *args])
-        if rc:
-            raise ValueError(f"nft -j {' '.join(args)}: exit {rc}")
+        return out if rc == 0 else None
+
+    def whole() -> str:
+        out = attempt(["list", "ruleset"])
+        if out is None:
+            raise ValueError("nft -j list ruleset failed")
         return out
 
     try:
-        chains = NftState(list_ruleset(listed)).base_chains if nft else {}
+        chains = NftState(list_ruleset(attempt, whole)).base_chains if nft else {}
     except ValueError:
         chains = {}
     for (family, table, chain), spec in sorted(chains.items()):

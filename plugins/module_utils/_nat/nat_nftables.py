@@ -99,12 +99,16 @@ class NftBackend:
         if not self.tools.ctx.readable(self.tools.ns) or not self.available():
             return NftState(None)
         try:
-            return NftState(list_ruleset(self.json))
+            return NftState(list_ruleset(self.attempt, lambda: self.json(["list", "ruleset"])))
         except ValueError as exc:
             raise Failure(f"cannot parse 'nft -j list' output in {where(self.tools.ns)}: {exc}") from None
 
     def json(self, args: list[str]) -> str:
         return self.tools.run([known(self.nft), "-j", *args])[1]      # available()
+
+    def attempt(self, args: list[str]) -> str | None:
+        rc, out, _err = self.tools.run([known(self.nft), "-j", *args], check=False)
+        return out if rc == 0 else None
 
     def native_table(self) -> bool:
         """Whether the namespace has an nftables table of another tool than iptables-nft, without a chain too

@@ -121,17 +121,22 @@ def rules_read(family: str, table: str, hook: str | None) -> bool:
     return bool(hook) and not (family in ("ip", "ip6") and table in XTABLES_NAMES)
 
 
-def list_ruleset(nft: Callable[[list[str]], str]) -> dict:
+def list_ruleset(nft: Callable[[list[str]], str | None], whole: Callable[[], str]) -> dict:
     """What ``nft -j list ruleset`` answers, as far as :class:`NftState` reads it: every table and chain, and the
-    rules :func:`rules_read` names. ``nft(args)``: the output of ``nft -j ARGS``.
+    rules :func:`rules_read` names. ``nft(args)``: the output of ``nft -j ARGS``, None when nft failed;
+    ``whole()``: the output of ``nft -j list ruleset``, read as before (its caller's errors).
 
     nft fetches every rule of every table to answer ``list ruleset`` (and ``list tables``), iptables-nft's
     included: about 0.3 s at 1000 DNAT rules, in every run of nat_rule. ``list chains`` fetches no rule; then
-    ``list table`` reads each table with rules to read. A table without any chain is not seen
-    (``NftBackend.native_table`` looks for one where it matters)."""
+    ``list table`` reads each table with rules to read. When one of these fails - a table gone meanwhile (a
+    firewall reloading), a name nft's command parser does not take - the whole ruleset is read instead. A table
+    without any chain is not seen (``NftBackend.native_table`` looks for one where it matters)."""
     import json
 
-    listed = json.loads(nft(["list", "chains"]) or "{}").get("nftables", [])
+    text = nft(["list", "chains"])
+    if text is None:
+        return json.loads(whole() or "{}")
+    listed = json.loads(text or "{}").get("nftables", [])
     tables: dict[tuple[str, str], list] = {}
     for obj in listed:
         chain = obj.get("chain")
@@ -140,7 +145,10 @@ def list_ruleset(nft: Callable[[list[str]], str]) -> dict:
     out: list = []
     for (family, name), chains in tables.items():
         if any(rules_read(family, name, obj["chain"].get("hook")) for obj in chains):
-            out += json.loads(nft(["list", "table", family, name]) or "{}").get("nftables", [])
+            text = nft(["list", "table", family, name])
+            if text is None:
+                return json.loads(whole() or "{}")
+            out += json.loads(text or "{}").get("nftables", [])
         else:
             out += [{"table": {"family": family, "name": name}}] + chains
     return {"nftables": out}
