@@ -22,6 +22,9 @@ description:
     another program already listens on in O(netns) is refused before any change, naming that program's PID and
     command line. A copy of the same command started by hand (the lab check's hint for a stopped demo service) is
     stopped instead, and the plan names its PID.
+  - Such a demo service, once started, is waited for until it listens on PORT (up to 10 seconds), so the play's
+    next task (a probe of the port, a check) finds it serving. One still not listening after that is left running
+    with a warning.
 options:
   name:
     description: Service name, unique within the lab.

@@ -108,6 +108,18 @@ def check_stages(klass, seed: str, stage_of: dict, kind: str = "check") -> None:
             assert "(expected)" in checked.stdout and f"as expected at stage {stage}" in checked.stdout, (host, stage)
 
 
+def missed(tmp_path, hosts) -> str:
+    """The expected facts lab.yml found NOT reachable, with each probe's detail (the table does not show it)."""
+    out = []
+    for host in hosts:
+        try:
+            facts = results_of(tmp_path, host, "lab")
+        except (OSError, ValueError):
+            continue
+        out += [f"{host}: {name}: {p.get('detail')}" for name, p in facts.items() if p["expected"] and not p["ok"]]
+    return "; ".join(out) or "no expected fact missed"
+
+
 def run_stages(tmp_path, seed: str, back_to: str, seed_vars: dict) -> None:
     """A host per stage of the seed, built from nothing (its facts as lab.yml's report found them); then each host
     one stage on (the host at the last stage back to ``back_to``: what the later stages added is removed again),
@@ -122,7 +134,7 @@ def run_stages(tmp_path, seed: str, back_to: str, seed_vars: dict) -> None:
                         for i, stage in enumerate(stages)}
             klass.write({host: {"nslab_stage": stage, "nslab_goal": stage} for host, stage in stage_of.items()})
             built = klass.playbook("playbooks/lab.yml")
-            assert built.returncode == 0, f"round {rounds}: " + built.stdout[-3000:]
+            assert built.returncode == 0, f"round {rounds}: {missed(klass.tmp_path, stage_of)}\n" + built.stdout[-3000:]
             check_stages(klass, seed, stage_of, "check" if rounds else "lab")
 
 

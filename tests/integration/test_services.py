@@ -52,6 +52,20 @@ def test_service_supervised_restarted_and_stopped_with_its_namespace(mod):
     assert not mod("ns_service", name="web", state="absent")["changed"]
 
 
+def test_a_demo_service_serves_when_the_module_returns(mod):
+    """A demo service (python3 -m http.server ... PORT) slow to start, as on a loaded host: the module returns once it
+    listens, so the play's next task (a probe, a check) finds it serving without retrying."""
+    mod("netns", name="a")
+    mod("veth", name="v0", peer="c0", peer_netns="a", address=["10.8.0.1/24"], peer_address=["10.8.0.2/24"])
+    mod.sh("mkdir -p /run/www && echo slow-but-ready > /run/www/index.html")
+    mod.sh("cat > /run/slowpython <<'EOF'\n#!/bin/sh\nsleep 3\nexec " + SERVER + ' "$@"\nEOF\nchmod 755 /run/slowpython')
+    r = mod("ns_service", name="slow", netns="a", directory="/run/www",
+            command=["/run/slowpython", "-m", "http.server", "--bind", "10.8.0.2", "8000"])
+    assert r["changed"] and not r.get("warnings"), r
+    assert http(mod.sandbox, "http://10.8.0.2:8000/", timeout=2) == "slow-but-ready\n"
+    mod("netns", name="a", state="absent")
+
+
 def _page(mod, path):
     """mode and type of the page's folders and the page, and its text."""
     folders = mod.sh(f"stat -c '%a %F' /run/nslab/www {os.path.dirname(path)} {path}").stdout.splitlines()

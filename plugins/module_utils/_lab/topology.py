@@ -42,8 +42,8 @@ def uses_uplink(probes: list) -> bool:
 
 
 WWW_ROOT = "/run/nslab/www"
-#: seconds a published port's probe from a namespace keeps trying: the same module run may have just
-#: started its demo service (a loaded host takes a moment to start Python)
+#: seconds a published port's probe from a namespace keeps trying (a refused or unreachable connection): ns_service
+#: returns once a demo service listens, but a lab's services may be started by hand or by another play
 SERVICE_TIMEOUT = 5
 #: seconds a probe the stage expects NOT to get through is given (it is not retried until a service starts)
 UNEXPECTED_TIMEOUT = 1

@@ -29,7 +29,7 @@ from ansible_collections.nslab.net.plugins.module_utils._host import validate as
 from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Resource
 from ansible_collections.nslab.net.plugins.module_utils._host.errors import Failure, where
 from ansible_collections.nslab.net.plugins.module_utils._host.files import replace_file
-from ansible_collections.nslab.net.plugins.module_utils._resources.ports import copy_of, held_by, proc_stat
+from ansible_collections.nslab.net.plugins.module_utils._resources.ports import copy_of, held_by, listeners, proc_stat
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 STATE_DIR = "/run/nslab/services"
 #: the account a service's command runs as unless its item says otherwise (root only when asked)
 DEFAULT_USER = "nobody"
+#: seconds a started service is watched before the module goes on: a command that exits at once fails the run
+START_WATCH = 0.2
+#: seconds a started demo service (``python3 -m http.server ... PORT``) is given to listen on its port before the
+#: module goes on, so what the play does next (a probe, a check) finds it serving; a loaded host takes a while to
+#: start two Pythons (the supervisor and the command)
+READY_TIMEOUT = 10.0
 
 SUPERVISOR = r"""
 import os, signal, subprocess, sys, time
@@ -322,7 +328,7 @@ class ServiceResource(Resource):
                                                         f"({other['command']}) holds it. Stop that program (kill "
                                                         f"{other['pid']}), or give the service another port")
         plan.do(f"start service {item['name']} in {where(item['netns'])} as {item['user']}: {' '.join(item['command'])}",
-                lambda item=item: self.start(item))
+                lambda item=item: self.start(item, plan))
 
     def plan_page(self, item: Item, plan: Plan) -> None:
         """Write the page when it is missing or its text differs (before the service starts)."""
@@ -347,12 +353,29 @@ class ServiceResource(Resource):
         if now and now["pid"] == copy["pid"] and now["command"] == copy["command"]:
             end(copy["pid"])
 
-    def start(self, item: dict) -> None:
+    def start(self, item: dict, plan: Plan) -> None:
+        """Start the service; a demo service is waited for until it listens (READY_TIMEOUT, then a warning)."""
         record = start(self.ctx.lab, item["name"], item["netns"], item["command"], item["directory"], item["user"])
-        time.sleep(0.2)
-        if not alive(record):
-            stop(record, keep_log=True)     # no record of a service that is not running; its log tells why
-            raise Failure(f"service {item['name']} exited at once; see {record['log']}")
+        listen = demo_listen(item["command"])
+        started = time.monotonic()
+        while True:
+            time.sleep(0.05)
+            waited = time.monotonic() - started
+            if not alive(record):
+                stop(record, keep_log=True)     # no record of a service that is not running; its log tells why
+                raise Failure(f"service {item['name']} exited at once; see {record['log']}")
+            if listen is None:
+                if waited >= START_WATCH:
+                    return
+                continue
+            with self.ctx.session.entered(item["netns"]):
+                if listeners(listen[1], listen[0]):
+                    return
+            if waited >= READY_TIMEOUT:
+                plan.warnings.append(f"service {item['name']} is running but has not listened on port {listen[1]} "
+                                     f"in {where(item['netns'])} after {READY_TIMEOUT:.0f} s; it may still be "
+                                     f"starting (a loaded host), or see {record['log']}")
+                return
 
     def purge(self, items: list[dict], plan: Plan) -> None:
         listed = {item["name"] for item in items}
