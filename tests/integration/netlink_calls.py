@@ -74,6 +74,11 @@ def calls(nl, index, fd: int, snapshot, ns: str) -> list:
     do("delete a missing address", nl.addr, "del", index=p1, address="10.8.0.1", prefixlen=32)
     do("mark lo", nl.link, "set", index=1, ifalias="nslab:lab")
     do("set lo up", nl.link, "set", index=1, state="up")
+    do("put a veth in a link group", nl.link, "set", index=v1, group=77)
+    if hasattr(nl, "delete_group"):       # the Writer's name for IPRoute's link("del", group=...)
+        do("delete the link group", nl.delete_group, 77)
+    else:
+        do("delete the link group", nl.link, "del", group=77)
     do("delete a veth", nl.link, "del", index=v0)
     do("delete it again", nl.link, "del", index=v0)
     do("set a missing link", nl.link, "set", index=v0, state="up")

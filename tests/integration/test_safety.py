@@ -164,6 +164,28 @@ def test_purge_removes_only_this_labs_unlisted_resources(mod):
     assert "v2@" not in out and "10.5.2.0/24" not in out
 
 
+def test_links_deleted_together_leave_a_link_of_the_same_group_made_by_hand(mod):
+    """A purge deletes its links in one request (a link group the engine picks, then ``ip link delete group``): a link
+    made by hand in the group it would pick first, and one in the next, are left; the plan and the end state are
+    those of one delete per link."""
+    from ansible_collections.nslab.net.plugins.module_utils._resources.links import GROUP
+
+    mod("netns", items=[{"name": f"n{i}"} for i in range(4)], purge=True)
+    pairs = [{"name": f"v{i}", "peer": f"c{i}", "peer_netns": f"n{i}", "address": [f"10.5.{i}.1/24"]} for i in range(4)]
+    mod("veth", items=pairs, purge=True)
+    mod.sh(f"ip link add hand0 type veth peer name hand1 && ip link set hand0 group {GROUP} && "
+           f"ip link add hand2 type veth peer name hand3 && ip link set hand2 group {GROUP + 1}")
+    r = mod.four("veth", items=pairs[:1], purge=True)
+    assert r["actions"] == [f"delete veth v{i} in the host namespace (purge: no longer listed)" for i in (1, 2, 3)]
+    links = mod.sh("ip -o link").stdout
+    assert all(name in links for name in ("v0@", "hand0@", "hand1@", "hand2@", "hand3@")), links
+    assert not any(f"v{i}@" in links for i in (1, 2, 3)), links
+    inside = [mod.sh(f"ip -n n{i} -o link").stdout for i in range(4)]
+    assert "c0@" in inside[0] and not any(f"c{i}@" in inside[i] for i in (1, 2, 3)), inside
+    assert f"group {GROUP} " in mod.sh("ip -d link show hand0").stdout, "the hand-made link keeps its group"
+    assert " group default " in mod.sh("ip -d link show v0").stdout, "a kept link is not left in a group"
+
+
 def test_native_nftables_host_keeps_its_table(lab):
     box = lab.sandbox
     box.run("nft -f - <<'EOF'\ntable inet user {\n chain user_fwd { type filter hook forward priority 10; policy accept;"

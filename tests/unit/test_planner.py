@@ -218,6 +218,37 @@ def test_plan_records_what_each_operation_changes():
     assert plan.touches == {0: {"p1"}, 2: set()}, "absent: it may change any namespace"
 
 
+@pytest.mark.parametrize("together_works", [True, False])
+def test_a_run_of_operations_is_done_in_one_call_or_each_alone(together_works):
+    """Consecutive operations with the same ``together`` key (the deletes of one namespace's links) go to one call;
+    when it says it could not, each is done alone, in order; either way each is done once and listed as done."""
+    from types import SimpleNamespace
+
+    from ansible_collections.nslab.net.plugins.module_utils._engine.engine import Plan
+
+    log: list = []
+
+    def run(names):
+        log.append(("together", names))
+        return together_works
+    plan = Plan()
+    for ns, name in ((None, "a"), (None, "b"), ("p1", "c"), (None, "d"), (None, "e")):
+        plan.do(f"delete {name}", lambda name=name: log.append(name), together=(("links", ns), run, name))
+    plan.do("add route", lambda: log.append("route"), touches=("p1",))
+    plan.do("delete f", lambda: log.append("f"), together=(("links", None), run, "f"))
+    assert [plan.run_of(n) for n in (0, 2, 3, 5, 6)] == [[0, 1], [2], [3, 4], [5], [6]]
+    call = Call.__new__(Call)
+    changed: list = []
+    call.ctx = SimpleNamespace(session=SimpleNamespace(changed=changed.append), done=[])
+    call.apply(plan)
+    if together_works:
+        assert log == [("together", ["a", "b"]), "c", ("together", ["d", "e"]), "route", "f"]
+    else:
+        assert log == [("together", ["a", "b"]), "a", "b", "c", ("together", ["d", "e"]), "d", "e", "route", "f"]
+    assert call.ctx.done == ["delete a", "delete b", "delete c", "delete d", "delete e", "add route", "delete f"]
+    assert {"p1"} in changed and None in changed, "each operation drops the reads it may have changed"
+
+
 def test_planning_leaves_the_read_of_the_host_as_it_was_read(monkeypatch):
     """"Have" is never written to: planning a change of an existing bridge (its addresses, up) and of a veth keeps
     what the call read of the host - its cache, and the session's shared dumps - equal to a fresh read."""

@@ -63,19 +63,32 @@ class Plan:
         self.after: dict = {}
         self.warnings: list[str] = []
         self.touches: dict[int, set[str | None]] = {}       # operation number -> the namespaces it changes (absent: it may change any)
+        self.together: dict[int, tuple] = {}            # operation number -> how it may be done with its neighbours
 
-    def do(self, text: str, fn: Callable[..., Any] | None = None, touches: Iterable[str | None] | None = None) -> None:
+    def do(self, text: str, fn: Callable[..., Any] | None = None, touches: Iterable[str | None] | None = None,
+           together: tuple | None = None) -> None:
         """An action, and the operation that performs it (see :meth:`op`)."""
         self.actions.append(text)
         if fn is not None:
-            self.op(text, fn, touches)
+            self.op(text, fn, touches, together)
 
-    def op(self, text: str, fn: Callable[..., Any], touches: Iterable[str | None] | None = None) -> None:
-        """An operation; ``touches``: the namespaces whose links, addresses or routes it changes (the
-        shared reads of only those are dropped after it), None when it may change any namespace's."""
+    def op(self, text: str, fn: Callable[..., Any], touches: Iterable[str | None] | None = None,
+           together: tuple | None = None) -> None:
+        """An operation; ``touches``: the namespaces whose links, addresses or routes it changes (the shared reads
+        of only those are dropped after it), None when it may change any namespace's. ``together``: (key, run, arg):
+        consecutive operations with one key may be done by one ``run([arg, ...])``; False from it: each ``fn`` alone."""
         self.ops.append((text, fn))
         if touches is not None:
             self.touches[len(self.ops) - 1] = set(touches)
+        if together is not None:
+            self.together[len(self.ops) - 1] = together
+
+    def run_of(self, count: int) -> list[int]:
+        """The operations from ``count`` on that :meth:`op`'s ``together`` lets be done in one call."""
+        key, end = self.together.get(count, (None,))[0], count + 1
+        while key is not None and self.together.get(end, (None,))[0] == key:
+            end += 1
+        return list(range(count, end))
 
     def state(self, key: str, before: dict | None, after: dict | None) -> None:
         """Record a resource's before/after for diff mode (None = absent)."""
@@ -273,20 +286,7 @@ class Call:
         ctx = known(ctx)
         pause = test_pause(self.resource_cls.module_name)
         if not ctx.check_mode:
-            for count, (text, fn) in enumerate(plan.ops):
-                if pause and pause[0] == count:
-                    pause_here(pause[1], ctx.done)
-                try:
-                    fn()
-                except Invalid as exc:       # refused by the kernel, worded for the option at fault
-                    raise Failure(str(exc)) from None
-                except (Failure, Conflict) as exc:
-                    raise Failure(f"{text}: {exc}" if not str(exc).startswith(text) else str(exc)) from None
-                except OSError as exc:
-                    raise Failure(f"{text}: {exc}") from None
-                finally:
-                    ctx.session.changed(plan.touches.get(count))
-                ctx.done.append(text)
+            self.apply(plan, pause)
             if pause and pause[0] >= len(plan.ops):
                 pause_here(pause[1], ctx.done)
             if plan.ops:              # the report re-reads what a change may have moved
@@ -299,6 +299,46 @@ class Call:
         if plan.warnings:
             result["warnings"] = plan.warnings
         return result
+
+    def apply(self, plan: Plan, pause: tuple | None = None) -> None:
+        """The plan's operations in order, a run that may be done together (:meth:`Plan.op`) in one call."""
+        count = 0
+        while count < len(plan.ops):
+            run = [count] if pause else plan.run_of(count)     # a test's pause counts operations one by one
+            if len(run) == 1 or not self.together(plan, run):
+                for number in run:
+                    self.perform(plan, number, pause)
+            count = run[-1] + 1
+
+    def perform(self, plan: Plan, count: int, pause: tuple | None) -> None:
+        """Operation ``count`` of the plan, its errors worded for the action it performs."""
+        ctx = known(self.ctx)
+        text, fn = plan.ops[count]
+        if pause and pause[0] == count:
+            pause_here(pause[1], ctx.done)
+        try:
+            fn()
+        except Invalid as exc:       # refused by the kernel, worded for the option at fault
+            raise Failure(str(exc)) from None
+        except (Failure, Conflict) as exc:
+            raise Failure(f"{text}: {exc}" if not str(exc).startswith(text) else str(exc)) from None
+        except OSError as exc:
+            raise Failure(f"{text}: {exc}") from None
+        finally:
+            ctx.session.changed(plan.touches.get(count))
+        ctx.done.append(text)
+
+    def together(self, plan: Plan, run: list[int]) -> bool:
+        """The operations of ``run`` in one call (:meth:`Plan.op`'s ``together``); False: none is done yet."""
+        ctx = known(self.ctx)
+        try:
+            done = plan.together[run[0]][1]([plan.together[number][2] for number in run])
+        except (Failure, Conflict, Invalid, OSError):      # each alone then, its error worded for its action
+            done = False
+        for number in run:
+            ctx.session.changed(plan.touches.get(number))
+        ctx.done.extend(plan.ops[number][0] for number in run if done)
+        return done
 
     def done(self) -> list[str]:
         return self.ctx.done if self.ctx is not None else []

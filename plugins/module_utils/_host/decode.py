@@ -28,7 +28,7 @@ RTNEXTHOP = struct.Struct("=HBBi")      # a multipath route's next hop: length, 
 BRPORT_ATTRS = {"IFLA_BRPORT_MODE": (4, "B")}
 LINKINFO_ATTRS = {"IFLA_INFO_KIND": (1, "s"), "IFLA_INFO_SLAVE_KIND": (4, "s"), "IFLA_INFO_SLAVE_DATA": (5, BRPORT_ATTRS)}
 LINK_ATTRS = {"IFLA_IFNAME": (3, "s"), "IFLA_MTU": (4, "I"), "IFLA_LINK": (5, "I"), "IFLA_MASTER": (10, "I"),
-              "IFLA_LINKINFO": (18, LINKINFO_ATTRS), "IFLA_IFALIAS": (20, "s")}
+              "IFLA_LINKINFO": (18, LINKINFO_ATTRS), "IFLA_IFALIAS": (20, "s"), "IFLA_GROUP": (27, "I")}
 ADDR_ATTRS = {"IFA_ADDRESS": (1, "a"), "IFA_LOCAL": (2, "a")}
 ROUTE_ATTRS = {"RTA_DST": (1, "a"), "RTA_OIF": (4, "I"), "RTA_GATEWAY": (5, "a"), "RTA_PRIORITY": (6, "I"),
                "RTA_MULTIPATH": (9, "m"), "RTA_TABLE": (15, "I")}

@@ -40,7 +40,7 @@ ADDR_COMMANDS = {"add": (RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL), "del": (RTM_DE
 ROUTE_COMMANDS = {"replace": (RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE), "del": (RTM_DELROUTE, 0)}
 
 LINK_ATTRS = {"ifname": "IFLA_IFNAME", "mtu": "IFLA_MTU", "ifalias": "IFLA_IFALIAS", "master": "IFLA_MASTER",
-              "net_ns_fd": "IFLA_NET_NS_FD"}
+              "net_ns_fd": "IFLA_NET_NS_FD", "group": "IFLA_GROUP"}
 
 
 def link_attrs(given: dict) -> list[tuple[str, Any]]:
@@ -85,6 +85,11 @@ class Writer:
                 info.append(("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", {"attrs": link_attrs(peer)})]}))
             attrs.append(("IFLA_LINKINFO", {"attrs": info}))
         self.send("link", command, LINK_COMMANDS, dict(index=index, **flagged(state)), attrs)
+
+    def delete_group(self, group: int) -> None:
+        """Delete every link of the namespace in link group ``group`` with one request (``ip link delete group``):
+        the kernel removes them together, where each delete alone waits for its own RCU grace period."""
+        self.send("link", "del", LINK_COMMANDS, {"index": 0}, [("IFLA_GROUP", group)])
 
     def brport(self, command: str, index: int, mode: int) -> None:
         """``set`` a bridge port's hairpin mode (IFLA_BRPORT_MODE)."""

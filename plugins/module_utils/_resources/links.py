@@ -6,6 +6,7 @@ overlapping another link's refused, the neighbours renewed."""
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,44 @@ def index_of(ctx: Context, ns: str | None, name: str) -> int:
             raise Failure(f"link {name} is missing in {where(ns)}")
         ctx.indexes[(ns, name)] = link["index"]
     return ctx.indexes[(ns, name)]
+
+
+#: the first link group number tried for :func:`delete_together` (the kernel's default group is 0)
+GROUP = 0x6E534C00
+
+
+def delete_together(ctx: Context, ns: str | None, names: list[str]) -> bool:
+    """Delete several links of one namespace with one request: each is put in a link group no other link of the
+    namespace is in, then the group is deleted (``ip link delete group``). The kernel then waits for one RCU grace
+    period for all of them, where a delete alone waits for its own: about 18 ms a veth pair on a 2-core machine,
+    most of a lab's teardown. A link gone already is skipped. False, when the kernel refuses any of it: nothing is
+    deleted, and the caller deletes each alone (a link left in the group is deleted then too)."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    ctx.indexes.clear()
+    reader, writer = ctx.reader(ns), ctx.writer(ns)
+    try:
+        links = reader.links()
+        index = {msg.get_attr("IFLA_IFNAME"): msg["index"] for msg in links}
+        used = {msg.get_attr("IFLA_GROUP") for msg in links}
+        group = GROUP
+        while group in used:
+            group += 1
+        marked = 0
+        for name in names:
+            if name not in index:
+                continue
+            try:
+                writer.link("set", index=index[name], group=group)
+                marked += 1
+            except NetlinkError as exc:
+                if exc.code != errno.ENODEV:     # deleted meanwhile (a veth's peer): nothing to do
+                    raise
+        if marked:
+            writer.delete_group(group)
+    except (NetlinkError, OSError):
+        return False
+    return True
 
 
 def addr_kwargs(cidr: str) -> dict:
@@ -126,7 +165,9 @@ class LinkBase(Resource):
             link = read_link(ctx.reader(ns), name)
             if link is not None:
                 netlink(text, ctx.writer(ns).link, "del", index=link["index"], gone_ok=True)
-        plan.do(text, fn)
+        def together(names: list[str]) -> bool:
+            return delete_together(ctx, ns, names)
+        plan.do(text, fn, together=(("delete links", ns), together, name))
 
     def check_overlap(self, ns: str | None, name: str, wanted: list[str], option: str) -> None:
         """A new address must not share a subnet with an address on a link this lab does not own (another lab's
