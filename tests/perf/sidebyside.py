@@ -44,19 +44,18 @@ def checkout(rev: str) -> str:
 
 
 def trial(way: str, n: int, collections: str, internet: Internet, root: str) -> dict:
-    """One way's cold build and no-change re-run in a fresh sandbox host, with ``collections``."""
+    """One way's cold build, no-change re-run and teardown in a fresh sandbox host, with ``collections``."""
     bench.COLLECTIONS = collections
     with bench.fresh_host(way, n, internet, root, prefix="s") as runner:
-        times = {"build": runner.timed(runner.build), "rerun": runner.timed(runner.rerun)}
-        runner.teardown()
-        return times
+        return {"build": runner.timed(runner.build), "rerun": runner.timed(runner.rerun),
+                "teardown": runner.timed(runner.teardown)}
 
 
 def report(trials: dict, sizes: list[int]) -> list[str]:
-    med = {key: {phase: statistics.median(t[phase] for t in runs) for phase in ("build", "rerun")}
+    med = {key: {phase: statistics.median(t[phase] for t in runs) for phase in ("build", "rerun", "teardown")}
            for key, runs in trials.items()}
-    lines = ["", "| size | way | version | build | re-run |", "|---|---|---|---|---|"]
-    lines += [f"| {n} | {way} | {version} | {m['build']:.2f} | {m['rerun']:.2f} |"
+    lines = ["", "| size | way | version | build | re-run | teardown |", "|---|---|---|---|---|---|"]
+    lines += [f"| {n} | {way} | {version} | {m['build']:.2f} | {m['rerun']:.2f} | {m['teardown']:.2f} |"
               for (n, way, version), m in sorted(med.items())]
     low = min(sizes)
     for n in sorted(sizes):
@@ -93,7 +92,7 @@ def main() -> int:
                         times = trial(way, n, versions[version], internet, root)
                         trials.setdefault((n, way, version), []).append(times)
                         print(f"N={n} run {run + 1} {way} ({version}): build {times['build']:.2f} s, "
-                              f"re-run {times['rerun']:.2f} s", flush=True)
+                              f"re-run {times['rerun']:.2f} s, teardown {times['teardown']:.2f} s", flush=True)
     finally:
         internet.destroy()
         if os.path.isdir(root) and not os.listdir(root):
