@@ -165,6 +165,7 @@ class LinkBase(Resource):
             link = read_link(ctx.reader(ns), name)
             if link is not None:
                 netlink(text, ctx.writer(ns).link, "del", index=link["index"], gone_ok=True)
+
         def together(names: list[str]) -> bool:
             return delete_together(ctx, ns, names)
         plan.do(text, fn, together=(("delete links", ns), together, name))
