@@ -28,13 +28,22 @@ APPLIED = [0]        # operations of the engine's apply phase run since the work
 _OP = engine.Plan.op
 
 
-def _counted_op(plan, text, fn, touches=None):
-    """Plan.op, with each operation counted when it runs: a refusal must come before the first one."""
+def _counted_op(plan, text, fn, touches=None, together=None):
+    """Plan.op, with each operation counted when it runs, alone or with its neighbours in one call (``together``;
+    when that call declines, each runs alone and counts then): a refusal must come before the first one."""
     def counted():
         APPLIED[0] += 1
         return fn()
 
-    _OP(plan, text, counted, touches)
+    if together is not None:
+        key, run, arg = together
+
+        def counted_run(args):
+            done = run(args)
+            APPLIED[0] += len(args) if done else 0
+            return done
+        together = (key, counted_run, arg)
+    _OP(plan, text, counted, touches, together)
 
 
 engine.Plan.op = _counted_op
