@@ -249,6 +249,44 @@ def test_a_run_of_operations_is_done_in_one_call_or_each_alone(together_works):
     assert {"p1"} in changed and None in changed, "each operation drops the reads it may have changed"
 
 
+@pytest.mark.parametrize("refused", [False, True])
+def test_links_deleted_together_go_in_a_free_group_and_back_when_refused(refused):
+    """delete_together: the links found (a missing one skipped) go into the first group no link is in, then one
+    delete of that group; when the kernel refuses it, each moved link gets its group back and the caller is told
+    to delete each alone."""
+    from types import SimpleNamespace
+
+    pytest.importorskip("pyroute2")
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    from ansible_collections.nslab.net.plugins.module_utils._resources.links import GROUP, delete_together
+
+    class Msg(dict):
+        def __init__(self, index, name, group):
+            super().__init__(index=index)
+            self.attrs = {"IFLA_IFNAME": name, "IFLA_GROUP": group}
+
+        def get_attr(self, name):
+            return self.attrs.get(name)
+    calls: list = []
+
+    class Writer:
+        def link(self, command, index, group):
+            calls.append((command, index, group))
+
+        def delete_group(self, group):
+            calls.append(("delete group", group))
+            if refused:
+                raise NetlinkError(1, "Operation not permitted")
+    links = [Msg(1, "lo", 0), Msg(2, "v1", 0), Msg(3, "hand0", GROUP), Msg(4, "v2", 7), Msg(5, "hand1", GROUP + 1)]
+    reader = SimpleNamespace(links=lambda: links)
+    ctx = SimpleNamespace(indexes={("-", "v1"): 2}, reader=lambda ns: reader, writer=lambda ns: Writer())
+    assert delete_together(ctx, None, ["v1", "gone", "v2"]) is not refused
+    moved = [("set", 2, GROUP + 2), ("set", 4, GROUP + 2), ("delete group", GROUP + 2)]
+    assert calls == moved + ([("set", 2, 0), ("set", 4, 7)] if refused else []), calls
+    assert ctx.indexes == {}, "indexes are read again after a delete"
+
+
 def test_planning_leaves_the_read_of_the_host_as_it_was_read(monkeypatch):
     """"Have" is never written to: planning a change of an existing bridge (its addresses, up) and of a veth keeps
     what the call read of the host - its cache, and the session's shared dumps - equal to a fresh read."""

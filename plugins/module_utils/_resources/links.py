@@ -43,31 +43,38 @@ def delete_together(ctx: Context, ns: str | None, names: list[str]) -> bool:
     namespace is in, then the group is deleted (``ip link delete group``). The kernel then waits for one RCU grace
     period for all of them, where a delete alone waits for its own: about 18 ms a veth pair on a 2-core machine,
     most of a lab's teardown. A link gone already is skipped. False, when the kernel refuses any of it: nothing is
-    deleted, and the caller deletes each alone (a link left in the group is deleted then too)."""
+    deleted, each link moved is put back in its group, and the caller deletes each alone. (Another program that
+    puts a link in the same group between this call's read and its delete would see it deleted too: the group is
+    one no link had a moment before.)"""
     from pyroute2.netlink.exceptions import NetlinkError
 
     ctx.indexes.clear()
     reader, writer = ctx.reader(ns), ctx.writer(ns)
+    moved: list[tuple[int, int]] = []        # (index, its group before)
     try:
         links = reader.links()
-        index = {msg.get_attr("IFLA_IFNAME"): msg["index"] for msg in links}
-        used = {msg.get_attr("IFLA_GROUP") for msg in links}
+        found = {msg.get_attr("IFLA_IFNAME"): (msg["index"], msg.get_attr("IFLA_GROUP") or 0) for msg in links}
+        used = {pair[1] for pair in found.values()}
         group = GROUP
         while group in used:
             group += 1
-        marked = 0
         for name in names:
-            if name not in index:
+            if name not in found:
                 continue
             try:
-                writer.link("set", index=index[name], group=group)
-                marked += 1
+                writer.link("set", index=found[name][0], group=group)
+                moved.append(found[name])
             except NetlinkError as exc:
-                if exc.code != errno.ENODEV:     # deleted meanwhile (a veth's peer): nothing to do
+                if exc.code != errno.ENODEV:     # deleted since the read, by another program: nothing to do
                     raise
-        if marked:
+        if moved:
             writer.delete_group(group)
     except (NetlinkError, OSError):
+        for index, before in moved:
+            try:
+                writer.link("set", index=index, group=before)
+            except (NetlinkError, OSError):
+                pass                             # gone, or refused: deleting it alone is what comes next
         return False
     return True
 

@@ -372,9 +372,10 @@ class ServiceResource(Resource):
                 if listeners(listen[1], listen[0]):
                     return
             if waited >= READY_TIMEOUT:
-                plan.warnings.append(f"service {item['name']} is running but has not listened on port {listen[1]} "
-                                     f"in {where(item['netns'])} after {READY_TIMEOUT:.0f} s; it may still be "
-                                     f"starting (a loaded host), or see {record['log']}")
+                plan.warnings.append(f"service {item['name']} has not listened on port {listen[1]} in "
+                                     f"{where(item['netns'])} after {READY_TIMEOUT:.0f} s: it may still be starting "
+                                     f"(a loaded host), or its command may be exiting and restarting (its supervisor "
+                                     f"restarts it a second after it exits); see {record['log']}")
                 return
 
     def purge(self, items: list[dict], plan: Plan) -> None:
