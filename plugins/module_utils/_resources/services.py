@@ -346,6 +346,10 @@ class ServiceResource(Resource):
         with self.ctx.session.entered(netns):
             return held_by(listen[1], listen[0])
 
+    def listening(self, netns: str | None, listen: tuple[str, int]) -> bool:
+        with self.ctx.session.entered(netns):
+            return bool(listeners(listen[1], listen[0]))
+
     def stop_copy(self, netns: str | None, listen: tuple[str, int], copy: dict) -> None:
         """Stop the hand-started copy found when planning, if it is still the one that holds the port (its PID
         not reused since)."""
@@ -357,26 +361,21 @@ class ServiceResource(Resource):
         """Start the service; a demo service is waited for until it listens (READY_TIMEOUT, then a warning)."""
         record = start(self.ctx.lab, item["name"], item["netns"], item["command"], item["directory"], item["user"])
         listen = demo_listen(item["command"])
-        started = time.monotonic()
+        deadline = time.monotonic() + (START_WATCH if listen is None else READY_TIMEOUT)
         while True:
             time.sleep(0.05)
-            waited = time.monotonic() - started
             if not alive(record):
                 stop(record, keep_log=True)     # no record of a service that is not running; its log tells why
                 raise Failure(f"service {item['name']} exited at once; see {record['log']}")
-            if listen is None:
-                if waited >= START_WATCH:
-                    return
-                continue
-            with self.ctx.session.entered(item["netns"]):
-                if listeners(listen[1], listen[0]):
-                    return
-            if waited >= READY_TIMEOUT:
-                plan.warnings.append(f"service {item['name']} has not listened on port {listen[1]} in "
-                                     f"{where(item['netns'])} after {READY_TIMEOUT:.0f} s: it may still be starting "
-                                     f"(a loaded host), or its command may be exiting and restarting (its supervisor "
-                                     f"restarts it a second after it exits); see {record['log']}")
+            if listen is not None and self.listening(item["netns"], listen):
                 return
+            if time.monotonic() >= deadline:
+                break
+        if listen is not None:
+            plan.warnings.append(f"service {item['name']} has not listened on port {listen[1]} in "
+                                 f"{where(item['netns'])} after {READY_TIMEOUT:.0f} s: it may still be starting "
+                                 f"(a loaded host), or its command may be exiting and restarting (its supervisor "
+                                 f"restarts it a second after it exits); see {record['log']}")
 
     def purge(self, items: list[dict], plan: Plan) -> None:
         listed = {item["name"] for item in items}
